@@ -1,0 +1,143 @@
+"""Settings: a TOML file in the data directory, overridden by CIVIC_* environment variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from node.errors import ConfigError
+
+CONFIG_FILE = "civic.toml"
+DEFAULT_DATA_DIR = "./civic-data"
+
+_ENV = {
+    "base_url": "CIVIC_BASE_URL",
+    "database_url": "CIVIC_DATABASE_URL",
+    "data_dir": "CIVIC_DATA_DIR",
+    "development": "CIVIC_DEVELOPMENT",
+    "host": "CIVIC_HOST",
+    "port": "CIVIC_PORT",
+    "instance_name": "CIVIC_INSTANCE_NAME",
+    "delivery_give_up_seconds": "CIVIC_DELIVERY_GIVE_UP_SECONDS",
+    "delivery_per_host": "CIVIC_DELIVERY_PER_HOST",
+    "allowlist_mode": "CIVIC_ALLOWLIST_MODE",
+    "open_registrations": "CIVIC_OPEN_REGISTRATIONS",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a node process needs to know about its deployment."""
+
+    base_url: str = "http://127.0.0.1:8080"
+    database_url: str = ""
+    data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR))
+    # Development allows plain http ids and loopback/private addresses in remote fetches.
+    # Off by default: a production node only speaks https to public addresses.
+    development: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8080
+    instance_name: str = "Civic Node"
+    delivery_give_up_seconds: int = 3 * 24 * 3600
+    delivery_per_host: int = 4
+    allowlist_mode: bool = False
+    open_registrations: bool = True
+
+    @property
+    def domain(self) -> str:
+        """Host (and port, when not the default) that owns this node's ids."""
+        return urlsplit(self.base_url).netloc
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'civic.db'}"
+
+    def validate(self) -> Settings:
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"base URL {self.base_url!r} must look like https://example.org")
+        if parts.scheme == "http" and not self.development:
+            raise ConfigError(
+                f"base URL {self.base_url!r} uses plain http; use https, or set "
+                "CIVIC_DEVELOPMENT=1 for a local test node"
+            )
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ConfigError(f"base URL {self.base_url!r} must not have a path")
+        url = self.effective_database_url
+        if not (url.startswith("sqlite+aiosqlite://") or url.startswith("postgresql+asyncpg://")):
+            raise ConfigError(
+                f"database URL {url!r}: use sqlite+aiosqlite:///path or postgresql+asyncpg://…"
+            )
+        return dataclasses.replace(self, base_url=self.base_url.rstrip("/"))
+
+
+def _coerce(name: str, raw: object) -> object:
+    kind = {f.name: f.type for f in dataclasses.fields(Settings)}[name]
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{name}: {raw!r} is not a yes/no value")
+    if kind == "int":
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}: {raw!r} is not a whole number") from None
+    if kind == "Path":
+        return Path(str(raw))
+    return str(raw)
+
+
+def load_settings(data_dir: str | Path | None = None, env: dict | None = None, **overrides) -> Settings:
+    """Read ``civic.toml`` from the data directory, then apply CIVIC_* variables, then overrides."""
+    env = os.environ if env is None else env
+    directory = Path(data_dir or env.get("CIVIC_DATA_DIR") or DEFAULT_DATA_DIR)
+    values: dict[str, object] = {}
+    path = directory / CONFIG_FILE
+    if path.exists():
+        try:
+            values.update(tomllib.loads(path.read_text(encoding="utf-8")))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    unknown = set(values) - set(_ENV)
+    if unknown:
+        raise ConfigError(f"{path}: unknown settings {', '.join(sorted(unknown))}")
+    for name, var in _ENV.items():
+        if var in env:
+            values[name] = env[var]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    values["data_dir"] = directory
+    typed = {name: _coerce(name, value) for name, value in values.items()}
+    return Settings(**typed).validate()
+
+
+def write_settings(settings: Settings) -> Path:
+    """Write the settings that differ from the defaults to ``civic.toml`` (for ``civic init``)."""
+    defaults = Settings()
+    lines = []
+    for f in dataclasses.fields(Settings):
+        if f.name == "data_dir":
+            continue
+        value = getattr(settings, f.name)
+        if value == getattr(defaults, f.name) and f.name != "base_url":
+            continue
+        if isinstance(value, bool):
+            lines.append(f"{f.name} = {'true' if value else 'false'}")
+        elif isinstance(value, int):
+            lines.append(f"{f.name} = {value}")
+        else:
+            escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+            lines.append(f'{f.name} = "{escaped}"')
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir / CONFIG_FILE
+    path.write_text("# Civic Node settings; CIVIC_* environment variables override them.\n"
+                    + "\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,1 @@
+"""Domain services: each function runs inside a caller's transaction (an AsyncSession)."""

@@ -1,0 +1,171 @@
+"""Local actors: the instance actor, organisations and people (with their login accounts)."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.errors import Conflict, InvalidInput, NotFound
+from node.keys import generate_rsa_keypair
+from node.models import Actor, Membership, User
+from node.uris import INSTANCE_USERNAME, Uris, check_username
+
+ROLES = ("admin", "moderator", "official", "ambassador")
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    if len(password or "") < 8:
+        raise InvalidInput("the password must have at least 8 characters")
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _new_local_actor(uris: Uris, type_: str, username: str, name: str, summary: str = "") -> Actor:
+    public_pem, private_pem = generate_rsa_keypair()
+    ap_id = uris.actor(username) if username != INSTANCE_USERNAME else uris.instance_actor()
+    return Actor(
+        ap_id=ap_id,
+        type=type_,
+        local=True,
+        username=username,
+        domain=uris.domain,
+        name=name,
+        summary=summary,
+        url=ap_id,
+        inbox=f"{ap_id}/inbox" if username != INSTANCE_USERNAME else uris.shared_inbox(),
+        shared_inbox=uris.shared_inbox(),
+        outbox=f"{ap_id}/outbox",
+        followers_url=f"{ap_id}/followers",
+        key_id=uris.actor_key(ap_id),
+        public_key_pem=public_pem,
+        private_key_pem=private_pem,
+    )
+
+
+async def local_actor(session: AsyncSession, username: str) -> Actor | None:
+    return await session.scalar(
+        select(Actor).where(Actor.local.is_(True), Actor.username == username.lower())
+    )
+
+
+async def require_local_actor(session: AsyncSession, username: str, type_: str | None = None) -> Actor:
+    actor = await local_actor(session, username)
+    if actor is None or (type_ and actor.type != type_):
+        what = {"Organization": "organisation", "Person": "user"}.get(type_ or "", "actor")
+        raise NotFound(f"no {what} with the handle {username!r}")
+    return actor
+
+
+async def ensure_instance_actor(session: AsyncSession, uris: Uris, name: str) -> Actor:
+    """The node's Application actor (signs instance-level fetches; FEP-d556)."""
+    actor = await local_actor(session, INSTANCE_USERNAME)
+    if actor is None:
+        actor = _new_local_actor(uris, "Application", INSTANCE_USERNAME, name)
+        session.add(actor)
+        await session.flush()
+    return actor
+
+
+async def _check_free(session: AsyncSession, username: str) -> str:
+    username = check_username(username)
+    if await local_actor(session, username) is not None:
+        raise Conflict(f"the handle {username!r} is already taken on this node")
+    return username
+
+
+async def create_organization(
+    session: AsyncSession,
+    uris: Uris,
+    username: str,
+    name: str,
+    summary: str = "",
+    manually_approves_followers: bool = False,
+) -> Actor:
+    username = await _check_free(session, username)
+    if not (name or "").strip():
+        raise InvalidInput("an organisation needs a name")
+    actor = _new_local_actor(uris, "Organization", username, name.strip(), summary)
+    actor.manually_approves_followers = manually_approves_followers
+    session.add(actor)
+    await session.flush()
+    return actor
+
+
+async def create_user(
+    session: AsyncSession,
+    uris: Uris,
+    username: str,
+    password: str,
+    display_name: str = "",
+    email: str | None = None,
+    is_admin: bool = False,
+) -> User:
+    username = await _check_free(session, username)
+    password_hash = hash_password(password)
+    if email is not None:
+        email = email.strip().lower()
+        if "@" not in email:
+            raise InvalidInput(f"{email!r} is not an e-mail address")
+        if await session.scalar(select(User).where(User.email == email)):
+            raise Conflict(f"an account with the e-mail {email!r} already exists")
+    actor = _new_local_actor(uris, "Person", username, display_name.strip() or username)
+    session.add(actor)
+    await session.flush()
+    user = User(actor_id=actor.id, email=email, password_hash=password_hash, is_admin=is_admin)
+    user.actor = actor
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def user_by_username(session: AsyncSession, username: str) -> User | None:
+    return await session.scalar(
+        select(User).join(Actor).where(Actor.local.is_(True), Actor.username == username.lower())
+    )
+
+
+async def add_member(session: AsyncSession, user: User, organization: Actor, role: str) -> Membership:
+    if role not in ROLES:
+        raise InvalidInput(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    existing = await session.scalar(
+        select(Membership).where(
+            Membership.user_id == user.id,
+            Membership.organization_id == organization.id,
+            Membership.role == role,
+        )
+    )
+    if existing:
+        return existing
+    membership = Membership(user_id=user.id, organization_id=organization.id, role=role)
+    session.add(membership)
+    await session.flush()
+    return membership
+
+
+async def has_role(session: AsyncSession, user: User, organization: Actor, *roles: str) -> bool:
+    if user.is_admin:
+        return True
+    count = await session.scalar(
+        select(func.count()).select_from(Membership).where(
+            Membership.user_id == user.id,
+            Membership.organization_id == organization.id,
+            Membership.role.in_(roles or ROLES),
+        )
+    )
+    return bool(count)
+
+
+async def list_local_actors(session: AsyncSession, type_: str) -> list[Actor]:
+    rows = await session.scalars(
+        select(Actor).where(Actor.local.is_(True), Actor.type == type_).order_by(Actor.name)
+    )
+    return list(rows)
