@@ -26,6 +26,8 @@ _ENV = {
     "delivery_per_host": "CIVIC_DELIVERY_PER_HOST",
     "allowlist_mode": "CIVIC_ALLOWLIST_MODE",
     "open_registrations": "CIVIC_OPEN_REGISTRATIONS",
+    "secret_key": "CIVIC_SECRET_KEY",
+    "authorized_fetch": "CIVIC_AUTHORIZED_FETCH",
 }
 
 
@@ -46,6 +48,10 @@ class Settings:
     delivery_per_host: int = 4
     allowlist_mode: bool = False
     open_registrations: bool = True
+    # Signs session cookies and CSRF tokens; ``civic init`` writes a random one.
+    secret_key: str = ""
+    # Require a valid HTTP signature on every AS2 GET (Mastodon's "secure mode").
+    authorized_fetch: bool = False
 
     @property
     def domain(self) -> str:

@@ -2,15 +2,54 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
+from aiohttp import web
+
+from federation.delivery import DeliveryWorker
+from federation.fanout import process_events
+from federation.processing import process_pending
+from federation.runtime import RUNTIME, Runtime
+from node.app import create_app
 
 from node.config import Settings
 from node.db import create_engine, session_factory
 from node.migrate import upgrade
 from node.uris import Uris
 from tests.dbs import backends, create_pg_database, drop_pg_database, sqlite_url
+from tests.remote import RemoteHost, free_port
 
 BASE = "http://127.0.0.1:18080"
+
+
+@dataclass
+class RunningNode:
+    """A node under test; ``step()`` runs inbox processing, fan-out and delivery until idle."""
+
+    app: web.Application
+    settings: Settings
+
+    @property
+    def rt(self) -> Runtime:
+        return self.app[RUNTIME]
+
+    @property
+    def base(self) -> str:
+        return self.settings.base_url
+
+    @property
+    def uris(self) -> Uris:
+        return Uris(self.settings.base_url)
+
+    async def step(self, rounds: int = 5) -> None:
+        worker = DeliveryWorker(self.settings, self.rt.sessions, self.rt.http)
+        for _ in range(rounds):
+            processed = await process_pending(self.rt)
+            events, _ = await process_events(self.rt)
+            sent = await worker.run_once()
+            if not (processed or events or sent):
+                return
 
 
 @pytest.fixture(params=backends())
@@ -54,3 +93,26 @@ async def engine(database_url):
 @pytest.fixture
 def sessions(engine):
     return session_factory(engine)
+
+
+@pytest.fixture
+async def remote():
+    """A second host on loopback with real actors and keys (tests.remote.RemoteHost)."""
+    host = await RemoteHost().start()
+    yield host
+    await host.stop()
+
+
+@pytest.fixture
+async def node(database_url, tmp_path):
+    """A running node (HTTP on a free loopback port), workers stepped by the test, not by timers."""
+    port = free_port()
+    settings = Settings(base_url=f"http://127.0.0.1:{port}", database_url=database_url,
+                        data_dir=tmp_path, development=True, instance_name="Test node",
+                        secret_key="test-secret")
+    app = create_app(settings, background=False)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield RunningNode(app, settings)
+    await runner.cleanup()

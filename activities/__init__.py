@@ -1,0 +1,1 @@
+"""ActivityStreams vocabulary: pure converters between node's domain objects and AS2 JSON."""

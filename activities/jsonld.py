@@ -1,0 +1,75 @@
+"""JSON-LD through pyld with bundled contexts: the document loader never touches the network."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+from pyld import jsonld
+
+from activities.errors import InvalidDocument
+from activities.vocabulary import AS_NS, CIVIC_NS, CONTEXT
+
+_BUNDLE = Path(__file__).with_name("data") / "jsonld-contexts.json"
+# Contexts whose terms the compact reader in ``activities.normalize`` understands: documents
+# using only these skip pyld on the hot path (DESIGN.md: pyld is ~100x slower than JSON).
+KNOWN_CONTEXTS = frozenset({
+    AS_NS, "https://www.w3.org/ns/activitystreams#", "https://w3id.org/security/v1",
+    "https://w3id.org/security/data-integrity/v1", "https://w3id.org/security/multikey/v1",
+    "https://www.w3.org/ns/did/v1", "https://w3id.org/identity/v1", "http://schema.org/",
+    "https://gotosocial.org/ns", "https://purl.archive.org/socialweb/webfinger",
+})
+
+
+@cache
+def _contexts() -> dict[str, dict]:
+    return json.loads(_BUNDLE.read_text(encoding="utf-8"))
+
+
+def _normalise_url(url: str) -> str:
+    return url.split("#", 1)[0] if url.endswith("#") else url
+
+
+def offline_loader(url: str, options=None) -> dict:
+    """pyld document loader: bundled contexts only; anything else is an InvalidDocument."""
+    bundle = _contexts()
+    for candidate in (url, _normalise_url(url), url.rstrip("/"), url.rstrip("/") + "/",
+                      url.replace("http://", "https://", 1)):
+        if candidate in bundle:
+            return {"contextUrl": None, "documentUrl": url, "document": bundle[candidate]}
+    raise jsonld.JsonLdError(f"context {url} is not bundled", "loading document failed",
+                             code="loading remote context failed")
+
+
+jsonld.set_document_loader(offline_loader)
+
+
+def context_urls(doc: dict) -> list[str]:
+    ctx = doc.get("@context")
+    items = ctx if isinstance(ctx, list) else [ctx]
+    return [c for c in items if isinstance(c, str)]
+
+
+def needs_jsonld(doc: dict) -> bool:
+    """True when the document uses a context outside the usual AS2 set (process it with pyld)."""
+    return any(_normalise_url(url) not in KNOWN_CONTEXTS and url not in KNOWN_CONTEXTS
+               for url in context_urls(doc))
+
+
+def compact(doc: dict) -> dict:
+    """Re-compact a document into our context (for documents with unusual contexts)."""
+    try:
+        return jsonld.compact(doc, {"@context": CONTEXT}, options={"documentLoader": offline_loader})
+    except jsonld.JsonLdError as exc:
+        raise InvalidDocument(f"JSON-LD processing failed: {str(exc).splitlines()[0]}") from None
+
+
+def expand(doc: dict) -> list:
+    try:
+        return jsonld.expand(doc, options={"documentLoader": offline_loader})
+    except jsonld.JsonLdError as exc:
+        raise InvalidDocument(f"JSON-LD processing failed: {str(exc).splitlines()[0]}") from None
+
+
+__all__ = ["CIVIC_NS", "compact", "expand", "needs_jsonld", "offline_loader"]

@@ -1,0 +1,80 @@
+"""Normalising inbound AS2: single value vs list, IRI vs embedded object, hosts of ids."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from activities.errors import InvalidDocument
+
+MAX_LIST = 500  # INTEROP rule 6: long lists are truncated, never processed whole
+
+
+def as_list(value: Any) -> list:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value[:MAX_LIST]
+    return [value]
+
+
+def id_of(value: Any) -> str | None:
+    """The IRI of a value that may be a string, an object with ``id``, or a one-item list."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        ident = value.get("id")
+        return ident if isinstance(ident, str) else None
+    return None
+
+
+def ids_of(value: Any) -> list[str]:
+    return [i for i in (id_of(v) for v in as_list(value)) if i]
+
+
+def host_of(url: str | None) -> str:
+    return urlsplit(url or "").netloc.lower()
+
+
+def require_id(doc: dict, field: str = "id") -> str:
+    ident = id_of(doc.get(field))
+    if not ident or not ident.startswith(("https://", "http://")):
+        raise InvalidDocument(f"'{field}' must be an http(s) IRI")
+    return ident
+
+
+def types_of(doc: dict) -> list[str]:
+    return [t for t in as_list(doc.get("type")) if isinstance(t, str)]
+
+
+def first_type(doc: Any) -> str | None:
+    if not isinstance(doc, dict):
+        return None
+    types = types_of(doc)
+    return types[0] if types else None
+
+
+def text_of(doc: dict, field: str) -> str | None:
+    """A natural-language field, falling back to its ``…Map`` variant (first language given)."""
+    value = doc.get(field)
+    if isinstance(value, str):
+        return value
+    mapped = doc.get(f"{field}Map")
+    if isinstance(mapped, dict):
+        for text in mapped.values():
+            if isinstance(text, str):
+                return text
+    return None
+
+
+def check_activity(doc: Any) -> dict:
+    """The minimal shape every inbound activity must have; raises InvalidDocument otherwise."""
+    if not isinstance(doc, dict):
+        raise InvalidDocument("the body must be a JSON object")
+    require_id(doc)
+    if not types_of(doc):
+        raise InvalidDocument("'type' is missing")
+    require_id(doc, "actor")
+    return doc

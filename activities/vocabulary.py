@@ -1,0 +1,35 @@
+"""Our JSON-LD context, the public-collection spellings and the project extension namespace."""
+
+from __future__ import annotations
+
+AS_NS = "https://www.w3.org/ns/activitystreams"
+SECURITY_NS = "https://w3id.org/security/v1"
+# One project-wide namespace for terms AS2 lacks (documented term by term in FEDERATION.md).
+CIVIC_NS = "https://civic-node.org/ns#"
+
+PUBLIC = f"{AS_NS}#Public"
+# Fedify 1.5 writes "as:Public"; some servers write a bare "Public" (INTEROP.md, Addressing).
+PUBLIC_SPELLINGS = frozenset({PUBLIC, "as:Public", "Public"})
+
+ACTOR_TYPES = frozenset({"Application", "Group", "Organization", "Person", "Service"})
+ACTIVITY_JSON = "application/activity+json"
+LD_JSON = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
+
+CONTEXT: list = [
+    AS_NS,
+    SECURITY_NS,
+    {
+        "civic": CIVIC_NS,
+        "toot": "http://joinmastodon.org/ns#",
+        "schema": "http://schema.org#",
+        "PropertyValue": "schema:PropertyValue",
+        "value": "schema:value",
+        "discoverable": "toot:discoverable",
+        "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
+        "sensitive": "as:sensitive",
+    },
+]
+
+
+def is_public(addresses: list[str]) -> bool:
+    return any(a in PUBLIC_SPELLINGS for a in addresses)

@@ -1,0 +1,166 @@
+"""Fan-out: outbox events become stored AS2 activities and one delivery row per target inbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activities import wrappers
+from activities.normalize import host_of
+from activities.notes import iso, note_to_as
+from federation.runtime import Runtime, wait_for_signal
+from node.db import is_sqlite
+from node.models import Activity, Actor, Delivery, Follow, Note, OutboxEvent, utcnow
+from node.services import follows, outbox
+from node.uris import new_token
+
+log = logging.getLogger(__name__)
+
+
+class Fanout:
+    """Builds the activity for one event inside the event's transaction."""
+
+    def __init__(self, rt: Runtime, session: AsyncSession):
+        self.rt, self.session = rt, session
+        self.deliveries = 0
+
+    def new_id(self) -> str:
+        return self.rt.uris.activity(new_token())
+
+    async def publish(self, actor: Actor, doc: dict, inboxes: list[str], *, public: bool) -> Activity:
+        """Store the activity and queue one delivery per inbox (each inbox once)."""
+        activity = Activity(ap_id=doc["id"], actor_id=actor.id, type=doc["type"], document=doc,
+                            public=public)
+        self.session.add(activity)
+        await self.session.flush()
+        targets = sorted({i for i in inboxes if i and not self.rt.uris.is_local(i)})
+        if targets:
+            insert = sqlite_insert if is_sqlite(self.rt.settings.effective_database_url) else pg_insert
+            now = utcnow()
+            await self.session.execute(
+                insert(Delivery).values([
+                    {"activity_id": activity.id, "inbox": inbox, "host": host_of(inbox),
+                     "state": "queued", "attempts": 0, "next_try_at": now, "created_at": now}
+                    for inbox in targets
+                ]).on_conflict_do_nothing(index_elements=["activity_id", "inbox"])
+            )
+            self.deliveries += len(targets)
+        return activity
+
+    async def _follow_parts(self, follow_id: int) -> tuple[Follow, Actor, Actor] | None:
+        follow = await self.session.get(Follow, follow_id)
+        if follow is None:
+            return None
+        follower = await self.session.get(Actor, follow.follower_id)
+        followed = await self.session.get(Actor, follow.followed_id)
+        return follow, follower, followed
+
+    async def note_created(self, note_id: int) -> None:
+        note = await self.session.get(Note, note_id)
+        if note is None or note.deleted_at is not None:
+            return
+        actor = note.actor
+        obj = note_to_as(note, actor)
+        doc = wrappers.create(f"{note.ap_id}/activity", actor.ap_id, obj, iso(note.published))
+        inboxes = await follows.delivery_inboxes(self.session, actor)
+        await self.publish(actor, doc, inboxes, public=note.visibility in ("public", "unlisted"))
+
+    async def note_deleted(self, note_id: int) -> None:
+        note = await self.session.get(Note, note_id)
+        if note is None:
+            return
+        actor = note.actor
+        doc = wrappers.delete(self.new_id(), actor.ap_id, note.ap_id,
+                              to=["https://www.w3.org/ns/activitystreams#Public"],
+                              cc=[actor.followers_url])
+        await self.publish(actor, doc, await follows.delivery_inboxes(self.session, actor),
+                           public=False)
+
+    async def follow_accepted(self, follow_id: int) -> None:
+        parts = await self._follow_parts(follow_id)
+        if parts is None:
+            return
+        follow, follower, followed = parts
+        follow_doc = wrappers.follow(follow.ap_id, follower.ap_id, followed.ap_id)
+        doc = wrappers.accept(self.new_id(), followed.ap_id, follow_doc)
+        await self.publish(followed, doc, [follower.inbox], public=False)
+
+    async def follow_rejected(self, follow_ap_id: str, follower: str, followed_id: int) -> None:
+        followed = await self.session.get(Actor, followed_id)
+        target = await self.session.scalar(select(Actor).where(Actor.ap_id == follower))
+        if followed is None or target is None:
+            return
+        follow_doc = wrappers.follow(follow_ap_id, follower, followed.ap_id)
+        doc = wrappers.reject(self.new_id(), followed.ap_id, follow_doc)
+        await self.publish(followed, doc, [target.inbox], public=False)
+
+    async def follow_requested(self, follow_id: int) -> None:
+        parts = await self._follow_parts(follow_id)
+        if parts is None:
+            return
+        follow, follower, followed = parts
+        doc = wrappers.follow(follow.ap_id, follower.ap_id, followed.ap_id)
+        await self.publish(follower, doc, [followed.inbox], public=False)
+
+    async def follow_undone(self, follow_ap_id: str, follower_id: int, followed: str) -> None:
+        follower = await self.session.get(Actor, follower_id)
+        target = await self.session.scalar(select(Actor).where(Actor.ap_id == followed))
+        if follower is None or target is None:
+            return
+        inner = wrappers.follow(follow_ap_id, follower.ap_id, followed)
+        doc = wrappers.undo(self.new_id(), follower.ap_id, inner, [followed])
+        await self.publish(follower, doc, [target.inbox], public=False)
+
+
+BUILDERS: dict[str, Callable[..., Awaitable[None]]] = {
+    outbox.NOTE_CREATED: Fanout.note_created,
+    outbox.NOTE_DELETED: Fanout.note_deleted,
+    outbox.FOLLOW_ACCEPTED: Fanout.follow_accepted,
+    outbox.FOLLOW_REJECTED: Fanout.follow_rejected,
+    outbox.FOLLOW_REQUESTED: Fanout.follow_requested,
+    outbox.FOLLOW_UNDONE: Fanout.follow_undone,
+}
+
+
+async def process_events(rt: Runtime, limit: int = 50) -> tuple[int, int]:
+    """Turn pending outbox events into activities and deliveries; returns (events, deliveries).
+
+    On PostgreSQL several workers share the events (FOR UPDATE SKIP LOCKED).
+    """
+    async with rt.sessions() as session, session.begin():
+        query = (select(OutboxEvent).where(OutboxEvent.processed_at.is_(None))
+                 .order_by(OutboxEvent.id).limit(limit))
+        if not is_sqlite(rt.settings.effective_database_url):
+            query = query.with_for_update(skip_locked=True)
+        events = list(await session.scalars(query))
+        fanout = Fanout(rt, session)
+        for event in events:
+            builder = BUILDERS.get(event.kind)
+            if builder is None:
+                log.error("outbox event %s has unknown kind %r", event.id, event.kind)
+            else:
+                await builder(fanout, **event.payload)
+            event.processed_at = utcnow()
+    return len(events), fanout.deliveries
+
+
+async def run_fanout(rt: Runtime, stop: asyncio.Event, on_deliveries: Callable[[], None],
+                     idle: float = 5.0) -> None:
+    while not stop.is_set():
+        rt.outbox_ready.clear()
+        try:
+            count, deliveries = await process_events(rt)
+        except Exception:
+            log.exception("fan-out failed; the events stay pending")
+            count, deliveries = 0, 0
+        if deliveries:
+            on_deliveries()
+        if count:
+            continue
+        await wait_for_signal(rt.outbox_ready, stop, idle)

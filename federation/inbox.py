@@ -1,0 +1,210 @@
+"""Inbox intake: size cap, instance policy, signature, shape and origin checks, durable store, 202."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from activities.errors import InvalidDocument
+from activities.normalize import check_activity, first_type, host_of, id_of
+from federation.policy import is_blocked
+from federation.runtime import RUNTIME, Runtime
+from federation.signatures import SignatureError, SignatureMismatch, key_id_of, verify_request
+from node.db import is_sqlite
+from node.models import InboxActivity, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024  # INTEROP rule 6 (Mastodon's limit)
+# Types whose embedded object is created by the actor, so its id must be on the actor's host.
+_CREATING = {"Create", "Update", "Delete"}
+
+
+def problem(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status)
+
+
+async def read_capped(request: web.Request) -> bytes | None:
+    """The body, or None when it exceeds MAX_BODY (checked before reading past the cap)."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def check_origin(doc: dict, actor: str) -> None:
+    """INTEROP rule 1: the actor's host must own the activity id and the objects it creates."""
+    actor_host = host_of(actor)
+    if host_of(doc["id"]) != actor_host:
+        raise InvalidDocument("the activity id is not on the actor's host")
+    if first_type(doc) in _CREATING:
+        obj = doc.get("object")
+        object_id = id_of(obj)
+        if object_id is None:
+            raise InvalidDocument(f"{first_type(doc)} needs an object")
+        if host_of(object_id) != actor_host:
+            raise InvalidDocument("the object id is not on the actor's host")
+        if isinstance(obj, dict):
+            author = id_of(obj.get("attributedTo")) or id_of(obj.get("actor"))
+            if author and author != actor and first_type(obj) not in ("Tombstone",):
+                raise InvalidDocument("the object is attributed to someone else")
+
+
+class InboxWriter:
+    """Group commit: concurrent POSTs share one transaction, each waits until its row is durable.
+
+    The 202 is only sent after the commit that holds the row, so nothing acknowledged is lost.
+    """
+
+    def __init__(self, runtime: Runtime, max_batch: int = 256):
+        self.runtime = runtime
+        self.max_batch = max_batch
+        self._queue: asyncio.Queue[tuple[dict, asyncio.Future]] = asyncio.Queue()
+        self._task: asyncio.Task | None = None
+
+    def _insert(self):
+        url = str(self.runtime.sessions.kw["bind"].url)
+        return sqlite_insert if is_sqlite(url) else pg_insert
+
+    async def store(self, row: dict) -> bool:
+        """Store one activity row; True if it was new, False if its id was already known."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain(), name="inbox-writer")
+        future = asyncio.get_running_loop().create_future()
+        await self._queue.put((row, future))
+        return await future
+
+    async def _drain(self) -> None:
+        insert = self._insert()
+        while True:
+            item = await self._queue.get()
+            batch = [item]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            # The same id twice in one batch: the first wins (rule 8).
+            unique: dict[str, dict] = {}
+            for row, _ in batch:
+                unique.setdefault(row["ap_id"], row)
+            try:
+                async with self.runtime.sessions() as session, session.begin():
+                    result = await session.execute(
+                        insert(InboxActivity).values(list(unique.values()))
+                        .on_conflict_do_nothing(index_elements=["ap_id"])
+                        .returning(InboxActivity.ap_id)
+                    )
+                    inserted = set(result.scalars())
+            except Exception as exc:  # the database failed: every waiting request gets a 503
+                log.exception("inbox write failed")
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            claimed: set[str] = set()
+            for row, future in batch:
+                new = row["ap_id"] in inserted and row["ap_id"] not in claimed
+                claimed.add(row["ap_id"])
+                if not future.done():
+                    future.set_result(new)
+            if inserted:
+                self.runtime.inbox_ready.set()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+
+INBOX_WRITER = web.AppKey("civic_inbox_writer", InboxWriter)
+
+
+async def verify_signed(request: web.Request, body: bytes) -> str:
+    """Verify the HTTP signature (with one rate-limited key re-fetch); return the key owner."""
+    rt: Runtime = request.app[RUNTIME]
+    url = f"{rt.settings.base_url}{request.rel_url}"
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    try:
+        signer = await verify_request(request.method, url, headers, body, rt.keys.get)
+    except SignatureMismatch:
+        key_id = key_id_of(headers)
+        # The key may have rotated: fetch it once more (rate-limited by the resolver).
+        if key_id and await rt.keys.refresh(key_id):
+            signer = await verify_request(request.method, url, headers, body, rt.keys.get)
+        else:
+            raise
+    return signer.owner
+
+
+async def receive(request: web.Request) -> web.Response:
+    """POST /inbox and /actors/{username}/inbox."""
+    rt: Runtime = request.app[RUNTIME]
+    body = await read_capped(request)
+    if body is None:
+        return problem(413, f"the body exceeds {MAX_BODY} bytes")
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    key_id = key_id_of(headers)
+    if not key_id:
+        return problem(401, "the request is not signed")
+    if is_blocked(key_id, rt.blocked_domains):
+        return problem(403, "this domain is blocked")
+    try:
+        owner = await verify_signed(request, body)
+    except SignatureError as exc:
+        log.info("inbox: refused signature from %s: %s", key_id, exc.reason)
+        return problem(401, exc.reason)
+    try:
+        doc = check_activity(json.loads(body))
+    except (ValueError, UnicodeDecodeError):
+        return problem(400, "the body is not JSON")
+    except InvalidDocument as exc:
+        return problem(400, exc.reason)
+    actor = id_of(doc["actor"])
+    if owner != actor:
+        # INTEROP rule 2 (and rule 4: forwarded activities are not trusted on a relay's word).
+        return problem(401, "the signing key does not belong to the activity's actor")
+    try:
+        check_origin(doc, actor)
+    except InvalidDocument as exc:
+        return problem(400, exc.reason)
+    username = request.match_info.get("username")
+    row = {
+        "ap_id": doc["id"][:2048],
+        "type": (first_type(doc) or "")[:64],
+        "actor": actor[:2048],
+        "recipient": rt.uris.actor(username) if username else None,
+        "document": doc,
+        "state": "received",
+        "received_at": utcnow(),
+    }
+    try:
+        await request.app[INBOX_WRITER].store(row)
+    except Exception:
+        return problem(503, "the node cannot store activities right now; retry later")
+    return web.Response(status=202)
+
+
+async def pending_ids(runtime: Runtime, limit: int = 100) -> list[int]:
+    async with runtime.sessions() as session:
+        rows = await session.scalars(
+            select(InboxActivity.id).where(InboxActivity.state == "received")
+            .order_by(InboxActivity.id).limit(limit)
+        )
+        return list(rows)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/inbox", receive)
+    app.router.add_post("/actors/{username}/inbox", receive)

@@ -1,0 +1,133 @@
+"""AS2 documents served at our ids: actors, notes, activities and paged collections."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import func, select
+
+from activities.actors import actor_to_as
+from activities.collections import PAGE_SIZE, ordered_collection, ordered_collection_page
+from activities.notes import note_to_as, tombstone_to_as
+from activities.vocabulary import ACTIVITY_JSON
+from federation.runtime import RUNTIME, Runtime
+from node.models import Activity, Actor, Note
+from node.services import actors as actor_service
+from node.services import follows
+from node.uris import INSTANCE_USERNAME
+
+AS_TYPES = ("application/activity+json", "application/ld+json")
+
+
+def wants_activity_json(request: web.Request) -> bool:
+    """Content negotiation: AS2 for activity+json / ld+json requests, HTML otherwise."""
+    accept = request.headers.get("Accept", "").lower()
+    return any(t in accept for t in AS_TYPES)
+
+
+def as_response(doc: dict, status: int = 200) -> web.Response:
+    return web.json_response(doc, status=status, content_type=ACTIVITY_JSON,
+                             headers={"Vary": "Accept", "Cache-Control": "max-age=60"})
+
+
+def not_found() -> web.Response:
+    # The same answer for missing and non-public objects (INTEROP rule 10).
+    return web.json_response({"error": "not found"}, status=404, headers={"Vary": "Accept"})
+
+
+async def _actor(rt: Runtime, username: str) -> Actor | None:
+    async with rt.sessions() as session:
+        return await actor_service.local_actor(session, username)
+
+
+async def actor_document(request: web.Request, username: str) -> web.Response:
+    actor = await _actor(request.app[RUNTIME], username)
+    if actor is None:
+        return not_found()
+    return as_response(actor_to_as(actor))
+
+
+async def instance_actor_document(request: web.Request) -> web.Response:
+    return await actor_document(request, INSTANCE_USERNAME)
+
+
+def _page_number(request: web.Request) -> int | None:
+    raw = request.query.get("page")
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        raise web.HTTPBadRequest(text='{"error": "page must be a positive number"}',
+                                 content_type="application/json")
+    return int(raw)
+
+
+async def outbox(request: web.Request) -> web.Response:
+    rt: Runtime = request.app[RUNTIME]
+    actor = await _actor(rt, request.match_info["username"])
+    if actor is None:
+        return not_found()
+    page = _page_number(request)
+    where = (Activity.actor_id == actor.id, Activity.public.is_(True))
+    async with rt.sessions() as session:
+        total = await session.scalar(select(func.count()).select_from(Activity).where(*where)) or 0
+        if page is None:
+            return as_response(ordered_collection(actor.outbox, total))
+        rows = await session.scalars(
+            select(Activity.document).where(*where).order_by(Activity.id.desc())
+            .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+        )
+        items = [{k: v for k, v in doc.items() if k != "@context"} for doc in rows]
+    return as_response(ordered_collection_page(actor.outbox, page, items, total))
+
+
+async def _relations(request: web.Request, of: str) -> web.Response:
+    rt: Runtime = request.app[RUNTIME]
+    actor = await _actor(rt, request.match_info["username"])
+    if actor is None:
+        return not_found()
+    page = _page_number(request)
+    collection_id = actor.followers_url if of == "followers" else f"{actor.ap_id}/following"
+    lister = follows.followers if of == "followers" else follows.following
+    async with rt.sessions() as session:
+        total = await follows.count(session, actor, of=of)
+        if page is None:
+            return as_response(ordered_collection(collection_id, total))
+        members = await lister(session, actor, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    return as_response(ordered_collection_page(collection_id, page, [a.ap_id for a in members], total))
+
+
+async def followers(request: web.Request) -> web.Response:
+    return await _relations(request, "followers")
+
+
+async def following(request: web.Request) -> web.Response:
+    return await _relations(request, "following")
+
+
+async def note_document(request: web.Request, ap_id: str) -> web.Response:
+    rt: Runtime = request.app[RUNTIME]
+    async with rt.sessions() as session:
+        note = await session.scalar(select(Note).where(Note.ap_id == ap_id, Note.local.is_(True)))
+        if note is None or note.visibility not in ("public", "unlisted"):
+            return not_found()
+        if note.deleted_at is not None:
+            return as_response(tombstone_to_as(note.ap_id, "Note", note.deleted_at), status=410)
+        return as_response(note_to_as(note, note.actor))
+
+
+async def activity_document(request: web.Request) -> web.Response:
+    rt: Runtime = request.app[RUNTIME]
+    ap_id = rt.uris.activity(request.match_info["token"])
+    async with rt.sessions() as session:
+        activity = await session.scalar(
+            select(Activity).where(Activity.ap_id == ap_id, Activity.public.is_(True))
+        )
+    if activity is None:
+        return not_found()
+    return as_response(activity.document)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/actors/{username}/outbox", outbox)
+    app.router.add_get("/actors/{username}/followers", followers)
+    app.router.add_get("/actors/{username}/following", following)
+    app.router.add_get("/activities/{token}", activity_document)

@@ -1,0 +1,91 @@
+"""Composition root: builds the aiohttp application (web + federation + background workers)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import web
+
+from federation import discovery, inbox, objects
+from federation.delivery import DeliveryWorker
+from federation.fanout import run_fanout
+from federation.fetch import RemoteFetcher, make_client_session
+from federation.inbox import INBOX_WRITER, InboxWriter
+from federation.keys import KeyResolver
+from federation.policy import load_blocks
+from federation.processing import run_processor
+from federation.runtime import RUNTIME, Runtime
+from node.config import Settings
+from node.db import check_connection, create_engine, session_factory
+from node.services.actors import ensure_instance_actor
+from node.uris import Uris
+from web import setup as web_setup
+
+log = logging.getLogger(__name__)
+
+
+async def build_runtime(settings: Settings) -> tuple[Runtime, object]:
+    """Engine, sessions, HTTP client, key resolver — shared by `serve` and `worker`."""
+    engine = create_engine(settings.effective_database_url)
+    await check_connection(engine)
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        instance = await ensure_instance_actor(session, Uris(settings.base_url),
+                                               settings.instance_name)
+        blocks = await load_blocks(session)
+    rt = Runtime(settings=settings, sessions=sessions, blocked_domains=blocks)
+    rt.http = make_client_session(settings)
+    rt.fetcher = RemoteFetcher(settings, rt.http, (instance.key_id, instance.private_key_pem))
+    rt.keys = KeyResolver(sessions, rt.fetcher)
+    return rt, engine
+
+
+async def close_runtime(rt: Runtime, engine) -> None:
+    if rt.http is not None:
+        await rt.http.close()
+    await engine.dispose()
+
+
+async def run_background(rt: Runtime, stop: asyncio.Event, *, deliver: bool = True) -> None:
+    """Inbox processing, fan-out and (optionally) delivery, until ``stop`` is set."""
+    worker = DeliveryWorker(rt.settings, rt.sessions, rt.http) if deliver else None
+    tasks = [
+        asyncio.create_task(run_processor(rt, stop), name="inbox-processor"),
+        asyncio.create_task(run_fanout(rt, stop, worker.wake if worker else (lambda: None)),
+                            name="fanout"),
+    ]
+    if worker is not None:
+        tasks.append(asyncio.create_task(worker.run(stop), name="delivery"))
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+def create_app(settings: Settings, *, background: bool = True, deliver: bool = True) -> web.Application:
+    """The node's aiohttp application; ``background`` runs the workers inside it (SQLite default)."""
+    app = web.Application(client_max_size=inbox.MAX_BODY + 1)
+
+    async def lifetime(app: web.Application):
+        rt, engine = await build_runtime(settings)
+        app[RUNTIME] = rt
+        app[INBOX_WRITER] = InboxWriter(rt)
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_background(rt, stop, deliver=deliver)) if background else None
+        yield
+        stop.set()
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, timeout=10)
+        await app[INBOX_WRITER].close()
+        await close_runtime(rt, engine)
+
+    app.cleanup_ctx.append(lifetime)
+    discovery.add_routes(app)
+    objects.add_routes(app)
+    inbox.add_routes(app)
+    web_setup(app, settings)
+    return app

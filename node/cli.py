@@ -1,0 +1,364 @@
+"""Composition root for the `civic` command: init, serve, worker, org, user, domain, demo."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import asyncio
+import getpass
+import logging
+import secrets
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from activities.html import text_to_html
+from federation.fetch import FetchError
+from federation.policy import block_domain, load_blocks, unblock_domain
+from federation.resolve import resolve_actor
+from node import __version__
+from node.app import build_runtime, close_runtime, create_app, run_background
+from node.config import CONFIG_FILE, Settings, load_settings, write_settings
+from node.db import check_connection, create_engine, session_factory, transaction
+from node.demo import seed_demo
+from node.errors import CivicError, ConfigError
+from node.migrate import upgrade
+from node.services import actors, follows, notes
+from node.uris import Uris
+
+log = logging.getLogger("civic")
+
+
+def _settings(args) -> Settings:
+    settings = load_settings(args.data_dir)
+    if not (settings.data_dir / CONFIG_FILE).exists() and not settings.database_url:
+        raise ConfigError(f"{settings.data_dir} is not initialised: run `civic init` first")
+    return settings
+
+
+async def _open(settings: Settings):
+    engine = create_engine(settings.effective_database_url)
+    await check_connection(engine)
+    return engine, session_factory(engine)
+
+
+async def cmd_init(args) -> None:
+    data_dir = Path(args.data_dir or "./civic-data")
+    existing = (data_dir / CONFIG_FILE).exists()
+    settings = load_settings(
+        data_dir,
+        base_url=args.base_url,
+        database_url=args.database_url,
+        development=True if args.development else None,
+        instance_name=args.instance_name,
+    )
+    if not settings.secret_key:
+        settings = dataclasses.replace(settings, secret_key=secrets.token_hex(32))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Reach and migrate the database before writing anything, so a failure leaves no config behind.
+    engine, sessions = await _open(settings)
+    try:
+        await upgrade(engine)
+        async with transaction(sessions) as session:
+            await actors.ensure_instance_actor(session, Uris(settings.base_url), settings.instance_name)
+    finally:
+        await engine.dispose()
+    path = write_settings(settings)
+    print(f"{'Updated' if existing else 'Initialised'} {path} (base URL {settings.base_url}).")
+
+
+async def cmd_migrate(args) -> None:
+    settings = _settings(args)
+    engine, _ = await _open(settings)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    print("The database schema is up to date.")
+
+
+async def _serve(settings: Settings, host: str, port: int, deliver: bool, announce=None) -> None:
+    app = create_app(settings, deliver=deliver)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    print(f"Civic Node {__version__} serving {settings.base_url} on http://{host}:{port}/", flush=True)
+    if announce:
+        announce()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+async def cmd_serve(args) -> None:
+    settings = _settings(args)
+    engine, _ = await _open(settings)
+    await upgrade(engine)
+    await engine.dispose()
+    await _serve(settings, args.host or settings.host, args.port or settings.port,
+                 deliver=not args.no_worker)
+
+
+async def cmd_worker(args) -> None:
+    settings = _settings(args)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    rt, engine = await build_runtime(settings)
+    print("Civic Node worker running (inbox processing, fan-out, delivery).", flush=True)
+    try:
+        await run_background(rt, stop)
+    finally:
+        await close_runtime(rt, engine)
+
+
+async def cmd_org_create(args) -> None:
+    settings = _settings(args)
+    engine, sessions = await _open(settings)
+    try:
+        async with transaction(sessions) as session:
+            org = await actors.create_organization(
+                session, Uris(settings.base_url), args.handle, args.name, args.summary or "",
+                manually_approves_followers=args.approve_followers)
+    finally:
+        await engine.dispose()
+    print(f"Created organisation @{org.username}@{Uris(settings.base_url).domain} ({org.ap_id}).")
+
+
+async def cmd_org_list(args) -> None:
+    settings = _settings(args)
+    engine, sessions = await _open(settings)
+    try:
+        async with sessions() as session:
+            for org in await actors.list_local_actors(session, "Organization"):
+                print(f"{org.username}\t{org.name}\t{org.ap_id}")
+    finally:
+        await engine.dispose()
+
+
+async def cmd_org_announce(args) -> None:
+    settings = _settings(args)
+    text = sys.stdin.read() if args.text == "-" else args.text
+    engine, sessions = await _open(settings)
+    try:
+        async with transaction(sessions) as session:
+            org = await actors.require_local_actor(session, args.handle, "Organization")
+            note = await notes.publish_announcement(session, Uris(settings.base_url), org,
+                                                    text_to_html(text))
+    finally:
+        await engine.dispose()
+    print(f"Published {note.ap_id}; the running node delivers it to the followers.")
+
+
+async def _with_runtime(settings: Settings, work):
+    rt, engine = await build_runtime(settings)
+    try:
+        return await work(rt)
+    finally:
+        await close_runtime(rt, engine)
+
+
+async def cmd_org_follow(args) -> None:
+    settings = _settings(args)
+
+    async def work(rt):
+        target = await resolve_actor(rt, args.target)
+        async with transaction(rt.sessions) as session:
+            org = await actors.require_local_actor(session, args.handle, "Organization")
+            if args.undo:
+                await follows.unfollow(session, org, target)
+                return f"@{org.username} no longer follows {target.ap_id}."
+            follow = await follows.request_follow(session, rt.uris, org, target)
+            return f"@{org.username} follows {target.ap_id} ({follow.state})."
+
+    print(await _with_runtime(settings, work))
+
+
+async def cmd_org_requests(args) -> None:
+    settings = _settings(args)
+    engine, sessions = await _open(settings)
+    try:
+        async with transaction(sessions) as session:
+            org = await actors.require_local_actor(session, args.handle, "Organization")
+            pending = await follows.pending_requests(session, org)
+            if args.accept or args.reject:
+                wanted = args.accept or args.reject
+                match = [f for f, who in pending if who.ap_id == wanted]
+                if not match:
+                    raise CivicError(f"no pending follow request from {wanted}")
+                await (follows.accept if args.accept else follows.reject)(session, match[0])
+                print(f"{'Accepted' if args.accept else 'Rejected'} {wanted}.")
+                return
+            for _, who in pending:
+                print(who.ap_id)
+            if not pending:
+                print("No pending follow request.")
+    finally:
+        await engine.dispose()
+
+
+async def cmd_user_create(args) -> None:
+    settings = _settings(args)
+    password = args.password
+    if password is None:
+        password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else getpass.getpass()
+    engine, sessions = await _open(settings)
+    try:
+        async with transaction(sessions) as session:
+            user = await actors.create_user(session, Uris(settings.base_url), args.handle, password,
+                                            args.name or "", args.email, is_admin=args.admin)
+            if args.org:
+                org = await actors.require_local_actor(session, args.org, "Organization")
+                await actors.add_member(session, user, org, args.role)
+    finally:
+        await engine.dispose()
+    print(f"Created user @{user.actor.username} ({user.actor.ap_id}).")
+
+
+async def cmd_domain(args) -> None:
+    settings = _settings(args)
+    engine, sessions = await _open(settings)
+    try:
+        async with transaction(sessions) as session:
+            if args.action == "block":
+                await block_domain(session, args.domain, args.reason or "")
+                print(f"Blocked {args.domain} (a running node applies it at its next restart).")
+            elif args.action == "unblock":
+                found = await unblock_domain(session, args.domain)
+                print(f"Unblocked {args.domain}." if found else f"{args.domain} was not blocked.")
+            else:
+                for domain in sorted(await load_blocks(session)):
+                    print(domain)
+    finally:
+        await engine.dispose()
+
+
+async def cmd_demo(args) -> None:
+    data_dir = Path(args.data_dir or "./civic-data")
+    if not (data_dir / CONFIG_FILE).exists():
+        init_args = argparse.Namespace(data_dir=str(data_dir), base_url=args.base_url,
+                                       database_url=None, development=True, instance_name=None)
+        await cmd_init(init_args)
+    settings = load_settings(data_dir)
+    engine, sessions = await _open(settings)
+    try:
+        await upgrade(engine)
+        logins = await seed_demo(sessions, Uris(settings.base_url))
+    finally:
+        await engine.dispose()
+    print("Demo content is ready. Logins (handle / password):")
+    for handle, password, role in logins:
+        print(f"  {handle:<12} {password:<16} {role}")
+    if args.serve:
+        host, port = settings.host, settings.port
+        await _serve(settings, host, port, deliver=True,
+                     announce=lambda: print(f"Open {settings.base_url}/ in your browser.", flush=True))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help="data directory (default ./civic-data or $CIVIC_DATA_DIR)")
+    parser = argparse.ArgumentParser(prog="civic", description="Civic Node: federated participation.")
+    parser.add_argument("--version", action="version", version=f"civic-node {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init", parents=[common], help="create the data directory, config and database")
+    p.add_argument("--base-url", help="public URL of the node, e.g. https://participez.example.org")
+    p.add_argument("--database-url", help="postgresql+asyncpg://… (default: SQLite in the data dir)")
+    p.add_argument("--development", action="store_true",
+                   help="allow plain http and loopback addresses (local tests only)")
+    p.add_argument("--instance-name", help="name shown on pages and in NodeInfo")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("migrate", parents=[common], help="apply database migrations")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("serve", parents=[common], help="serve the node over HTTP")
+    p.add_argument("--host", help="address to bind (default from config, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to bind (default 8080)")
+    p.add_argument("--no-worker", action="store_true",
+                   help="do not deliver in this process (PostgreSQL with separate `civic worker`s)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", parents=[common], help="process the inbox and deliver activities")
+    p.set_defaults(func=cmd_worker)
+
+    org = sub.add_parser("org", help="organisations").add_subparsers(dest="org_command", required=True,
+                                                                      metavar="ACTION")
+    p = org.add_parser("create", parents=[common], help="create an organisation")
+    p.add_argument("handle", help="handle, e.g. lyon (letters, digits, _)")
+    p.add_argument("--name", required=True, help="display name, e.g. 'Ville de Lyon'")
+    p.add_argument("--summary", help="short introduction")
+    p.add_argument("--approve-followers", action="store_true",
+                   help="follow requests wait for an admin's approval")
+    p.set_defaults(func=cmd_org_create)
+    p = org.add_parser("list", parents=[common], help="list organisations")
+    p.set_defaults(func=cmd_org_list)
+    p = org.add_parser("announce", parents=[common], help="publish an announcement to followers")
+    p.add_argument("handle")
+    p.add_argument("text", help="the announcement text ('-' reads standard input)")
+    p.set_defaults(func=cmd_org_announce)
+    p = org.add_parser("follow", parents=[common], help="follow a remote actor (handle or URL)")
+    p.add_argument("handle")
+    p.add_argument("target", help="name@host, acct:name@host or an actor URL")
+    p.add_argument("--undo", action="store_true", help="stop following")
+    p.set_defaults(func=cmd_org_follow)
+    p = org.add_parser("requests", parents=[common], help="list, accept or reject follow requests")
+    p.add_argument("handle")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--accept", metavar="ACTOR_URL")
+    group.add_argument("--reject", metavar="ACTOR_URL")
+    p.set_defaults(func=cmd_org_requests)
+
+    user = sub.add_parser("user", help="local accounts").add_subparsers(dest="user_command",
+                                                                         required=True, metavar="ACTION")
+    p = user.add_parser("create", parents=[common], help="create a local account")
+    p.add_argument("handle")
+    p.add_argument("--password", help="password (read from standard input when omitted)")
+    p.add_argument("--name", help="display name (pseudonyms welcome)")
+    p.add_argument("--email")
+    p.add_argument("--admin", action="store_true", help="node administrator")
+    p.add_argument("--org", help="make the user a member of this organisation")
+    p.add_argument("--role", default="admin", choices=actors.ROLES, help="role in --org")
+    p.set_defaults(func=cmd_user_create)
+
+    p = sub.add_parser("domain", parents=[common], help="block, unblock or list remote domains")
+    p.add_argument("action", choices=["block", "unblock", "list"])
+    p.add_argument("domain", nargs="?", default="")
+    p.add_argument("--reason")
+    p.set_defaults(func=cmd_domain)
+
+    p = sub.add_parser("demo", parents=[common], help="initialise (if needed) and seed demo content")
+    p.add_argument("--base-url", default="http://127.0.0.1:8080")
+    p.add_argument("--serve", action="store_true", help="then serve it")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if getattr(args, "action", None) in ("block", "unblock") and not args.domain:
+        parser.error("domain block/unblock needs a DOMAIN")
+    try:
+        asyncio.run(args.func(args))
+    except (CivicError, FetchError) as exc:
+        print(f"civic: error: {exc.reason}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+"""The transactional outbox: record 'this must federate' in the same transaction as the change."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.models import OutboxEvent
+
+# Event kinds (the federation worker turns each into AS2 and deliveries).
+NOTE_CREATED = "note.created"
+NOTE_DELETED = "note.deleted"
+FOLLOW_ACCEPTED = "follow.accepted"  # we accepted a remote follower: send Accept
+FOLLOW_REJECTED = "follow.rejected"
+FOLLOW_REQUESTED = "follow.requested"  # a local actor follows a remote one: send Follow
+FOLLOW_UNDONE = "follow.undone"  # a local actor stops following: send Undo(Follow)
+
+
+async def emit(session: AsyncSession, kind: str, **payload) -> OutboxEvent:
+    event = OutboxEvent(kind=kind, payload=payload)
+    session.add(event)
+    await session.flush()
+    return event
