@@ -103,16 +103,49 @@ async def remote():
     await host.stop()
 
 
-@pytest.fixture
-async def node(database_url, tmp_path):
-    """A running node (HTTP on a free loopback port), workers stepped by the test, not by timers."""
-    port = free_port()
-    settings = Settings(base_url=f"http://127.0.0.1:{port}", database_url=database_url,
-                        data_dir=tmp_path, development=True, instance_name="Test node",
+async def start_node(database_url: str, data_dir, host: str = "127.0.0.1") -> tuple[RunningNode, web.AppRunner]:
+    port = free_port(host)
+    settings = Settings(base_url=f"http://{host}:{port}", database_url=database_url,
+                        data_dir=data_dir, development=True, instance_name="Test node",
                         secret_key="test-secret")
     app = create_app(settings, background=False)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield RunningNode(app, settings)
+    await web.TCPSite(runner, host, port).start()
+    return RunningNode(app, settings), runner
+
+
+@pytest.fixture
+async def node(database_url, tmp_path):
+    """A running node (HTTP on a free loopback port), workers stepped by the test, not by timers."""
+    running, runner = await start_node(database_url, tmp_path)
+    yield running
     await runner.cleanup()
+
+
+@pytest.fixture(params=backends())
+async def node_factory(request, tmp_path):
+    """Start nodes, each on its own loopback address with its own database (once per backend)."""
+    backend = request.param
+    runners, databases = [], []
+
+    async def make(host: str) -> RunningNode:
+        directory = tmp_path / host
+        directory.mkdir()
+        if backend == "postgresql":
+            url = await create_pg_database()
+            databases.append(url)
+        else:
+            url = sqlite_url(directory)
+        engine = create_engine(url)
+        await upgrade(engine)
+        await engine.dispose()
+        running, runner = await start_node(url, directory, host)
+        runners.append(runner)
+        return running
+
+    yield make
+    for runner in runners:
+        await runner.cleanup()
+    for url in databases:
+        await drop_pg_database(url)
