@@ -2,171 +2,50 @@
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-DEPLOY = REPO / "deploy" / "peers"
-START_TIMEOUT = 30.0
-POLL = 0.1
+from tests.interop.processes import (
+    DEPLOY,
+    LoopbackPeer,
+    PeerError,
+    Predicate,
+    first_match,
+    http_json,
+    installed,
+    peers_dir,
+    wait_for,
+)
 
-Predicate = Callable[[dict], bool]
-
-
-class PeerError(RuntimeError):
-    """A peer failed to start or answered a control request with an error."""
-
-
-def peers_dir() -> Path:
-    """Where deploy/peers/install.sh put the peers: $CIVIC_PEERS_DIR or <repo>/.peers."""
-    return Path(os.environ.get("CIVIC_PEERS_DIR") or REPO / ".peers")
-
-
-def installed(name: str, base: Path | None = None) -> bool:
-    """True when install.sh finished installing peer `name` (its stamp file exists)."""
-    return ((base or peers_dir()) / name / ".installed").is_file()
-
-
-def free_port(host: str, preferred: int) -> int:
-    """`preferred` if nothing listens there on `host`, else a free port (parallel sessions)."""
-    for port in (preferred, 0):
-        with socket.socket() as sock:
-            # Like the servers themselves: a port in TIME_WAIT is free, one with a listener is not.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((host, port))
-            except OSError:
-                continue
-            return sock.getsockname()[1]
-    raise PeerError(f"no free port on {host}")
+__all__ = [
+    "FedifyPeer",
+    "HerdPeer",
+    "PastureVerifier",
+    "PeerError",
+    "VerifyResult",
+    "http_json",
+    "installed",
+    "peers_dir",
+    "wait_for",
+]
 
 
-def http_json(method: str, url: str, body: Any = None, timeout: float = 30.0) -> tuple[int, Any]:
-    """One HTTP request with a JSON body; returns (status, decoded JSON or text)."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Accept", "application/json")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
-    try:
-        return status, json.loads(raw)
-    except ValueError:
-        return status, raw.decode("utf-8", "replace")
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = POLL) -> Any:
-    """Polls `check` until it returns something truthy, for at most `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"after {timeout:.0f} s still waiting for {what}")
-        time.sleep(interval)
-
-
-def first_match(items: list[dict], predicate: Predicate) -> dict | None:
-    return next((item for item in items if predicate(item)), None)
-
-
-class PeerProcess:
-    """One peer server in its own process group, logging to a file, killed at stop() or exit."""
-
-    def __init__(self, name: str, argv: list[str], cwd: Path, env: dict[str, str] | None = None):
-        self.name, self.argv, self.cwd = name, argv, cwd
-        self.env = {**os.environ, **(env or {})}
-        self.log_path = cwd / f"{name}.log"
-        self.popen: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with open(self.log_path, "ab") as log:
-            self.popen = subprocess.Popen(
-                self.argv,
-                cwd=self.cwd,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        atexit.register(self.stop)
-
-    @property
-    def alive(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def wait_until_answers(self, url: str, timeout: float = START_TIMEOUT) -> None:
-        """Bounded polling of `url`: any HTTP answer below 500 means the server is up."""
-
-        def answers() -> bool:
-            if not self.alive:
-                raise PeerError(f"{self.name} exited early; log:\n{self.log_tail()}")
-            try:
-                status, _ = http_json("GET", url, timeout=2)
-            except OSError:
-                return False
-            return status < 500
-
-        try:
-            wait_for(answers, timeout, f"{self.name} to answer {url}", interval=0.05)
-        except TimeoutError as error:
-            self.stop()
-            raise PeerError(f"{error}; log:\n{self.log_tail()}") from None
-
-    def stop(self) -> None:
-        if self.popen is None or self.popen.poll() is not None:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(self.popen.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                self.popen.wait(timeout=5)
-                return
-            except subprocess.TimeoutExpired:
-                continue
-
-
-class FedifyPeer:
+class FedifyPeer(LoopbackPeer):
     """The Fedify 1.5 peer (deploy/peers/fedify/peer.mjs): Person `alice` plus a JSON control API."""
 
-    def __init__(
-        self, workdir: Path, host: str = "127.0.0.3", port: int = 8002, peers: Path | None = None
-    ):
-        self.home = (peers or peers_dir()) / "fedify"
-        self.workdir, self.host = workdir, host
-        self.port = free_port(host, port)
-        self.base_url = f"http://{host}:{self.port}"
+    name, default_host, default_port = "fedify", "127.0.0.3", 8002
+
+    def __init__(self, workdir: Path, host: str = "", port: int = 0, peers: Path | None = None):
+        super().__init__(workdir, host, port, peers)
         self.actor_url = f"{self.base_url}/users/alice"
-        self.handle = f"acct:alice@{host}:{self.port}"
-        self.process: PeerProcess | None = None
+        self.handle = f"acct:alice@{self.host}:{self.port}"
 
     def start(self) -> FedifyPeer:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -177,20 +56,8 @@ class FedifyPeer:
         if not modules.exists():
             modules.symlink_to(self.home / "node_modules", target_is_directory=True)
         argv = ["node", "peer.mjs", "--host", self.host, "--port", str(self.port)]
-        self.process = PeerProcess("fedify", argv, self.workdir)
-        self.process.start()
-        self.process.wait_until_answers(f"{self.base_url}/_control/health")
+        self.launch(argv, f"{self.base_url}/_control/health")
         return self
-
-    def stop(self) -> None:
-        if self.process:
-            self.process.stop()
-
-    def __enter__(self) -> FedifyPeer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def control(self, method: str, path: str, body: dict | None = None, timeout: float = 30) -> Any:
         status, payload = http_json(method, f"{self.base_url}/_control/{path}", body, timeout)
@@ -259,6 +126,7 @@ class FedifyPeer:
         return self.control("GET", "errors")["items"]
 
     def reset(self) -> None:
+        """Forgets what the inbox and error log hold (followers and following stay)."""
         self.control("POST", "reset")
 
     def wait_for_inbox(self, predicate: Predicate, timeout: float = 15) -> dict:
@@ -278,18 +146,15 @@ class FedifyPeer:
         )
 
 
-class HerdPeer:
+class HerdPeer(LoopbackPeer):
     """bovine-herd with user `alice` (Follows auto-accepted by deploy/peers/herd_app.py)."""
 
-    def __init__(
-        self, workdir: Path, host: str = "127.0.0.2", port: int = 8001, peers: Path | None = None
-    ):
-        self.home = (peers or peers_dir()) / "herd"
+    name, default_host, default_port = "herd", "127.0.0.2", 8001
+
+    def __init__(self, workdir: Path, host: str = "", port: int = 0, peers: Path | None = None):
+        super().__init__(workdir, host, port, peers)
         self.python = str(self.home / "bin" / "python")
-        self.workdir, self.host = workdir, host
-        self.port = free_port(host, port)
-        self.base_url = f"http://{host}:{self.port}"
-        self.handle = f"acct:alice@{host}:{self.port}"
+        self.handle = f"acct:alice@{self.host}:{self.port}"
         self.env = {
             **os.environ,
             "BOVINE_DB_URL": f"sqlite://{workdir / 'herd.sqlite3'}",
@@ -298,7 +163,6 @@ class HerdPeer:
         }
         self.secret = ""
         self.actor_id = ""
-        self.process: PeerProcess | None = None
         self._follows: dict[str, str] = {}
 
     def _run(self, argv: list[str], stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -331,25 +195,12 @@ class HerdPeer:
             raise PeerError(f"bovine_tool.manage printed no secret: {out!r}")
         self.secret = secret.group(1)
         argv = [self.python, "-m", "hypercorn", "herd_app:app"]
-        argv += ["--bind", f"{self.host}:{self.port}"]
-        self.process = PeerProcess("herd", argv, self.workdir, self.env)
-        self.process.start()
         query = urllib.parse.urlencode({"resource": self.handle})
         webfinger = f"{self.base_url}/.well-known/webfinger?{query}"
-        self.process.wait_until_answers(webfinger)
+        self.launch([*argv, "--bind", f"{self.host}:{self.port}"], webfinger, self.env)
         _, jrd = http_json("GET", webfinger)
         self.actor_id = next(link["href"] for link in jrd["links"] if link.get("rel") == "self")
         return self
-
-    def stop(self) -> None:
-        if self.process:
-            self.process.stop()
-
-    def __enter__(self) -> HerdPeer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def client(self, command: str, args: dict | None = None) -> Any:
         """Runs one deploy/peers/herd_client.py command as alice (C2S, Moo-Auth-1)."""
@@ -360,7 +211,9 @@ class HerdPeer:
         except ValueError:
             raise PeerError(f"herd client {command}: {result.stdout}\n{result.stderr}") from None
         if not answer.get("ok"):
-            raise PeerError(f"herd client {command}: {answer.get('error')}\n{result.stderr[-2000:]}")
+            raise PeerError(
+                f"herd client {command}: {answer.get('error')}\n{result.stderr[-2000:]}"
+            )
         return answer["result"]
 
     def actor(self) -> dict:
@@ -468,36 +321,17 @@ class VerifyResult:
         return {name for name, check in self.actors.items() if check.post_inbox}
 
 
-class PastureVerifier:
+class PastureVerifier(LoopbackPeer):
     """fediverse-pasture's verify_actor app on loopback (deploy/peers/pasture_app.py)."""
 
-    def __init__(
-        self, workdir: Path, host: str = "127.0.0.7", port: int = 2909, peers: Path | None = None
-    ):
-        self.home = (peers or peers_dir()) / "pasture"
-        self.workdir, self.host = workdir, host
-        self.port = free_port(host, port)
-        self.base_url = f"http://{host}:{self.port}"
-        self.process: PeerProcess | None = None
+    name, default_host, default_port = "pasture", "127.0.0.7", 2909
 
     def start(self) -> PastureVerifier:
         self.workdir.mkdir(parents=True, exist_ok=True)
         argv = [str(self.home / "bin" / "python"), str(DEPLOY / "pasture_app.py")]
         argv += ["--host", self.host, "--port", str(self.port)]
-        self.process = PeerProcess("pasture", argv, self.workdir, {"PYTHONUNBUFFERED": "1"})
-        self.process.start()
-        self.process.wait_until_answers(f"{self.base_url}/bob")
+        self.launch(argv, f"{self.base_url}/bob", {"PYTHONUNBUFFERED": "1"})
         return self
-
-    def stop(self) -> None:
-        if self.process:
-            self.process.stop()
-
-    def __enter__(self) -> PastureVerifier:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def verify(self, actor_url: str, timeout: float = 180) -> VerifyResult:
         """Runs the six test actors against `actor_url`: fetch it, then POST to its inbox."""
