@@ -33,7 +33,7 @@ class Runtime:
 RUNTIME = web.AppKey("civic_runtime", Runtime)
 
 
-async def wait_for_signal(signal: asyncio.Event, stop: asyncio.Event, timeout: float) -> None:
+async def wait_for_signal(signal: asyncio.Event, stop: asyncio.Event, timeout: float) -> None:  # noqa: ASYNC109
     """Wait until ``signal`` or ``stop`` is set, or ``timeout`` seconds pass (a periodic re-check)."""
     waiters = {asyncio.ensure_future(signal.wait()), asyncio.ensure_future(stop.wait())}
     try:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import asyncio
+import dataclasses
 import getpass
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -20,7 +21,7 @@ from federation.policy import block_domain, load_blocks, unblock_domain
 from federation.resolve import resolve_actor
 from node import __version__
 from node.app import build_runtime, close_runtime, create_app, run_background
-from node.config import CONFIG_FILE, Settings, load_settings, write_settings
+from node.config import CONFIG_FILE, DEFAULT_DATA_DIR, Settings, load_settings, write_settings
 from node.db import check_connection, create_engine, session_factory, transaction
 from node.demo import seed_demo
 from node.errors import CivicError, ConfigError
@@ -31,11 +32,15 @@ from node.uris import Uris
 log = logging.getLogger("civic")
 
 
+def _data_dir(args) -> Path:
+    return Path(args.data_dir or os.environ.get("CIVIC_DATA_DIR") or DEFAULT_DATA_DIR)
+
+
 def _settings(args) -> Settings:
-    settings = load_settings(args.data_dir)
-    if not (settings.data_dir / CONFIG_FILE).exists() and not settings.database_url:
-        raise ConfigError(f"{settings.data_dir} is not initialised: run `civic init` first")
-    return settings
+    data_dir = _data_dir(args)
+    if not (data_dir / CONFIG_FILE).exists():
+        raise ConfigError(f"{data_dir} is not initialised: run `civic init` first")
+    return load_settings(data_dir)
 
 
 async def _open(settings: Settings):
@@ -45,7 +50,7 @@ async def _open(settings: Settings):
 
 
 async def cmd_init(args) -> None:
-    data_dir = Path(args.data_dir or "./civic-data")
+    data_dir = _data_dir(args)
     existing = (data_dir / CONFIG_FILE).exists()
     settings = load_settings(
         data_dir,
@@ -241,7 +246,7 @@ async def cmd_domain(args) -> None:
 
 
 async def cmd_demo(args) -> None:
-    data_dir = Path(args.data_dir or "./civic-data")
+    data_dir = _data_dir(args)
     if not (data_dir / CONFIG_FILE).exists():
         init_args = argparse.Namespace(data_dir=str(data_dir), base_url=args.base_url,
                                        database_url=None, development=True, instance_name=None)

@@ -12,7 +12,6 @@ from federation.fanout import process_events
 from federation.processing import process_pending
 from federation.runtime import RUNTIME, Runtime
 from node.app import create_app
-
 from node.config import Settings
 from node.db import create_engine, session_factory
 from node.migrate import upgrade
