@@ -35,9 +35,15 @@ def here(request: web.Request) -> str:
 
 def actor_doc(request: web.Request, **extra) -> dict:
     me = here(request)
-    return {"@context": ["https://www.w3.org/ns/activitystreams"], "id": me, "type": "Person",
-            "inbox": f"{me}/inbox", "preferredUsername": "alice",
-            "publicKey": {"id": f"{me}#main-key", "owner": me, "publicKeyPem": "PEM"}, **extra}
+    return {
+        "@context": ["https://www.w3.org/ns/activitystreams"],
+        "id": me,
+        "type": "Person",
+        "inbox": f"{me}/inbox",
+        "preferredUsername": "alice",
+        "publicKey": {"id": f"{me}#main-key", "owner": me, "publicKeyPem": "PEM"},
+        **extra,
+    }
 
 
 def remote_app(instance_keys) -> web.Application:
@@ -53,9 +59,13 @@ def remote_app(instance_keys) -> web.Application:
         return web.json_response(actor_doc(request), content_type="application/activity+json")
 
     async def signed(request):
-        signer = await verify_request(request.method, str(request.url), request.headers, b"", get_key)
-        return web.json_response({"id": here(request), "type": "Note", "signer": signer.owner},
-                                 content_type="application/activity+json")
+        signer = await verify_request(
+            request.method, str(request.url), request.headers, b"", get_key
+        )
+        return web.json_response(
+            {"id": here(request), "type": "Note", "signer": signer.owner},
+            content_type="application/activity+json",
+        )
 
     async def hop(request):
         left = int(request.match_info["n"])
@@ -85,21 +95,34 @@ def remote_app(instance_keys) -> web.Application:
         "/to-metadata": to_metadata,
         "/big": big,
         "/big-chunked": big_chunked,
-        "/wrong-id": lambda r: web.json_response({"id": here(r).replace("wrong-id", "other")},
-                                                  content_type="application/activity+json"),
+        "/wrong-id": lambda r: web.json_response(
+            {"id": here(r).replace("wrong-id", "other")}, content_type="application/activity+json"
+        ),
         "/moved": lambda r: web.HTTPFound("/claims-moved"),
-        "/claims-moved": lambda r: web.json_response({"id": here(r).replace("claims-moved", "moved")},
-                                                     content_type="application/activity+json"),
+        "/claims-moved": lambda r: web.json_response(
+            {"id": here(r).replace("claims-moved", "moved")},
+            content_type="application/activity+json",
+        ),
         "/html": lambda r: web.Response(text="<html></html>", content_type="text/html"),
         "/list": lambda r: web.json_response([here(r)], content_type="application/activity+json"),
         "/missing": lambda r: web.json_response({"error": "gone"}, status=410),
-        "/note": lambda r: web.json_response({"id": here(r), "type": "Note"},
-                                             content_type="application/activity+json"),
+        "/note": lambda r: web.json_response(
+            {"id": here(r), "type": "Note"}, content_type="application/activity+json"
+        ),
         "/bad-owner": lambda r: web.json_response(
-            actor_doc(r, publicKey={"id": f"{here(r)}#k", "owner": "http://127.0.0.1:1/x",
-                                    "publicKeyPem": "PEM"}), content_type="application/activity+json"),
+            actor_doc(
+                r,
+                publicKey={
+                    "id": f"{here(r)}#k",
+                    "owner": "http://127.0.0.1:1/x",
+                    "publicKeyPem": "PEM",
+                },
+            ),
+            content_type="application/activity+json",
+        ),
         "/.well-known/webfinger": lambda r: web.json_response(
-            {"subject": r.query["resource"], "links": []}, content_type="application/jrd+json"),
+            {"subject": r.query["resource"], "links": []}, content_type="application/jrd+json"
+        ),
     }
 
     async def wrap(handler, request):
@@ -234,8 +257,16 @@ class FixedResolver(AbstractResolver):
         self.address = address
 
     async def resolve(self, host, port=0, family=socket.AF_INET):
-        return [{"hostname": host, "host": self.address, "port": port, "family": socket.AF_INET,
-                 "proto": 0, "flags": 0}]
+        return [
+            {
+                "hostname": host,
+                "host": self.address,
+                "port": port,
+                "family": socket.AF_INET,
+                "proto": 0,
+                "flags": 0,
+            }
+        ]
 
     async def close(self):
         pass
@@ -261,7 +292,11 @@ async def test_make_client_session__sets_timeouts_and_user_agent():
     settings = Settings(base_url="https://civic.example")
     session = make_client_session(settings, limit_per_host=3)
     try:
-        assert (session.timeout.sock_connect, session.timeout.sock_read, session.timeout.total) == (5, 10, 30)
+        assert (session.timeout.sock_connect, session.timeout.sock_read, session.timeout.total) == (
+            5,
+            10,
+            30,
+        )
         assert session.headers["User-Agent"] == f"civic-node/{__version__} (+https://civic.example)"
         assert session.connector.limit_per_host == 3
         assert isinstance(session.connector._resolver, SafeResolver)

@@ -52,15 +52,26 @@ def get_key(keys):
 
 def rsa_sign(private_pem: str, message: str) -> str:
     key = load_pem_private_key(private_pem.encode(), None)
-    return base64.b64encode(key.sign(message.encode(), padding.PKCS1v15(), hashes.SHA256())).decode()
+    return base64.b64encode(
+        key.sign(message.encode(), padding.PKCS1v15(), hashes.SHA256())
+    ).decode()
 
 
 def digest(body: bytes) -> str:
     return "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode()
 
 
-def cavage(method, url, headers, fields, private_pem, key_id=ALICE_KEY, extra="", algorithm="rsa-sha256",
-           created=None):
+def cavage(
+    method,
+    url,
+    headers,
+    fields,
+    private_pem,
+    key_id=ALICE_KEY,
+    extra="",
+    algorithm="rsa-sha256",
+    created=None,
+):
     """A draft-cavage Signature header built by hand (not by the code under test)."""
     parts = urlsplit(url)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -141,7 +152,9 @@ async def test_verify_request__tampered_body_is_refused(keys, get_key):
     """The body changed after signing → the Digest no longer matches."""
     headers = sign_headers("POST", INBOX, BODY, ALICE_KEY, keys["alice"][1], now=NOW)
     with pytest.raises(SignatureError, match="does not match its Digest"):
-        await verify_request("POST", INBOX, headers, BODY.replace(b"Like", b"Block"), get_key, now=NOW)
+        await verify_request(
+            "POST", INBOX, headers, BODY.replace(b"Like", b"Block"), get_key, now=NOW
+        )
 
 
 async def test_verify_request__tampered_digest_header_is_refused(keys, get_key):
@@ -162,7 +175,9 @@ async def test_verify_request__tampered_digest_header_is_refused(keys, get_key):
         (["(request-target)", "host", "date", "digest", "date"], "listed twice"),
     ],
 )
-async def test_verify_request__post_missing_required_fields_is_refused(keys, get_key, fields, reason):
+async def test_verify_request__post_missing_required_fields_is_refused(
+    keys, get_key, fields, reason
+):
     """POST must sign (request-target), date and digest (Mastodon signature_verification.rb)."""
     headers = post_headers()
     headers["signature"] = cavage("POST", INBOX, headers, fields, keys["alice"][1])
@@ -174,7 +189,9 @@ async def test_verify_request__post_missing_required_fields_is_refused(keys, get
 async def test_verify_request__get_without_host_is_refused(keys, get_key):
     """A GET must sign the host header."""
     headers = {"host": "civic.example", "date": post_headers()["date"]}
-    headers["signature"] = cavage("GET", INBOX, headers, ["(request-target)", "date"], keys["alice"][1])
+    headers["signature"] = cavage(
+        "GET", INBOX, headers, ["(request-target)", "date"], keys["alice"][1]
+    )
     with pytest.raises(SignatureError, match="must sign the host"):
         await verify_request("GET", INBOX, headers, b"", get_key, now=NOW)
 
@@ -186,7 +203,9 @@ async def test_verify_request__get_without_host_is_refused(keys, get_key):
         (NOW + timedelta(hours=2), NOW, "more than an hour in the future"),
     ],
 )
-async def test_verify_request__date_outside_window_is_refused(keys, get_key, signed_at, verified_at, reason):
+async def test_verify_request__date_outside_window_is_refused(
+    keys, get_key, signed_at, verified_at, reason
+):
     """Date 13 h old or 2 h ahead → refused (12 h max age, 1 h skew)."""
     headers = sign_headers("POST", INBOX, BODY, ALICE_KEY, keys["alice"][1], now=signed_at)
     with pytest.raises(SignatureError) as info:
@@ -238,12 +257,16 @@ async def test_verify_request__unsigned_unknown_and_unsupported_are_refused(keys
         await verify_request("POST", INBOX, headers, BODY, get_key, now=NOW)
     reasons.add(info.value.reason)
     fields = ["(request-target)", "host", "date", "digest"]
-    headers["signature"] = cavage("POST", INBOX, headers, fields, keys["alice"][1], "https://x.example/k")
+    headers["signature"] = cavage(
+        "POST", INBOX, headers, fields, keys["alice"][1], "https://x.example/k"
+    )
     with pytest.raises(SignatureError) as info:
         await verify_request("POST", INBOX, headers, BODY, get_key, now=NOW)
     assert "unknown key" in info.value.reason
     reasons.add(info.value.reason)
-    headers["signature"] = cavage("POST", INBOX, headers, fields, keys["alice"][1], algorithm="hmac-sha256")
+    headers["signature"] = cavage(
+        "POST", INBOX, headers, fields, keys["alice"][1], algorithm="hmac-sha256"
+    )
     with pytest.raises(SignatureError) as info:
         await verify_request("POST", INBOX, headers, BODY, get_key, now=NOW)
     reasons.add(info.value.reason)
@@ -256,8 +279,9 @@ async def test_verify_request__hs2019_with_created_is_accepted(keys, get_key):
     headers.pop("date")
     fields = ["(request-target)", "(created)", "host", "digest"]
     created = int(NOW.timestamp())
-    headers["signature"] = cavage("POST", INBOX, headers, fields, keys["alice"][1], algorithm="hs2019",
-                                  created=created)
+    headers["signature"] = cavage(
+        "POST", INBOX, headers, fields, keys["alice"][1], algorithm="hs2019", created=created
+    )
     assert (await verify_request("POST", INBOX, headers, BODY, get_key, now=NOW)).owner == ALICE
     with pytest.raises(SignatureError, match="12 hours old"):
         await verify_request("POST", INBOX, headers, BODY, get_key, now=NOW + timedelta(hours=13))
@@ -281,10 +305,15 @@ def rfc9421(method, url, body, private_pem, key_id=ALICE_KEY, created=None, comp
     headers = {"host": urlsplit(url).netloc}
     values = {"@method": method.upper(), "@target-uri": url, "@authority": urlsplit(url).netloc}
     if body is not None:
-        headers["content-digest"] = "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode() + ":"
+        headers["content-digest"] = (
+            "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode() + ":"
+        )
         headers["content-type"] = "application/activity+json"
-    components = components or (["@method", "@target-uri", "content-digest"] if body is not None
-                                else ["@method", "@target-uri"])
+    components = components or (
+        ["@method", "@target-uri", "content-digest"]
+        if body is not None
+        else ["@method", "@target-uri"]
+    )
     params = "(" + " ".join(f'"{c}"' for c in components) + f');created={created};keyid="{key_id}"'
     lines = [f'"{c}": {values.get(c) or headers[c]}' for c in components]
     lines.append(f'"@signature-params": {params}')
@@ -296,7 +325,9 @@ def rfc9421(method, url, body, private_pem, key_id=ALICE_KEY, created=None, comp
 async def test_verify_request__rfc9421_post_verifies(keys, get_key):
     """An RFC 9421 POST (@method @target-uri content-digest, created) verifies as alice."""
     headers = rfc9421("POST", INBOX, BODY, keys["alice"][1])
-    assert await verify_request("POST", INBOX, headers, BODY, get_key, now=NOW) == Signer(ALICE_KEY, ALICE)
+    assert await verify_request("POST", INBOX, headers, BODY, get_key, now=NOW) == Signer(
+        ALICE_KEY, ALICE
+    )
 
 
 async def test_verify_request__rfc9421_rejections(keys, get_key):
@@ -338,6 +369,8 @@ def test_key_id_of__reads_both_formats_without_verifying(keys):
     """key_id_of finds the cavage keyId and the RFC 9421 keyid; None when unsigned or malformed."""
     cav = sign_headers("POST", INBOX, BODY, ALICE_KEY, keys["alice"][1], now=NOW)
     assert key_id_of(cav) == ALICE_KEY
-    assert key_id_of(rfc9421("POST", INBOX, BODY, keys["alice"][1], key_id=MALLORY_KEY)) == MALLORY_KEY
+    assert (
+        key_id_of(rfc9421("POST", INBOX, BODY, keys["alice"][1], key_id=MALLORY_KEY)) == MALLORY_KEY
+    )
     assert key_id_of({"Date": "x"}) is None
     assert key_id_of({"Signature": "garbage"}) is None

@@ -18,8 +18,17 @@ from federation.ssrf import (
     is_blocked_address,
 )
 
-BLOCKED_V4 = ["127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16",
-              "100.64.0.0/10", "0.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4"]
+BLOCKED_V4 = [
+    "127.0.0.0/8",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+    "100.64.0.0/10",
+    "0.0.0.0/8",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+]
 
 
 class FixedResolver(AbstractResolver):
@@ -31,8 +40,17 @@ class FixedResolver(AbstractResolver):
 
     async def resolve(self, host, port=0, family=socket.AF_INET):
         self.asked.append(host)
-        return [{"hostname": host, "host": address, "port": port, "family": socket.AF_INET,
-                 "proto": 0, "flags": 0} for address in self.addresses]
+        return [
+            {
+                "hostname": host,
+                "host": address,
+                "port": port,
+                "family": socket.AF_INET,
+                "proto": 0,
+                "flags": 0,
+            }
+            for address in self.addresses
+        ]
 
     async def close(self):
         pass
@@ -89,18 +107,32 @@ def test_check_url_syntax__refuses_bad_syntax(url, reason):
 
 def test_check_url_syntax__accepts_public_https():
     """Public https URLs (by name or canonical address) pass unchanged."""
-    for url in ("https://mastodon.example/users/alice", "https://93.184.216.34:8443/a?b=c",
-                "https://[2001:4860:4860::8888]/"):
+    for url in (
+        "https://mastodon.example/users/alice",
+        "https://93.184.216.34:8443/a?b=c",
+        "https://[2001:4860:4860::8888]/",
+    ):
         assert check_url_syntax(url, allow_private=False) == url
 
 
 def test_check_url_syntax__development_allows_loopback_and_private_only():
     """Development allows http, loopback and private; link-local, metadata and IPv4-compatible stay refused."""
-    for url in ("http://127.0.0.2:8001/actor", "http://10.1.2.3/", "http://[::1]:8080/",
-                "http://[::ffff:127.0.0.1]/", "http://localhost:8080/"):
+    for url in (
+        "http://127.0.0.2:8001/actor",
+        "http://10.1.2.3/",
+        "http://[::1]:8080/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://localhost:8080/",
+    ):
         assert check_url_syntax(url, allow_private=True) == url
-    for url in ("http://169.254.169.254/", "http://[fe80::1]/", "http://[::127.0.0.1]/",
-                "http://0.0.0.0/", "http://224.0.0.1/", "gopher://127.0.0.1/"):
+    for url in (
+        "http://169.254.169.254/",
+        "http://[fe80::1]/",
+        "http://[::127.0.0.1]/",
+        "http://0.0.0.0/",
+        "http://224.0.0.1/",
+        "gopher://127.0.0.1/",
+    ):
         with pytest.raises(UnsafeURL):
             check_url_syntax(url, allow_private=True)
 
@@ -118,9 +150,13 @@ def _encodings(address: ipaddress.IPv4Address) -> list[str]:
     ]
 
 
-@given(st.sampled_from(BLOCKED_V4).flatmap(
-    lambda net: st.integers(0, ipaddress.ip_network(net).num_addresses - 1).map(
-        lambda offset, net=net: ipaddress.ip_network(net)[offset])))
+@given(
+    st.sampled_from(BLOCKED_V4).flatmap(
+        lambda net: st.integers(0, ipaddress.ip_network(net).num_addresses - 1).map(
+            lambda offset, net=net: ipaddress.ip_network(net)[offset]
+        )
+    )
+)
 def test_check_url_syntax__refuses_every_encoding_of_blocked_ipv4(address):
     """Decimal, hex, octal and short forms of any blocked IPv4 address, and its IPv6 wrappings, are refused."""
     hosts = _encodings(address) + [f"[::ffff:{address}]", f"[::{address}]"]
@@ -136,17 +172,42 @@ def test_is_blocked_address__agrees_for_mapped_ipv6(address):
     mapped = ipaddress.IPv6Address(f"::ffff:{address}")
     for allow_private in (False, True):
         assert is_blocked_address(mapped, allow_private=allow_private) == is_blocked_address(
-            address, allow_private=allow_private)
+            address, allow_private=allow_private
+        )
 
 
 def test_is_blocked_address__table():
     """Blocked and allowed addresses, as the rule lists them."""
-    blocked = ["127.0.0.1", "10.0.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254",
-               "100.100.100.100", "0.0.0.0", "255.255.255.255", "224.0.0.251", "::1", "::",
-               "fc00::1", "fdff::1", "fe80::1", "ff02::1", "::ffff:10.0.0.1", "::10.0.0.1",
-               "2002:7f00:1::", "64:ff9b::7f00:1", "2001:db8::1", "not an address"]
-    allowed = ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "2002:5db8:d822::",
-               "64:ff9b::5db8:d822"]
+    blocked = [
+        "127.0.0.1",
+        "10.0.0.1",
+        "172.31.255.255",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.100.100.100",
+        "0.0.0.0",
+        "255.255.255.255",
+        "224.0.0.251",
+        "::1",
+        "::",
+        "fc00::1",
+        "fdff::1",
+        "fe80::1",
+        "ff02::1",
+        "::ffff:10.0.0.1",
+        "::10.0.0.1",
+        "2002:7f00:1::",
+        "64:ff9b::7f00:1",
+        "2001:db8::1",
+        "not an address",
+    ]
+    allowed = [
+        "93.184.216.34",
+        "1.1.1.1",
+        "2606:4700:4700::1111",
+        "2002:5db8:d822::",
+        "64:ff9b::5db8:d822",
+    ]
     assert [ip for ip in blocked if not is_blocked_address(ip)] == []
     assert [ip for ip in allowed if is_blocked_address(ip)] == []
     assert not is_blocked_address("127.0.0.1", allow_private=True)
@@ -155,7 +216,9 @@ def test_is_blocked_address__table():
 
 async def test_safe_resolver__refuses_names_resolving_to_blocked_addresses():
     """A name whose DNS answer includes a blocked address is refused as a whole."""
-    resolver = SafeResolver(allow_private=False, resolver=FixedResolver("93.184.216.34", "169.254.169.254"))
+    resolver = SafeResolver(
+        allow_private=False, resolver=FixedResolver("93.184.216.34", "169.254.169.254")
+    )
     with pytest.raises(BlockedAddress) as info:
         await resolver.resolve("rebind.example", 443)
     assert "169.254.169.254" in info.value.reason

@@ -1,0 +1,1 @@
+"""Server-to-server: signatures, discovery, inbox, delivery, remote fetch."""
