@@ -15,7 +15,8 @@ from activities.errors import InvalidDocument
 from activities.normalize import check_activity, first_type, host_of, id_of
 from federation.policy import is_blocked
 from federation.runtime import RUNTIME, Runtime
-from federation.signatures import SignatureError, SignatureMismatch, key_id_of, verify_request
+from federation.signatures import SignatureError, key_id_of
+from federation.verification import verify_signed
 from node.db import is_sqlite
 from node.models import InboxActivity, utcnow
 
@@ -129,23 +130,6 @@ class InboxWriter:
 
 
 INBOX_WRITER = web.AppKey("civic_inbox_writer", InboxWriter)
-
-
-async def verify_signed(request: web.Request, body: bytes) -> str:
-    """Verify the HTTP signature (with one rate-limited key re-fetch); return the key owner."""
-    rt: Runtime = request.app[RUNTIME]
-    url = f"{rt.settings.base_url}{request.rel_url}"
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    try:
-        signer = await verify_request(request.method, url, headers, body, rt.keys.get)
-    except SignatureMismatch:
-        key_id = key_id_of(headers)
-        # The key may have rotated: fetch it once more (rate-limited by the resolver).
-        if key_id and await rt.keys.refresh(key_id):
-            signer = await verify_request(request.method, url, headers, body, rt.keys.get)
-        else:
-            raise
-    return signer.owner
 
 
 async def receive(request: web.Request) -> web.Response:

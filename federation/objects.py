@@ -9,7 +9,10 @@ from activities.actors import actor_to_as
 from activities.collections import PAGE_SIZE, ordered_collection, ordered_collection_page
 from activities.notes import note_to_as, tombstone_to_as
 from activities.vocabulary import ACTIVITY_JSON
+from federation.policy import is_blocked
 from federation.runtime import RUNTIME, Runtime
+from federation.signatures import SignatureError, key_id_of
+from federation.verification import verify_signed
 from node.models import Activity, Actor, Note
 from node.services import actors as actor_service
 from node.services import follows
@@ -32,6 +35,29 @@ def as_response(doc: dict, status: int = 200) -> web.Response:
 def not_found() -> web.Response:
     # The same answer for missing and non-public objects (INTEROP rule 10).
     return web.json_response({"error": "not found"}, status=404, headers={"Vary": "Accept"})
+
+
+@web.middleware
+async def signed_fetch(request: web.Request, handler):
+    """Authorized fetch on AS2 GETs: a signature, when sent, must verify and not come from a
+    blocked domain; with ``authorized_fetch`` on, unsigned GETs are refused (except the instance
+    actor, which servers fetch unsigned to verify our own signed GETs)."""
+    if request.method != "GET" or not wants_activity_json(request):
+        return await handler(request)
+    rt: Runtime = request.app[RUNTIME]
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    key_id = key_id_of(headers)
+    if key_id is None:
+        if rt.settings.authorized_fetch and request.path != "/actor":
+            return web.json_response({"error": "this node requires signed requests"}, status=401)
+        return await handler(request)
+    if is_blocked(key_id, rt.blocked_domains):
+        return web.json_response({"error": "this domain is blocked"}, status=403)
+    try:
+        await verify_signed(request, b"")
+    except SignatureError as exc:
+        return web.json_response({"error": exc.reason}, status=401)
+    return await handler(request)
 
 
 async def _actor(rt: Runtime, username: str) -> Actor | None:

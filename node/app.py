@@ -84,6 +84,7 @@ def create_app(settings: Settings, *, background: bool = True, deliver: bool = T
         await close_runtime(rt, engine)
 
     app.cleanup_ctx.append(lifetime)
+    app.middlewares.append(objects.signed_fetch)
     discovery.add_routes(app)
     objects.add_routes(app)
     inbox.add_routes(app)
