@@ -42,13 +42,15 @@ class FedifyPeer(LoopbackPeer):
 
     name, default_host, default_port = "fedify", "127.0.0.3", 8002
 
-    def __init__(self, workdir: Path, host: str = "", port: int = 0, peers: Path | None = None):
-        super().__init__(workdir, host, port, peers)
-        self.actor_url = f"{self.base_url}/users/alice"
-        self.handle = f"acct:alice@{self.host}:{self.port}"
+    @property
+    def actor_url(self) -> str:
+        return f"{self.base_url}/users/alice"
 
-    def start(self) -> FedifyPeer:
-        self.workdir.mkdir(parents=True, exist_ok=True)
+    @property
+    def handle(self) -> str:
+        return f"acct:alice@{self.host}:{self.port}"
+
+    def prepare(self) -> tuple[list[str], str, None]:
         # A fresh copy of the script beside a link to the installed packages: edits to peer.mjs
         # take effect without re-running install.sh, and nothing is written into .peers/.
         shutil.copy(DEPLOY / "fedify" / "peer.mjs", self.workdir / "peer.mjs")
@@ -56,8 +58,7 @@ class FedifyPeer(LoopbackPeer):
         if not modules.exists():
             modules.symlink_to(self.home / "node_modules", target_is_directory=True)
         argv = ["node", "peer.mjs", "--host", self.host, "--port", str(self.port)]
-        self.launch(argv, f"{self.base_url}/_control/health")
-        return self
+        return argv, f"{self.base_url}/_control/health", None
 
     def control(self, method: str, path: str, body: dict | None = None, timeout: float = 30) -> Any:
         status, payload = http_json(method, f"{self.base_url}/_control/{path}", body, timeout)
@@ -80,7 +81,7 @@ class FedifyPeer(LoopbackPeer):
         to: list[str] | None = None,
         cc: list[str] | None = None,
     ) -> dict:
-        """Create(Note) to followers and to actors named in to/cc; "note" in the answer is its id."""
+        """Create(Note) to followers and actors in to/cc: {"note", "activity", "recipients", "skipped"}."""
         body: dict[str, Any] = {"content": content}
         for key, value in (("inReplyTo", in_reply_to), ("to", to), ("cc", cc)):
             if value is not None:
@@ -154,7 +155,6 @@ class HerdPeer(LoopbackPeer):
     def __init__(self, workdir: Path, host: str = "", port: int = 0, peers: Path | None = None):
         super().__init__(workdir, host, port, peers)
         self.python = str(self.home / "bin" / "python")
-        self.handle = f"acct:alice@{self.host}:{self.port}"
         self.env = {
             **os.environ,
             "BOVINE_DB_URL": f"sqlite://{workdir / 'herd.sqlite3'}",
@@ -182,8 +182,15 @@ class HerdPeer(LoopbackPeer):
             raise PeerError(f"herd {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout
 
-    def start(self) -> HerdPeer:
-        self.workdir.mkdir(parents=True, exist_ok=True)
+    @property
+    def handle(self) -> str:
+        return f"acct:alice@{self.host}:{self.port}"
+
+    @property
+    def webfinger_url(self) -> str:
+        return f"{self.base_url}/.well-known/webfinger?{urllib.parse.urlencode({'resource': self.handle})}"
+
+    def prepare(self) -> tuple[list[str], str, dict[str, str]]:
         self._tool("bovine_tool.create")
         out = self._tool("bovine_tool.register", "alice", "--domain", self.base_url)
         bovine_name = re.search(r"Bovine name: (\S+)", out)
@@ -194,13 +201,19 @@ class HerdPeer(LoopbackPeer):
         if not secret:
             raise PeerError(f"bovine_tool.manage printed no secret: {out!r}")
         self.secret = secret.group(1)
-        argv = [self.python, "-m", "hypercorn", "herd_app:app"]
-        query = urllib.parse.urlencode({"resource": self.handle})
-        webfinger = f"{self.base_url}/.well-known/webfinger?{query}"
-        self.launch([*argv, "--bind", f"{self.host}:{self.port}"], webfinger, self.env)
-        _, jrd = http_json("GET", webfinger)
+        argv = [
+            self.python,
+            "-m",
+            "hypercorn",
+            "herd_app:app",
+            "--bind",
+            f"{self.host}:{self.port}",
+        ]
+        return argv, self.webfinger_url, self.env
+
+    def ready(self) -> None:
+        _, jrd = http_json("GET", self.webfinger_url)
         self.actor_id = next(link["href"] for link in jrd["links"] if link.get("rel") == "self")
-        return self
 
     def client(self, command: str, args: dict | None = None) -> Any:
         """Runs one deploy/peers/herd_client.py command as alice (C2S, Moo-Auth-1)."""
@@ -326,12 +339,10 @@ class PastureVerifier(LoopbackPeer):
 
     name, default_host, default_port = "pasture", "127.0.0.7", 2909
 
-    def start(self) -> PastureVerifier:
-        self.workdir.mkdir(parents=True, exist_ok=True)
+    def prepare(self) -> tuple[list[str], str, dict[str, str]]:
         argv = [str(self.home / "bin" / "python"), str(DEPLOY / "pasture_app.py")]
         argv += ["--host", self.host, "--port", str(self.port)]
-        self.launch(argv, f"{self.base_url}/bob", {"PYTHONUNBUFFERED": "1"})
-        return self
+        return argv, f"{self.base_url}/bob", {"PYTHONUNBUFFERED": "1"}
 
     def verify(self, actor_url: str, timeout: float = 180) -> VerifyResult:
         """Runs the six test actors against `actor_url`: fetch it, then POST to its inbox."""

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import atexit
+import fcntl
 import json
 import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +153,27 @@ class PeerProcess:
                 continue
 
 
+@contextmanager
+def port_lock(timeout: float = 180.0) -> Iterator[None]:
+    """Serialises "pick a port, start, wait until it answers" across test sessions on this machine."""
+    with open(Path(tempfile.gettempdir()) / "civic-interop-ports.lock", "a") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise PeerError(
+                        f"another session held the port lock for {timeout:.0f} s"
+                    ) from None
+                time.sleep(POLL)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class LoopbackPeer:
     """Common life cycle: a free port on a 127.0.0.x address, one server process, stop at exit."""
 
@@ -158,14 +182,32 @@ class LoopbackPeer:
     def __init__(self, workdir: Path, host: str = "", port: int = 0, peers: Path | None = None):
         self.home = (peers or peers_dir()) / self.name
         self.workdir, self.host = workdir, host or self.default_host
-        self.port = free_port(self.host, port or self.default_port)
-        self.base_url = f"http://{self.host}:{self.port}"
+        self.wanted_port = port or self.default_port
+        self.port = 0
+        self.base_url = ""
         self.process: PeerProcess | None = None
 
-    def launch(self, argv: list[str], ready_url: str, env: dict[str, str] | None = None) -> None:
-        self.process = PeerProcess(self.name, argv, self.workdir, env)
-        self.process.start()
-        self.process.wait_until_answers(ready_url)
+    def start(self):
+        """Picks a free port, prepares and launches the server, waits until it answers."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        # Under the lock, a parallel session cannot take the port between our check and our bind,
+        # nor answer our readiness poll with its own server.
+        with port_lock():
+            self.port = free_port(self.host, self.wanted_port)
+            self.base_url = f"http://{self.host}:{self.port}"
+            argv, ready_url, env = self.prepare()
+            self.process = PeerProcess(self.name, argv, self.workdir, env)
+            self.process.start()
+            self.process.wait_until_answers(ready_url)
+        self.ready()
+        return self
+
+    def prepare(self) -> tuple[list[str], str, dict[str, str] | None]:
+        """Sets the peer up for self.base_url; returns (argv, URL that answers when up, env)."""
+        raise NotImplementedError
+
+    def ready(self) -> None:
+        """Runs once the server answers."""
 
     def stop(self) -> None:
         if self.process:
@@ -176,6 +218,3 @@ class LoopbackPeer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    def start(self):
-        raise NotImplementedError

@@ -253,18 +253,25 @@ async function lookupActor(ctx, url) {
 const PUBLIC_NAMES = new Set([PUBLIC_COLLECTION.href, "as:Public", "Public"]);
 
 // Actors named in to/cc (the public and followers collections excluded) plus, if asked, followers.
+// Addresses that are not actors (collections) or cannot be fetched are listed in `.skipped`.
 async function recipientsFor(ctx, addresses, withFollowers) {
   const byId = new Map();
+  const skipped = [];
   if (withFollowers) {
     for (const f of followers.values()) byId.set(f.id, { id: new URL(f.id), inboxId: new URL(f.inbox) });
   }
   const followersUri = ctx.getFollowersUri(USER).href;
   for (const address of addresses) {
     if (PUBLIC_NAMES.has(address) || address === followersUri || byId.has(address)) continue;
-    const object = await lookup(ctx, address);
-    if (isActor(object) && object.id != null) byId.set(object.id.href, object);
+    try {
+      const object = await lookup(ctx, address);
+      if (isActor(object) && object.id != null) byId.set(object.id.href, object);
+      else skipped.push({ address, reason: "not an actor" });
+    } catch (error) {
+      skipped.push({ address, reason: String(error?.message ?? error) });
+    }
   }
-  return [...byId.values()];
+  return Object.assign([...byId.values()], { skipped });
 }
 
 async function send(ctx, recipients, activity) {
@@ -273,7 +280,7 @@ async function send(ctx, recipients, activity) {
   }
   const json = await activity.toJsonLd({ format: "compact" });
   sent.push(json);
-  return { activity: json, recipients: recipients.map((r) => r.id.href) };
+  return { activity: json, recipients: recipients.map((r) => r.id.href), skipped: recipients.skipped ?? [] };
 }
 
 const asList = (value) => (value == null ? [] : Array.isArray(value) ? value : [value]);
