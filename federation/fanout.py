@@ -15,7 +15,7 @@ from activities import wrappers
 from activities.normalize import host_of
 from activities.notes import iso, note_to_as
 from federation.runtime import Runtime, wait_for_signal
-from node.db import is_sqlite
+from node.db import is_sqlite, writing
 from node.models import Activity, Actor, Delivery, Follow, Note, OutboxEvent, utcnow
 from node.services import follows, outbox
 from node.uris import new_token
@@ -133,7 +133,7 @@ async def process_events(rt: Runtime, limit: int = 50) -> tuple[int, int]:
 
     On PostgreSQL several workers share the events (FOR UPDATE SKIP LOCKED).
     """
-    async with rt.sessions() as session, session.begin():
+    async with writing(rt.sessions) as session:
         query = (select(OutboxEvent).where(OutboxEvent.processed_at.is_(None))
                  .order_by(OutboxEvent.id).limit(limit))
         if not is_sqlite(rt.settings.effective_database_url):

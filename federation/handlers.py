@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from activities.actors import as_to_actor
 from activities.errors import InvalidDocument
 from activities.normalize import first_type, id_of, ids_of
 from activities.notes import NOTE_TYPES, as_to_note
@@ -123,8 +124,15 @@ async def on_update(ctx: Inbound) -> str:
         changed = await notes.update_remote_note(ctx.session, ctx.actor, as_to_note(obj), utcnow())
         return "note updated" if changed else "ignored: unknown note"
     if id_of(obj) == ctx.actor.ap_id:
-        await ctx.runtime.keys.get_actor(ctx.actor.ap_id, refresh=True)
-        return "actor refreshed"
+        # The signed Update carries the actor's own new document (as Mastodon sends it).
+        fresh = as_to_actor(obj)
+        for field in ("name", "summary", "url", "inbox", "shared_inbox", "outbox"):
+            setattr(ctx.actor, field, getattr(fresh, field))
+        ctx.actor.followers_url = fresh.followers
+        if fresh.public_key_pem and fresh.key_id == ctx.actor.key_id:
+            ctx.actor.public_key_pem = fresh.public_key_pem
+            ctx.runtime.keys.forget(fresh.key_id)
+        return "actor updated"
     return f"ignored: Update of {kind}"
 
 

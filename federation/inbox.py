@@ -17,7 +17,7 @@ from federation.policy import is_blocked
 from federation.runtime import RUNTIME, Runtime
 from federation.signatures import SignatureError, key_id_of
 from federation.verification import verify_signed
-from node.db import is_sqlite
+from node.db import is_sqlite, writing
 from node.models import InboxActivity, utcnow
 
 log = logging.getLogger(__name__)
@@ -74,51 +74,39 @@ class InboxWriter:
         self._queue: asyncio.Queue[tuple[dict, asyncio.Future]] = asyncio.Queue()
         self._task: asyncio.Task | None = None
 
-    def _insert(self):
-        url = str(self.runtime.sessions.kw["bind"].url)
-        return sqlite_insert if is_sqlite(url) else pg_insert
+    def _statement(self):
+        """One Core INSERT … ON CONFLICT DO NOTHING, compiled once and run as executemany."""
+        insert = sqlite_insert if is_sqlite(self.runtime.settings.effective_database_url) else pg_insert
+        return insert(InboxActivity.__table__).on_conflict_do_nothing(index_elements=["ap_id"])
 
-    async def store(self, row: dict) -> bool:
-        """Store one activity row; True if it was new, False if its id was already known."""
+    async def store(self, row: dict) -> None:
+        """Store one activity row durably; a known id is silently kept once (rule 8)."""
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain(), name="inbox-writer")
         future = asyncio.get_running_loop().create_future()
-        await self._queue.put((row, future))
-        return await future
+        self._queue.put_nowait((row, future))
+        await future
 
     async def _drain(self) -> None:
-        insert = self._insert()
+        statement = self._statement()
         while True:
-            item = await self._queue.get()
-            batch = [item]
+            batch = [await self._queue.get()]
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            # The same id twice in one batch: the first wins (rule 8).
-            unique: dict[str, dict] = {}
-            for row, _ in batch:
-                unique.setdefault(row["ap_id"], row)
             try:
-                async with self.runtime.sessions() as session, session.begin():
-                    result = await session.execute(
-                        insert(InboxActivity).values(list(unique.values()))
-                        .on_conflict_do_nothing(index_elements=["ap_id"])
-                        .returning(InboxActivity.ap_id)
-                    )
-                    inserted = set(result.scalars())
+                async with writing(self.runtime.sessions) as session:
+                    connection = await session.connection()
+                    await connection.execute(statement, [row for row, _ in batch])
             except Exception as exc:  # the database failed: every waiting request gets a 503
                 log.exception("inbox write failed")
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            claimed: set[str] = set()
-            for row, future in batch:
-                new = row["ap_id"] in inserted and row["ap_id"] not in claimed
-                claimed.add(row["ap_id"])
+            for _, future in batch:
                 if not future.done():
-                    future.set_result(new)
-            if inserted:
-                self.runtime.inbox_ready.set()
+                    future.set_result(None)
+            self.runtime.inbox_ready.set()
 
     async def close(self) -> None:
         if self._task is not None:

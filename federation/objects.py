@@ -39,20 +39,23 @@ def not_found() -> web.Response:
 
 @web.middleware
 async def signed_fetch(request: web.Request, handler):
-    """Authorized fetch on AS2 GETs: a signature, when sent, must verify and not come from a
-    blocked domain; with ``authorized_fetch`` on, unsigned GETs are refused (except the instance
-    actor, which servers fetch unsigned to verify our own signed GETs)."""
+    """Authorized fetch on AS2 GETs. A signature's key id from a blocked domain gets 403. With
+    ``authorized_fetch`` on, every GET but the instance actor's must carry a valid signature.
+
+    Signatures are only verified when access depends on them: verifying means fetching the
+    signer's key, and two nodes verifying each other's key fetches would wait on each other.
+    The instance actor is always served unsigned, which breaks that cycle (as Mastodon does).
+    """
     if request.method != "GET" or not wants_activity_json(request):
         return await handler(request)
     rt: Runtime = request.app[RUNTIME]
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    key_id = key_id_of(headers)
-    if key_id is None:
-        if rt.settings.authorized_fetch and request.path != "/actor":
-            return web.json_response({"error": "this node requires signed requests"}, status=401)
-        return await handler(request)
-    if is_blocked(key_id, rt.blocked_domains):
+    key_id = key_id_of({k.lower(): v for k, v in request.headers.items()})
+    if key_id is not None and is_blocked(key_id, rt.blocked_domains):
         return web.json_response({"error": "this domain is blocked"}, status=403)
+    if not rt.settings.authorized_fetch or request.path == "/actor":
+        return await handler(request)
+    if key_id is None:
+        return web.json_response({"error": "this node requires signed requests"}, status=401)
     try:
         await verify_signed(request, b"")
     except SignatureError as exc:

@@ -1,4 +1,4 @@
-"""Processing stored inbound activities: dispatch by type, idempotent, after the 202."""
+"""Processing stored inbound activities: dispatch by type, idempotent, in batches after the 202."""
 
 from __future__ import annotations
 
@@ -11,66 +11,87 @@ from activities.jsonld import compact, needs_jsonld
 from federation.fetch import FetchError
 from federation.handlers import HANDLERS, Inbound
 from federation.runtime import Runtime, wait_for_signal
+from node.db import is_sqlite, writing
 from node.errors import CivicError
-from node.models import InboxActivity, InboxStates, utcnow
+from node.models import Actor, InboxActivity, InboxStates, utcnow
 
 log = logging.getLogger(__name__)
 
 
-async def process_activity(rt: Runtime, row_id: int) -> str:
-    """Process one stored activity; returns the outcome (also stored in the row's ``error``)."""
-    async with rt.sessions() as session, session.begin():
-        row = await session.get(InboxActivity, row_id)
-        if row is None or row.state != InboxStates.received:
-            return "already processed"
-        handler = HANDLERS.get(row.type)
-        if handler is None:
-            row.state, row.error, row.processed_at = InboxStates.ignored, "unknown type", utcnow()
-            return "ignored: unknown type"
+async def _actors_of(rt: Runtime, actor_ids: set[str]) -> dict[str, Actor | str]:
+    """The stored remote actors (fetched if needed) — before the write transaction opens, so a
+    fetch that stores an actor never waits on our own SQLite write lock."""
+    found: dict[str, Actor | str] = {}
+    for ap_id in actor_ids:
+        try:
+            found[ap_id] = await rt.keys.get_actor(ap_id)
+        except FetchError as exc:
+            found[ap_id] = exc.reason
+    return found
+
+
+async def _process_row(rt: Runtime, session, row: InboxActivity, actor: Actor | str) -> None:
+    handler = HANDLERS.get(row.type)
+    if handler is None:
+        row.state, row.error = InboxStates.ignored, "unknown type"
+    elif isinstance(actor, str):
+        row.state, row.error = InboxStates.failed, f"refused: {actor}"
+    else:
         try:
             doc = row.document
-            if needs_jsonld(doc):  # unusual contexts: pyld, here rather than on the hot path
+            if needs_jsonld(doc):  # unusual contexts go through pyld here, never on the hot path
                 doc = {**compact(doc), "id": doc["id"]}
-            actor = await rt.keys.get_actor(row.actor)
             async with session.begin_nested():
-                outcome = await handler(Inbound(rt, session, doc, actor))
-            row.state = InboxStates.processed
+                outcome = await handler(Inbound(rt, session, doc, await session.merge(actor)))
+            row.state, row.error = InboxStates.processed, outcome[:1000]
         except (CivicError, FetchError) as exc:
-            outcome = f"refused: {getattr(exc, 'reason', str(exc))}"
-            row.state = InboxStates.failed
-        row.error, row.processed_at = outcome[:1000], utcnow()
-        if row.state == InboxStates.processed:
-            rt.outbox_ready.set()
-        return outcome
+            row.state, row.error = InboxStates.failed, f"refused: {exc.reason}"[:1000]
+    row.processed_at = utcnow()
 
 
-async def process_pending(rt: Runtime, limit: int = 200) -> int:
-    """Process every activity still in the 'received' state (after a restart too)."""
+async def process_batch(rt: Runtime, limit: int = 25) -> int:
+    """Process up to ``limit`` received activities in one transaction (a savepoint each)."""
     async with rt.sessions() as session:
-        ids = list(await session.scalars(
-            select(InboxActivity.id).where(InboxActivity.state == InboxStates.received)
+        pending = list(await session.execute(
+            select(InboxActivity.id, InboxActivity.actor)
+            .where(InboxActivity.state == InboxStates.received)
             .order_by(InboxActivity.id).limit(limit)
         ))
-    for row_id in ids:
+    if not pending:
+        return 0
+    actors = await _actors_of(rt, {actor for _, actor in pending})
+    async with writing(rt.sessions) as session:
+        query = (select(InboxActivity).where(InboxActivity.id.in_([i for i, _ in pending]),
+                                             InboxActivity.state == InboxStates.received)
+                 .order_by(InboxActivity.id))
+        if not is_sqlite(rt.settings.effective_database_url):
+            query = query.with_for_update(skip_locked=True)  # several workers share the inbox
+        for row in list(await session.scalars(query)):
+            await _process_row(rt, session, row, actors[row.actor])
+    rt.outbox_ready.set()
+    return len(pending)
+
+
+async def process_pending(rt: Runtime, limit: int = 25, rounds: int = 400) -> int:
+    """Process what is waiting (after a restart too); returns how many rows were taken."""
+    total = 0
+    for _ in range(rounds):
         try:
-            outcome = await process_activity(rt, row_id)
-            log.debug("inbox activity %s: %s", row_id, outcome)
-        except Exception as exc:
-            # A bug or a database failure: record it rather than retrying the same row forever.
-            log.exception("processing inbox activity %s failed", row_id)
-            async with rt.sessions() as session, session.begin():
-                row = await session.get(InboxActivity, row_id)
-                if row is not None and row.state == InboxStates.received:
-                    row.state, row.processed_at = InboxStates.failed, utcnow()
-                    row.error = f"internal error: {type(exc).__name__}"
-    return len(ids)
+            done = await process_batch(rt, limit)
+        except Exception:
+            # A bug or a database failure: the batch stays 'received' and is retried later.
+            log.exception("processing inbox activities failed")
+            return total
+        total += done
+        if done < limit:
+            break
+    return total
 
 
 async def run_processor(rt: Runtime, stop: asyncio.Event, idle: float = 5.0) -> None:
     """Loop: process what is pending, then wait for new rows (or a periodic re-check)."""
     while not stop.is_set():
         rt.inbox_ready.clear()
-        done = await process_pending(rt)
-        if done:
+        if await process_pending(rt):
             continue
         await wait_for_signal(rt.inbox_ready, stop, idle)

@@ -10,27 +10,13 @@ import jinja2
 from aiohttp import web
 
 from federation.objects import wants_activity_json
-from federation.runtime import RUNTIME
 from node.config import Settings
 from web import pages
-from web.security import COOKIE, SESSION_MAX_AGE, SIGNER, SessionSigner, security_headers
+from web.render import render
+from web.security import SIGNER, SessionSigner, security_headers
+from web.sessions import session_cookies
 
 HERE = Path(__file__).parent
-
-
-@web.middleware
-async def sessions(request: web.Request, handler):
-    signer = request.app[SIGNER]
-    session = signer.loads(request.cookies.get(COOKIE))
-    fresh = session is None
-    request["session"] = session or signer.new_session(None)
-    request["session_changed"] = fresh
-    response = await handler(request)
-    if request.get("session_changed") and isinstance(response, web.StreamResponse):
-        response.set_cookie(COOKIE, signer.dumps(request["session"]), max_age=SESSION_MAX_AGE,
-                            httponly=True, samesite="Lax",
-                            secure=request.app[RUNTIME].settings.base_url.startswith("https"))
-    return response
 
 
 @web.middleware
@@ -42,7 +28,7 @@ async def errors(request: web.Request, handler):
         if exc.status < 400 or exc.content_type == "application/json" or wants_activity_json(request):
             raise
         context = {"status": exc.status, "reason": exc.text or exc.reason}
-        return aiohttp_jinja2.render_template("error.html", request, context, status=exc.status)
+        return await render(request, "error.html", context, status=exc.status)
 
 
 def setup(app: web.Application, settings: Settings) -> None:
@@ -51,9 +37,8 @@ def setup(app: web.Application, settings: Settings) -> None:
         app,
         loader=jinja2.FileSystemLoader(str(HERE / "templates")),
         autoescape=jinja2.select_autoescape(["html"]),
-        context_processors=[pages.base_context],
     )
     env.globals["instance_name"] = settings.instance_name
-    app.middlewares.extend([security_headers, errors, sessions])
+    app.middlewares.extend([security_headers, errors, session_cookies])
     pages.add_routes(app)
     app.router.add_static("/static", HERE / "static", name="static", append_version=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy import select
 
@@ -10,33 +9,13 @@ from activities.html import text_to_html
 from federation import objects
 from federation.runtime import RUNTIME, Runtime
 from node.errors import CivicError
-from node.models import Note, User
+from node.models import Note
 from node.services import actors as actor_service
 from node.services import follows, notes
-from web.security import SIGNER
+from web.render import current_user, render
+from web.sessions import check_csrf, start_session
 
 MAX_FORM = 64 * 1024
-
-
-async def base_context(request: web.Request) -> dict:
-    session = request.get("session") or {}
-    signer = request.app.get(SIGNER)
-    return {
-        "user": request.get("user"),
-        "csrf_token": signer.csrf_token(session) if signer and session else "",
-        "base_url": request.app[RUNTIME].settings.base_url,
-    }
-
-
-async def current_user(request: web.Request) -> User | None:
-    uid = (request.get("session") or {}).get("uid")
-    if not uid:
-        return None
-    rt: Runtime = request.app[RUNTIME]
-    async with rt.sessions() as session:
-        user = await session.get(User, uid)
-    request["user"] = user
-    return user
 
 
 async def read_form(request: web.Request) -> dict:
@@ -44,19 +23,16 @@ async def read_form(request: web.Request) -> dict:
     if request.content_length and request.content_length > MAX_FORM:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM, actual_size=request.content_length)
     form = await request.post()
-    signer = request.app[SIGNER]
-    if not signer.check_csrf(request.get("session"), form.get("csrf_token")):
+    if not check_csrf(request, form.get("csrf_token")):
         raise web.HTTPForbidden(text="The form expired or came from another site. Reload and retry.")
     return dict(form)
 
 
-@aiohttp_jinja2.template("home.html")
-async def home(request: web.Request) -> dict:
-    await current_user(request)
+async def home(request: web.Request) -> web.Response:
     rt: Runtime = request.app[RUNTIME]
     async with rt.sessions() as session:
         organizations = await actor_service.list_local_actors(session, "Organization")
-    return {"organizations": organizations}
+    return await render(request, "home.html", {"organizations": organizations})
 
 
 async def actor_page(request: web.Request) -> web.StreamResponse:
@@ -78,7 +54,7 @@ async def actor_page(request: web.Request) -> web.StreamResponse:
     context = {"actor": actor, "posts": posts, "follower_count": follower_count,
                "can_post": can_post, "pending": pending, "timeline": timeline,
                "handle": f"@{actor.username}@{rt.uris.domain}"}
-    response = aiohttp_jinja2.render_template("actor.html", request, context)
+    response = await render(request, "actor.html", context)
     response.headers["Vary"] = "Accept"
     return response
 
@@ -94,22 +70,19 @@ async def note_page(request: web.Request) -> web.StreamResponse:
     ap_id = rt.uris.note(request.match_info["token"])
     if objects.wants_activity_json(request):
         return await objects.note_document(request, ap_id)
-    await current_user(request)
     async with rt.sessions() as session:
         note = await session.scalar(select(Note).where(Note.ap_id == ap_id, Note.local.is_(True)))
     if note is None or note.visibility not in ("public", "unlisted"):
         raise web.HTTPNotFound(text="There is no such page on this node.")
     if note.deleted_at is not None:
         raise web.HTTPGone(text="This announcement was deleted.")
-    response = aiohttp_jinja2.render_template("note.html", request, {"note": note})
+    response = await render(request, "note.html", {"note": note})
     response.headers["Vary"] = "Accept"
     return response
 
 
-@aiohttp_jinja2.template("login.html")
-async def login_form(request: web.Request) -> dict:
-    await current_user(request)
-    return {"error": None, "username": ""}
+async def login_form(request: web.Request) -> web.Response:
+    return await render(request, "login.html", {"error": None, "username": ""})
 
 
 async def login(request: web.Request) -> web.StreamResponse:
@@ -120,17 +93,15 @@ async def login(request: web.Request) -> web.StreamResponse:
         user = await actor_service.user_by_username(session, username) if username else None
     if user is None or not actor_service.verify_password(user.password_hash, form.get("password", "")):
         context = {"error": "Unknown handle or wrong password.", "username": username}
-        return aiohttp_jinja2.render_template("login.html", request, context, status=400)
-    # Session rotation: a new nonce (and so a new CSRF token) at every login.
-    request["session"] = request.app[SIGNER].new_session(user.id)
-    request["session_changed"] = True
-    raise web.HTTPSeeOther(form.get("next") if str(form.get("next", "")).startswith("/") else "/")
+        return await render(request, "login.html", context, status=400)
+    start_session(request, user.id)  # rotation: a new nonce (so a new CSRF token) at every login
+    target = str(form.get("next", ""))
+    raise web.HTTPSeeOther(target if target.startswith("/") and not target.startswith("//") else "/")
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
     await read_form(request)
-    request["session"] = request.app[SIGNER].new_session(None)
-    request["session_changed"] = True
+    start_session(request, None)
     raise web.HTTPSeeOther("/")
 
 

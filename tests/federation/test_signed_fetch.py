@@ -39,8 +39,9 @@ async def test_signed_fetch__secure_mode_refuses_unsigned_and_accepts_signed(nod
 
 
 async def test_signed_fetch__bad_signature_is_401(node, remote):
-    """A GET signed with a key that is not the claimed one's → 401, even outside secure mode."""
+    """In secure mode, a GET signed with a key that is not the claimed one's → 401."""
     org, alice = await _setup(node, remote)
+    node.rt.settings = dataclasses.replace(node.rt.settings, authorized_fetch=True)
     mallory = remote.add_actor("mallory")
     forged = sign_headers("GET", org.ap_id, None, alice.key_id, mallory.private_pem)
     status, _ = await _get(org.ap_id, forged)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlalchemy import select
 
 from federation.resolve import resolve_actor
@@ -83,3 +85,20 @@ async def test_two_nodes__undo_follow_stops_delivery(node_factory):
     await _step_all(a, b)
     async with a.rt.sessions() as s:
         assert await s.scalar(select(Note).where(Note.local.is_(False))) is None
+
+
+async def test_two_nodes__both_in_secure_mode_still_federate(node_factory):
+    """With authorized fetch on both sides, signed key fetches do not wait on each other."""
+    a = await node_factory("127.0.0.15")
+    b = await node_factory("127.0.0.16")
+    for n in (a, b):
+        n.rt.settings = dataclasses.replace(n.rt.settings, authorized_fetch=True)
+    async with transaction(b.rt.sessions) as s:
+        await actors.create_organization(s, b.uris, "nice", "Métropole Nice")
+    async with transaction(a.rt.sessions) as s:
+        await actors.create_organization(s, a.uris, "lyon", "Ville de Lyon")
+    await _follow(a, "lyon", f"nice@{b.uris.domain}")
+    await _step_all(a, b)
+    async with b.rt.sessions() as s:
+        nice = await actors.require_local_actor(s, "nice")
+        assert [f.ap_id for f in await follows.followers(s, nice)] == [f"{a.base}/actors/lyon"]
