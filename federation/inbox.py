@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 from aiohttp import web
 from sqlalchemy import select
@@ -106,6 +107,7 @@ class InboxWriter:
             for _, future in batch:
                 if not future.done():
                     future.set_result(None)
+            self.runtime.last_ingest = time.monotonic()
             self.runtime.inbox_ready.set()
 
     async def close(self) -> None:

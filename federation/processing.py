@@ -10,7 +10,7 @@ from sqlalchemy import select
 from activities.jsonld import compact, needs_jsonld
 from federation.fetch import FetchError
 from federation.handlers import HANDLERS, Inbound
-from federation.runtime import Runtime, wait_for_signal
+from federation.runtime import Runtime, wait_for_quiet, wait_for_signal
 from node.db import is_sqlite, writing
 from node.errors import CivicError
 from node.models import Actor, InboxActivity, InboxStates, utcnow
@@ -42,7 +42,7 @@ async def _process_row(rt: Runtime, session, row: InboxActivity, actor: Actor | 
             if needs_jsonld(doc):  # unusual contexts go through pyld here, never on the hot path
                 doc = {**compact(doc), "id": doc["id"]}
             async with session.begin_nested():
-                outcome = await handler(Inbound(rt, session, doc, await session.merge(actor)))
+                outcome = await handler(Inbound(rt, session, doc, actor))
             row.state, row.error = InboxStates.processed, outcome[:1000]
         except (CivicError, FetchError) as exc:
             row.state, row.error = InboxStates.failed, f"refused: {exc.reason}"[:1000]
@@ -66,8 +66,14 @@ async def process_batch(rt: Runtime, limit: int = 25) -> int:
                  .order_by(InboxActivity.id))
         if not is_sqlite(rt.settings.effective_database_url):
             query = query.with_for_update(skip_locked=True)  # several workers share the inbox
+        merged: dict[str, Actor | str] = {}
         for row in list(await session.scalars(query)):
-            await _process_row(rt, session, row, actors[row.actor])
+            actor = actors[row.actor]
+            if isinstance(actor, Actor):
+                if row.actor not in merged:
+                    merged[row.actor] = await session.merge(actor, load=False)
+                actor = merged[row.actor]
+            await _process_row(rt, session, row, actor)
     rt.outbox_ready.set()
     return len(pending)
 
@@ -92,6 +98,7 @@ async def run_processor(rt: Runtime, stop: asyncio.Event, idle: float = 5.0) -> 
     """Loop: process what is pending, then wait for new rows (or a periodic re-check)."""
     while not stop.is_set():
         rt.inbox_ready.clear()
-        if await process_pending(rt):
+        await wait_for_quiet(rt, stop)
+        if await process_pending(rt, rounds=4):
             continue
         await wait_for_signal(rt.inbox_ready, stop, idle)

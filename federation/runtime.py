@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -24,6 +25,8 @@ class Runtime:
     inbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
     outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
     blocked_domains: set[str] = field(default_factory=set)
+    # Monotonic time of the last inbox write: processing yields to a burst of incoming POSTs.
+    last_ingest: float = 0.0
 
     @property
     def uris(self) -> Uris:
@@ -41,3 +44,14 @@ async def wait_for_signal(signal: asyncio.Event, stop: asyncio.Event, timeout: f
     finally:
         for waiter in waiters:
             waiter.cancel()
+
+
+async def wait_for_quiet(rt: Runtime, stop: asyncio.Event, quiet: float = 0.05,
+                         max_wait: float = 1.0) -> None:
+    """Let a burst of inbox POSTs be acknowledged first: wait until no write happened for
+    ``quiet`` seconds, but never longer than ``max_wait`` (processing always makes progress)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_wait
+    # A poll rather than an Event: "nothing happened for a while" has no event to wait on.
+    while not stop.is_set() and loop.time() < deadline and time.monotonic() - rt.last_ingest < quiet:  # noqa: ASYNC110
+        await asyncio.sleep(quiet)
