@@ -14,6 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from activities.actors import as_to_actor
+from activities.errors import InvalidDocument
 from federation.fetch import FetchError, RemoteFetcher, check_actor_document, public_keys
 from federation.signatures import SignatureMismatch, Signer, key_id_of, verify_request
 from node.db import transaction
@@ -27,18 +29,6 @@ KeyInfo = tuple[str, str]  # (owner actor id, public key PEM)
 
 def _netloc(url: str | None) -> str:
     return urlsplit(url or "").netloc.lower()
-
-
-def _text(value, size: int) -> str:
-    return value[:size] if isinstance(value, str) else ""
-
-
-def _url(value) -> str | None:
-    if isinstance(value, dict):
-        value = value.get("href")
-    if isinstance(value, list):
-        value = next((v for v in value if isinstance(v, str)), None)
-    return value if isinstance(value, str) and len(value) <= 2048 else None
 
 
 def _is_actor(doc: dict) -> bool:
@@ -244,22 +234,14 @@ class KeyResolver:
 
 
 def _fill(row: Actor, doc: dict, key_id: str | None, pem: str | None) -> None:
-    kinds = doc.get("type") if isinstance(doc.get("type"), list) else [doc.get("type")]
-    endpoints = doc.get("endpoints") if isinstance(doc.get("endpoints"), dict) else {}
-    username = doc.get("preferredUsername")
-    if not isinstance(username, str) or not username:
-        username = urlsplit(doc["id"]).path.rstrip("/").rsplit("/", 1)[-1]
-    row.type = next(kind for kind in kinds if kind in ACTOR_TYPES)
-    row.username = username[:255]
-    row.domain = _netloc(doc["id"])[:255]
-    # Raw text, truncated to the columns; HTML is sanitised where it is shown (INTEROP rule 7).
-    row.name = _text(doc.get("name"), 255)
-    row.summary = _text(doc.get("summary"), 100_000)
-    row.url = _url(doc.get("url"))
-    row.inbox = _url(doc.get("inbox"))
-    row.shared_inbox = _url(endpoints.get("sharedInbox"))
-    row.outbox = _url(doc.get("outbox"))
-    row.followers_url = _url(doc.get("followers"))
+    try:
+        actor = as_to_actor(doc)  # sanitised here, once, on the way in (INTEROP rule 7)
+    except InvalidDocument as exc:
+        raise FetchError(exc.reason) from None
+    row.type, row.username, row.domain = actor.type, actor.username, actor.domain
+    row.name, row.summary, row.url = actor.name, actor.summary, actor.url
+    row.inbox, row.shared_inbox, row.outbox = actor.inbox, actor.shared_inbox, actor.outbox
+    row.followers_url = actor.followers
     row.manually_approves_followers = doc.get("manuallyApprovesFollowers") is True
     row.discoverable = doc.get("discoverable") is True
     if key_id is not None and pem is not None:
