@@ -19,6 +19,8 @@ from federation.processing import run_processor
 from federation.runtime import RUNTIME, Runtime
 from node.config import Settings
 from node.db import check_connection, create_engine, session_factory
+from node.errors import ConfigError
+from node.migrate import current_revision, head_revision
 from node.services.actors import ensure_instance_actor
 from node.uris import Uris
 from web import setup as web_setup
@@ -30,6 +32,9 @@ async def build_runtime(settings: Settings) -> tuple[Runtime, object]:
     """Engine, sessions, HTTP client, key resolver — shared by `serve` and `worker`."""
     engine = create_engine(settings.effective_database_url)
     await check_connection(engine)
+    if await current_revision(engine) != head_revision():
+        await engine.dispose()
+        raise ConfigError("the database schema is not up to date: run `civic init` or `civic migrate`")
     sessions = session_factory(engine)
     async with sessions() as session, session.begin():
         instance = await ensure_instance_actor(session, Uris(settings.base_url),

@@ -37,8 +37,10 @@ def _data_dir(args) -> Path:
 
 
 def _settings(args) -> Settings:
+    """Settings of an initialised data directory (or given wholly by CIVIC_* variables, as in
+    containers where a worker shares the database but not the web node's files)."""
     data_dir = _data_dir(args)
-    if not (data_dir / CONFIG_FILE).exists():
+    if not (data_dir / CONFIG_FILE).exists() and not os.environ.get("CIVIC_DATABASE_URL"):
         raise ConfigError(f"{data_dir} is not initialised: run `civic init` first")
     return load_settings(data_dir)
 

@@ -146,3 +146,14 @@ async def test_objects__missing_things_are_404(node):
     assert (await _get(f"{node.base}/actors/nobody"))[0] == 404
     assert (await _get(f"{node.base}/notes/nothing"))[0] == 404
     assert (await _get(f"{node.base}/actors/nobody/followers"))[0] == 404
+
+
+async def test_objects__followers_only_note_answers_like_a_missing_one(node):
+    """A non-public object answers the same 404 as one that does not exist (rule 10)."""
+    org = await _org(node)
+    async with transaction(node.rt.sessions) as s:
+        note = await notes.publish_announcement(s, node.uris, org, "<p>Members</p>", "followers")
+    hidden = await _get(note.ap_id)
+    missing = await _get(f"{node.base}/notes/nothing")
+    assert hidden[0] == missing[0] == 404
+    assert hidden[2] == missing[2]
