@@ -48,6 +48,11 @@ def _shell(command: list[str]) -> str:
     return line.replace("civic ", f"{BIN / 'civic'} ").replace("0.0.0.0", "127.0.0.21")
 
 
+async def _civic(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return await asyncio.to_thread(subprocess.run, [str(BIN / "civic"), *args], env=env,
+                                   capture_output=True, text=True, timeout=60)
+
+
 async def _wait_http(url: str, proc: subprocess.Popen) -> None:
     async with aiohttp.ClientSession() as session:
         for _ in range(300):
@@ -62,7 +67,7 @@ async def _wait_http(url: str, proc: subprocess.Popen) -> None:
     raise AssertionError(f"{url} never answered")
 
 
-async def _wait(predicate, what: str, timeout: float = 30.0) -> None:
+async def _wait(predicate, what: str, timeout: float = 30.0) -> None:  # noqa: ASYNC109
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
@@ -84,17 +89,18 @@ async def test_compose__web_and_worker_deliver_on_postgresql(tmp_path):
            "CIVIC_DATABASE_URL": database, "CIVIC_DATA_DIR": str(tmp_path)}
     procs = []
     try:
-        web = subprocess.Popen(["sh", "-c", _shell(services["web"]["command"])], env=env,
-                               start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        web = subprocess.Popen(["sh", "-c", _shell(services["web"]["command"])], env=env,  # noqa: ASYNC220
+                               start_new_session=True, stdout=(tmp_path / "web.log").open("w"),
+                               stderr=subprocess.STDOUT)
         procs.append(web)
         await _wait_http(f"http://127.0.0.21:{port}/.well-known/nodeinfo", web)
         worker_env = {**env, "CIVIC_DATA_DIR": str(tmp_path / "worker")}  # shares only the database
-        worker = subprocess.Popen(_shell(services["worker"]["command"]).split(), env=worker_env,
-                                  start_new_session=True, stdout=subprocess.PIPE,
+        worker = subprocess.Popen(_shell(services["worker"]["command"]).split(),  # noqa: ASYNC220
+                                  env=worker_env, start_new_session=True,
+                                  stdout=(tmp_path / "worker.log").open("w"),
                                   stderr=subprocess.STDOUT)
         procs.append(worker)
-        made = subprocess.run([str(BIN / "civic"), "org", "create", "lyon", "--name", "Lyon"],
-                              env=env, capture_output=True, text=True, timeout=60)
+        made = await _civic(env, "org", "create", "lyon", "--name", "Lyon")
         assert made.returncode == 0, made.stderr
         alice = remote.add_actor("alice")
         org = f"http://127.0.0.21:{port}/actors/lyon"
@@ -103,8 +109,7 @@ async def test_compose__web_and_worker_deliver_on_postgresql(tmp_path):
         status, _ = await remote.post(f"{org}/inbox", follow, alice)
         assert status == 202
         await _wait(lambda: any(d["type"] == "Accept" for d in remote.received), "the Accept")
-        said = subprocess.run([str(BIN / "civic"), "org", "announce", "lyon", "Conseil lundi"],
-                              env=env, capture_output=True, text=True, timeout=60)
+        said = await _civic(env, "org", "announce", "lyon", "Conseil lundi")
         assert said.returncode == 0, said.stderr
         await _wait(lambda: any(d["type"] == "Create" for d in remote.received), "the Create")
         create = next(d for d in remote.received if d["type"] == "Create")
