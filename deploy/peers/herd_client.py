@@ -38,8 +38,14 @@ async def resolve(client: BovineClient, item):
         return item
     try:
         return await client.get(item)
-    except Exception as error:  # an entry that is gone still shows as its id
-        return {"id": item, "error": repr(error)}
+    except Exception as error:
+        # Not every server serves every activity at its id (Mastodon's Accepts have fragment ids,
+        # Civic Node answers 404 for non-public activities): then read the copy herd stored on
+        # receipt through alice's proxyUrl (herd's own store first, embedded object resolved).
+        try:
+            return await client.proxy(item)
+        except Exception:  # an entry that is gone still shows as its id
+            return {"id": item, "error": repr(error)}
 
 
 async def send(client: BovineClient, activity: dict) -> dict:
@@ -95,6 +101,10 @@ async def run(client: BovineClient, command: str, args: dict):
         return {"items": items}
     if command == "get":
         return await client.get(args["url"])
+    if command == "lookup":
+        # The server resolves the id through alice's proxyUrl endpoint: an acct: handle goes
+        # through WebFinger there (bovine_herd.server.endpoints.proxy_url_response).
+        return await client.proxy(args["target"])
     raise ValueError(f"unknown command {command!r}")
 
 

@@ -160,6 +160,9 @@ class HerdPeer(LoopbackPeer):
             "BOVINE_DB_URL": f"sqlite://{workdir / 'herd.sqlite3'}",
             "PYTHONPATH": str(DEPLOY),
             "PYTHONUNBUFFERED": "1",
+            # bovine resolves acct: handles over https only, unless told it may fall back to http
+            # (bovine.clients.lookup_uri_with_webfinger): every peer here speaks plain http.
+            "BUTCHER_ALLOW_HTTP": "1",
         }
         self.secret = ""
         self.actor_id = ""
@@ -232,6 +235,11 @@ class HerdPeer(LoopbackPeer):
     def actor(self) -> dict:
         """alice's actor document as its owner sees it."""
         return self.client("actor")
+
+    def lookup(self, target: str) -> dict:
+        """What herd's server fetches for `target` (a URL or an `acct:` handle, which herd
+        resolves through WebFinger) via alice's proxyUrl endpoint, as bovine clients look up."""
+        return self.client("lookup", {"target": target})
 
     def follow(self, actor_url: str) -> str:
         """Sends Follow(actor_url) through alice's outbox; returns the Follow's id."""
@@ -332,6 +340,17 @@ class VerifyResult:
     def posted(self) -> set[str]:
         """Test actors whose POST to the inbox was accepted (status below 400)."""
         return {name for name, check in self.actors.items() if check.post_inbox}
+
+    def steps_of(self, name: str) -> list:
+        """The verifier's messages while test actor `name` ran, e.g. "Got 401 for unsigned POST"."""
+        steps, current = [], None
+        for step in self.messages:
+            if isinstance(step, str) and step.startswith("Running verification for "):
+                current = step.removeprefix("Running verification for ").strip()
+                continue
+            if current == name:
+                steps.append(step)
+        return steps
 
 
 class PastureVerifier(LoopbackPeer):
