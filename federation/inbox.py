@@ -131,6 +131,7 @@ async def receive(request: web.Request) -> web.Response:
     headers = {k.lower(): v for k, v in request.headers.items()}
     key_id = key_id_of(headers)
     if not key_id:
+        log.info("inbox: refused an unsigned POST from %s", request.remote)
         return problem(401, "the request is not signed")
     if is_blocked(key_id, rt.blocked_domains):
         return problem(403, "this domain is blocked")

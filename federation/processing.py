@@ -47,6 +47,8 @@ async def _process_row(rt: Runtime, session, row: InboxActivity, actor: Actor | 
         except (CivicError, FetchError) as exc:
             row.state, row.error = InboxStates.failed, f"refused: {exc.reason}"[:1000]
     row.processed_at = utcnow()
+    log.log(logging.INFO if row.state == InboxStates.failed else logging.DEBUG,
+            "inbox %s %s from %s: %s", row.type, row.ap_id, row.actor, row.error)
 
 
 async def process_batch(rt: Runtime, limit: int = 25) -> int:
