@@ -6,6 +6,7 @@ Create Date: ${create_date}
 """
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy import Text  # noqa: F401  (autogenerate writes Text() inside JSONB variants)
 import node.models.base
 ${imports if imports else ""}
 

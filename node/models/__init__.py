@@ -2,6 +2,14 @@
 
 from node.models.actors import Actor, Membership, User
 from node.models.base import Base, utcnow
+from node.models.community import (
+    STAKEHOLDER_ROLES,
+    Article,
+    DailyVisits,
+    Initiative,
+    InitiativeAction,
+    Stakeholder,
+)
 from node.models.content import Note
 from node.models.federation import (
     Activity,
@@ -14,9 +22,34 @@ from node.models.federation import (
     InboxStates,
     OutboxEvent,
 )
+from node.models.participation import (
+    Agreement,
+    Contribution,
+    Discussion,
+    OrganizationProfile,
+    Phase,
+    Space,
+)
+from node.models.proposals import Proposal, ProposalStates, ProposalSupport, StateChange
 
 __all__ = [
     "Activity",
+    "Agreement",
+    "Article",
+    "Contribution",
+    "DailyVisits",
+    "Discussion",
+    "Initiative",
+    "InitiativeAction",
+    "OrganizationProfile",
+    "Phase",
+    "Proposal",
+    "ProposalStates",
+    "ProposalSupport",
+    "STAKEHOLDER_ROLES",
+    "Space",
+    "Stakeholder",
+    "StateChange",
     "Actor",
     "Base",
     "Delivery",
