@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from multidict import CIMultiDict
 from sqlalchemy import select, update
 
-from federation.delivery import DeliveryWorker
+from federation.delivery import DeliveryWorker, claim_due
 from node.db import create_engine, is_sqlite, session_factory, transaction
 from node.models import Activity, Actor, Delivery, DeliveryStates, utcnow
 from node.services.actors import create_organization
@@ -53,6 +53,7 @@ class Receiver:
 
     delay: float = 0.0  # simulated remote latency per request
     plan: dict[str, list[tuple[int, dict]]] = field(default_factory=dict)
+    holds: dict[str, asyncio.Event] = field(default_factory=dict)  # answer once the event is set
     shared: InFlight | None = None
     posts: list[Post] = field(default_factory=list)
     own: InFlight = field(default_factory=InFlight)
@@ -101,12 +102,15 @@ class Receiver:
             counter.now += 1
             counter.most = max(counter.most, counter.now)
         self._changed.set()
-        stalls = self._stalls
+        # A request that arrives, or is still open, during a stall is never accepted.
+        epoch = self._stalls if self._gate.is_set() else -1
         try:
             body = await request.read()
             if self.delay:
                 await asyncio.sleep(self.delay)
-            if not self._gate.is_set() or stalls != self._stalls:
+            if request.path in self.holds:
+                await self.holds[request.path].wait()
+            if not self._gate.is_set() or epoch != self._stalls:
                 # Open during a stall (see stall()): held, then turned away once reopened.
                 await self._gate.wait()
                 status, headers = 503, {}
@@ -120,9 +124,9 @@ class Receiver:
             for counter in counters:
                 counter.now -= 1
 
-    async def wait_for(self, predicate, timeout: float = 20.0) -> None:
-        """Wait until ``predicate()`` holds, woken by each POST; fail after ``timeout``."""
-        async with asyncio.timeout(timeout):
+    async def wait_for(self, predicate, within: float = 20.0) -> None:
+        """Wait until ``predicate()`` holds, woken by each request; fail after ``within`` s."""
+        async with asyncio.timeout(within):
             while not predicate():
                 self._changed.clear()
                 await self._changed.wait()
@@ -135,7 +139,9 @@ def verify_signature(post: Post, public_key_pem: str, key_id: str) -> None:
     names = params["headers"].split()
     assert {"(request-target)", "host", "date", "digest"} <= set(names)
     lines = [
-        f"(request-target): post {post.path}" if n == "(request-target)" else f"{n}: {post.headers[n]}"
+        f"(request-target): post {post.path}"
+        if n == "(request-target)"
+        else f"{n}: {post.headers[n]}"
         for n in names
     ]
     digest = base64.b64encode(hashlib.sha256(post.body).digest()).decode()
@@ -188,8 +194,14 @@ async def workers():
         await worker.close()
 
 
-async def queue(sessions, actor: Actor, inboxes: list[str], *, created_at=None,
-                activity_ap_id: str | None = None) -> tuple[dict, list[int]]:
+async def queue(
+    sessions,
+    actor: Actor,
+    inboxes: list[str],
+    *,
+    created_at=None,
+    activity_ap_id: str | None = None,
+) -> tuple[dict, list[int]]:
     """Store one Create activity and a queued delivery per inbox; return (document, row ids)."""
     ap_id = activity_ap_id or f"{actor.ap_id}/activities/{random.getrandbits(48):x}"
     doc = {
@@ -204,8 +216,12 @@ async def queue(sessions, actor: Actor, inboxes: list[str], *, created_at=None,
         s.add(activity)
         await s.flush()
         rows = [
-            Delivery(activity_id=activity.id, inbox=inbox, host=inbox.split("/")[2],
-                     **({"created_at": created_at, "next_try_at": created_at} if created_at else {}))
+            Delivery(
+                activity_id=activity.id,
+                inbox=inbox,
+                host=inbox.split("/")[2],
+                **({"created_at": created_at, "next_try_at": created_at} if created_at else {}),
+            )
             for inbox in inboxes
         ]
         s.add_all(rows)
@@ -219,8 +235,9 @@ async def rows_by_id(sessions, ids) -> dict[int, Delivery]:
         return {row.id: row for row in found}
 
 
-async def test_run_once__delivers_signed_stored_body_to_every_inbox(settings, sessions, org,
-                                                                   receiver, workers):
+async def test_run_once__delivers_signed_stored_body_to_every_inbox(
+    settings, sessions, org, receiver, workers
+):
     """Every inbox gets the stored document as signed activity+json; rows end delivered."""
     inboxes = [f"{receiver.base}/users/{n}/inbox" for n in range(3)] + [f"{receiver.base}/inbox"]
     receiver.answer("/users/1/inbox", 200)
@@ -230,7 +247,9 @@ async def test_run_once__delivers_signed_stored_body_to_every_inbox(settings, se
 
     assert await worker.run_once() == 4
 
-    assert sorted(p.path for p in receiver.posts) == sorted(i.split(receiver.host)[1] for i in inboxes)
+    assert sorted(p.path for p in receiver.posts) == sorted(
+        i.split(receiver.host)[1] for i in inboxes
+    )
     assert len({p.body for p in receiver.posts}) == 1  # the same bytes for every inbox
     for post in receiver.posts:
         assert json.loads(post.body) == doc
@@ -245,8 +264,9 @@ async def test_run_once__delivers_signed_stored_body_to_every_inbox(settings, se
 
 
 @pytest.mark.parametrize("status", [410, 404, 403])
-async def test_run_once__gone_inbox_fails_after_one_try(settings, sessions, org, receiver, workers,
-                                                       status):
+async def test_run_once__gone_inbox_fails_after_one_try(
+    settings, sessions, org, receiver, workers, status
+):
     """404/410 and other plain 4xx are permanent: failed after one try, never tried again."""
     receiver.answer("/gone", status)
     _, [row_id] = await queue(sessions, org, [f"{receiver.base}/gone"])
@@ -263,8 +283,9 @@ async def test_run_once__gone_inbox_fails_after_one_try(settings, sessions, org,
     assert len(receiver.posts) == 1
 
 
-async def test_run_once__server_error_is_retried_after_backoff(settings, sessions, org, receiver,
-                                                               workers):
+async def test_run_once__server_error_is_retried_after_backoff(
+    settings, sessions, org, receiver, workers
+):
     """500 re-queues the row ~30 s later (attempts=1); it is not due before, and succeeds after."""
     receiver.answer("/flaky", 500)
     _, [row_id] = await queue(sessions, org, [f"{receiver.base}/flaky"])
@@ -302,8 +323,9 @@ async def test_run_once__network_error_is_retried(settings, sessions, org, worke
 
 
 @pytest.mark.parametrize(("header", "expected"), [("3600", 3600), ("120", 120)])
-async def test_run_once__retry_after_is_honoured(settings, sessions, org, receiver, workers, header,
-                                                 expected):
+async def test_run_once__retry_after_is_honoured(
+    settings, sessions, org, receiver, workers, header, expected
+):
     """429 with Retry-After schedules the next try when the server asked, not earlier."""
     receiver.answer("/busy", (429, {"Retry-After": header}))
     _, [row_id] = await queue(sessions, org, [f"{receiver.base}/busy"])
@@ -317,13 +339,15 @@ async def test_run_once__retry_after_is_honoured(settings, sessions, org, receiv
 
 
 @pytest.mark.parametrize(("age", "state"), [(3600, "queued"), (3 * 24 * 3600 - 10, "failed")])
-async def test_run_once__gives_up_at_the_horizon(settings, sessions, org, receiver, workers, age,
-                                                 state):
+async def test_run_once__gives_up_at_the_horizon(
+    settings, sessions, org, receiver, workers, age, state
+):
     """A retry that would land past delivery_give_up_seconds is not scheduled: the row fails."""
     receiver.answer("/down", 503)
     clock = Clock()
-    _, [row_id] = await queue(sessions, org, [f"{receiver.base}/down"],
-                              created_at=clock.now - timedelta(seconds=age))
+    _, [row_id] = await queue(
+        sessions, org, [f"{receiver.base}/down"], created_at=clock.now - timedelta(seconds=age)
+    )
     worker = workers(settings, sessions, now=clock)
 
     assert await worker.run_once() == 1
@@ -331,12 +355,14 @@ async def test_run_once__gives_up_at_the_horizon(settings, sessions, org, receiv
     assert (row.state, row.attempts, row.last_status) == (state, 1, 503)
 
 
-async def test_run_once__unsignable_activity_fails_without_sending(settings, sessions, receiver,
-                                                                   workers):
+async def test_run_once__unsignable_activity_fails_without_sending(
+    settings, sessions, receiver, workers
+):
     """An activity whose actor has no private key here is failed permanently, nothing is sent."""
     async with transaction(sessions) as s:
-        remote = Actor(ap_id="https://remote.example/u/x", type="Person", username="x",
-                       domain="remote.example")
+        remote = Actor(
+            ap_id="https://remote.example/u/x", type="Person", username="x", domain="remote.example"
+        )
         s.add(remote)
     _, [row_id] = await queue(sessions, remote, [f"{receiver.base}/inbox"])
     worker = workers(settings, sessions)
@@ -349,8 +375,9 @@ async def test_run_once__unsignable_activity_fails_without_sending(settings, ses
 
 
 @pytest.mark.parametrize("inbox", ["http://169.254.169.254/inbox", "ftp://127.0.0.1/inbox"])
-async def test_run_once__unsafe_inbox_url_fails_without_sending(settings, sessions, org, workers,
-                                                                inbox):
+async def test_run_once__unsafe_inbox_url_fails_without_sending(
+    settings, sessions, org, workers, inbox
+):
     """An inbox URL naming a link-local (metadata) address or another scheme is never contacted."""
     _, [row_id] = await queue(sessions, org, [inbox])
     worker = workers(settings, sessions)
@@ -365,8 +392,9 @@ async def test_run_once__never_resends_a_delivered_row(settings, sessions, org, 
     """A row recorded delivered is not claimed again, even with its try time and lease long past."""
     _, ids = await queue(sessions, org, [f"{receiver.base}/a", f"{receiver.base}/b"])
     async with transaction(sessions) as s:
-        await s.execute(update(Delivery).where(Delivery.id == ids[1])
-                        .values(state=DeliveryStates.delivered))
+        await s.execute(
+            update(Delivery).where(Delivery.id == ids[1]).values(state=DeliveryStates.delivered)
+        )
     clock = Clock()
     worker = workers(settings, sessions, now=clock)
 
@@ -376,14 +404,18 @@ async def test_run_once__never_resends_a_delivered_row(settings, sessions, org, 
     assert [p.path for p in receiver.posts] == ["/a"]
 
 
-async def test_run_once__leased_rows_wait_for_the_lease_to_end(settings, sessions, org, receiver,
-                                                               workers):
+async def test_run_once__leased_rows_wait_for_the_lease_to_end(
+    settings, sessions, org, receiver, workers
+):
     """A row leased by another worker is skipped until its lease expires, then taken over."""
     clock = Clock()
     _, [row_id] = await queue(sessions, org, [f"{receiver.base}/a"])
     async with transaction(sessions) as s:
-        await s.execute(update(Delivery).where(Delivery.id == row_id)
-                        .values(locked_until=clock.now + timedelta(seconds=60)))
+        await s.execute(
+            update(Delivery)
+            .where(Delivery.id == row_id)
+            .values(locked_until=clock.now + timedelta(seconds=60))
+        )
     worker = workers(settings, sessions, now=clock)
 
     assert await worker.run_once() == 0
@@ -413,8 +445,9 @@ async def test_run_once__global_cap_is_never_exceeded(settings, sessions, org, w
     hosts = [await Receiver(delay=0.02, shared=shared).start() for _ in range(3)]
     try:
         await queue(sessions, org, [f"{r.base}/inbox/{n}" for r in hosts for n in range(6)])
-        worker = workers(dataclasses.replace(settings, delivery_per_host=4), sessions,
-                         concurrency=2)
+        worker = workers(
+            dataclasses.replace(settings, delivery_per_host=4), sessions, concurrency=2
+        )
 
         assert await worker.run_once() == 18
         assert shared.most == 2
@@ -434,15 +467,16 @@ async def test_run__wakes_on_wake_and_stops_on_stop(settings, sessions, org, rec
         await queue(sessions, org, [f"{receiver.base}/second"])
         worker.wake()
         # Well under the idle poll (5 s): only the wake-up can explain a delivery this soon.
-        await receiver.wait_for(lambda: len(receiver.posts) == 2, timeout=2)
+        await receiver.wait_for(lambda: len(receiver.posts) == 2, within=2)
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
     assert [p.path for p in receiver.posts] == ["/first", "/second"]
 
 
-async def test_two_workers__share_the_queue_without_double_sending(database_url, settings, org,
-                                                                  sessions, receiver):
+async def test_two_workers__share_the_queue_without_double_sending(
+    database_url, settings, org, sessions, receiver
+):
     """On PostgreSQL two workers (own engines) deliver 300 rows together, each exactly once."""
     if is_sqlite(database_url):
         pytest.skip("SQLite runs a single worker inside `civic serve`; SKIP LOCKED is PostgreSQL's")
@@ -450,17 +484,17 @@ async def test_two_workers__share_the_queue_without_double_sending(database_url,
     engines = [create_engine(database_url) for _ in range(2)]
     pair = [DeliveryWorker(settings, session_factory(e)) for e in engines]
 
-    async def drain(worker: DeliveryWorker) -> int:
-        total = 0
-        for _ in range(100):  # bounded: 300 rows in batches of 20
-            attempted = await worker.run_once(limit=20)
-            if not attempted:
-                return total
-            total += attempted
-        raise AssertionError("the worker never ran out of rows")
-
+    counts = [0, 0]
     try:
-        counts = await asyncio.gather(*(drain(w) for w in pair))
+        for _ in range(100):  # bounded: 300 rows in batches of 20 per worker
+            # Both claim at the same moment every round: the race SKIP LOCKED must settle.
+            attempted = await asyncio.gather(*(w.run_once(limit=20) for w in pair))
+            assert max(attempted) <= 20, attempted  # each claim honours its limit
+            counts = [total + n for total, n in zip(counts, attempted, strict=True)]
+            if not any(attempted):
+                break
+        else:
+            raise AssertionError("the workers never ran out of rows")
     finally:
         for worker, engine in zip(pair, engines, strict=True):
             await worker.close()
@@ -472,3 +506,64 @@ async def test_two_workers__share_the_queue_without_double_sending(database_url,
     async with sessions() as s:
         states = set(await s.scalars(select(Delivery.state)))
     assert states == {DeliveryStates.delivered}
+
+
+async def test_claim_due__leases_oldest_first_and_skips_busy_hosts(sessions, org):
+    """A claim leases due rows oldest first, never twice, and leaves out the hosts it is told to."""
+    _, ids = await queue(
+        sessions,
+        org,
+        ["https://a.example/inbox", "https://b.example/inbox", "https://a.example/u/1/inbox"],
+    )
+    clock = Clock()
+    lease_until = clock.now + timedelta(seconds=60)
+    async with transaction(sessions) as s:
+        first = await claim_due(s, clock.now, lease_until, 10, exclude_hosts=["a.example"])
+    async with transaction(sessions) as s:
+        second = await claim_due(s, clock.now, lease_until, 1)
+    async with transaction(sessions) as s:
+        third = await claim_due(s, clock.now, lease_until, 10)
+
+    assert [c.inbox for c in first] == ["https://b.example/inbox"]
+    assert [c.id for c in second] == [ids[0]]
+    assert [c.id for c in third] == [ids[2]]
+    rows = await rows_by_id(sessions, ids)
+    assert all(r.locked_until == lease_until and r.state == "queued" for r in rows.values())
+
+
+async def test_run_once__limit_counts_across_refills(settings, sessions, org, receiver, workers):
+    """run_once(limit) claims in refills up to the limit, and the next call takes the rest."""
+    await queue(sessions, org, [f"{receiver.base}/inbox/{n}" for n in range(260)])
+    worker = workers(dataclasses.replace(settings, delivery_per_host=64), sessions)
+
+    assert await worker.run_once(limit=230) == 230
+    assert len(receiver.posts) == 230
+    assert await worker.run_once(limit=230) == 30
+    assert len({p.path for p in receiver.posts}) == 260
+
+
+async def test_run_once__renews_its_lease_while_a_send_is_slow(
+    settings, sessions, org, receiver, workers
+):
+    """A slow send keeps its row leased past the first lease's end, so no other worker takes it."""
+    release = receiver.holds["/slow"] = asyncio.Event()
+    _, [row_id] = await queue(sessions, org, [f"{receiver.base}/slow"])
+    task = asyncio.create_task(workers(settings, sessions, lease=0.6).run_once())
+    try:
+        await receiver.wait_for(lambda: receiver.own.now == 1)
+        first = (await rows_by_id(sessions, [row_id]))[row_id].locked_until
+
+        for _ in range(500):  # polling the database (it has no change event), at most 10 s
+            if (await rows_by_id(sessions, [row_id]))[row_id].locked_until > first:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the lease was never renewed")
+        # Another worker, at a time past the first lease's end, finds nothing to take.
+        other = workers(settings, sessions, now=lambda: first + timedelta(milliseconds=10))
+        assert await asyncio.wait_for(other.run_once(), 5) == 0
+    finally:
+        release.set()
+        assert await asyncio.wait_for(task, 10) == 1
+    assert [p.path for p in receiver.posts] == ["/slow"]
+    assert (await rows_by_id(sessions, [row_id]))[row_id].state == DeliveryStates.delivered

@@ -1,8 +1,8 @@
 """The delivery retry policy: which outcomes are retried, how long we wait, when we give up."""
 
 import random
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 from hypothesis import given
