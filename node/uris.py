@@ -12,6 +12,9 @@ from node.errors import InvalidInput
 # Mastodon's username rule (letters, digits, underscore; dots and dashes inside), lower-cased here
 # so that handles are case-insensitive as WebFinger look-ups expect.
 USERNAME_RE = re.compile(r"^[a-z0-9_](?:[a-z0-9_.-]{0,28}[a-z0-9_])?$")
+# Discussion handles are "<organisation>.<slug>", so they may be longer than people's.
+GROUP_HANDLE_RE = re.compile(r"^[a-z0-9_](?:[a-z0-9_.-]{0,62}[a-z0-9_])?$")
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$")
 RESERVED = frozenset({"actor", "inbox", "admin", "api", "static", "well-known", "nodeinfo", "login",
                       "logout", "register", "settings", "instance", "root", "system"})
 INSTANCE_USERNAME = "instance.actor"
@@ -26,6 +29,14 @@ def check_username(name: str) -> str:
         )
     if canonical in RESERVED:
         raise InvalidInput(f"the handle {canonical!r} is reserved")
+    return canonical
+
+
+def check_slug(slug: str) -> str:
+    """A discussion or space slug: lower-case letters, digits and inner dashes."""
+    canonical = (slug or "").strip().lower()
+    if not SLUG_RE.match(canonical):
+        raise InvalidInput(f"invalid slug {slug!r}: use 1-48 letters, digits or inner dashes")
     return canonical
 
 
@@ -83,6 +94,41 @@ class Uris:
 
     def activity(self, token: str) -> str:
         return f"{self.base}/activities/{token}"
+
+    # Participation objects (ids double as the URLs of their HTML pages).
+    def discussion_handle(self, org_username: str, slug: str) -> str:
+        """Discussions are Group actors in the shared handle namespace: ``lyon.clos-jouve``."""
+        return f"{org_username}.{slug}"
+
+    def discussion_page(self, org_username: str, slug: str) -> str:
+        return f"{self.base}/orgs/{org_username}/discussions/{slug}"
+
+    def discussion_moderators(self, group_ap_id: str) -> str:
+        return f"{group_ap_id}/moderators"
+
+    def contribution(self, token: str) -> str:
+        return f"{self.base}/contributions/{token}"
+
+    def proposal(self, token: str) -> str:
+        return f"{self.base}/proposals/{token}"
+
+    def proposal_answer(self, proposal_ap_id: str) -> str:
+        return f"{proposal_ap_id}/answer"
+
+    def article(self, token: str) -> str:
+        return f"{self.base}/articles/{token}"
+
+    def initiative(self, token: str) -> str:
+        return f"{self.base}/initiatives/{token}"
+
+    def organization_page(self, org_username: str) -> str:
+        return f"{self.base}/actors/{org_username}"
+
+    def proposals_index(self, org_username: str) -> str:
+        return f"{self.base}/orgs/{org_username}/proposals"
+
+    def token_of(self, ap_id: str) -> str:
+        return ap_id.rstrip("/").rsplit("/", 1)[-1]
 
     def acct(self, username: str) -> str:
         return f"acct:{username}@{self.domain}"

@@ -100,6 +100,18 @@ async def create_organization(
     return actor
 
 
+async def create_group(session: AsyncSession, uris: Uris, username: str, name: str, url: str,
+                       summary: str = "") -> Actor:
+    """The Group actor of a discussion (followable on its own, FEP-1b12)."""
+    if await local_actor(session, username) is not None:
+        raise Conflict(f"the handle {username!r} is already taken on this node")
+    actor = _new_local_actor(uris, "Group", username, name, summary)
+    actor.url = url
+    session.add(actor)
+    await session.flush()
+    return actor
+
+
 async def create_user(
     session: AsyncSession,
     uris: Uris,

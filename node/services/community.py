@@ -1,0 +1,168 @@
+"""Crowdsourced articles, stakeholder maps (key stakeholders by support) and take-action initiatives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.errors import InvalidInput
+from node.models import (
+    STAKEHOLDER_ROLES,
+    Actor,
+    Article,
+    Contribution,
+    Discussion,
+    Initiative,
+    InitiativeAction,
+    Stakeholder,
+)
+from node.services import outbox
+from node.uris import Uris, new_token
+
+ARTICLE_CREATED = "article.created"
+INITIATIVE_CREATED = "initiative.created"
+INITIATIVE_JOINED = "initiative.joined"
+
+
+def _check_link(link: str | None) -> str | None:
+    link = (link or "").strip() or None
+    if link and (not link.startswith(("https://", "http://")) or len(link) > 2048 or " " in link):
+        raise InvalidInput("the link must be an http(s) address")
+    return link
+
+
+async def add_article(session: AsyncSession, uris: Uris, discussion: Discussion, author: Actor, title: str,
+                      *, summary: str = "", link: str | None = None, body_html: str = "",
+                      kind: str = "article") -> Article:
+    """An article or report: a link to read elsewhere, or a text written here (one is required)."""
+    title = (title or "").strip()
+    if not 3 <= len(title) <= 300:
+        raise InvalidInput("the title must have between 3 and 300 characters")
+    link = _check_link(link)
+    if not link and not body_html.strip():
+        raise InvalidInput("an article is a link or a text")
+    if kind not in ("article", "report"):
+        raise InvalidInput("kind must be article or report")
+    article = Article(ap_id=uris.article(new_token()), discussion_id=discussion.id, author_id=author.id,
+                      title=title, summary=(summary or "").strip()[:1000], link=link, body=body_html,
+                      kind=kind)
+    article.author = author
+    session.add(article)
+    await session.flush()
+    await outbox.emit(session, ARTICLE_CREATED, article_id=article.id)
+    return article
+
+
+async def articles(session: AsyncSession, discussion: Discussion) -> list[Article]:
+    return list(await session.scalars(
+        select(Article).where(Article.discussion_id == discussion.id, Article.deleted_at.is_(None))
+        .order_by(Article.created_at.desc(), Article.id.desc())))
+
+
+async def set_stakeholder(session: AsyncSession, discussion: Discussion, actor: Actor, role: str,
+                          description: str = "") -> Stakeholder:
+    if role not in STAKEHOLDER_ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(STAKEHOLDER_ROLES)}")
+    row = await session.scalar(select(Stakeholder).where(
+        Stakeholder.discussion_id == discussion.id, Stakeholder.actor_id == actor.id))
+    if row is None:
+        row = Stakeholder(discussion_id=discussion.id, actor_id=actor.id)
+        session.add(row)
+    row.role, row.description = role, description.strip()[:300]
+    row.actor = actor
+    await session.flush()
+    return row
+
+
+async def remove_stakeholder(session: AsyncSession, discussion: Discussion, actor: Actor) -> bool:
+    result = await session.execute(delete(Stakeholder).where(
+        Stakeholder.discussion_id == discussion.id, Stakeholder.actor_id == actor.id))
+    return bool(result.rowcount)
+
+
+@dataclass(frozen=True)
+class RankedStakeholder:
+    stakeholder: Stakeholder
+    support: int  # agreements received on their contributions in this discussion
+    contributions: int
+    latest: Contribution | None
+
+
+async def key_stakeholders(session: AsyncSession, discussion: Discussion, limit: int = 50) -> list[RankedStakeholder]:
+    """Stakeholders ranked by the support their contributions received in this discussion."""
+    totals = (
+        select(Contribution.author_id, func.coalesce(func.sum(Contribution.agree_count), 0).label("support"),
+               func.count(Contribution.id).label("n"), func.max(Contribution.id).label("latest"))
+        .where(Contribution.discussion_id == discussion.id, Contribution.deleted_at.is_(None),
+               Contribution.hidden.is_(False))
+        .group_by(Contribution.author_id).subquery()
+    )
+    rows = (await session.execute(
+        select(Stakeholder, totals.c.support, totals.c.n, totals.c.latest)
+        .outerjoin(totals, totals.c.author_id == Stakeholder.actor_id)
+        .where(Stakeholder.discussion_id == discussion.id)
+        .order_by(func.coalesce(totals.c.support, 0).desc(), Stakeholder.id)
+        .limit(limit))).all()
+    latest_ids = [latest for *_, latest in rows if latest]
+    latest = {c.id: c for c in await session.scalars(
+        select(Contribution).where(Contribution.id.in_(latest_ids)))} if latest_ids else {}
+    return [RankedStakeholder(s, int(support or 0), int(n or 0), latest.get(last))
+            for s, support, n, last in rows]
+
+
+async def create_initiative(session: AsyncSession, uris: Uris, discussion: Discussion, author: Actor,
+                            title: str, body_html: str, link: str | None = None) -> Initiative:
+    title = (title or "").strip()
+    if not 3 <= len(title) <= 300:
+        raise InvalidInput("the title must have between 3 and 300 characters")
+    initiative = Initiative(ap_id=uris.initiative(new_token()), discussion_id=discussion.id,
+                            author_id=author.id, title=title, body=body_html, link=_check_link(link),
+                            acted_count=0)
+    initiative.author = author
+    session.add(initiative)
+    await session.flush()
+    await outbox.emit(session, INITIATIVE_CREATED, initiative_id=initiative.id)
+    return initiative
+
+
+async def initiatives(session: AsyncSession, discussion: Discussion) -> list[Initiative]:
+    return list(await session.scalars(select(Initiative).where(Initiative.discussion_id == discussion.id)
+                                      .order_by(Initiative.acted_count.desc(), Initiative.id)))
+
+
+async def act(session: AsyncSession, uris: Uris, initiative: Initiative, actor: Actor,
+              join_ap_id: str | None = None) -> bool:
+    """"I acted" (a Join), once per person; False if already recorded."""
+    if await session.scalar(select(InitiativeAction.id).where(
+            InitiativeAction.initiative_id == initiative.id, InitiativeAction.actor_id == actor.id)):
+        return False
+    row = InitiativeAction(ap_id=join_ap_id or uris.activity(new_token()), initiative_id=initiative.id,
+                           actor_id=actor.id)
+    session.add(row)
+    await session.execute(update(Initiative).where(Initiative.id == initiative.id)
+                          .values(acted_count=Initiative.acted_count + 1))
+    await session.flush()
+    await session.refresh(initiative, ["acted_count"])
+    if join_ap_id is None:
+        await outbox.emit(session, INITIATIVE_JOINED, action_id=row.id)
+    return True
+
+
+async def unact(session: AsyncSession, actor: Actor, *, initiative: Initiative | None = None,
+                join_ap_id: str | None = None) -> bool:
+    query = select(InitiativeAction).where(InitiativeAction.actor_id == actor.id)
+    if initiative is not None:
+        query = query.where(InitiativeAction.initiative_id == initiative.id)
+    elif join_ap_id:
+        query = query.where(InitiativeAction.ap_id == join_ap_id)
+    else:
+        return False
+    row = await session.scalar(query)
+    if row is None:
+        return False
+    await session.execute(delete(InitiativeAction).where(InitiativeAction.id == row.id))
+    await session.execute(update(Initiative).where(Initiative.id == row.initiative_id)
+                          .values(acted_count=Initiative.acted_count - 1))
+    return True

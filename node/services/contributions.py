@@ -1,0 +1,226 @@
+"""Contributions (threads up to 3 levels), agreements, moderation marks and discussion progress."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.errors import Conflict, InvalidInput, NotFound
+from node.models import Actor, Agreement, Contribution, Discussion, utcnow
+from node.services import outbox
+from node.services.discussions import can_contribute
+from node.uris import Uris, new_token
+
+MAX_DEPTH = 3
+MAX_CONTENT = 20_000
+ALIGNMENTS = ("favour", "neutral", "against")
+CONTRIBUTION_CREATED = "contribution.created"  # local: Create(Note) + the group's Announce
+CONTRIBUTION_RECEIVED = "contribution.received"  # remote: the group re-announces it
+CONTRIBUTION_DELETED = "contribution.deleted"
+AGREEMENT_CREATED = "agreement.created"
+AGREEMENT_UNDONE = "agreement.undone"
+
+
+def _placement(parent: Contribution | None) -> tuple[Contribution | None, int]:
+    """Replies deeper than 3 levels join the deepest allowed thread (as Decidim does)."""
+    if parent is None:
+        return None, 1
+    if parent.depth >= MAX_DEPTH:
+        return parent, MAX_DEPTH  # kept under its parent but shown at the last level
+    return parent, parent.depth + 1
+
+
+def _check(discussion: Discussion, content_html: str, alignment: str | None) -> None:
+    can_contribute(discussion)
+    if not content_html.strip():
+        raise InvalidInput("a contribution cannot be empty")
+    if len(content_html) > MAX_CONTENT:
+        raise InvalidInput(f"a contribution is limited to {MAX_CONTENT} characters")
+    if alignment is not None:
+        if not discussion.alignment_enabled:
+            raise InvalidInput("this discussion does not ask for an alignment")
+        if alignment not in ALIGNMENTS:
+            raise InvalidInput(f"alignment must be one of {', '.join(ALIGNMENTS)}")
+
+
+async def contribute(session: AsyncSession, uris: Uris, discussion: Discussion, author: Actor,
+                     content_html: str, *, parent: Contribution | None = None,
+                     alignment: str | None = None, official: bool = False) -> Contribution:
+    """A local contribution (content already rendered to safe HTML by the caller)."""
+    _check(discussion, content_html, alignment)
+    if discussion.official_only and not official:
+        raise InvalidInput("only the organisation posts in this discussion")
+    if parent is not None and parent.discussion_id != discussion.id:
+        raise InvalidInput("the reply is not in the same discussion")
+    parent, depth = _placement(parent)
+    ap_id = uris.contribution(new_token())
+    contribution = Contribution(
+        ap_id=ap_id, discussion_id=discussion.id, author_id=author.id,
+        parent_id=parent.id if parent else None, depth=depth, local=True, content=content_html,
+        url=ap_id, alignment=alignment, official=official, published=utcnow(),
+    )
+    contribution.author = author
+    session.add(contribution)
+    await session.flush()
+    await outbox.emit(session, CONTRIBUTION_CREATED, contribution_id=contribution.id)
+    return contribution
+
+
+async def receive_remote(session: AsyncSession, discussion: Discussion, author: Actor, *,
+                         ap_id: str, content_html: str, parent: Contribution | None,
+                         published: datetime | None, url: str | None, activity: dict) -> tuple[Contribution, bool]:
+    """A fediverse reply becomes a contribution by its remote author; the group re-announces it.
+
+    Idempotent by id; a deleted contribution stays deleted (a replayed Create cannot revive it).
+    """
+    existing = await by_ap_id(session, ap_id)
+    if existing is not None:
+        return existing, False
+    _check(discussion, content_html or "<p></p>", None)
+    parent, depth = _placement(parent)
+    contribution = Contribution(
+        ap_id=ap_id, discussion_id=discussion.id, author_id=author.id,
+        parent_id=parent.id if parent else None, depth=depth, local=False,
+        content=content_html, url=url or ap_id, published=published or utcnow(),
+    )
+    contribution.author = author
+    session.add(contribution)
+    await session.flush()
+    await outbox.emit(session, CONTRIBUTION_RECEIVED, contribution_id=contribution.id,
+                      activity=activity)
+    return contribution, True
+
+
+async def by_ap_id(session: AsyncSession, ap_id: str) -> Contribution | None:
+    return await session.scalar(select(Contribution).where(Contribution.ap_id == ap_id))
+
+
+async def require(session: AsyncSession, contribution_id: int) -> Contribution:
+    contribution = await session.get(Contribution, contribution_id)
+    if contribution is None or contribution.deleted_at is not None:
+        raise NotFound("no such contribution")
+    return contribution
+
+
+async def agree(session: AsyncSession, uris: Uris, contribution: Contribution, actor: Actor,
+                like_ap_id: str | None = None) -> bool:
+    """Record "I agree" once per person; returns False when it was already recorded."""
+    if contribution.deleted_at is not None:
+        raise NotFound("no such contribution")
+    existing = await session.scalar(select(Agreement.id).where(
+        Agreement.contribution_id == contribution.id, Agreement.actor_id == actor.id))
+    if existing is not None:
+        return False
+    local = like_ap_id is None
+    agreement = Agreement(ap_id=like_ap_id or uris.activity(new_token()),
+                          contribution_id=contribution.id, actor_id=actor.id)
+    session.add(agreement)
+    # Counted in SQL, not in Python: concurrent agreements must not overwrite each other.
+    await session.execute(update(Contribution).where(Contribution.id == contribution.id)
+                          .values(agree_count=Contribution.agree_count + 1))
+    await session.flush()
+    await session.refresh(contribution, ["agree_count"])
+    if local:
+        await outbox.emit(session, AGREEMENT_CREATED, agreement_id=agreement.id)
+    return True
+
+
+async def withdraw_agreement(session: AsyncSession, actor: Actor, *, contribution: Contribution | None = None,
+                             like_ap_id: str | None = None) -> bool:
+    """Undo an agreement, by the contribution (local click) or by the Like's id (Undo(Like))."""
+    query = select(Agreement).where(Agreement.actor_id == actor.id)
+    if contribution is not None:
+        query = query.where(Agreement.contribution_id == contribution.id)
+    elif like_ap_id:
+        query = query.where(Agreement.ap_id == like_ap_id)
+    else:
+        return False
+    agreement = await session.scalar(query)
+    if agreement is None:
+        return False
+    if actor.local:
+        await outbox.emit(session, AGREEMENT_UNDONE, agreement_ap_id=agreement.ap_id,
+                          actor_id=actor.id, contribution_id=agreement.contribution_id)
+    await session.execute(delete(Agreement).where(Agreement.id == agreement.id))
+    await session.execute(update(Contribution).where(Contribution.id == agreement.contribution_id)
+                          .values(agree_count=Contribution.agree_count - 1))
+    return True
+
+
+async def agreed_ids(session: AsyncSession, actor: Actor | None, discussion: Discussion) -> set[int]:
+    if actor is None:
+        return set()
+    rows = await session.scalars(
+        select(Agreement.contribution_id).join(Contribution)
+        .where(Agreement.actor_id == actor.id, Contribution.discussion_id == discussion.id))
+    return set(rows)
+
+
+async def set_mark(session: AsyncSession, contribution: Contribution, *, quality: bool | None = None,
+                   impact: bool | None = None, hidden: bool | None = None) -> None:
+    """Moderators recognise quality, mark impact (integrated into policy) or hide."""
+    if quality is not None:
+        contribution.quality_recognised = quality
+    if impact is not None:
+        contribution.impact = impact
+    if hidden is not None:
+        contribution.hidden = hidden
+
+
+async def delete_contribution(session: AsyncSession, contribution: Contribution, *, federate: bool) -> None:
+    if contribution.deleted_at is not None:
+        raise Conflict("already deleted")
+    contribution.deleted_at, contribution.content = utcnow(), ""
+    if federate and contribution.local:
+        await outbox.emit(session, CONTRIBUTION_DELETED, contribution_id=contribution.id)
+
+
+def supported_by_community(contribution: Contribution, discussion: Discussion) -> bool:
+    return contribution.agree_count >= discussion.support_threshold
+
+
+@dataclass
+class ThreadItem:
+    contribution: Contribution
+    replies: list[ThreadItem] = field(default_factory=list)
+
+
+async def thread(session: AsyncSession, discussion: Discussion, *, include_hidden: bool = False) -> list[ThreadItem]:
+    """Top-level contributions (newest first) with their replies (oldest first), one query."""
+    query = select(Contribution).where(Contribution.discussion_id == discussion.id,
+                                       Contribution.deleted_at.is_(None))
+    if not include_hidden:
+        query = query.where(Contribution.hidden.is_(False))
+    rows = list(await session.scalars(query.order_by(Contribution.published, Contribution.id)))
+    items = {row.id: ThreadItem(row) for row in rows}
+    roots: list[ThreadItem] = []
+    for row in rows:
+        parent = items.get(row.parent_id) if row.parent_id else None
+        (parent.replies if parent else roots).append(items[row.id])
+    roots.reverse()
+    return roots
+
+
+@dataclass(frozen=True)
+class Progress:
+    participants: int
+    widely_supported: int
+    quality_recognised: int
+    impact: int
+    contributions: int
+
+
+async def progress(session: AsyncSession, discussion: Discussion) -> Progress:
+    """The discussion's progress box, in one aggregate query."""
+    live = (Contribution.discussion_id == discussion.id, Contribution.deleted_at.is_(None))
+    row = (await session.execute(select(
+        func.count(func.distinct(Contribution.author_id)),
+        func.count().filter(Contribution.agree_count >= discussion.support_threshold),
+        func.count().filter(Contribution.quality_recognised.is_(True)),
+        func.count().filter(Contribution.impact.is_(True)),
+        func.count(),
+    ).where(*live))).one()
+    return Progress(*(int(v or 0) for v in row))
