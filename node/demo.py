@@ -1,55 +1,132 @@
-"""Demo content for `civic demo` / `make run`: a believable node to click through."""
+"""Demo content for `civic demo` / `make run`: a believable node to click through, in fr/en/de."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from node.db import transaction
-from node.services import actors, notes
+from node.demo_content import (
+    ANNOUNCEMENTS,
+    DISCUSSIONS,
+    ORGANISATIONS,
+    PROPOSALS,
+    RESIDENTS,
+    STAFF,
+)
+from node.models import Actor, utcnow
+from node.services import (
+    actors,
+    community,
+    contributions,
+    dashboard,
+    discussions,
+    notes,
+    proposals,
+    spaces,
+)
 from node.uris import Uris
 
 DEMO_PASSWORD = "civic-demo-2026"
 
-ORGANISATIONS = [
-    ("lyon", "Ville de Lyon",
-     "La Ville de Lyon consulte ses habitants sur les projets qui transforment leurs quartiers, "
-     "dont le réaménagement du Clos Jouve."),
-    ("nice", "Métropole Nice Côte d'Azur",
-     "La Métropole associe les habitants de ses 51 communes aux décisions sur la mobilité, "
-     "l'environnement et la ville intelligente."),
-]
-ANNOUNCEMENTS = {
-    "lyon": ["<p>La concertation sur le réaménagement du Clos Jouve est ouverte : venez donner "
-             "votre avis sur les usages de la place.</p>"],
-    "nice": ["<p>Nouvelle discussion officielle : comment améliorer les déplacements doux sur la "
-             "Promenade des Anglais ?</p>"],
-}
-USERS = [
-    ("admin", "Node administrator", None, "node admin"),
-    ("lyon_admin", "Équipe participation Lyon", "lyon", "admin of lyon"),
-    ("nice_admin", "Service démocratie locale Nice", "nice", "admin of nice"),
-    ("camille", "Camille (Croix-Rousse)", None, "resident"),
-]
+
+async def _people(session: AsyncSession, uris: Uris) -> dict[str, Actor]:
+    people = {}
+    for handle, name, org_handle, role in STAFF + RESIDENTS:
+        user = await actors.user_by_username(session, handle)
+        if user is None:
+            user = await actors.create_user(session, uris, handle, DEMO_PASSWORD, name,
+                                            is_admin=handle == "node_admin")
+        if org_handle:
+            org = await actors.require_local_actor(session, org_handle, "Organization")
+            await actors.add_member(session, user, org, role)
+        people[handle] = user.actor
+    return people
+
+
+async def _organisation(session: AsyncSession, uris: Uris, spec: dict) -> Actor:
+    org = await actors.create_organization(session, uris, spec["handle"], spec["name"], spec["summary"])
+    await spaces.update_profile(session, org, intro=spec["intro"], territory=spec["territory"],
+                                themes=spec["themes"], primary_color=spec["color"])
+    for content in ANNOUNCEMENTS.get(spec["handle"], []):
+        await notes.publish_announcement(session, uris, org, content)
+    return org
+
+
+async def _discussion(session: AsyncSession, uris: Uris, org: Actor, spec: dict, people: dict) -> None:
+    author = people.get(spec.get("author", ""))
+    disc = await discussions.open_discussion(
+        session, uris, org, spec["slug"], spec["title"], summary=spec["summary"], body=spec["body"],
+        kind=spec.get("kind", "official"), author=author, alignment_enabled=spec.get("alignment", False),
+        support_threshold=spec.get("threshold", 3))
+    if disc.moderation == "pending":
+        await discussions.moderate(session, disc, approve=True)
+    for handle, role, description in spec.get("stakeholders", []):
+        await community.set_stakeholder(session, disc, people[handle], role, description)
+    for title, summary, link, by in spec.get("articles", []):
+        await community.add_article(session, uris, disc, people[by], title, summary=summary, link=link)
+    made = {}
+    for key, by, content, parent, agreers, marks in spec.get("contributions", []):
+        c = await contributions.contribute(session, uris, disc, people[by], content,
+                                           parent=made.get(parent), official=by.endswith("_admin"),
+                                           alignment=marks.get("alignment"))
+        made[key] = c
+        for who in agreers:
+            await contributions.agree(session, uris, c, people[who])
+        await contributions.set_mark(session, c, quality=marks.get("quality"), impact=marks.get("impact"))
+    for title, body, link, by, actors_ in spec.get("initiatives", []):
+        init = await community.create_initiative(session, uris, disc, people[by], title, body, link)
+        for who in actors_:
+            await community.act(session, uris, init, people[who])
+    if spec.get("conclusion"):
+        await discussions.close(session, disc, spec["conclusion"])
+
+
+async def _proposals(session: AsyncSession, uris: Uris, org: Actor, people: dict) -> None:
+    for title, body, by, state, supporters, answer in PROPOSALS.get(org.username, []):
+        p = await proposals.create(session, uris, org, people[by], title, body,
+                                   publish=state != "draft")
+        for who in supporters:
+            await proposals.support(session, uris, p, people[who])
+        if state in ("evaluating", "accepted", "rejected", "implemented"):
+            first = "accepted" if state == "implemented" else state
+            await proposals.write_answer(session, p, answer, user_id=1, state=first)
+            await proposals.publish_answer(session, uris, p, by=org)
+            if state == "implemented":
+                await proposals.transition(session, p, "implemented", by=org)
+        elif state == "withdrawn":
+            await proposals.transition(session, p, "withdrawn", by=people[by], as_author=True)
+
+
+async def _visits(session: AsyncSession, org: Actor, base: int) -> None:
+    """Sixty days of page views, growing, so the dashboard shows trends."""
+    today = utcnow().date()
+    counts = {(org.id, None, today - timedelta(days=i)): base + (60 - i) * 3 + (i * 7) % 11
+              for i in range(60)}
+    await dashboard.add_visits(session, counts)
 
 
 async def _seed(session: AsyncSession, uris: Uris) -> None:
-    for handle, name, summary in ORGANISATIONS:
-        if await actors.local_actor(session, handle) is None:
-            org = await actors.create_organization(session, uris, handle, name, summary)
-            for content in ANNOUNCEMENTS[handle]:
-                await notes.publish_announcement(session, uris, org, content)
-    for handle, name, org_handle, _ in USERS:
-        if await actors.local_actor(session, handle) is not None:
-            continue
-        user = await actors.create_user(session, uris, handle, DEMO_PASSWORD, name,
-                                        is_admin=handle == "admin")
-        if org_handle:
-            org = await actors.require_local_actor(session, org_handle, "Organization")
-            await actors.add_member(session, user, org, "admin")
+    orgs = {}
+    for spec in ORGANISATIONS:
+        org = await actors.local_actor(session, spec["handle"])
+        if org is not None:
+            return  # already seeded
+        orgs[spec["handle"]] = await _organisation(session, uris, spec)
+    people = await _people(session, uris)
+    for org_handle, specs in DISCUSSIONS.items():
+        for spec in specs:
+            await _discussion(session, uris, orgs[org_handle], spec, people)
+    for org in orgs.values():
+        await _proposals(session, uris, org, people)
+    await _visits(session, orgs["lyon"], 40)
+    await _visits(session, orgs["nice"], 90)
 
 
 async def seed_demo(sessions: async_sessionmaker[AsyncSession], uris: Uris) -> list[tuple[str, str, str]]:
-    """Create the demo organisations, users and posts (idempotent); return the demo logins."""
+    """Create the demo organisations, people, discussions and proposals (idempotent)."""
     async with transaction(sessions) as session:
         await _seed(session, uris)
-    return [(handle, DEMO_PASSWORD, role) for handle, _, _, role in USERS]
+    return [(handle, DEMO_PASSWORD, f"{role} of {org}" if org else role)
+            for handle, _, org, role in STAFF + RESIDENTS[:2]]

@@ -1,0 +1,33 @@
+"""`civic demo` seeds a believable node: Lyon (Clos Jouve) and Nice, in fr/en/de, every state."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from node.demo import seed_demo
+from node.models import Article, Contribution, Discussion, Initiative, Proposal, Stakeholder
+from node.models.proposals import ProposalStates
+
+
+async def _count(s, model, *where):
+    return await s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+async def test_demo__seeds_every_kind_of_content_once(sessions, uris):
+    """Two organisations, discussions in three languages, proposals in every state; idempotent."""
+    logins = await seed_demo(sessions, uris)
+    await seed_demo(sessions, uris)  # a second run adds nothing
+    assert ("lyon_admin", "civic-demo-2026", "admin of lyon") in logins
+    async with sessions() as s:
+        states = set(await s.scalars(select(Proposal.state)))
+        assert states == set(ProposalStates.ALL)
+        clos = await s.scalar(select(Discussion).where(Discussion.slug == "clos-jouve"))
+        assert set(clos.title) == {"fr", "en", "de"}
+        assert await _count(s, Discussion) == 5
+        assert await _count(s, Discussion, Discussion.kind == "citizen") == 1
+        assert await _count(s, Discussion, Discussion.status == "closed") == 1
+        assert await _count(s, Stakeholder, Stakeholder.discussion_id == clos.id) == 4
+        assert await _count(s, Article, Article.discussion_id == clos.id) == 2
+        assert await _count(s, Initiative) == 1
+        assert await _count(s, Contribution, Contribution.quality_recognised.is_(True)) >= 2
+        assert await _count(s, Contribution, Contribution.depth == 3) >= 1
