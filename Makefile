@@ -5,6 +5,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 PEERS := .peers
 DATA ?= ./civic-data
+PORT ?= 8080
 
 .PHONY: run test lint peers browser clean help
 
@@ -24,7 +25,7 @@ $(VENV)/.test-installed: $(VENV)/.installed pyproject.toml
 	touch $@
 
 run: $(VENV)/.installed
-	$(VENV)/bin/civic demo --data-dir $(DATA) --serve
+	$(VENV)/bin/civic demo --data-dir $(DATA) --base-url http://127.0.0.1:$(PORT) --serve
 
 peers:
 	bash deploy/peers/install.sh $(PEERS)

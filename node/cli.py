@@ -12,6 +12,7 @@ import secrets
 import signal
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -264,7 +265,9 @@ async def cmd_demo(args) -> None:
     for handle, password, role in logins:
         print(f"  {handle:<12} {password:<16} {role}")
     if args.serve:
-        host, port = settings.host, settings.port
+        # The demo serves where its base URL points (http://127.0.0.1:8080 unless told otherwise).
+        parts = urlsplit(settings.base_url)
+        host, port = parts.hostname or settings.host, parts.port or settings.port
         await _serve(settings, host, port, deliver=True,
                      announce=lambda: print(f"Open {settings.base_url}/ in your browser.", flush=True))
 
