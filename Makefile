@@ -1,6 +1,6 @@
 # Civic Node — two commands: `make run` (demo node on SQLite) and `make test` (the whole suite).
 SHELL := /bin/bash
-PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && { echo $$p; break; }; done)
 VENV := .venv
 PEERS := .peers
