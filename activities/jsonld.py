@@ -51,10 +51,27 @@ def context_urls(doc: dict) -> list[str]:
     return [c for c in items if isinstance(c, str)]
 
 
+def _aliases_as2_term(term: str, definition) -> bool:
+    """An inline term that renames an AS2 term (``"texte": "as:content"``) changes what the
+    compact reader would see; Mastodon's ``"sensitive": "as:sensitive"`` does not."""
+    iri = definition.get("@id") if isinstance(definition, dict) else definition
+    if not isinstance(iri, str):
+        return False
+    for prefix in ("as:", f"{AS_NS}#"):
+        if iri.startswith(prefix):
+            return iri[len(prefix):] != term
+    return False
+
+
 def needs_jsonld(doc: dict) -> bool:
-    """True when the document uses a context outside the usual AS2 set (process it with pyld)."""
-    return any(_normalise_url(url) not in KNOWN_CONTEXTS and url not in KNOWN_CONTEXTS
-               for url in context_urls(doc))
+    """True when the document uses a context outside the usual AS2 set, or an inline context
+    that renames AS2 terms: such documents are compacted with pyld before they are read."""
+    if any(_normalise_url(url) not in KNOWN_CONTEXTS and url not in KNOWN_CONTEXTS
+           for url in context_urls(doc)):
+        return True
+    ctx = doc.get("@context")
+    inline = [c for c in (ctx if isinstance(ctx, list) else [ctx]) if isinstance(c, dict)]
+    return any(_aliases_as2_term(term, value) for c in inline for term, value in c.items())
 
 
 def compact(doc: dict) -> dict:
