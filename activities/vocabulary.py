@@ -27,8 +27,37 @@ CONTEXT: list = [
         "discoverable": "toot:discoverable",
         "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
         "sensitive": "as:sensitive",
+        # FEP-1b12 groups: Lemmy's flag for groups where only moderators post (official-only
+        # discussions); Lemmy, Mbin and PieFed read it under this name.
+        "lemmy": "https://join-lemmy.org/ns#",
+        "postingRestrictedToMods": "lemmy:postingRestrictedToMods",
+        # civic: terms are written prefixed ("civic:status") and expand through the prefix;
+        # only IRI-valued ones need a definition. FEDERATION.md lists every term (CIVIC_TERMS).
+        "civic:organization": {"@id": "civic:organization", "@type": "@id"},
     },
 ]
+
+# Every civic: term we publish, documented term by term in FEDERATION.md ("Extension namespace").
+CIVIC_TERMS = frozenset(
+    {
+        "civic:Stakeholder",
+        "civic:acted",
+        "civic:alignment",
+        "civic:articleKind",
+        "civic:conclusion",
+        "civic:discussionKind",
+        "civic:impact",
+        "civic:official",
+        "civic:officialAnswer",
+        "civic:organization",
+        "civic:qualityRecognised",
+        "civic:role",
+        "civic:status",
+        "civic:supportReceived",
+        "civic:supportThreshold",
+        "civic:supports",
+    }
+)
 
 
 def is_public(addresses: list[str]) -> bool:

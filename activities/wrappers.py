@@ -1,4 +1,4 @@
-"""Activity wrappers: Create, Follow, Accept, Reject, Undo, Announce, Delete, Update."""
+"""Activity wrappers: Create, Follow, Accept, Reject, Undo, Announce, Delete, Update, Like, Join."""
 
 from __future__ import annotations
 
@@ -55,3 +55,13 @@ def undo(ap_id: str, actor: str, inner: dict, to: list[str]) -> dict:
 def announce(ap_id: str, actor: str, obj, to: list[str], cc: list[str]) -> dict:
     inner = strip_context(obj) if isinstance(obj, dict) else obj
     return _activity("Announce", ap_id, actor, inner, to, cc)
+
+
+def like(ap_id: str, actor: str, object_id: str, to: list[str]) -> dict:
+    """Agree with a contribution or support a proposal; Mastodon shows it as a favourite."""
+    return _activity("Like", ap_id, actor, object_id, to)
+
+
+def join(ap_id: str, actor: str, object_id: str, to: list[str]) -> dict:
+    """The "I acted" of a take-action initiative (DESIGN.md mapping); retracted with Undo."""
+    return _activity("Join", ap_id, actor, object_id, to)

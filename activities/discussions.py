@@ -1,0 +1,98 @@
+"""Discussions out: the followable Group actor (FEP-1b12) and the opening Page."""
+
+from __future__ import annotations
+
+from activities.actors import actor_to_as
+from activities.groups import group_addressing, plain_summary
+from activities.html import plain_text, text_to_html
+from activities.notes import iso
+from activities.vocabulary import CONTEXT
+from node.models import Actor, Discussion
+
+
+def _first_text(texts: dict | None, language: str) -> str:
+    """The text of a {language: text} map in ``language``, else in any language given."""
+    if not texts:
+        return ""
+    return texts.get(language) or next(iter(texts.values()), "")
+
+
+def discussion_group_to_as(
+    discussion: Discussion,
+    group_actor: Actor,
+    organization_actor: Actor,
+    moderators_url: str,
+    *,
+    title: str,
+    summary: str,
+) -> dict:
+    """The Group actor of a discussion: followable on its own (FEP-1b12, final).
+
+    Lemmy's group document (lemmy/objects/group.json) is the shape group-aware servers read:
+    moderators as a collection in ``attributedTo``, ``postingRestrictedToMods``.
+    """
+    doc = actor_to_as(group_actor)
+    doc.update(
+        {
+            "name": plain_text(title, 255),
+            # Actor summaries are HTML for Mastodon (process_account_service.rb).
+            "summary": text_to_html(plain_text(summary, 2000)),
+            "url": group_actor.url or discussion.page_ap_id,
+            "attributedTo": moderators_url,  # FEP-1b12: the moderators collection
+            "postingRestrictedToMods": bool(discussion.official_only),
+            # INTEROP "Follow": public discussions auto-accept, gated ones wait for a moderator.
+            "manuallyApprovesFollowers": discussion.visibility not in ("public", "unlisted"),
+            "civic:organization": organization_actor.ap_id,
+            "civic:discussionKind": discussion.kind,
+            "civic:status": discussion.status,
+        }
+    )
+    return doc
+
+
+def discussion_page_to_as(
+    discussion: Discussion,
+    group_actor: Actor,
+    organization_actor: Actor,
+    *,
+    title: str,
+    summary: str,
+    content: str,
+    language: str | None,
+    conclusion: str | None = None,
+) -> dict:
+    """The opening Page of a discussion, in the group and attributed to the organisation.
+
+    ``content`` and ``conclusion`` are HTML; when ``conclusion`` is not given the stored
+    conclusion (plain text, in ``language`` or any) is used once the discussion is closed.
+    """
+    group_id = group_actor.ap_id
+    to, cc = group_addressing(discussion.visibility, group_id, group_actor.followers_url)
+    doc = {
+        "@context": CONTEXT,
+        "id": discussion.page_ap_id,
+        "type": "Page",
+        "attributedTo": organization_actor.ap_id,
+        "name": plain_text(title, 500),
+        # Mastodon shows a Page as name + summary + url (status_parser.rb): plain and short.
+        "summary": plain_summary(summary) or plain_summary(content) or plain_text(title, 280),
+        "content": content,
+        "url": group_actor.url or discussion.page_ap_id,
+        "audience": group_id,  # FEP-1b12
+        "context": group_id,  # FEP-7888: the discussion is the conversation
+        "published": iso(discussion.created_at),
+        "to": to,
+        "cc": cc,
+        "civic:discussionKind": discussion.kind,
+        "civic:status": discussion.status,
+    }
+    if language:
+        doc["contentMap"] = {language: content}
+    if discussion.status == "closed":
+        text = conclusion
+        if text is None:
+            text = text_to_html(_first_text(discussion.conclusion, language or ""))
+        doc["civic:conclusion"] = text
+        if discussion.closed_at:
+            doc["updated"] = iso(discussion.closed_at)
+    return doc

@@ -1,0 +1,261 @@
+"""Golden AS2 documents for every object we publish, and the invariants they all keep."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from activities import wrappers
+from activities.actors import actor_to_as
+from activities.community import article_to_as, initiative_to_as, stakeholder_to_as
+from activities.contributions import contribution_to_as
+from activities.discussions import discussion_group_to_as, discussion_page_to_as
+from activities.groups import group_announce, group_announce_id
+from activities.html import text_to_html
+from activities.jsonld import expand
+from activities.notes import note_to_as, tombstone_to_as
+from activities.proposals import official_answer_to_as, proposal_to_as
+from activities.vocabulary import CIVIC_NS, CIVIC_TERMS, CONTEXT, PUBLIC
+from tests.activities.samples import REMOTE_FOLLOWER, URIS, World, at, world
+
+GOLDEN = Path(__file__).with_name("golden")
+FEDERATION_MD = Path(__file__).resolve().parents[2] / "FEDERATION.md"
+POST_TYPES = {"Note", "Page", "Article"}
+TAG = re.compile(r"<[a-zA-Z/!]")
+
+
+def _group_page(w: World) -> dict:
+    return discussion_page_to_as(
+        w.discussion,
+        w.group,
+        w.org,
+        title=w.discussion.title["fr"],
+        summary=w.discussion.summary["fr"],
+        content=text_to_html(w.discussion.body["fr"]),
+        language="fr",
+    )
+
+
+def _closed_page(w: World) -> dict:
+    return discussion_page_to_as(
+        w.closed,
+        w.closed_group,
+        w.org,
+        title=w.closed.title["fr"],
+        summary="",
+        content=text_to_html(w.closed.body["fr"]),
+        language="fr",
+    )
+
+
+def _contribution(w: World) -> dict:
+    return contribution_to_as(
+        w.contribution, w.alice, w.discussion, w.group, in_reply_to=w.discussion.page_ap_id
+    )
+
+
+def _reply(w: World) -> dict:
+    return contribution_to_as(
+        w.reply, w.org, w.discussion, w.group, in_reply_to=w.contribution.ap_id
+    )
+
+
+def _contribution_create(w: World) -> dict:
+    return wrappers.create(URIS.activity("c-9a7e01"), w.alice.ap_id, _contribution(w))
+
+
+def _remote_follow(w: World) -> dict:
+    # The shape of Mastodon's Follow (tests/fixtures/remote/mastodon/activities/follow.json).
+    return {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": "https://mastodon.example/0b9e7e44-6f0e-4c59-9f6d-1c2b1d0a4e21",
+        "type": "Follow",
+        "actor": REMOTE_FOLLOWER,
+        "object": w.group.ap_id,
+    }
+
+
+CASES: dict[str, Callable[[World], dict]] = {
+    "actor_organization": lambda w: actor_to_as(w.org),
+    "actor_person": lambda w: actor_to_as(w.alice),
+    "actor_instance": lambda w: actor_to_as(w.instance),
+    "announcement_note": lambda w: note_to_as(w.announcement, w.org),
+    "announcement_create": lambda w: wrappers.create(
+        URIS.activity("n-4f1c2b"),
+        w.org.ap_id,
+        note_to_as(w.announcement, w.org),
+        "2026-03-05T10:00:00Z",
+    ),
+    "discussion_group": lambda w: discussion_group_to_as(
+        w.discussion,
+        w.group,
+        w.org,
+        w.moderators,
+        title=w.discussion.title["fr"],
+        summary=w.discussion.summary["fr"],
+    ),
+    "discussion_page": _group_page,
+    "discussion_page_closed": _closed_page,
+    "contribution_note": _contribution,
+    "contribution_reply": _reply,
+    "proposal_published": lambda w: proposal_to_as(
+        w.proposal, w.alice, w.org, group_id=w.group.ap_id, support_threshold=50
+    ),
+    "proposal_accepted": lambda w: proposal_to_as(w.accepted, w.marc, w.org),
+    "official_answer": lambda w: official_answer_to_as(
+        w.accepted, w.org, answer_id=f"{w.accepted.ap_id}/answer"
+    ),
+    "article": lambda w: article_to_as(w.article, w.alice, w.group.ap_id),
+    "article_report": lambda w: article_to_as(w.report, w.marc, w.group.ap_id),
+    "initiative": lambda w: initiative_to_as(w.initiative, w.org, w.group.ap_id),
+    "stakeholder": lambda w: stakeholder_to_as(
+        w.stakeholder, w.marc, w.group.ap_id, support_received=8
+    ),
+    "like": lambda w: wrappers.like(
+        URIS.activity("l-1"), w.marc.ap_id, w.contribution.ap_id, [w.alice.ap_id]
+    ),
+    "undo_like": lambda w: wrappers.undo(
+        URIS.activity("u-1"),
+        w.marc.ap_id,
+        wrappers.like(URIS.activity("l-1"), w.marc.ap_id, w.contribution.ap_id, [w.alice.ap_id]),
+        [w.alice.ap_id],
+    ),
+    "join": lambda w: wrappers.join(
+        URIS.activity("j-1"), w.marc.ap_id, w.initiative.ap_id, [w.org.ap_id]
+    ),
+    "group_announce_create": lambda w: group_announce(
+        URIS.activity("a-1"), w.group.ap_id, _contribution_create(w), w.group.followers_url
+    ),
+    "group_announce_id": lambda w: group_announce_id(
+        URIS.activity("a-2"), w.group.ap_id, w.contribution.ap_id, w.group.followers_url
+    ),
+    "accept_follow": lambda w: wrappers.accept(
+        URIS.activity("f-1"), w.group.ap_id, _remote_follow(w)
+    ),
+    "undo_follow": lambda w: wrappers.undo(
+        URIS.activity("u-2"),
+        w.org.ap_id,
+        wrappers.follow(URIS.activity("f-2"), w.org.ap_id, REMOTE_FOLLOWER),
+        [REMOTE_FOLLOWER],
+    ),
+    "delete": lambda w: wrappers.delete(
+        URIS.activity("d-1"),
+        w.alice.ap_id,
+        w.contribution.ap_id,
+        [PUBLIC],
+        [w.group.ap_id, w.group.followers_url],
+    ),
+    "tombstone": lambda w: tombstone_to_as(w.contribution.ap_id, "Note", at(21, 12)),
+}
+
+
+def build(name: str) -> dict:
+    return CASES[name](world())
+
+
+def objects_in(doc) -> Iterator[dict]:
+    """The document and every object embedded in it (Create{Note}, Announce{Create{Note}} …)."""
+    if isinstance(doc, dict):
+        yield doc
+        yield from objects_in(doc.get("object"))
+
+
+def keys_in(value) -> Iterator[str]:
+    """Every key used in a document, outside its ``@context``."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "@context":
+                continue
+            yield key
+            yield from keys_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from keys_in(item)
+
+
+def types_in(value) -> Iterator[str]:
+    if isinstance(value, dict):
+        kind = value.get("type")
+        if isinstance(kind, str):
+            yield kind
+        for item in value.values():
+            yield from types_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from types_in(item)
+
+
+def with_context(doc: dict) -> dict:
+    return doc if "@context" in doc else {"@context": CONTEXT, **doc}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden__document_matches_the_stored_file(name, update_golden):
+    """Each published document equals tests/activities/golden/<name>.json, key for key."""
+    doc = build(name)
+    path = GOLDEN / f"{name}.json"
+    if update_golden:
+        path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert path.exists(), f"{path.name} is missing: run with UPDATE_GOLDEN=1"
+    assert json.loads(path.read_text(encoding="utf-8")) == doc
+
+
+def test_golden__every_stored_file_has_a_case():
+    """No stale golden file lingers after its converter case is gone."""
+    assert sorted(p.stem for p in GOLDEN.glob("*.json")) == sorted(CASES)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden__pages_and_articles_have_a_plain_summary_and_a_url(name):
+    """Mastodon shows Page/Article as name + summary + url (status_parser.rb): all three set."""
+    for obj in objects_in(build(name)):
+        if obj.get("type") in ("Page", "Article"):
+            assert obj["name"].strip()
+            assert obj["summary"].strip() and not TAG.search(obj["summary"])
+            assert len(obj["summary"]) <= 280
+            assert obj["url"].startswith("https://")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden__posts_carry_context_and_audience(name):
+    """FEP-7888 ``context`` on every post; FEP-1b12 ``audience`` on every post in a discussion."""
+    w = world()
+    for obj in objects_in(build(name)):
+        if obj.get("type") in POST_TYPES:
+            assert obj["context"].startswith("https://")
+            if obj["context"] == w.group.ap_id:
+                assert obj["audience"] == w.group.ap_id
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden__expands_with_every_term_defined(name):
+    """JSON-LD expansion drops nothing: no term falls to the AS2 ``_:`` vocabulary, and every
+    civic: key and type expands into the civic namespace."""
+    doc = with_context(build(name))
+    expanded = expand(doc)
+    expanded_keys = set(keys_in(expanded))
+    undefined = sorted(k for k in expanded_keys if k.startswith("_:"))
+    assert undefined == []
+    expanded_types = set(types_in(doc))
+    civic_keys = {k for k in keys_in(doc) if k.startswith("civic:")}
+    assert {CIVIC_NS + k.removeprefix("civic:") for k in civic_keys} <= expanded_keys
+    for kind in (t for t in expanded_types if t.startswith("civic:")):
+        assert CIVIC_NS + kind.removeprefix("civic:") in json.dumps(expanded)
+
+
+def test_golden__civic_terms_are_exactly_the_documented_ones():
+    """Every civic: term we publish is in CIVIC_TERMS and in FEDERATION.md, and none is stale."""
+    used = set()
+    for name in CASES:
+        doc = build(name)
+        used |= {k for k in keys_in(doc) if k.startswith("civic:")}
+        used |= {t for t in types_in(doc) if t.startswith("civic:")}
+    text = FEDERATION_MD.read_text(encoding="utf-8")
+    section = text.split("## Extension namespace", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`(civic:[A-Za-z]+)`", section))
+    assert used == set(CIVIC_TERMS)
+    assert documented == set(CIVIC_TERMS)
