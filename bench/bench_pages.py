@@ -1,0 +1,241 @@
+"""Page rendering under load: the discussion page with 200 contributions and the proposal index
+over 1,000 proposals and 1,000,000 supports, against a raw jinja2 page measured in the same run.
+
+One command: `.venv/bin/python bench/bench_pages.py [REQUESTS]`. Goals (issue "Participation
+spaces"): p50 ≤ 25 ms, p99 ≤ 100 ms at 32 connections, ≥ 0.25× the raw page rate, and no full scan
+of proposal_supports in the query plans of those pages (checked with EXPLAIN on the same data).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+import jinja2
+from aiohttp import web
+from sqlalchemy import event, insert, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.report import append  # noqa: E402
+from federation.runtime import RUNTIME  # noqa: E402
+from node.app import create_app  # noqa: E402
+from node.config import Settings  # noqa: E402
+from node.db import create_engine, session_factory, transaction  # noqa: E402
+from node.migrate import upgrade  # noqa: E402
+from node.models import Actor, Contribution, Proposal, ProposalSupport, utcnow  # noqa: E402
+from node.services import actors, discussions  # noqa: E402
+from node.uris import Uris  # noqa: E402
+
+HOST = "127.0.0.1"
+CONCURRENCY = 32
+PROPOSALS, SUPPORTERS, CONTRIBUTIONS = 1_000, 1_000, 200  # 1,000 × 1,000 = 1,000,000 supports
+PAGES = {"discussion": "/orgs/bench/discussions/big", "proposals": "/orgs/bench/proposals?sort=supports"}
+RAW = jinja2.Environment(autoescape=True).from_string(
+    "<!doctype html><html lang=en><head><title>{{ title }}</title></head><body><main><h1>{{ title }}</h1>"
+    "{% for item in items %}<article><h2>{{ item.author }}</h2><div>{{ item.body }}</div>"
+    "<p>{{ item.count }} agree</p><form method=post><button>Agree</button></form></article>"
+    "{% endfor %}</main></body></html>")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+async def seed(url: str, base: str) -> None:
+    """Bench data: services for what needs keys, Core bulk inserts for the volume."""
+    engine = create_engine(url)
+    await upgrade(engine)
+    uris = Uris(base)
+    async with transaction(session_factory(engine)) as s:
+        org = await actors.create_organization(s, uris, "bench", "Bench City")
+        disc = await discussions.open_discussion(s, uris, org, "big", "A big discussion",
+                                                 summary="200 contributions", support_threshold=5)
+        org_id, disc_id = org.id, disc.id
+    now = utcnow()
+    async with engine.begin() as conn:
+        await conn.execute(insert(Actor), [
+            {"ap_id": f"https://remote{i % 20}.example/users/u{i}", "type": "Person", "local": False,
+             "username": f"u{i}", "domain": f"remote{i % 20}.example", "name": f"Supporter {i}",
+             "summary": "", "manually_approves_followers": False, "discoverable": True, "created_at": now}
+            for i in range(SUPPORTERS)])
+        first_actor = (await conn.execute(text("SELECT min(id) FROM actors WHERE local = false"))).scalar()
+        actor_ids = list(range(first_actor, first_actor + SUPPORTERS))
+        rows = []
+        for i in range(CONTRIBUTIONS):
+            parent = (i - 1) if i % 4 else None  # threads of up to 4 → depth capped at 3
+            rows.append({"ap_id": f"{base}/contributions/b{i}", "discussion_id": disc_id,
+                         "author_id": actor_ids[i % 50], "depth": 1 if parent is None else min(3, i % 4 + 1),
+                         "local": False, "content": f"<p>Contribution {i}: " + "du texte " * 30 + "</p>",
+                         "agree_count": i % 9, "quality_recognised": i % 17 == 0, "impact": i % 31 == 0,
+                         "official": False, "hidden": False, "published": now - timedelta(minutes=i)})
+        await conn.execute(insert(Contribution), rows)
+        await conn.execute(insert(Proposal), [
+            {"ap_id": f"{base}/proposals/p{i}", "organization_id": org_id, "author_id": actor_ids[i % 100],
+             "title": f"Proposal {i}", "body": "<p>" + "une idée " * 40 + "</p>", "state": "published",
+             "support_count": SUPPORTERS, "created_at": now, "published_at": now - timedelta(minutes=i)}
+            for i in range(PROPOSALS)])
+        first_p = (await conn.execute(text("SELECT min(id) FROM proposals"))).scalar()
+        for p in range(first_p, first_p + PROPOSALS):
+            await conn.execute(insert(ProposalSupport), [
+                {"ap_id": f"{base}/likes/{p}-{a}", "proposal_id": p, "actor_id": a, "created_at": now}
+                for a in actor_ids])
+    await engine.dispose()
+
+
+async def plans(url: str, settings: Settings) -> list[str]:
+    """Render each page once in-process, EXPLAIN every statement it ran that reads supports."""
+    app = create_app(settings, background=False)
+    statements: list[tuple[str, object]] = []
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    engine = app[RUNTIME].sessions.kw["bind"]
+
+    def capture(_conn, _cursor, statement, parameters, _context, _executemany):
+        statements.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    port = _free_port()
+    await web.TCPSite(runner, HOST, port).start()
+    async with aiohttp.ClientSession() as http:
+        for path in PAGES.values():
+            async with http.get(f"http://{HOST}:{port}{path}") as response:
+                assert response.status == 200, (path, response.status)
+    problems, seen = [], []
+    async with engine.connect() as conn:
+        for statement, parameters in statements:
+            if "proposal_supports" not in statement or statement in seen:
+                continue
+            seen.append(statement)
+            plan = (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)).all()
+            details = " | ".join(str(row[-1]) for row in plan)
+            if any(str(row[-1]).startswith("SCAN proposal_supports") for row in plan):
+                problems.append(details)
+    await runner.cleanup()
+    return [f"{len(seen)} statements read proposal_supports"] + [f"FULL SCAN: {p}" for p in problems]
+
+
+def serve_node(port: int, url: str, data_dir: str, ready) -> None:
+    settings = Settings(base_url=f"http://{HOST}:{port}", database_url=url, data_dir=Path(data_dir),
+                        development=True, secret_key="bench")
+    ready.set()
+    web.run_app(create_app(settings), host=HOST, port=port, print=None, access_log=None)
+
+
+def serve_raw(port: int, ready) -> None:
+    items = [{"author": f"Supporter {i}", "body": "du texte " * 30, "count": i % 9} for i in range(CONTRIBUTIONS)]
+
+    async def page(_request):
+        return web.Response(text=RAW.render(title="A big discussion", items=items), content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/raw", page)
+    ready.set()
+    web.run_app(app, host=HOST, port=port, print=None, access_log=None)
+
+
+async def load(url: str, n: int) -> tuple[float, list[float], int]:
+    latencies, failures, remaining = [], 0, [n]
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as http:
+        async def worker():
+            nonlocal failures
+            while remaining[0] > 0:
+                remaining[0] -= 1
+                start = time.perf_counter()
+                async with http.get(url) as response:
+                    await response.read()
+                    failures += response.status != 200
+                latencies.append(time.perf_counter() - start)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        return time.perf_counter() - start, latencies, failures
+
+
+async def wait_up(url: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(300):
+            try:
+                async with http.get(url) as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} never answered 200")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    ctx = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory() as data_dir:
+        url = f"sqlite+aiosqlite:///{data_dir}/bench.db"
+        node_port, raw_port = _free_port(), _free_port()
+        base = f"http://{HOST}:{node_port}"
+        started = time.perf_counter()
+        asyncio.run(seed(url, base))
+        seeded = time.perf_counter() - started
+        settings = Settings(base_url=base, database_url=url, data_dir=Path(data_dir), development=True,
+                            secret_key="bench")
+        plan_lines = asyncio.run(plans(url, settings))
+        procs = []
+        for target, args in ((serve_node, (node_port, url, data_dir)), (serve_raw, (raw_port,))):
+            ready = ctx.Event()
+            proc = ctx.Process(target=target, args=(*args, ready), daemon=True)
+            proc.start()
+            ready.wait(60)
+            procs.append(proc)
+        try:
+            asyncio.run(wait_up(f"http://{HOST}:{raw_port}/raw"))
+            for path in PAGES.values():
+                asyncio.run(wait_up(f"{base}{path}"))
+            results = {}
+            asyncio.run(load(f"http://{HOST}:{raw_port}/raw", 200))  # warm-up
+            results["raw jinja2 page"] = asyncio.run(load(f"http://{HOST}:{raw_port}/raw", n))
+            for name, path in PAGES.items():
+                asyncio.run(load(f"{base}{path}", 100))
+                results[name] = asyncio.run(load(f"{base}{path}", n))
+        finally:
+            for proc in procs:
+                proc.terminate()
+                proc.join(5)
+    raw_rate = n / results["raw jinja2 page"][0]
+    lines = [f"data: {PROPOSALS:,} proposals, {PROPOSALS * SUPPORTERS:,} supports, {CONTRIBUTIONS} "
+             f"contributions in one discussion (SQLite, seeded in {seeded:.0f} s); {n} requests per page, "
+             f"{CONCURRENCY} connections"]
+    ok = True
+    for name, (elapsed, lat, failures) in results.items():
+        rate = n / elapsed
+        line = f"{name}: {rate:,.0f} req/s, p50 {pct(lat, .5):.1f} ms, p99 {pct(lat, .99):.1f} ms"
+        if name != "raw jinja2 page":
+            ratio = rate / raw_rate
+            met = pct(lat, .5) <= 25 and pct(lat, .99) <= 100 and ratio >= 0.25 and not failures
+            ok &= met
+            line += f", {ratio:.2f}× raw (goals p50 ≤ 25 ms, p99 ≤ 100 ms, ≥ 0.25×) — {'met' if met else 'NOT met'}"
+        lines.append(line + (f", {failures} non-200" if failures else ""))
+    lines.append("query plans (EXPLAIN QUERY PLAN): " + "; ".join(plan_lines))
+    ok &= not any(line.startswith("FULL SCAN") for line in plan_lines)
+    print("\n".join(lines))
+    append("Pages (bench/bench_pages.py)", lines)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()
