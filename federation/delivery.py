@@ -60,7 +60,6 @@ class Claimed:
     inbox: str
     host: str
     attempts: int
-    next_try_at: datetime
     created_at: datetime
 
 
@@ -95,13 +94,37 @@ class Outcome:
     attempts: int
     last_status: int | None
     error: str | None
-    next_try_at: datetime
+    next_try_at: datetime | None  # None: unchanged (delivered)
     finished_at: datetime | None
 
 
-def _due(now: datetime):
+def _due():
+    now = bindparam("now")
     lease_free = or_(_t.c.locked_until.is_(None), _t.c.locked_until < now)
     return and_(_t.c.state == QUEUED, _t.c.next_try_at <= now, lease_free)
+
+
+# Built once, executed with parameters: the claim runs per batch, and rebuilding it each time
+# cost more than the database work. SKIP LOCKED lets concurrent workers take disjoint batches on
+# PostgreSQL (SQLite renders nothing: its single writer lock serialises claims). The pick is a
+# MATERIALIZED CTE: as a plain IN (subquery) PostgreSQL may re-run it per row, and with SKIP
+# LOCKED each run finds other rows, so a LIMIT of 20 leased 280. The due condition is repeated on
+# the UPDATE so that a row another worker leased meanwhile is re-checked and left alone.
+_PICK = (
+    select(_t.c.id)
+    .where(_due(), _t.c.host.not_in(bindparam("busy", expanding=True)))
+    .order_by(_t.c.next_try_at, _t.c.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+    .cte("pick")
+    .prefix_with("MATERIALIZED", dialect="postgresql")
+)
+_CLAIM = (
+    update(_t)
+    .where(_t.c.id.in_(select(_PICK.c.id)), _due())
+    .values(locked_until=bindparam("lease_until"))
+    .returning(*_CLAIMED)
+)
 
 
 async def claim_due(
@@ -112,18 +135,9 @@ async def claim_due(
     exclude_hosts: Sequence[str] = (),
 ) -> list[Claimed]:
     """Lease up to ``limit`` due rows (oldest first, skipping ``exclude_hosts``) in one statement."""
-    # SKIP LOCKED lets concurrent workers take disjoint batches on PostgreSQL (SQLite renders
-    # nothing: its single writer lock serialises claims). The pick is a MATERIALIZED CTE: as a
-    # plain IN (subquery) PostgreSQL may re-run it per row, and with SKIP LOCKED each run finds
-    # other rows, so a LIMIT of 20 leased 280. The due condition is repeated on the UPDATE so a
-    # row another worker leased meanwhile is re-checked and left alone.
-    due = _due(now) if not exclude_hosts else and_(_due(now), _t.c.host.not_in(exclude_hosts))
-    pick = select(_t.c.id).where(due).order_by(_t.c.next_try_at, _t.c.id).limit(limit)
-    pick = pick.with_for_update(skip_locked=True).cte("pick")
-    pick = pick.prefix_with("MATERIALIZED", dialect="postgresql")
-    stmt = update(_t).where(_t.c.id.in_(select(pick.c.id)), _due(now))
-    rows = (await session.execute(stmt.values(locked_until=lease_until).returning(*_CLAIMED))).all()
-    return sorted((Claimed(*row) for row in rows), key=lambda c: (c.next_try_at, c.id))
+    params = {"now": now, "lease_until": lease_until, "limit": limit, "busy": list(exclude_hosts)}
+    rows = (await session.execute(_CLAIM, params)).all()
+    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
 
 
 def serialise(document: dict) -> bytes:
@@ -186,36 +200,54 @@ def decide(
     """The row's next state after ``attempt``: delivered, queued again with a delay, or failed."""
     attempts, status = row.attempts + 1, attempt.status
     if status is not None and 200 <= status < 300:
-        return Outcome(row.id, DELIVERED, attempts, status, None, row.next_try_at, now)
+        return Outcome(row.id, DELIVERED, attempts, status, None, None, now)
     delay = None
     if not attempt.permanent:
         elapsed = (now - row.created_at).total_seconds()
         horizon = {"elapsed": elapsed, "give_up_after": give_up_after, "now": now.timestamp()}
         delay = retry_delay(attempts, status, attempt.retry_after, rng=rng, **horizon)
     if delay is None:
-        return Outcome(row.id, FAILED, attempts, status, attempt.error, row.next_try_at, now)
+        return Outcome(row.id, FAILED, attempts, status, attempt.error, now, now)
     retry_at = now + timedelta(seconds=delay)
     return Outcome(row.id, QUEUED, attempts, status, attempt.error, retry_at, None)
 
 
-# Outcome's fields are the columns it writes; only a row still queued changes, so a final
-# state is never overwritten.
+# Outcome's fields are the columns it writes. Only a row still queued changes, so a final state
+# is never overwritten.
 _WRITTEN = ("state", "attempts", "last_status", "error", "next_try_at", "finished_at")
 _RECORD = (
     update(_t)
     .where(_t.c.id == bindparam("o_id"), _t.c.state == QUEUED)
     .values({**{name: bindparam(f"o_{name}") for name in _WRITTEN}, "locked_until": None})
 )
+_DELIVERED = (
+    update(_t)
+    .where(_t.c.id.in_(bindparam("o_ids", expanding=True)), _t.c.state == QUEUED)
+    .values(state=DELIVERED, attempts=_t.c.attempts + 1, last_status=bindparam("o_status"),
+            error=None, finished_at=bindparam("o_finished"), locked_until=None)
+)  # fmt: skip
 
 
 async def record_outcomes(session: AsyncSession, outcomes: list[Outcome]) -> None:
-    """Write many outcomes with one executemany statement."""
+    """Write many outcomes: deliveries by id list (one UPDATE per status), the rest in one
+    executemany, so the common case costs the database almost nothing per row."""
+    delivered: dict[int | None, list[Outcome]] = {}
+    others = []
     for outcome in outcomes:
         if outcome.state not in TRANSITIONS[QUEUED]:
             raise ValueError(f"undeclared transition {QUEUED} -> {outcome.state}")
-    names = ("id", *_WRITTEN)
-    params = [{f"o_{name}": getattr(o, name) for name in names} for o in outcomes]
-    await session.execute(_RECORD, params)
+        if outcome.state == DELIVERED:
+            delivered.setdefault(outcome.last_status, []).append(outcome)
+        else:
+            others.append(outcome)
+    for status, group in delivered.items():
+        finished = max(o.finished_at for o in group)
+        params = {"o_ids": [o.id for o in group], "o_status": status, "o_finished": finished}
+        await session.execute(_DELIVERED, params)
+    if others:
+        names = ("id", *_WRITTEN)
+        params = [{f"o_{name}": getattr(o, name) for name in names} for o in others]
+        await session.execute(_RECORD, params)
 
 
 async def extend_leases(session: AsyncSession, ids: list[int], lease_until: datetime) -> None:
@@ -333,6 +365,7 @@ class DeliveryWorker:
             limit_per_host = self.settings.delivery_per_host
             self._http = make_client_session(self.settings, limit_per_host=limit_per_host)
         in_hand: set[asyncio.Task] = set()
+        finished = asyncio.Event()  # set by _done; cheaper than asyncio.wait() over all in hand
         pending: set[int] = set()  # leased rows whose outcome is not recorded yet
         keeper = asyncio.create_task(self._keep_leases(pending))
         attempted, drained = 0, False
@@ -344,11 +377,12 @@ class DeliveryWorker:
                     busy = [host for host, n in self._load.items() if n >= self._host_backlog]
                     rows = await self._claim(want, busy)
                     drained, attempted = len(rows) < want, attempted + len(rows)
-                    await self._start(rows, in_hand, pending)
+                    await self._start(rows, in_hand, pending, finished)
                     continue
                 if not in_hand:
                     return attempted
-                await asyncio.wait(in_hand, return_when=asyncio.FIRST_COMPLETED)
+                finished.clear()
+                await finished.wait()
         finally:
             keeper.cancel()
             for task in in_hand:  # only when cancelled: their rows are retried after the lease
@@ -360,7 +394,9 @@ class DeliveryWorker:
             lease_until = now + timedelta(seconds=self.lease)
             return await claim_due(session, now, lease_until, want, busy)
 
-    async def _start(self, rows: list[Claimed], in_hand: set, pending: set[int]) -> None:
+    async def _start(
+        self, rows: list[Claimed], in_hand: set, pending: set[int], finished: asyncio.Event
+    ) -> None:
         if not rows:
             return
         payloads = await self._payloads_for({row.activity_id for row in rows})
@@ -371,10 +407,14 @@ class DeliveryWorker:
             slot = self._host_slots.setdefault(row.host, asyncio.Semaphore(per_host))
             task = asyncio.create_task(self._deliver(row, payloads[row.activity_id], slot, pending))
             in_hand.add(task)
-            task.add_done_callback(lambda done, host=row.host: self._done(done, host, in_hand))
+            task.add_done_callback(
+                lambda done, host=row.host: self._done(done, host, in_hand, finished)
+            )
 
-    def _done(self, task: asyncio.Task, host: str, in_hand: set) -> None:
+    def _done(self, task: asyncio.Task, host: str, in_hand: set, finished: asyncio.Event) -> None:
         in_hand.discard(task)
+        if len(in_hand) <= self._claim_batch:  # the pump only acts below the refill mark
+            finished.set()
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery task failed: %r", task.exception(), exc_info=task.exception())
         self._load[host] -= 1
@@ -431,10 +471,11 @@ class DeliveryWorker:
 
 
 def _log_outcome(row: Claimed, outcome: Outcome) -> None:
-    what = f"delivery {row.id} of activity {row.activity_id} to {row.inbox}"
     if outcome.state == DELIVERED:
-        log.debug("%s: done (HTTP %s)", what, outcome.last_status)
-    elif outcome.state == QUEUED:
+        log.debug("delivered %s to %s (HTTP %s)", row.activity_id, row.inbox, outcome.last_status)
+        return
+    what = f"delivery {row.id} of activity {row.activity_id} to {row.inbox}"
+    if outcome.state == QUEUED:
         retry_at = outcome.next_try_at.isoformat(timespec="seconds")
         log.warning("%s failed (try %d: %s); next try at %s", what, outcome.attempts,
                     outcome.error, retry_at)  # fmt: skip

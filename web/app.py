@@ -1,4 +1,4 @@
-"""Wires the web layer into the application: templates, middlewares, routes, static files."""
+"""Wires the web layer into the application: templates, languages, middlewares, routes, static files."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from aiohttp import web
 
 from federation.objects import wants_activity_json
 from node.config import Settings
-from web import pages
-from web.render import render
+from web import accounts, follow, i18n, pages
+from web.render import render_error
 from web.security import SIGNER, SessionSigner, security_headers
 from web.sessions import session_cookies
 
@@ -25,10 +25,13 @@ async def errors(request: web.Request, handler):
     try:
         return await handler(request)
     except web.HTTPException as exc:
-        if exc.status < 400 or exc.content_type == "application/json" or wants_activity_json(request):
+        if (
+            exc.status < 400
+            or exc.content_type == "application/json"
+            or wants_activity_json(request)
+        ):
             raise
-        context = {"status": exc.status, "reason": exc.text or exc.reason}
-        return await render(request, "error.html", context, status=exc.status)
+        return await render_error(request, exc)
 
 
 def setup(app: web.Application, settings: Settings) -> None:
@@ -39,6 +42,10 @@ def setup(app: web.Application, settings: Settings) -> None:
         autoescape=jinja2.select_autoescape(["html"]),
     )
     env.globals["instance_name"] = settings.instance_name
-    app.middlewares.extend([security_headers, errors, session_cookies])
+    i18n.setup(app, env)
+    # session_cookies outside errors: an error page's forms (language switcher) need their session.
+    app.middlewares.extend([security_headers, session_cookies, errors])
     pages.add_routes(app)
+    accounts.add_routes(app)
+    follow.add_routes(app)
     app.router.add_static("/static", HERE / "static", name="static", append_version=True)

@@ -1,4 +1,4 @@
-"""Pages: home, actor and note pages (content-negotiated), log in/out, announcements."""
+"""Pages: home, actor and note pages (content-negotiated), announcements."""
 
 from __future__ import annotations
 
@@ -12,20 +12,8 @@ from node.errors import CivicError
 from node.models import Note
 from node.services import actors as actor_service
 from node.services import follows, notes
-from web.render import current_user, render
-from web.sessions import check_csrf, start_session
-
-MAX_FORM = 64 * 1024
-
-
-async def read_form(request: web.Request) -> dict:
-    """A posted form with its CSRF token checked (403 otherwise)."""
-    if request.content_length and request.content_length > MAX_FORM:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM, actual_size=request.content_length)
-    form = await request.post()
-    if not check_csrf(request, form.get("csrf_token")):
-        raise web.HTTPForbidden(text="The form expired or came from another site. Reload and retry.")
-    return dict(form)
+from web.i18n import _
+from web.render import add_vary, current_user, read_form, render
 
 
 async def home(request: web.Request) -> web.Response:
@@ -44,18 +32,27 @@ async def actor_page(request: web.Request) -> web.StreamResponse:
     async with rt.sessions() as session:
         actor = await actor_service.local_actor(session, username)
         if actor is None:
-            raise web.HTTPNotFound(text="There is no such page on this node.")
+            raise web.HTTPNotFound(text=_("There is no such page on this node."))
         posts = await notes.notes_by(session, actor)
         follower_count = await follows.count(session, actor)
-        can_post = bool(user) and actor.type == "Organization" and await actor_service.has_role(
-            session, user, actor, "admin", "official")
+        can_post = (
+            bool(user)
+            and actor.type == "Organization"
+            and await actor_service.has_role(session, user, actor, "admin", "official")
+        )
         pending = await follows.pending_requests(session, actor) if can_post else []
         timeline = await notes.timeline_of(session, actor) if can_post else []
-    context = {"actor": actor, "posts": posts, "follower_count": follower_count,
-               "can_post": can_post, "pending": pending, "timeline": timeline,
-               "handle": f"@{actor.username}@{rt.uris.domain}"}
+    context = {
+        "actor": actor,
+        "posts": posts,
+        "follower_count": follower_count,
+        "can_post": can_post,
+        "pending": pending,
+        "timeline": timeline,
+        "handle": f"@{actor.username}@{rt.uris.domain}",
+    }
     response = await render(request, "actor.html", context)
-    response.headers["Vary"] = "Accept"
+    add_vary(response, "Accept")
     return response
 
 
@@ -73,36 +70,12 @@ async def note_page(request: web.Request) -> web.StreamResponse:
     async with rt.sessions() as session:
         note = await session.scalar(select(Note).where(Note.ap_id == ap_id, Note.local.is_(True)))
     if note is None or note.visibility not in ("public", "unlisted"):
-        raise web.HTTPNotFound(text="There is no such page on this node.")
+        raise web.HTTPNotFound(text=_("There is no such page on this node."))
     if note.deleted_at is not None:
-        raise web.HTTPGone(text="This announcement was deleted.")
+        raise web.HTTPGone(text=_("This announcement was deleted."))
     response = await render(request, "note.html", {"note": note})
-    response.headers["Vary"] = "Accept"
+    add_vary(response, "Accept")
     return response
-
-
-async def login_form(request: web.Request) -> web.Response:
-    return await render(request, "login.html", {"error": None, "username": ""})
-
-
-async def login(request: web.Request) -> web.StreamResponse:
-    form = await read_form(request)
-    rt: Runtime = request.app[RUNTIME]
-    username = (form.get("username") or "").strip()
-    async with rt.sessions() as session:
-        user = await actor_service.user_by_username(session, username) if username else None
-    if user is None or not actor_service.verify_password(user.password_hash, form.get("password", "")):
-        context = {"error": "Unknown handle or wrong password.", "username": username}
-        return await render(request, "login.html", context, status=400)
-    start_session(request, user.id)  # rotation: a new nonce (so a new CSRF token) at every login
-    target = str(form.get("next", ""))
-    raise web.HTTPSeeOther(target if target.startswith("/") and not target.startswith("//") else "/")
-
-
-async def logout(request: web.Request) -> web.StreamResponse:
-    await read_form(request)
-    start_session(request, None)
-    raise web.HTTPSeeOther("/")
 
 
 async def announce(request: web.Request) -> web.StreamResponse:
@@ -115,11 +88,14 @@ async def announce(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther(f"/login?next=/actors/{username}")
     async with rt.sessions() as session, session.begin():
         actor = await actor_service.local_actor(session, username)
-        if actor is None or not await actor_service.has_role(session, user, actor, "admin", "official"):
-            raise web.HTTPForbidden(text="Only the organisation's admins can publish here.")
+        if actor is None or not await actor_service.has_role(
+            session, user, actor, "admin", "official"
+        ):
+            raise web.HTTPForbidden(text=_("Only the organisation's admins can publish here."))
         try:
-            await notes.publish_announcement(session, rt.uris, actor,
-                                             text_to_html(form.get("content", "")))
+            await notes.publish_announcement(
+                session, rt.uris, actor, text_to_html(form.get("content", ""))
+            )
         except CivicError as exc:
             raise web.HTTPBadRequest(text=exc.reason) from None
     rt.outbox_ready.set()
@@ -131,7 +107,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/actor", instance_actor)
     app.router.add_get("/actors/{username}", actor_page, name="actor")
     app.router.add_get("/notes/{token}", note_page, name="note")
-    app.router.add_get("/login", login_form, name="login")
-    app.router.add_post("/login", login)
-    app.router.add_post("/logout", logout)
     app.router.add_post("/actors/{username}/announce", announce)
