@@ -22,6 +22,7 @@ from multidict import CIMultiDict
 from sqlalchemy import select, update
 
 from federation.delivery import DeliveryWorker, claim_due
+from federation.signatures import verify_request
 from node.db import create_engine, is_sqlite, session_factory, transaction
 from node.models import Activity, Actor, Delivery, DeliveryStates, utcnow
 from node.services.actors import create_organization
@@ -245,6 +246,9 @@ async def test_run_once__delivers_signed_stored_body_to_every_inbox(
     doc, ids = await queue(sessions, org, inboxes)
     worker = workers(settings, sessions)
 
+    async def org_key(key_id):
+        return (org.ap_id, org.public_key_pem) if key_id == org.key_id else None
+
     assert await worker.run_once() == 4
 
     assert sorted(p.path for p in receiver.posts) == sorted(
@@ -255,6 +259,11 @@ async def test_run_once__delivers_signed_stored_body_to_every_inbox(
         assert json.loads(post.body) == doc
         assert post.headers["Content-Type"] == "application/activity+json"
         verify_signature(post, org.public_key_pem, org.key_id)
+        # …and the node's own inbox verifier accepts it, as a receiving node would.
+        signer = await verify_request(
+            "POST", f"{receiver.base}{post.path}", post.headers, post.body, org_key
+        )
+        assert signer.owner == org.ap_id
     rows = await rows_by_id(sessions, ids)
     assert {r.state for r in rows.values()} == {DeliveryStates.delivered}
     assert sorted(r.last_status for r in rows.values()) == [200, 202, 202, 204]
