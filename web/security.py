@@ -13,7 +13,7 @@ from aiohttp import web
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "font-src 'self'; connect-src 'self'; form-action 'self' https: http:; frame-ancestors 'none'; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'; object-src 'none'"
 )
 COOKIE = "civic_session"
