@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from activities import wrappers
 from activities.normalize import host_of
 from activities.notes import iso, note_to_as
+from federation.participation_fanout import BUILDERS as PARTICIPATION_BUILDERS
 from federation.runtime import Runtime, wait_for_signal
 from node.db import is_sqlite, writing
 from node.models import Activity, Actor, Delivery, Follow, Note, OutboxEvent, utcnow
@@ -125,6 +126,7 @@ BUILDERS: dict[str, Callable[..., Awaitable[None]]] = {
     outbox.FOLLOW_REJECTED: Fanout.follow_rejected,
     outbox.FOLLOW_REQUESTED: Fanout.follow_requested,
     outbox.FOLLOW_UNDONE: Fanout.follow_undone,
+    **PARTICIPATION_BUILDERS,
 }
 
 

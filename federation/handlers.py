@@ -13,6 +13,8 @@ from activities.actors import as_to_actor
 from activities.errors import InvalidDocument
 from activities.normalize import first_type, id_of, ids_of
 from activities.notes import NOTE_TYPES, as_to_note
+from federation.participation_handlers import HANDLERS as PARTICIPATION_HANDLERS
+from federation.participation_handlers import chained
 from federation.runtime import Runtime
 from node.models import Actor, Follow, Note, utcnow
 from node.services import follows, notes
@@ -156,7 +158,8 @@ async def on_delete(ctx: Inbound) -> str:
     return "note deleted"
 
 
-HANDLERS: dict[str, Handler] = {
+# Participation (discussions, proposals, initiatives) tries first; these handle the rest.
+HANDLERS: dict[str, Handler] = chained({
     "Follow": on_follow,
     "Undo": on_undo,
     "Accept": on_accept,
@@ -164,7 +167,7 @@ HANDLERS: dict[str, Handler] = {
     "Create": on_create,
     "Update": on_update,
     "Delete": on_delete,
-}
+}, PARTICIPATION_HANDLERS)
 
 
 def addressed_ids(doc: dict) -> list[str]:

@@ -1,0 +1,136 @@
+"""Participation objects as AS2: what federates, loaded from the database and converted once."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activities.actors import actor_to_as
+from activities.community import article_to_as, initiative_to_as
+from activities.contributions import contribution_to_as
+from activities.discussions import discussion_group_to_as, discussion_page_to_as
+from activities.html import text_to_html
+from activities.proposals import official_answer_to_as, proposal_to_as
+from node.models import (
+    Actor,
+    Article,
+    Contribution,
+    Discussion,
+    Initiative,
+    OrganizationProfile,
+    Proposal,
+    ProposalStates,
+    Space,
+)
+from node.services import discussions
+from node.services.i18n import pick
+from node.uris import Uris
+
+FEDERATED_VISIBILITIES = ("public", "unlisted")
+
+
+def federates(discussion: Discussion | None) -> bool:
+    """Approved public/unlisted discussions federate; pending, rejected, followers-only and
+    members-only ones never leave the node (DESIGN "Data sovereignty")."""
+    return discussion is not None and discussions.is_visible(discussion)
+
+
+async def language_of(session: AsyncSession, organization: Actor) -> str:
+    """The organisation's default language (its texts are {language: text} maps)."""
+    lang = await session.scalar(select(OrganizationProfile.default_language)
+                                .where(OrganizationProfile.actor_id == organization.id))
+    return lang or "fr"
+
+
+async def discussion_of(session: AsyncSession, discussion_id: int | None) -> Discussion | None:
+    """The discussion when it federates, else None."""
+    discussion = await session.get(Discussion, discussion_id) if discussion_id else None
+    return discussion if federates(discussion) else None
+
+
+async def group_actor_as(session: AsyncSession, uris: Uris, group: Actor) -> dict | None:
+    """A local Group actor's document: a discussion's (FEP-1b12) or, without one, the plain actor.
+    None when its discussion does not federate (the same 404 as a missing actor)."""
+    discussion = await discussions.by_group(session, group)
+    if discussion is None:
+        return actor_to_as(group)
+    if not federates(discussion):
+        return None
+    lang = await language_of(session, discussion.organization)
+    return discussion_group_to_as(discussion, group, discussion.organization,
+                                  uris.discussion_moderators(group.ap_id),
+                                  title=pick(discussion.title, lang),
+                                  summary=pick(discussion.summary, lang))
+
+
+async def discussion_page_as(session: AsyncSession, discussion: Discussion) -> dict:
+    lang = await language_of(session, discussion.organization)
+    conclusion = pick(discussion.conclusion, lang)
+    return discussion_page_to_as(
+        discussion, discussion.group, discussion.organization,
+        title=pick(discussion.title, lang), summary=pick(discussion.summary, lang),
+        content=text_to_html(pick(discussion.body, lang)), language=lang,
+        conclusion=text_to_html(conclusion) if conclusion else None,
+    )
+
+
+async def in_reply_to_of(session: AsyncSession, contribution: Contribution,
+                         discussion: Discussion) -> str:
+    """The parent contribution's id, or the discussion page's for a top-level contribution."""
+    if contribution.parent_id:
+        parent = await session.get(Contribution, contribution.parent_id)
+        if parent is not None:
+            return parent.ap_id
+    return discussion.page_ap_id
+
+
+async def contribution_as(session: AsyncSession, contribution: Contribution,
+                          discussion: Discussion) -> dict:
+    return contribution_to_as(contribution, contribution.author, discussion, discussion.group,
+                              in_reply_to=await in_reply_to_of(session, contribution, discussion))
+
+
+async def proposal_context(session: AsyncSession, proposal: Proposal
+                           ) -> tuple[bool, Discussion | None, Space | None]:
+    """(does it federate, its discussion, its space): a published proposal in a public space and,
+    when it belongs to one, a federated discussion."""
+    space = await session.get(Space, proposal.space_id) if proposal.space_id else None
+    discussion = await session.get(Discussion, proposal.discussion_id) if proposal.discussion_id else None
+    ok = (proposal.state in ProposalStates.PUBLIC
+          and (space is None or space.visibility in FEDERATED_VISIBILITIES)
+          and (discussion is None or federates(discussion)))
+    return ok, discussion, space
+
+
+async def proposal_as(session: AsyncSession, proposal: Proposal) -> dict | None:
+    ok, discussion, space = await proposal_context(session, proposal)
+    if not ok:
+        return None
+    organization = await session.get(Actor, proposal.organization_id)
+    return proposal_to_as(proposal, proposal.author, organization,
+                          group_id=discussion.group.ap_id if discussion else None,
+                          support_threshold=space.support_threshold if space else None)
+
+
+async def answer_as(session: AsyncSession, proposal: Proposal) -> dict | None:
+    """The published official answer (a Note by the organisation), None before it is published."""
+    ok, discussion, _ = await proposal_context(session, proposal)
+    if not ok or proposal.answer_published_at is None or not proposal.answer_ap_id:
+        return None
+    organization = await session.get(Actor, proposal.organization_id)
+    return official_answer_to_as(proposal, organization, answer_id=proposal.answer_ap_id,
+                                 group_id=discussion.group.ap_id if discussion else None)
+
+
+async def article_as(session: AsyncSession, article: Article) -> dict | None:
+    discussion = await discussion_of(session, article.discussion_id)
+    if discussion is None:
+        return None
+    return article_to_as(article, article.author, discussion.group.ap_id)
+
+
+async def initiative_as(session: AsyncSession, initiative: Initiative) -> dict | None:
+    discussion = await discussion_of(session, initiative.discussion_id)
+    if discussion is None:
+        return None
+    return initiative_to_as(initiative, initiative.author, discussion.group.ap_id)

@@ -1,0 +1,175 @@
+"""Participation objects served at their ids: discussion pages, contributions, proposals, answers…"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activities.collections import ordered_collection
+from activities.notes import tombstone_to_as
+from federation import participation_documents as documents
+from federation.objects import as_response, not_found, wants_activity_json
+from federation.runtime import RUNTIME, Runtime
+from node.models import Article, Contribution, Initiative
+from node.services import actors as actor_service
+from node.services import discussions, proposals
+from node.uris import Uris
+
+
+@dataclass(frozen=True)
+class Served:
+    """An AS2 document and the HTML page that shows the object to people."""
+
+    doc: dict
+    page: str
+    status: int = 200
+
+
+Loader = Callable[..., Awaitable[Served | None]]
+
+
+def _tombstone(ap_id: str, former_type: str, deleted, page: str) -> Served:
+    # INTEROP rule 9: a deleted object answers 410 with a Tombstone.
+    return Served(tombstone_to_as(ap_id, former_type, deleted), page, status=410)
+
+
+async def _discussion(session: AsyncSession, uris: Uris, org: str, slug: str) -> Served | None:
+    discussion = await discussions.by_page(session, uris.discussion_page(org.lower(), slug.lower()))
+    if not documents.federates(discussion):
+        return None
+    return Served(await documents.discussion_page_as(session, discussion), discussion.page_ap_id)
+
+
+async def _contribution(session: AsyncSession, uris: Uris, token: str) -> Served | None:
+    contribution = await session.scalar(select(Contribution).where(
+        Contribution.ap_id == uris.contribution(token), Contribution.local.is_(True)))
+    if contribution is None or contribution.hidden:
+        return None
+    discussion = await documents.discussion_of(session, contribution.discussion_id)
+    if discussion is None:
+        return None
+    page = f"{discussion.page_ap_id}#contribution-{token}"
+    if contribution.deleted_at is not None:
+        return _tombstone(contribution.ap_id, "Note", contribution.deleted_at, page)
+    return Served(await documents.contribution_as(session, contribution, discussion), page)
+
+
+async def _proposal(session: AsyncSession, uris: Uris, token: str) -> Served | None:
+    proposal = await proposals.by_ap_id(session, uris.proposal(token))
+    doc = await documents.proposal_as(session, proposal) if proposal else None
+    return Served(doc, proposal.ap_id) if doc else None
+
+
+async def _answer(session: AsyncSession, uris: Uris, token: str) -> Served | None:
+    proposal = await proposals.by_ap_id(session, uris.proposal(token))
+    doc = await documents.answer_as(session, proposal) if proposal else None
+    return Served(doc, f"{proposal.ap_id}#answer") if doc else None
+
+
+async def _article(session: AsyncSession, uris: Uris, token: str) -> Served | None:
+    article = await session.scalar(select(Article).where(Article.ap_id == uris.article(token)))
+    discussion = await documents.discussion_of(session, article.discussion_id) if article else None
+    if discussion is None:
+        return None
+    page = f"{discussion.page_ap_id}#article-{token}"
+    if article.deleted_at is not None:
+        return _tombstone(article.ap_id, "Article", article.deleted_at, page)
+    return Served(await documents.article_as(session, article), page)
+
+
+async def _initiative(session: AsyncSession, uris: Uris, token: str) -> Served | None:
+    initiative = await session.scalar(select(Initiative).where(
+        Initiative.ap_id == uris.initiative(token)))
+    discussion = await documents.discussion_of(session, initiative.discussion_id) if initiative else None
+    if discussion is None:
+        return None
+    page = f"{discussion.page_ap_id}#initiative-{token}"
+    return Served(await documents.initiative_as(session, initiative), page)
+
+
+async def _load(request: web.Request, load: Loader, *args: str) -> Served | None:
+    rt: Runtime = request.app[RUNTIME]
+    async with rt.sessions() as session:
+        return await load(session, rt.uris, *args)
+
+
+async def _as2(request: web.Request, load: Loader, *args: str) -> web.Response:
+    """The AS2 document; missing and non-public objects get the same 404 (INTEROP rule 10)."""
+    found = await _load(request, load, *args)
+    return as_response(found.doc, found.status) if found else not_found()
+
+
+def _negotiated(load: Loader) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """AS2 to AS2 requests; people are sent to the page that shows the object."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        token = request.match_info["token"]
+        if wants_activity_json(request):
+            return await _as2(request, load, token)
+        found = await _load(request, load, token)
+        if found is None:
+            raise web.HTTPNotFound()
+        if found.status == 410:
+            raise web.HTTPGone()
+        raise web.HTTPFound(found.page, headers={"Vary": "Accept"})
+
+    return handler
+
+
+# ---- negotiated pages: the web handlers call these for AS2 requests (like objects.note_document)
+
+async def discussion_document(request: web.Request, org: str, slug: str) -> web.Response:
+    """GET /orgs/{org}/discussions/{slug} as AS2: the discussion's opening Page."""
+    return await _as2(request, _discussion, org, slug)
+
+
+async def proposal_document(request: web.Request, token: str) -> web.Response:
+    """GET /proposals/{token} as AS2: the proposal's Page."""
+    return await _as2(request, _proposal, token)
+
+
+async def contribution_document(request: web.Request, token: str) -> web.Response:
+    return await _as2(request, _contribution, token)
+
+
+async def article_document(request: web.Request, token: str) -> web.Response:
+    return await _as2(request, _article, token)
+
+
+async def initiative_document(request: web.Request, token: str) -> web.Response:
+    return await _as2(request, _initiative, token)
+
+
+async def answer_document(request: web.Request, token: str) -> web.Response:
+    return await _as2(request, _answer, token)
+
+
+# ---- routes of objects that have no page of their own
+
+async def moderators(request: web.Request) -> web.Response:
+    """FEP-1b12: the moderators collection of a discussion's Group (its ``attributedTo``).
+
+    The organisation moderates (its staff act through it), so it is the one member: staff
+    accounts stay private."""
+    rt: Runtime = request.app[RUNTIME]
+    async with rt.sessions() as session:
+        group = await actor_service.local_actor(session, request.match_info["username"])
+        discussion = await discussions.by_group(session, group) if group else None
+        if not documents.federates(discussion):
+            return not_found()
+        doc = ordered_collection(rt.uris.discussion_moderators(group.ap_id), 1, paged=False)
+        doc["orderedItems"] = [discussion.organization.ap_id]
+    return as_response(doc)
+
+
+def add_routes(app: web.Application) -> None:
+    """AS2 routes of objects shown inside another page (people are redirected there)."""
+    app.router.add_get("/actors/{username}/moderators", moderators)
+    app.router.add_get("/contributions/{token}", _negotiated(_contribution))
+    app.router.add_get("/articles/{token}", _negotiated(_article))
+    app.router.add_get("/initiatives/{token}", _negotiated(_initiative))
+    app.router.add_get("/proposals/{token}/answer", _negotiated(_answer))
