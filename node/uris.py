@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from node.errors import InvalidInput
 
@@ -126,6 +126,52 @@ class Uris:
 
     def proposals_index(self, org_username: str) -> str:
         return f"{self.base}/orgs/{org_username}/proposals"
+
+    # Web pages and form targets of the participation spaces (web/participation).
+    def organization_theme(self, org_username: str) -> str:
+        return f"{self.base}/orgs/{org_username}/theme.css"
+
+    def organization_action(self, org_username: str, action: str) -> str:
+        """POST targets on an organisation: ``follow``, ``ambassador``."""
+        return f"{self.base}/orgs/{org_username}/{action}"
+
+    def remote_follow(self, target_ap_id: str) -> str:
+        """The remote-follow page of a local actor (a path: pages link to it on this node)."""
+        return f"/follow?target={quote(target_ap_id, safe='')}"
+
+    def citizen_discussion_form(self, org_username: str) -> str:
+        return f"{self.base}/orgs/{org_username}/new-discussion"
+
+    def discussion_section(self, org_username: str, slug: str, section: str) -> str:
+        """Sub-pages and POST targets of a discussion: ``stakeholders``, ``initiatives``,
+        ``follow``, ``contributions``, ``articles``."""
+        return f"{self.discussion_page(org_username, slug)}/{section}"
+
+    def discussion_article(self, org_username: str, slug: str, article_token: str) -> str:
+        """The page of a crowdsourced article or report (its id is ``article(token)``)."""
+        return f"{self.discussion_page(org_username, slug)}/articles/{article_token}"
+
+    def discussion_contribution(self, org_username: str, slug: str, contribution_id: int,
+                                action: str = "") -> str:
+        """A contribution (local or remote) in its discussion: the reply page, or with ``action``
+        the POST targets ``agree`` and ``moderate``."""
+        url = f"{self.discussion_page(org_username, slug)}/contributions/{contribution_id}"
+        return f"{url}/{action}" if action else url
+
+    def proposal_form(self, org_username: str) -> str:
+        return f"{self.proposals_index(org_username)}/new"
+
+    def proposal_action(self, proposal_ap_id: str, action: str) -> str:
+        """POST targets on a proposal: ``support``, ``withdraw``, ``publish``."""
+        return f"{proposal_ap_id}/{action}"
+
+    def initiative_action(self, initiative_ap_id: str, action: str) -> str:
+        """POST targets on an initiative: ``act``."""
+        return f"{initiative_ap_id}/{action}"
+
+    def admin(self, org_username: str, *parts: str) -> str:
+        """The organisation's admin screens: ``admin(org)``, ``admin(org, "discussions", slug)``…"""
+        return "/".join([f"{self.base}/orgs/{org_username}/admin", *parts])
 
     def token_of(self, ap_id: str) -> str:
         return ap_id.rstrip("/").rsplit("/", 1)[-1]

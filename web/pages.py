@@ -13,6 +13,7 @@ from node.models import Note
 from node.services import actors as actor_service
 from node.services import follows, notes
 from web.i18n import _
+from web.participation.organisations import page_for_actor
 from web.render import add_vary, current_user, read_form, render
 
 
@@ -27,6 +28,8 @@ async def actor_page(request: web.Request) -> web.StreamResponse:
     username = request.match_info["username"]
     if objects.wants_activity_json(request):
         return await objects.actor_document(request, username)
+    if (participation_page := await page_for_actor(request, username)) is not None:
+        return participation_page  # organisations and discussion groups (web/participation)
     user = await current_user(request)
     rt: Runtime = request.app[RUNTIME]
     async with rt.sessions() as session:

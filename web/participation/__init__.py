@@ -1,0 +1,29 @@
+"""Participation spaces on the web: organisation pages, discussions, proposals, community, admin."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from web.participation import (
+    admin,
+    admin_discussions,
+    community,
+    discussions,
+    organisations,
+    proposals,
+    visits,
+)
+
+
+def setup(app: web.Application) -> None:
+    """Register the participation routes and the visit counter (with its periodic flush)."""
+    organisations.add_routes(app)
+    discussions.add_routes(app)
+    community.add_routes(app)
+    proposals.add_routes(app)
+    admin.add_routes(app)
+    admin_discussions.add_routes(app)
+    visits.setup(app)
+
+
+__all__ = ["setup"]

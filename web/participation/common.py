@@ -1,0 +1,260 @@
+"""What the participation pages share: roles, loading with 403/404, texts in the reader's language."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activities.html import text_to_html
+from federation import objects
+from federation.runtime import RUNTIME, Runtime
+from node.errors import NotFound
+from node.models import (
+    Actor,
+    Contribution,
+    Discussion,
+    Follow,
+    FollowStates,
+    InitiativeAction,
+    Membership,
+    User,
+)
+from node.services import actors as actor_service
+from node.services import discussions as discussion_service
+from node.services.i18n import pick
+from web.i18n import LANGUAGES, _, locale_of, translate
+from web.render import current_user, render
+
+# Who may do what in an organisation (node.services.actors.ROLES); node admins may do everything.
+ADMINS = ("admin",)
+MODERATORS = ("admin", "moderator")
+OFFICIALS = ("admin", "official")
+STAFF = ("admin", "moderator", "official")
+
+STATE_LABELS = {
+    "draft": _("Draft"), "published": _("Published"), "evaluating": _("Being evaluated"),
+    "accepted": _("Accepted"), "rejected": _("Rejected"), "withdrawn": _("Withdrawn"),
+    "implemented": _("Implemented"),
+}
+ROLE_LABELS = {
+    "expert": _("Expert"), "association": _("Association"), "elected": _("Elected representative"),
+    "business": _("Business"), "resident": _("Resident"),
+}
+ALIGNMENT_LABELS = {"favour": _("In favour"), "neutral": _("Neutral"), "against": _("Against")}
+VISIBILITY_LABELS = {
+    "public": _("Public"), "unlisted": _("Unlisted"), "followers": _("Followers of the organisation"),
+    "members": _("Members only"),
+}
+COMPONENT_LABELS = {
+    "discussions": _("Discussions"), "proposals": _("Proposals"), "articles": _("Articles"),
+    "initiatives": _("Initiatives"), "supports": _("Supports"),
+}
+
+NOT_FOUND = _("There is no such page on this node.")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def language_of(texts: dict | None, lang: str, fallback: str = "fr") -> str:
+    """The language ``pick`` chooses for ``texts`` (same order: reader's, fallback, any)."""
+    if not texts:
+        return lang
+    if texts.get(lang):
+        return lang
+    if texts.get(fallback):
+        return fallback
+    return next(iter(texts), lang)
+
+
+def contribution_anchor(contribution: Contribution) -> str:
+    """The fragment of a contribution on its discussion page (as federation.participation_objects
+    redirects to it: the token of a local contribution's id)."""
+    if contribution.local:
+        return f"contribution-{contribution.ap_id.rstrip('/').rsplit('/', 1)[-1]}"
+    return f"contribution-r{contribution.id}"
+
+
+def token_anchor(kind: str, ap_id: str) -> str:
+    """``article-<token>``, ``initiative-<token>``: fragments on the discussion page."""
+    return f"{kind}-{ap_id.rstrip('/').rsplit('/', 1)[-1]}"
+
+
+def days_ago(moment: datetime | None) -> int:
+    if moment is None:
+        return 0
+    return max(0, (now() - moment).days)
+
+
+def as_text(html_text: str | None) -> str:
+    """Our own paragraphs (``paragraphs``) back to the plain text they were typed as, to edit them."""
+    text = re.sub(r"</p>\s*<p>", "\n\n", html_text or "")
+    text = re.sub(r"<br\s*/?>", "\n", text)
+    return html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
+
+
+def paragraphs(text: str) -> str:
+    """Plain text typed in a form, as safe HTML paragraphs (bare URLs linked)."""
+    return text_to_html(text or "")
+
+
+async def page(request: web.Request, template: str, context: dict, status: int = 200) -> web.Response:
+    """Render a participation page with the helpers its templates use."""
+    lang = locale_of(request)
+    helpers = {
+        "pick": lambda texts: pick(texts, lang),
+        "pick_lang": lambda texts: language_of(texts, lang),
+        "language_name": lambda code: LANGUAGES.get(code, code),
+        "days_ago": days_ago,
+        "contribution_anchor": contribution_anchor,
+        "token_anchor": token_anchor,
+        "paragraphs": paragraphs,
+        "as_text": as_text,
+        "state_label": lambda state: translate(request, STATE_LABELS.get(state, state)),
+        "role_label": lambda role: translate(request, ROLE_LABELS.get(role, role)),
+        "alignment_label": lambda a: translate(request, ALIGNMENT_LABELS.get(a, a)),
+        "visibility_label": lambda v: translate(request, VISIBILITY_LABELS.get(v, v)),
+        "component_label": lambda c: translate(request, COMPONENT_LABELS.get(c, c)),
+        "uris": request.app[RUNTIME].uris,
+        "errors": {},
+        "values": {},
+    }
+    response = await render(request, template, {**helpers, **context}, status=status)
+    return response
+
+
+def not_found(request: web.Request) -> web.HTTPNotFound:
+    return web.HTTPNotFound(text=NOT_FOUND)
+
+
+def forbidden(message: str = _("You are not allowed to do this.")) -> web.HTTPForbidden:
+    return web.HTTPForbidden(text=message)
+
+
+def wants_as2(request: web.Request) -> bool:
+    return objects.wants_activity_json(request)
+
+
+async def require_user(request: web.Request, back: str | None = None) -> User:
+    """The logged-in user; anonymous visitors are sent to the log-in page (and back)."""
+    user = await current_user(request)
+    if user is None:
+        target = back or request.path
+        raise web.HTTPSeeOther(f"/login?next={quote(target, safe='/')}")
+    return user
+
+
+async def organisation(session: AsyncSession, request: web.Request, username: str | None = None) -> Actor:
+    username = username or request.match_info["org"]
+    actor = await actor_service.local_actor(session, username)
+    if actor is None or actor.type != "Organization":
+        raise not_found(request)
+    return actor
+
+
+async def has_role(session: AsyncSession, user: User | None, org: Actor, roles: tuple[str, ...]) -> bool:
+    return user is not None and await actor_service.has_role(session, user, org, *roles)
+
+
+async def require_role(session: AsyncSession, user: User, org: Actor, roles: tuple[str, ...]) -> None:
+    if not await has_role(session, user, org, roles):
+        raise forbidden()
+
+
+async def person(session: AsyncSession, user: User) -> Actor:
+    """The user's actor, attached to ``session`` (services link rows to it)."""
+    return await session.get(Actor, user.actor_id)
+
+
+async def follows_actor(session: AsyncSession, follower_id: int, followed_id: int) -> bool:
+    return bool(await session.scalar(select(Follow.id).where(
+        Follow.follower_id == follower_id, Follow.followed_id == followed_id,
+        Follow.state == FollowStates.accepted)))
+
+
+async def memberships(session: AsyncSession, user: User | None, org: Actor) -> set[str]:
+    if user is None:
+        return set()
+    rows = await session.scalars(select(Membership.role).where(
+        Membership.user_id == user.id, Membership.organization_id == org.id))
+    roles = set(rows)
+    if user.is_admin:
+        roles |= {"admin"}
+    return roles
+
+
+async def can_see(session: AsyncSession, user: User | None, org: Actor, discussion: Discussion) -> bool:
+    """Pending or rejected citizen discussions: staff and their author only. Restricted visibility: followers of
+    the organisation (``followers``) or its members (``members``); staff see everything."""
+    if await has_role(session, user, org, STAFF):
+        return True
+    if user is not None and discussion.author_id == user.actor_id:
+        return True  # the author sees their citizen discussion while it waits
+    if discussion.moderation != "approved":
+        return False
+    if discussion.visibility in ("public", "unlisted"):
+        return True
+    if user is None:
+        return False
+    if discussion.visibility == "followers":
+        return await follows_actor(session, user.actor_id, org.id)
+    return bool(await memberships(session, user, org))
+
+
+async def discussion_in(session: AsyncSession, request: web.Request, org: Actor, user: User | None,
+                        slug: str | None = None) -> Discussion:
+    """The discussion of the URL, or 404 when it does not exist or the visitor may not see it."""
+    try:
+        discussion = await discussion_service.by_slug(session, org, slug or request.match_info["slug"])
+    except NotFound:
+        raise not_found(request) from None
+    if not await can_see(session, user, org, discussion):
+        raise not_found(request)
+    return discussion
+
+
+async def discussion_stats(session: AsyncSession, ids: list[int]) -> dict[int, tuple[int, datetime | None]]:
+    """{discussion id: (participants, last contribution time)} in one query."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Contribution.discussion_id, func.count(func.distinct(Contribution.author_id)),
+               func.max(Contribution.published))
+        .where(Contribution.discussion_id.in_(ids), Contribution.deleted_at.is_(None))
+        .group_by(Contribution.discussion_id))
+    return {discussion_id: (int(n), last) for discussion_id, n, last in rows}
+
+
+def runtime(request: web.Request) -> Runtime:
+    return request.app[RUNTIME]
+
+
+def checked(form: dict, name: str) -> bool:
+    return form.get(name) in ("on", "1", "true", "yes")
+
+
+def int_field(form: dict, name: str, *, minimum: int = 1, maximum: int = 1_000_000) -> int | None:
+    """An optional whole number field: None when empty, ValueError when not a number in range."""
+    raw = (form.get(name) or "").strip()
+    if not raw:
+        return None
+    value = int(raw)
+    if not minimum <= value <= maximum:
+        raise ValueError(name)
+    return value
+
+
+async def acted_ids(session: AsyncSession, me: Actor | None, initiative_ids: list[int]) -> set[int]:
+    """The initiatives among ``initiative_ids`` where ``me`` said "I acted"."""
+    if me is None or not initiative_ids:
+        return set()
+    rows = await session.scalars(select(InitiativeAction.initiative_id).where(
+        InitiativeAction.actor_id == me.id, InitiativeAction.initiative_id.in_(initiative_ids)))
+    return set(rows)

@@ -1,0 +1,235 @@
+"""Proposals: the filtered index, the proposal page (status, history, supports, official answer),
+submitting (draft or published), publishing a draft and withdrawing."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from federation import participation_objects
+from node.db import transaction
+from node.errors import Conflict, Forbidden, InvalidInput
+from node.models import Actor, Proposal, ProposalStates, ProposalSupport, Space, User
+from node.services import proposals as proposal_service
+from node.services import spaces as space_service
+from web.i18n import _, locale_of, translate
+from web.participation.common import (
+    OFFICIALS,
+    STAFF,
+    forbidden,
+    has_role,
+    not_found,
+    now,
+    organisation,
+    page,
+    paragraphs,
+    person,
+    require_user,
+    runtime,
+    wants_as2,
+)
+from web.participation.organisations import profile_of, theme_version
+from web.render import add_vary, current_user, read_form
+
+S = ProposalStates
+SORT_LABELS = {"supports": _("Most supported"), "recent": _("Most recent"), "oldest": _("Oldest")}
+MAX_BODY = 20_000
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    """GET /orgs/{org}/proposals?state=…&sort=…&page=…"""
+    user = await current_user(request)
+    state = request.query.get("state") or None
+    sort = request.query.get("sort") or "supports"
+    raw_page = request.query.get("page") or "1"
+    error = None
+    if (state is not None and state not in S.PUBLIC) or sort not in SORT_LABELS or not raw_page.isdigit():
+        error = translate(request, _("This filter does not exist: the list below is not filtered."))
+        state, sort, raw_page = None, "supports", "1"
+    async with runtime(request).sessions() as session:
+        org = await organisation(session, request)
+        result = await proposal_service.index(session, org, state=state, sort=sort, page=int(raw_page))
+        profile = await profile_of(session, org)
+        supported = await proposal_service.supported_by(
+            session, await person(session, user) if user else None, [p.id for p in result.items])
+    context = {
+        "org": org, "result": result, "state": state, "sort": sort, "error": error,
+        "states": list(S.PUBLIC), "sorts": SORT_LABELS, "supported": supported,
+        "theme_version": theme_version(profile),
+    }
+    return await page(request, "participation/proposals.html", context, status=400 if error else 200)
+
+
+async def _proposal(session: AsyncSession, request: web.Request, user: User | None) -> tuple[Proposal, Actor]:
+    """The proposal of the URL; drafts only for their author and the organisation's team."""
+    proposal = await proposal_service.by_ap_id(session, runtime(request).uris.proposal(request.match_info["token"]))
+    if proposal is None:
+        raise not_found(request)
+    org = await session.get(Actor, proposal.organization_id)
+    if proposal.state == S.draft and not (
+            (user and user.actor_id == proposal.author_id) or await has_role(session, user, org, STAFF)):
+        raise not_found(request)
+    return proposal, org
+
+
+async def proposal_context(session: AsyncSession, request: web.Request, proposal: Proposal, org: Actor,
+                           user: User | None) -> dict:
+    space = await session.get(Space, proposal.space_id) if proposal.space_id else None
+    me = await person(session, user) if user else None
+    history = await proposal_service.history(session, proposal)
+    people = {a.id: a for a in await session.scalars(
+        select(Actor).where(Actor.id.in_({h.by_actor_id for h in history if h.by_actor_id})))}
+    used = None
+    if space is not None and space.supports_per_person is not None and me is not None:
+        used = await session.scalar(select(func.count()).select_from(ProposalSupport).join(Proposal).where(
+            ProposalSupport.actor_id == me.id, Proposal.space_id == space.id)) or 0
+    supports_open = await space_service.component_enabled(session, space, "supports", now().date())
+    profile = await profile_of(session, org)
+    return {
+        "org": org, "proposal": proposal, "space": space, "history": history, "people": people,
+        "supported": bool(await proposal_service.supported_by(session, me, [proposal.id])),
+        "supports_left": None if used is None else max(space.supports_per_person - used, 0),
+        "supportable": proposal.state in proposal_service.SUPPORTABLE and supports_open,
+        "succeeded": proposal_service.succeeded(proposal, space),
+        "is_author": bool(me) and me.id == proposal.author_id,
+        "can_answer": await has_role(session, user, org, OFFICIALS),
+        "withdrawable": S.withdrawn in proposal_service.AUTHOR_MOVES.get(proposal.state, set()),
+        "theme_version": theme_version(profile),
+    }
+
+
+async def proposal_page(request: web.Request) -> web.StreamResponse:
+    """GET /proposals/{token}."""
+    if wants_as2(request):
+        return await participation_objects.proposal_document(request, request.match_info["token"])
+    user = await current_user(request)
+    async with runtime(request).sessions() as session:
+        proposal, org = await _proposal(session, request, user)
+        context = await proposal_context(session, request, proposal, org, user)
+    response = await page(request, "participation/proposal.html", context)
+    add_vary(response, "Accept")
+    return response
+
+
+async def support(request: web.Request) -> web.StreamResponse:
+    """POST /proposals/{token}/support: support, or withdraw the support (a toggle)."""
+    await read_form(request)
+    rt = runtime(request)
+    user = await require_user(request, rt.uris.proposal(request.match_info["token"]))
+    error = None
+    async with transaction(rt.sessions) as session:
+        proposal, org = await _proposal(session, request, user)
+        space = await session.get(Space, proposal.space_id) if proposal.space_id else None
+        if not await space_service.component_enabled(session, space, "supports", now().date()):
+            raise forbidden(_("Supports are not open in this phase."))
+        me = await person(session, user)
+        try:
+            if not await proposal_service.support(session, rt.uris, proposal, me):
+                await proposal_service.withdraw_support(session, me, proposal=proposal)
+        except Conflict:
+            if proposal.state not in proposal_service.SUPPORTABLE:
+                error = translate(request, _("This proposal cannot be supported any more."))
+            else:
+                error = translate(request, _("You have already given all your %(count)s supports in this space."),
+                                  count=space.supports_per_person if space else 0)
+    if error:
+        async with rt.sessions() as session:
+            proposal, org = await _proposal(session, request, user)
+            context = await proposal_context(session, request, proposal, org, user)
+        return await page(request, "participation/proposal.html", {**context, "support_error": error},
+                          status=409)
+    rt.outbox_ready.set()
+    raise web.HTTPSeeOther(f"{proposal.ap_id}#supports")
+
+
+async def _author_move(request: web.Request, to_state: str) -> web.StreamResponse:
+    await read_form(request)
+    rt = runtime(request)
+    user = await require_user(request, rt.uris.proposal(request.match_info["token"]))
+    async with transaction(rt.sessions) as session:
+        proposal, _org = await _proposal(session, request, user)
+        if proposal.author_id != user.actor_id:
+            raise forbidden(_("Only the author can do this."))
+        try:
+            await proposal_service.transition(session, proposal, to_state, by=await person(session, user),
+                                              as_author=True)
+        except (Conflict, Forbidden):
+            raise forbidden(_("This proposal cannot change to that state now.")) from None
+    rt.outbox_ready.set()
+    raise web.HTTPSeeOther(proposal.ap_id)
+
+
+async def publish(request: web.Request) -> web.StreamResponse:
+    """POST /proposals/{token}/publish: the author publishes a draft."""
+    return await _author_move(request, S.published)
+
+
+async def withdraw(request: web.Request) -> web.StreamResponse:
+    """POST /proposals/{token}/withdraw: the author withdraws the proposal."""
+    return await _author_move(request, S.withdrawn)
+
+
+async def _form_context(session: AsyncSession, org: Actor) -> dict:
+    today = now().date()
+    open_spaces = [s for s in await space_service.spaces_of(session, org)
+                   if await space_service.component_enabled(session, s, "proposals", today)]
+    return {"org": org, "spaces": open_spaces}
+
+
+async def proposal_form(request: web.Request) -> web.StreamResponse:
+    """GET /orgs/{org}/proposals/new."""
+    rt = runtime(request)
+    await require_user(request, rt.uris.proposal_form(request.match_info["org"]))
+    async with rt.sessions() as session:
+        org = await organisation(session, request)
+        context = await _form_context(session, org)
+    return await page(request, "participation/proposal_form.html", context)
+
+
+async def submit(request: web.Request) -> web.StreamResponse:
+    """POST /orgs/{org}/proposals/new: save a draft (action=draft) or publish at once."""
+    form = await read_form(request)
+    rt = runtime(request)
+    user = await require_user(request, rt.uris.proposal_form(request.match_info["org"]))
+    values = {k: (form.get(k) or "").strip() for k in ("title", "body", "space")}
+    errors = {}
+    if not 3 <= len(values["title"]) <= 300:
+        errors["title"] = translate(request, _("The title needs between 3 and 300 characters."))
+    if not values["body"]:
+        errors["body"] = translate(request, _("Describe your proposal."))
+    elif len(values["body"]) > MAX_BODY:
+        errors["body"] = translate(request, _("The text is limited to 20,000 characters."))
+    async with transaction(rt.sessions) as session:
+        org = await organisation(session, request)
+        context = await _form_context(session, org)
+        space = None
+        if values["space"]:
+            space = next((s for s in context["spaces"] if str(s.id) == values["space"]), None)
+            if space is None:
+                errors["space"] = translate(request, _("Proposals are not open in this space now."))
+        if not errors:
+            try:
+                proposal = await proposal_service.create(
+                    session, rt.uris, org, await person(session, user), values["title"],
+                    paragraphs(values["body"]), space=space, publish=form.get("action") != "draft",
+                    language=locale_of(request))
+            except InvalidInput:
+                errors["body"] = translate(request, _("Check the title and the text."))
+            else:
+                target = proposal.ap_id
+    if errors:
+        return await page(request, "participation/proposal_form.html",
+                          {**context, "values": values, "errors": errors}, status=400)
+    rt.outbox_ready.set()
+    raise web.HTTPSeeOther(target)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/orgs/{org}/proposals", index, name="proposals")
+    app.router.add_get("/orgs/{org}/proposals/new", proposal_form)
+    app.router.add_post("/orgs/{org}/proposals/new", submit)
+    app.router.add_get("/proposals/{token}", proposal_page, name="proposal")
+    app.router.add_post("/proposals/{token}/support", support)
+    app.router.add_post("/proposals/{token}/publish", publish)
+    app.router.add_post("/proposals/{token}/withdraw", withdraw)
