@@ -175,7 +175,10 @@ async def organisation_page(request: web.Request, org_username: str) -> web.Stre
 
 
 async def page_for_actor(request: web.Request, username: str) -> web.StreamResponse | None:
-    """web.pages.actor_page hands over organisations (their page) and discussion groups (redirect)."""
+    """web.pages.actor_page hands over organisations (their page) and discussion groups (redirect);
+    None (web.pages renders the actor) while web.participation.setup has not run on this app."""
+    if visits.VISITS not in request.app:
+        return None
     async with runtime(request).sessions() as session:
         actor = await actor_service.local_actor(session, username)
         if actor is None:
