@@ -559,3 +559,22 @@ async def test_pages__accessible_and_self_contained_for_visitors_and_admins(node
     bad = await maire.post("/orgs/lyon/admin/spaces", {"slug": "?"}, form="/orgs/lyon/admin/spaces")
     assert bad.status == 400
     check_page(node, bad)
+
+
+async def test_pages__odd_ids_and_parameters_are_4xx_never_500(node, world, clients):
+    """Ids out of the integer range, non-ASCII digits and unknown filters: 404 or 400, never 500."""
+    camille = clients()
+    await camille.login("camille")
+    path = "/orgs/lyon/discussions/clos-jouve"
+    for bad in ("99999999999999999999", "2147483648"):
+        assert (await camille.get(f"{path}/contributions/{bad}")).status == 404
+        assert (await camille.post(f"{path}/contributions/{bad}/agree", {}, form=path)).status == 404
+        assert (await camille.post(f"{path}/contributions", {"content": "x", "parent": bad},
+                                   form=path)).status == 404
+    assert (await camille.get("/orgs/lyon/proposals?page=%C2%B2")).status == 400
+    assert (await camille.get("/orgs/lyon/proposals?sort=nope")).status == 400
+    assert (await camille.get("/orgs/nobody/proposals")).status == 404
+    assert (await camille.get("/orgs/lyon/discussions/nothing-here")).status == 404
+    long_text = "<" * 9000  # 9,000 characters, 36,000 once escaped
+    reply = await camille.post(f"{path}/contributions", {"content": long_text}, form=path)
+    assert reply.status == 400 and "A contribution is limited to" in reply.text

@@ -28,6 +28,7 @@ from web.participation.common import (
     has_role,
     int_field,
     not_found,
+    row_id,
     runtime,
 )
 from web.participation.common import page as render_page
@@ -76,6 +77,8 @@ async def open_official(request: web.Request) -> web.StreamResponse:
         errors["title"] = translate(request, _("The title needs between 3 and 200 characters."))
     if any(len(t) > 500 for t in texts(form, "summary").values()):
         errors["summary"] = translate(request, _("The summary is limited to 500 characters."))
+    if any(len(t) > 20_000 for t in texts(form, "body").values()):
+        errors["body"] = translate(request, _("The text is limited to 20,000 characters."))
     if values["visibility"] not in VISIBILITIES:
         errors["visibility"] = translate(request, _("Choose a visibility."))
     try:
@@ -193,7 +196,8 @@ async def mark_contribution(request: web.Request) -> web.StreamResponse:
     async with transaction(rt.sessions) as session:
         _user, org = await staff_only(request, session, MODERATORS)
         discussion = await _discussion(session, request, org)
-        contribution = await session.get(Contribution, int(request.match_info["id"]))
+        contribution_id = row_id(request.match_info["id"])
+        contribution = await session.get(Contribution, contribution_id) if contribution_id else None
         if contribution is None or contribution.discussion_id != discussion.id:
             raise not_found(request)
         await contributions.set_mark(session, contribution, **mark)
@@ -253,8 +257,8 @@ async def remove_stakeholder(request: web.Request) -> web.StreamResponse:
     async with transaction(rt.sessions) as session:
         _user, org = await staff_only(request, session, MODERATORS)
         discussion = await _discussion(session, request, org)
-        actor_id = form.get("actor") or ""
-        actor = await session.get(Actor, int(actor_id)) if actor_id.isdigit() else None
+        actor_id = row_id(form.get("actor"))
+        actor = await session.get(Actor, actor_id) if actor_id else None
         if actor is None or not await community.remove_stakeholder(session, discussion, actor):
             raise not_found(request)
     raise web.HTTPSeeOther(rt.uris.admin(org.username, "discussions", discussion.slug) + "#stakeholders")

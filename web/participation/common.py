@@ -236,6 +236,14 @@ def runtime(request: web.Request) -> Runtime:
     return request.app[RUNTIME]
 
 
+def row_id(text: str | None) -> int | None:
+    """A database id from a URL or a form: ASCII digits within the integer column's range."""
+    text = text or ""
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) > 2_147_483_647:
+        return None
+    return int(text)
+
+
 def checked(form: dict, name: str) -> bool:
     return form.get(name) in ("on", "1", "true", "yes")
 

@@ -34,6 +34,7 @@ from web.participation.common import (
     paragraphs,
     person,
     require_user,
+    row_id,
     runtime,
     wants_as2,
 )
@@ -141,10 +142,15 @@ async def contribute(request: web.Request) -> web.StreamResponse:
         values, errors = _check_contribution(request, form, discussion)
         if not errors:
             me = await person(session, user)
-            created = await contributions.contribute(
-                session, rt.uris, discussion, me, paragraphs(values["content"]), parent=parent,
-                alignment=values["alignment"] or None, official=is_official and values["official"])
-            target = f"{discussion.page_ap_id}#{contribution_anchor(created)}"
+            try:
+                created = await contributions.contribute(
+                    session, rt.uris, discussion, me, paragraphs(values["content"]), parent=parent,
+                    alignment=values["alignment"] or None, official=is_official and values["official"])
+            except InvalidInput:  # the text grew past the limit once its markup was escaped
+                errors["content"] = translate(request, _("A contribution is limited to %(max)s characters."),
+                                              max=MAX_CONTENT // 2)
+            else:
+                target = f"{discussion.page_ap_id}#{contribution_anchor(created)}"
     if errors:
         return await _contribution_errors(request, org, discussion, parent, user, values, errors)
     rt.outbox_ready.set()
@@ -169,7 +175,7 @@ async def _contribution_errors(request, org, discussion, parent, user, values, e
 async def _in_discussion(session: AsyncSession, request: web.Request, discussion: Discussion,
                          contribution_id: str) -> Contribution:
     """A live contribution of ``discussion`` by its id (404 otherwise)."""
-    found = await session.get(Contribution, int(contribution_id)) if contribution_id.isdigit() else None
+    found = await session.get(Contribution, row_id(contribution_id)) if row_id(contribution_id) else None
     if found is None or found.discussion_id != discussion.id or found.deleted_at is not None:
         raise not_found(request)
     return found

@@ -26,6 +26,7 @@ from web.participation.common import (
     paragraphs,
     person,
     require_user,
+    row_id,
     runtime,
     wants_as2,
 )
@@ -44,7 +45,7 @@ async def index(request: web.Request) -> web.StreamResponse:
     sort = request.query.get("sort") or "supports"
     raw_page = request.query.get("page") or "1"
     error = None
-    if (state is not None and state not in S.PUBLIC) or sort not in SORT_LABELS or not raw_page.isdigit():
+    if (state is not None and state not in S.PUBLIC) or sort not in SORT_LABELS or not row_id(raw_page):
         error = translate(request, _("This filter does not exist: the list below is not filtered."))
         state, sort, raw_page = None, "supports", "1"
     async with runtime(request).sessions() as session:
