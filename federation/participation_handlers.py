@@ -31,6 +31,7 @@ from node.services import community, contributions, discussions, notes, outbox, 
 from node.services.actors import local_actor
 
 log = logging.getLogger(__name__)
+MAX_ID = 2048  # the length of our ap_id and url columns (PostgreSQL enforces it)
 
 
 class Context(Protocol):
@@ -71,6 +72,12 @@ async def _thread(ctx: Context, obj: dict) -> tuple[Discussion, Contribution | N
     return None
 
 
+def _check_ids(*ids: str | None) -> None:
+    """Refuse (a 4xx outcome) an id that no column can hold, rather than fail the whole batch."""
+    if any(i and len(i) > MAX_ID for i in ids):
+        raise InvalidDocument(f"ids are limited to {MAX_ID} characters")
+
+
 def _content(data) -> str:
     """The contribution's HTML: a Lemmy post's title or a content warning first, then the
     (sanitised) content, then links to the attachments."""
@@ -93,6 +100,7 @@ async def on_create(ctx: Context) -> str | None:
     if is_poll_vote(obj):
         return "ignored: a poll vote is not a contribution"  # INTEROP "Polls"
     data = as_to_contribution(obj)
+    _check_ids(data.ap_id, data.url)
     if data.author != ctx.actor.ap_id:
         raise InvalidDocument("the object is attributed to someone else")
     if ctx.runtime.uris.is_local(data.ap_id):
@@ -128,6 +136,7 @@ async def on_like(ctx: Context) -> str | None:
     proposal = None if contribution else await proposals.by_ap_id(session, target)
     if contribution is None and proposal is None:
         return None
+    _check_ids(ctx.doc["id"])
     if await _id_taken(session, ctx.doc["id"]):
         return "ignored: this Like id is already recorded"
     if contribution is not None:
@@ -156,6 +165,7 @@ async def on_join(ctx: Context) -> str | None:
         return None
     if await documents.discussion_of(ctx.session, initiative.discussion_id) is None:
         return "ignored: the initiative is not public"
+    _check_ids(ctx.doc["id"])
     if await _id_taken(ctx.session, ctx.doc["id"]):
         return "ignored: this Join id is already recorded"
     added = await community.act(ctx.session, ctx.runtime.uris, initiative, ctx.actor,
