@@ -11,7 +11,7 @@ from aiohttp import web
 
 from federation.objects import wants_activity_json
 from node.config import Settings
-from web import accounts, follow, i18n, pages
+from web import accounts, follow, i18n, pages, participation
 from web.render import render_error
 from web.security import SIGNER, SessionSigner, security_headers
 from web.sessions import session_cookies
@@ -48,4 +48,5 @@ def setup(app: web.Application, settings: Settings) -> None:
     pages.add_routes(app)
     accounts.add_routes(app)
     follow.add_routes(app)
+    participation.setup(app)
     app.router.add_static("/static", HERE / "static", name="static", append_version=True)
