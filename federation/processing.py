@@ -77,6 +77,7 @@ async def process_batch(rt: Runtime, limit: int = 25) -> int:
                 actor = merged[row.actor]
             await _process_row(rt, session, row, actor)
     rt.outbox_ready.set()
+    rt.content_version += 1
     return len(pending)
 
 

@@ -27,6 +27,9 @@ class Runtime:
     blocked_domains: set[str] = field(default_factory=set)
     # Monotonic time of the last inbox write: processing yields to a burst of incoming POSTs.
     last_ingest: float = 0.0
+    # Bumped whenever this process changes what pages show (processed activities, form posts):
+    # the web layer's page cache drops what it rendered before.
+    content_version: int = 0
 
     @property
     def uris(self) -> Uris:

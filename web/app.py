@@ -11,7 +11,7 @@ from aiohttp import web
 
 from federation.objects import wants_activity_json
 from node.config import Settings
-from web import accounts, follow, i18n, pages, participation
+from web import accounts, cache, follow, i18n, pages, participation
 from web.render import render_error
 from web.security import SIGNER, SessionSigner, security_headers
 from web.sessions import session_cookies
@@ -49,4 +49,5 @@ def setup(app: web.Application, settings: Settings) -> None:
     accounts.add_routes(app)
     follow.add_routes(app)
     participation.setup(app)
+    cache.setup(app)  # innermost middleware: serves anonymous pages from the micro-cache
     app.router.add_static("/static", HERE / "static", name="static", append_version=True)

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from federation.runtime import RUNTIME
 from node.models import User
+from web.cache import CACHEABLE, CSRF_PLACEHOLDER
 from web.i18n import LANGUAGES, _, locale_of, translate, translations
 from web.security import CSP
 from web.sessions import check_csrf, csrf_token, get_session
@@ -101,7 +102,8 @@ async def render(
         "languages": LANGUAGES,
         "translations": translations(request),
         "user": await current_user(request),
-        "csrf_token": csrf_token(request),
+        # A page cached for anonymous visitors carries a placeholder, replaced per response.
+        "csrf_token": CSRF_PLACEHOLDER if request.get(CACHEABLE) else csrf_token(request),
         "path": request.path_qs if request.method == "GET" else request.path,
         "domain": request.app[RUNTIME].uris.domain,
         "registrations_open": request.app[RUNTIME].settings.open_registrations,

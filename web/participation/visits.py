@@ -16,6 +16,7 @@ from federation.objects import wants_activity_json
 from federation.runtime import RUNTIME
 from node.db import transaction
 from node.services import dashboard
+from web.cache import VISIT, VISIT_COUNTER
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ def count(request: web.Request, org_id: int, discussion_id: int | None = None) -
     counter = request.app.get(VISITS)
     if counter is None:
         return False
+    request[VISIT] = (org_id, discussion_id)  # replayed when the page is served from the cache
     counter.hit(org_id, discussion_id, datetime.now(UTC).date())
     return True
 
@@ -76,6 +78,7 @@ async def flush(app: web.Application) -> int:
     except (SQLAlchemyError, OSError):
         app[VISITS].give_back(counts)
         raise
+    app[RUNTIME].content_version += 1  # the dashboards changed: drop cached pages
     return sum(counts.values())
 
 
@@ -90,6 +93,7 @@ async def _flush_periodically(app: web.Application) -> None:
 
 def setup(app: web.Application) -> None:
     app[VISITS] = VisitCounter()
+    app[VISIT_COUNTER] = count
     app.cleanup_ctx.append(visits_context)
 
 
