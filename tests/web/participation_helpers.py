@@ -1,4 +1,4 @@
-"""Participation page tests: a node with the participation routes, a cookie-keeping client, a world."""
+"""Participation page tests: a cookie-keeping client and a world of organisation, people and discussions."""
 
 from __future__ import annotations
 
@@ -7,41 +7,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import aiohttp
-from aiohttp import web
 from multidict import CIMultiDictProxy
 from sqlalchemy import update
 
-from federation import participation_objects
-from node.app import create_app
-from node.config import Settings
 from node.db import transaction
 from node.models import Actor, Contribution, utcnow
 from node.services import actors, community, contributions, discussions, follows, proposals, spaces
 from tests.conftest import RunningNode
-from tests.remote import free_port
-from web import participation
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORD = "correct horse battery"
 HTML = "text/html"
-
-
-async def start(database_url: str, data_dir) -> tuple[RunningNode, web.AppRunner]:
-    """A running node with the participation pages and object ids, added here while web/app.py and
-    node/app.py do not add them yet."""
-    port = free_port("127.0.0.1")
-    settings = Settings(base_url=f"http://127.0.0.1:{port}", database_url=database_url, data_dir=data_dir,
-                        development=True, instance_name="Test node", secret_key="test-secret")
-    app = create_app(settings, background=False)
-    registered = {r.canonical for r in app.router.resources()}
-    if "/orgs/{org}/proposals" not in registered:
-        participation.setup(app)
-    if "/contributions/{token}" not in registered:  # object ids: AS2, and people sent to the pages
-        participation_objects.add_routes(app)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return RunningNode(app, settings), runner
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, datetime
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 from sqlalchemy import func, select
@@ -100,6 +100,12 @@ def as_text(html_text: str | None) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
 
 
+def path_of(url: str) -> str:
+    """The path (and query) of one of our absolute URLs: what log-in ``next`` parameters accept."""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
 def paragraphs(text: str) -> str:
     """Plain text typed in a form, as safe HTML paragraphs (bare URLs linked)."""
     return text_to_html(text or "")
@@ -117,6 +123,7 @@ async def page(request: web.Request, template: str, context: dict, status: int =
         "token_anchor": token_anchor,
         "paragraphs": paragraphs,
         "as_text": as_text,
+        "path_of": path_of,
         "state_label": lambda state: translate(request, STATE_LABELS.get(state, state)),
         "role_label": lambda role: translate(request, ROLE_LABELS.get(role, role)),
         "alignment_label": lambda a: translate(request, ALIGNMENT_LABELS.get(a, a)),
@@ -146,7 +153,7 @@ async def require_user(request: web.Request, back: str | None = None) -> User:
     """The logged-in user; anonymous visitors are sent to the log-in page (and back)."""
     user = await current_user(request)
     if user is None:
-        target = back or request.path
+        target = path_of(back) if back else request.path
         raise web.HTTPSeeOther(f"/login?next={quote(target, safe='/')}")
     return user
 

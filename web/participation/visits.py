@@ -31,6 +31,8 @@ class VisitCounter:
 
     def __init__(self) -> None:
         self._counts: Counter[Key] = Counter()
+        # One flush at a time: when flush() returns, every view counted before it is written.
+        self.writing = asyncio.Lock()
 
     def hit(self, org_id: int, discussion_id: int | None, day: date) -> None:
         self._counts[(org_id, discussion_id, day)] += 1
@@ -68,16 +70,18 @@ def count(request: web.Request, org_id: int, discussion_id: int | None = None) -
 
 
 async def flush(app: web.Application) -> int:
-    """Write the buffered counts (one transaction); returns how many views were written."""
-    counts = app[VISITS].take()
-    if not counts:
-        return 0
-    try:
-        async with transaction(app[RUNTIME].sessions) as session:
-            await dashboard.add_visits(session, counts)
-    except (SQLAlchemyError, OSError):
-        app[VISITS].give_back(counts)
-        raise
+    """Write the buffered counts (one transaction); returns how many views this call wrote."""
+    counter = app[VISITS]
+    async with counter.writing:
+        counts = counter.take()
+        if not counts:
+            return 0
+        try:
+            async with transaction(app[RUNTIME].sessions) as session:
+                await dashboard.add_visits(session, counts)
+        except (SQLAlchemyError, OSError):
+            counter.give_back(counts)
+            raise
     app[RUNTIME].content_version += 1  # the dashboards changed: drop cached pages
     return sum(counts.values())
 
