@@ -15,6 +15,7 @@ from node.models import (
     Contribution,
     DailyVisits,
     Discussion,
+    Initiative,
     InitiativeAction,
     Proposal,
     ProposalSupport,
@@ -87,8 +88,9 @@ async def _active_people(session, org_id: int, start: datetime, end: datetime) -
         select(ProposalSupport.actor_id).join(Proposal).where(
             Proposal.organization_id == org_id, ProposalSupport.created_at >= start,
             ProposalSupport.created_at < end),
-        select(InitiativeAction.actor_id).where(InitiativeAction.created_at >= start,
-                                                InitiativeAction.created_at < end),
+        select(InitiativeAction.actor_id).join(Initiative).where(
+            Initiative.discussion_id.in_(discussions), InitiativeAction.created_at >= start,
+            InitiativeAction.created_at < end),
     ).subquery()
     return await session.scalar(select(func.count(func.distinct(people.c.who)))) or 0
 

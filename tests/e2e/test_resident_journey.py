@@ -67,12 +67,7 @@ def test_resident_journey__register_follow_contribute_agree_propose_then_officia
     resident.locator("#password_confirm").fill(PASSWORD)
     resident.get_by_role("button", name="Créer mon compte").click()
     expect(resident.locator(".account-menu")).to_contain_text(f"Connecté·e en tant que {NAME}")
-    # The registration's `next` does not bring the resident back yet (see the xfail test below):
-    # back to the discussion through the menus.
-    resident.get_by_role("navigation", name="Navigation principale").get_by_role("link", name="Organisations").click()
-    resident.get_by_role("link", name="Ville de Lyon", exact=True).click()
-    resident.get_by_role("link", name=re.compile(r"^Découvrir\W+Transformez avec nous le Clos Jouve")).click()
-    expect(resident).to_have_url(discussion_url)
+    expect(resident).to_have_url(discussion_url)  # registration brings the resident back
 
     # -- follows the discussion: one more follower ------------------------------------------------
     followers = resident.locator("#followers .big")
@@ -185,12 +180,8 @@ def test_resident_journey__register_follow_contribute_agree_propose_then_officia
         "Accepted")
 
 
-NEXT_BUG = ("the discussion page's log-in and registration links pass the page's absolute URL as "
-            "`next` (discussion.html: /login?next={{ discussion.page_ap_id|urlencode }}), which "
-            "web.render.local_path refuses as unsafe: the resident lands on / or their profile instead")
 
 
-@pytest.mark.xfail(strict=True, reason=NEXT_BUG)
 @pytest.mark.parametrize("link", ["Log in to contribute", "Create an account"])
 def test_discussion_page__log_in_or_register_link_brings_the_resident_back(new_context, link):
     """After logging in (or registering) from a discussion's link, the resident is back on it."""

@@ -227,3 +227,16 @@ async def test_dashboard__figures_and_change_over_previous_period(sessions, uris
     assert board.active_people.value == 2 and board.quality_recognised.value == 1
     assert board.visits_series[-1] == (today, 35) and len(board.visits_series) == 30
     assert board.comments_series[-1] == (today, 2)
+
+
+async def test_dashboard__active_people_counts_only_this_organisations_activity(sessions, uris, world):
+    """Someone who acted on another organisation's initiative is not active here."""
+    today = utcnow().date()
+    async with transaction(sessions) as s:
+        nice = await actors.create_organization(s, uris, "nice", "Nice")
+        other = await discussions.open_discussion(s, uris, nice, "tram", "Tramway")
+        init = await community.create_initiative(s, uris, other, nice, "Pétition", "<p>x</p>")
+        await community.act(s, uris, init, world["people"][2])
+        board = await dashboard.dashboard(s, world["lyon"].id, today)
+        nice_board = await dashboard.dashboard(s, nice.id, today)
+    assert board.active_people.value == 0 and nice_board.active_people.value == 1
