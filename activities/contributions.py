@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from activities.errors import InvalidDocument
 from activities.groups import group_addressing
 from activities.html import plain_text, sanitize_html
-from activities.normalize import as_list, first_type, host_of, id_of, ids_of, require_id, text_of
+from activities.normalize import (
+    as_list,
+    first_type,
+    host_of,
+    id_of,
+    ids_of,
+    parse_time,
+    require_id,
+    text_of,
+)
 from activities.notes import iso
 from activities.vocabulary import CONTEXT, is_public
 from node.models import Actor, Contribution, Discussion
@@ -83,16 +92,6 @@ class ContributionData:
     updated: datetime | None
     language: str | None
     url: str | None
-
-
-def parse_time(value) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _language(doc: dict) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -78,3 +79,14 @@ def check_activity(doc: Any) -> dict:
         raise InvalidDocument("'type' is missing")
     require_id(doc, "actor")
     return doc
+
+
+def parse_time(value) -> datetime | None:
+    """An xsd:dateTime as an aware datetime (UTC when no zone is given), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

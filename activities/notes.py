@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from activities.errors import InvalidDocument
 from activities.html import plain_text, sanitize_html
-from activities.normalize import first_type, host_of, id_of, ids_of, require_id, text_of
+from activities.normalize import first_type, host_of, id_of, ids_of, parse_time, require_id, text_of
 from activities.vocabulary import CONTEXT, PUBLIC, is_public
 from node.models import Actor, Note
 
@@ -77,16 +77,6 @@ class NoteData:
     name: str | None
 
 
-def _parse_time(value) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def as_to_note(doc: dict) -> NoteData:
     """Validate a Note-like object; remote HTML is sanitised here, once (INTEROP rule 7)."""
     if not isinstance(doc, dict):
@@ -119,6 +109,6 @@ def as_to_note(doc: dict) -> NoteData:
         to=to,
         cc=cc,
         language=language,
-        published=_parse_time(doc.get("published")),
+        published=parse_time(doc.get("published")),
         name=plain_text(text_of(doc, "name"), 500) or None,
     )
