@@ -75,9 +75,11 @@ async def _article(session: AsyncSession, uris: Uris, token: str) -> Served | No
     discussion = await documents.discussion_of(session, article.discussion_id) if article else None
     if discussion is None:
         return None
-    page = f"{discussion.page_ap_id}#article-{token}"
     if article.deleted_at is not None:
-        return _tombstone(article.ap_id, "Article", article.deleted_at, page)
+        return _tombstone(article.ap_id, "Article", article.deleted_at,
+                          f"{discussion.page_ap_id}#article-{token}")
+    # People go to the article's own page (the discussion lists only its latest articles).
+    page = uris.discussion_article(discussion.organization.username, discussion.slug, token)
     return Served(await documents.article_as(session, article), page)
 
 

@@ -179,3 +179,19 @@ async def test_article_and_initiative_documents__in_the_group(pnode):
     for ap_id, kind in ((article.ap_id, "Article"), (initiative.ap_id, "Page")):
         status, doc, _ = await _get(ap_id, AS2)
         assert (status, doc["type"], doc["audience"]) == (200, kind, d.group.ap_id)
+
+
+async def test_article_document__people_are_sent_to_the_article_page(pnode):
+    """An article id: an Article for AS2; browsers go to the article's own page."""
+    d = await _open(pnode)
+    async with transaction(pnode.rt.sessions) as s:
+        amel = await actors.require_local_actor(s, "amel")
+        article = await community.add_article(s, pnode.uris, await s.get(Discussion, d.id), amel,
+                                              "Compte rendu", summary="Synthèse",
+                                              link="https://example.org/cr")
+    status, doc, _ = await _get(article.ap_id, AS2)
+    assert (status, doc["type"], doc["name"]) == (200, "Article", "Compte rendu")
+    status, _, headers = await _get(article.ap_id, HTML)
+    token = pnode.uris.token_of(article.ap_id)
+    assert (status, headers["Location"]) == (
+        302, pnode.uris.discussion_article("lyon", "clos-jouve", token))
