@@ -112,30 +112,30 @@ async def mark_accepted(session: AsyncSession, follow_ap_id: str | None, followe
     return True
 
 
-async def followers(session: AsyncSession, actor: Actor, *, offset: int = 0,
-                    limit: int | None = None) -> list[Actor]:
+async def _related(session: AsyncSession, actor: Actor, *, of: str, offset: int,
+                   limit: int | None) -> list[Actor]:
+    """Accepted followers (``of="followers"``) or followed actors of ``actor``, oldest first."""
+    mine, theirs = ((Follow.followed_id, Follow.follower_id) if of == "followers"
+                    else (Follow.follower_id, Follow.followed_id))
     query = (
-        select(Actor).join(Follow, Follow.follower_id == Actor.id)
-        .where(Follow.followed_id == actor.id, Follow.state == FollowStates.accepted)
+        select(Actor).join(Follow, theirs == Actor.id)
+        .where(mine == actor.id, Follow.state == FollowStates.accepted)
         .order_by(Follow.id)
         .offset(offset)
     )
     if limit is not None:
         query = query.limit(limit)
     return list(await session.scalars(query))
+
+
+async def followers(session: AsyncSession, actor: Actor, *, offset: int = 0,
+                    limit: int | None = None) -> list[Actor]:
+    return await _related(session, actor, of="followers", offset=offset, limit=limit)
 
 
 async def following(session: AsyncSession, actor: Actor, *, offset: int = 0,
                     limit: int | None = None) -> list[Actor]:
-    query = (
-        select(Actor).join(Follow, Follow.followed_id == Actor.id)
-        .where(Follow.follower_id == actor.id, Follow.state == FollowStates.accepted)
-        .order_by(Follow.id)
-        .offset(offset)
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    return list(await session.scalars(query))
+    return await _related(session, actor, of="following", offset=offset, limit=limit)
 
 
 async def count(session: AsyncSession, actor: Actor, *, of: str = "followers") -> int:
