@@ -224,19 +224,30 @@ async def support_undone(fanout: Publisher, support_ap_id: str, actor_id: int,
                 undo=True)
 
 
-async def initiative_joined(fanout: Publisher, action_id: int) -> None:
-    """"I acted": Join(initiative) to its author if remote, passed on by the group."""
-    action = await fanout.session.get(InitiativeAction, action_id)
-    initiative = await fanout.session.get(Initiative, action.initiative_id) if action else None
+async def _join(fanout: Publisher, join_id: str, actor_id: int, initiative_id: int, *, undo: bool) -> None:
+    """"I acted": Join(initiative) (or its Undo) to its author if remote, passed on by the group."""
+    initiative = await fanout.session.get(Initiative, initiative_id)
     discussion = await documents.discussion_of(fanout.session, initiative.discussion_id) \
         if initiative else None
-    if discussion is None:
+    actor = await fanout.session.get(Actor, actor_id)
+    if discussion is None or actor is None:
         return
-    actor = await fanout.session.get(Actor, action.actor_id)
     author = initiative.author
-    doc = wrappers.join(action.ap_id, actor.ap_id, initiative.ap_id, [author.ap_id])
+    doc = wrappers.join(join_id, actor.ap_id, initiative.ap_id, [author.ap_id])
+    if undo:
+        doc = wrappers.undo(fanout.new_id(), actor.ap_id, doc, [author.ap_id])
     await fanout.publish(actor, doc, _inbox_of(author), public=True)
     await _in_group(fanout, discussion, doc)
+
+
+async def initiative_joined(fanout: Publisher, action_id: int) -> None:
+    action = await fanout.session.get(InitiativeAction, action_id)
+    if action is not None:
+        await _join(fanout, action.ap_id, action.actor_id, action.initiative_id, undo=False)
+
+
+async def initiative_left(fanout: Publisher, join_ap_id: str, actor_id: int, initiative_id: int) -> None:
+    await _join(fanout, join_ap_id, actor_id, initiative_id, undo=True)
 
 
 # ---- proposals, official answers, articles, initiatives (Create/Update of Page, Note, Article)
@@ -316,5 +327,6 @@ BUILDERS: dict[str, Callable[..., Awaitable[None]]] = {
     community.ARTICLE_CREATED: article_created,
     community.INITIATIVE_CREATED: initiative_created,
     community.INITIATIVE_JOINED: initiative_joined,
+    community.INITIATIVE_LEFT: initiative_left,
     GROUP_RELAYED: group_relayed,
 }

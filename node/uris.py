@@ -131,9 +131,9 @@ class Uris:
     def organization_theme(self, org_username: str) -> str:
         return f"{self.base}/orgs/{org_username}/theme.css"
 
-    def organization_action(self, org_username: str, action: str) -> str:
-        """POST targets on an organisation: ``follow``, ``ambassador``."""
-        return f"{self.base}/orgs/{org_username}/{action}"
+    def organization_action(self, org_username: str, *parts: str) -> str:
+        """POST targets on an organisation: ``follow``, ``ambassador``, ``follow-requests``, id."""
+        return "/".join([f"{self.base}/orgs/{org_username}", *parts])
 
     def remote_follow(self, target_ap_id: str) -> str:
         """The remote-follow page of a local actor (a path: pages link to it on this node)."""

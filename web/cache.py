@@ -1,20 +1,45 @@
-"""A micro-cache of rendered pages for anonymous visitors.
+"""A micro-cache of rendered pages, shared by every visitor who would see the same page.
 
-Anonymous GETs of the same page in the same language share one rendering for a few seconds.
+Visitors of a page in one language share one rendering for a few seconds:
+
+- **Anonymous visitors** all see the same page.
+- **Signed-in visitors** share the rendering of their *audience* (for example "resident" or
+  "resident who moderates this organisation"). What is theirs alone is put into their copy of the
+  page: their CSRF token, their name and link in the account menu, and *marks* — whether they
+  already agreed with a contribution, support a proposal, follow the discussion, acted. A handler
+  opts its page in with :func:`share_page`, which returns the ``mark`` helper its template uses; the
+  viewer's audience and marks are kept (per user and page) next to the shared rendering, so a repeat
+  view costs no database query and no template rendering. A handler decorated with
+  :func:`viewers_from` also says how to find a visitor's audience and marks alone (a few indexed
+  queries), so a visitor new to the page gets the shared rendering without rendering it again.
+
+One rendering per page, language and audience is made at a time: visitors who ask while it is made
+wait for it instead of rendering the same page in parallel (after an invalidation, a burst of
+visitors costs one rendering, not one each).
+
 Entries are dropped at once when this process changes content (any successful form POST, inbound
 activities processed) and expire after ``TTL`` seconds for changes made by other processes (the
-CLI, other `civic serve` processes). Each response still gets the visitor's own CSRF token: the
-page is cached with a placeholder that is replaced per request. Signed-in visitors, AS2 requests
-and non-200 answers are never cached. Page-view counts are replayed on hits.
+CLI, other `civic serve` processes). A rendering just past its TTL still goes to the visitors who
+ask while one request renders the page again; a visitor's marks are kept for a random half to
+whole TTL, so that readers who came together are not looked up again all at once. AS2 requests and non-200 answers are never cached; signed-in
+pages whose handler did not call :func:`share_page` are rendered for each request. Page-view counts
+are replayed on hits.
 """
 
 from __future__ import annotations
 
+import asyncio
+import html
+import random
+import re
+import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
+from markupsafe import Markup
 
 from federation.objects import wants_activity_json
 from federation.runtime import RUNTIME
@@ -23,46 +48,158 @@ from web.sessions import csrf_token, get_session
 
 TTL = 5.0
 MAX_ENTRIES = 512
-CSRF_PLACEHOLDER = "__civic_csrf_placeholder__"
+MAX_VIEWERS = 8192
+# Placeholders and marks carry a per-process random tag: text written by anyone (a contribution
+# with a link to "…?t=__civic_csrf…") can never have a visitor's token or name put into it.
+_TAG = secrets.token_hex(8)
+CSRF_PLACEHOLDER = f"__civic_csrf_{_TAG}__"
+# The account menu of a shared rendering: replaced by the viewer's own name and profile link.
+NAME_PLACEHOLDER = f"__civic_name_{_TAG}__"
+URL_PLACEHOLDER = f"__civic_url_{_TAG}__"
 CACHEABLE = web.RequestKey("civic_cacheable", bool)
+VIEWER = web.RequestKey("civic_viewer", object)
+MARKS = web.RequestKey("civic_marks", object)
 # Handlers that count a page view store (organisation id, discussion id) here for replay on hits.
 VISIT = web.RequestKey("civic_visit", tuple)
 _KEPT_HEADERS = ("Content-Type", "Content-Language", "Content-Security-Policy", "Vary")
+ANONYMOUS = ""
+RESIDENT = "resident"  # the audience of a page that shows every signed-in visitor the same thing
+
+
+@dataclass
+class Viewer:
+    """A signed-in visitor's side of a shared page: which rendering they share, and their marks."""
+    audience: str
+    marks: dict[str, frozenset]
+    name: str = ""
+    url: str = ""
+    version: int = 0
+    expires: float = 0.0
+
+
+def make_viewer(user, audience: str, **marks: Collection) -> Viewer:
+    """A signed-in ``user``'s side of a page (see :func:`viewers_from`)."""
+    actor = user.actor
+    return Viewer(audience, {kind: frozenset(keys) for kind, keys in marks.items()},
+                  actor.name or actor.username, actor.url or actor.ap_id)
+
+
+ViewerOf = Callable[[web.Request], Awaitable["Viewer | None"]]
+_VIEWER_OF = "civic_viewer_of"
+
+
+def viewers_from(viewer_of: ViewerOf):
+    """Decorate a page handler that calls :func:`share_page`: ``viewer_of(request)`` returns the
+    signed-in visitor's :class:`Viewer` (audience and marks, as the handler would compute them; see
+    :func:`make_viewer`) or None, without rendering. It may raise HTTP errors: the handler then runs."""
+    def decorate(handler):
+        setattr(handler, _VIEWER_OF, viewer_of)
+        return handler
+    return decorate
+
+
+class Marks:
+    """The ``mark(kind, key, yes, no)`` template helper: ``yes`` when the viewer's ``kind`` set
+    holds ``key``, else ``no``. When the page is rendered to be shared, each call leaves a numbered
+    marker instead; :func:`_respond` resolves the markers for each viewer."""
+
+    def __init__(self, marks: Mapping[str, Collection], shared: bool):
+        self.marks, self.shared = marks, shared
+        self.slots: list[tuple[str, object, Markup, Markup]] = []
+
+    def __call__(self, kind: str, key: object, yes: str, no: str = "") -> Markup:
+        if not self.shared:
+            return Markup(yes if key in self.marks.get(kind, ()) else no)
+        self.slots.append((kind, key, Markup(yes), Markup(no)))
+        return Markup(f"<!--{_TAG}:{len(self.slots) - 1}-->")
+
+
+# A rendering is cut once, when it is stored, into UTF-8 pieces and the places that differ per
+# visitor; each response joins the pieces (no search through the page, no re-encoding).
+_HOLES = re.compile(f"({CSRF_PLACEHOLDER}|{NAME_PLACEHOLDER}|{URL_PLACEHOLDER})|<!--{_TAG}:(\\d+)-->")
 
 
 @dataclass
 class Entry:
-    body: str
+    """A stored rendering: ``parts`` are bytes, or an int for a placeholder (0 CSRF token, 1 name, 2 link),
+    or a (kind, key, yes bytes, no bytes) mark."""
+    parts: list
     headers: dict[str, str]
     visit: tuple | None
     version: int
     expires: float
 
+    @classmethod
+    def cut(cls, body: str, slots: list[tuple[str, object, Markup, Markup]], headers: dict[str, str],
+            visit: tuple | None, version: int, expires: float) -> Entry:
+        parts, start = [], 0
+        for hole in _HOLES.finditer(body):
+            parts.append(body[start:hole.start()].encode())
+            if hole[1]:
+                parts.append((CSRF_PLACEHOLDER, NAME_PLACEHOLDER, URL_PLACEHOLDER).index(hole[1]))
+            else:
+                kind, key, yes, no = slots[int(hole[2])]
+                parts.append((kind, key, str(yes).encode(), str(no).encode()))
+            start = hole.end()
+        parts.append(body[start:].encode())
+        return cls(parts, headers, visit, version, expires)
+
 
 class PageCache:
-    def __init__(self, ttl: float = TTL, max_entries: int = MAX_ENTRIES):
-        self.ttl, self.max_entries = ttl, max_entries
-        self._entries: OrderedDict[tuple[str, str], Entry] = OrderedDict()
-        self.hits = self.misses = 0
+    """Shared renderings by (path, language, audience) and viewers by (user id, path)."""
 
-    def get(self, key: tuple[str, str], version: int) -> Entry | None:
-        entry = self._entries.get(key)
-        if entry is None or entry.version != version or entry.expires < time.monotonic():
-            self._entries.pop(key, None)
+    def __init__(self, ttl: float = TTL, max_entries: int = MAX_ENTRIES, max_viewers: int = MAX_VIEWERS):
+        self.ttl, self.max_entries, self.max_viewers = ttl, max_entries, max_viewers
+        self._entries: OrderedDict[tuple, Entry] = OrderedDict()
+        self._viewers: OrderedDict[tuple, Viewer] = OrderedDict()
+        self.rendering: dict[tuple, asyncio.Future] = {}  # renderings in progress, by entry key
+        self.hits = self.misses = self.renders = 0
+
+    def _fresh(self, table: OrderedDict, key: tuple, version: int, grace: float = 0.0):
+        """(value, stale): stale when past its deadline by less than ``grace`` seconds."""
+        found = table.get(key)
+        late = time.monotonic() - found.expires if found is not None else 0.0
+        if found is None or found.version != version or late > grace:
+            table.pop(key, None)
+            return None, False
+        table.move_to_end(key)
+        return found, late > 0
+
+    @staticmethod
+    def _store(table: OrderedDict, key: tuple, value: object, limit: int) -> None:
+        table[key] = value
+        table.move_to_end(key)
+        while len(table) > limit:
+            table.popitem(last=False)
+
+    def get(self, key: tuple, version: int) -> tuple[Entry | None, bool]:
+        """The rendering and whether it is stale: past its TTL by less than another TTL, it may be
+        served while one request renders the page again (never after a change in this process)."""
+        entry, stale = self._fresh(self._entries, key, version, grace=self.ttl)
+        if entry is None:
             self.misses += 1
-            return None
-        self._entries.move_to_end(key)
-        self.hits += 1
-        return entry
+        else:
+            self.hits += 1
+        return entry, stale
 
-    def put(self, key: tuple[str, str], entry: Entry) -> None:
-        self._entries[key] = entry
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+    def put(self, key: tuple, entry: Entry) -> None:
+        self._store(self._entries, key, entry, self.max_entries)
+
+    def viewer(self, key: tuple, version: int) -> Viewer | None:
+        return self._fresh(self._viewers, key, version)[0]
+
+    def put_viewer(self, key: tuple, viewer: Viewer) -> None:
+        self._store(self._viewers, key, viewer, self.max_viewers)
+
+    def expire_all(self) -> None:
+        """Make every entry too old to serve, as time would (tests use this instead of waiting)."""
+        for table in (self._entries, self._viewers):
+            for value in table.values():
+                value.expires = -2 * self.ttl
 
     def clear(self) -> None:
         self._entries.clear()
+        self._viewers.clear()
 
 
 PAGE_CACHE = web.AppKey("civic_page_cache", PageCache)
@@ -73,18 +210,62 @@ def uncacheable(request: web.Request) -> None:
     request[CACHEABLE] = False
 
 
+def share_page(request: web.Request, signed_in: bool, audience: str = RESIDENT,
+               **marks: Collection) -> Marks:
+    """Let signed-in visitors of this page share renderings: everyone with the same ``audience``
+    (choose it from what changes the page besides the marks: roles, rights) sees the same page,
+    except for ``marks`` (kind → keys this visitor has), applied to each copy.
+
+    Returns the ``mark`` helper for the template; call it before rendering."""
+    shared = bool(signed_in and request.get(CACHEABLE))
+    helper = Marks(marks, shared)
+    if shared:
+        request[VIEWER] = Viewer(audience, {kind: frozenset(keys) for kind, keys in marks.items()})
+        request[MARKS] = helper
+    return helper
+
+
+def account_fields(request: web.Request, name: str, url: str) -> tuple[str, str]:
+    """The name and link the account menu shows: placeholders in a shared rendering."""
+    viewer = request.get(VIEWER)
+    if viewer is None or not request.get(CACHEABLE):
+        return name, url
+    viewer.name, viewer.url = name, url
+    return NAME_PLACEHOLDER, URL_PLACEHOLDER
+
+
 def _eligible(request: web.Request) -> bool:
-    if request.method != "GET" or wants_activity_json(request) or request.path.startswith("/static/"):
-        return False
-    return not get_session(request).get("uid")
+    return request.method == "GET" and not wants_activity_json(request) \
+        and not request.path.startswith("/static/")
 
 
-def _respond(request: web.Request, entry: Entry) -> web.Response:
-    body = entry.body.replace(CSRF_PLACEHOLDER, csrf_token(request))
-    response = web.Response(text=body, headers={k: v for k, v in entry.headers.items()
-                                               if k != "Content-Type"},
-                            content_type="text/html", charset="utf-8")
-    return response
+def _respond(request: web.Request, entry: Entry, viewer: Viewer | None) -> web.Response:
+    fills = (csrf_token(request).encode(),
+             html.escape(viewer.name).encode() if viewer else b"",
+             html.escape(viewer.url).encode() if viewer else b"")
+    marks = viewer.marks if viewer is not None else {}
+    body = []
+    for part in entry.parts:
+        if part.__class__ is bytes:
+            body.append(part)
+        elif part.__class__ is int:
+            body.append(fills[part])
+        else:
+            kind, key, yes, no = part
+            body.append(yes if key in marks.get(kind, ()) else no)
+    return web.Response(body=b"".join(body), headers={k: v for k, v in entry.headers.items()
+                                                      if k != "Content-Type"},
+                        content_type="text/html", charset="utf-8")
+
+
+async def _viewer_of(request: web.Request) -> Viewer | None:
+    viewer_of = getattr(request.match_info.handler, _VIEWER_OF, None)
+    if viewer_of is None:
+        return None
+    try:
+        return await viewer_of(request)
+    except web.HTTPException:
+        return None  # the handler answers (404, 403…) with its own page
 
 
 @web.middleware
@@ -103,27 +284,67 @@ async def cached_pages(request: web.Request, handler):
     if not _eligible(request):
         return await handler(request)
     cache = request.app[PAGE_CACHE]
-    key = (request.path_qs, locale_of(request))
-    entry = cache.get(key, rt.content_version)
-    if entry is not None:
+    uid = get_session(request).get("uid")
+    lang, version, path = locale_of(request), rt.content_version, request.path_qs
+    viewer = None
+    if uid is not None:
+        viewer = cache.viewer((uid, path), version)
+        if viewer is None and (viewer := await _viewer_of(request)) is not None:
+            _keep_viewer(cache, uid, path, viewer, version)
+        if viewer is None:  # this reader's side of the page is unknown: the handler finds it
+            cache.misses += 1
+            return await _render(request, handler, uid, lang, version)
+    key = (path, lang, viewer.audience if viewer else ANONYMOUS)
+    entry, stale = cache.get(key, version)
+    if entry is None and key in cache.rendering:
+        await asyncio.shield(cache.rendering[key])  # the same page is being rendered: use it
+        entry, stale = cache.get(key, version)
+    # A stale copy goes to everyone but the one request that renders the page again.
+    if entry is not None and not (stale and key not in cache.rendering):
         if entry.visit and request.app.get(VISIT_COUNTER) is not None:
             request.app[VISIT_COUNTER](request, *entry.visit)
-        return _respond(request, entry)
+        return _respond(request, entry, viewer)
+    done = asyncio.get_running_loop().create_future()
+    cache.rendering[key] = done
+    try:
+        return await _render(request, handler, uid, lang, version)
+    finally:
+        if cache.rendering.get(key) is done:
+            del cache.rendering[key]
+        done.set_result(None)
+
+
+def _keep_viewer(cache: PageCache, uid: int, path: str, viewer: Viewer, version: int) -> None:
+    # Kept between half the TTL and the TTL: readers who arrived together are not looked up again
+    # all at the same moment.
+    viewer.version, viewer.expires = version, time.monotonic() + cache.ttl * (0.5 + random.random() / 2)
+    cache.put_viewer((uid, path), viewer)
+
+
+async def _render(request: web.Request, handler, uid: int | None, lang: str, version: int) -> web.StreamResponse:
+    """Run the handler with placeholders; keep the rendering when it can be shared."""
+    cache = request.app[PAGE_CACHE]
+    cache.renders += 1
     request[CACHEABLE] = True
-    version = rt.content_version
     try:
         response = await handler(request)
     finally:
         # Error pages are rendered outside this middleware: they must get a real token.
         cacheable, request[CACHEABLE] = request.get(CACHEABLE), False
+    viewer = request.get(VIEWER)
     if not (isinstance(response, web.Response) and response.content_type == "text/html"
             and response.text is not None and CSRF_PLACEHOLDER in response.text):
-        return response
+        return response  # rendered for this visitor alone
     headers = {k: response.headers[k] for k in _KEPT_HEADERS if k in response.headers}
-    entry = Entry(response.text, headers, request.get(VISIT), version, time.monotonic() + cache.ttl)
-    if cacheable and response.status == 200:
-        cache.put(key, entry)
-    fresh = _respond(request, entry)
+    slots = request[MARKS].slots if MARKS in request else []
+    entry = Entry.cut(response.text, slots, headers, request.get(VISIT), version,
+                      time.monotonic() + cache.ttl)
+    # A session whose account is gone renders as anonymous but is not stored as such.
+    if cacheable and response.status == 200 and (uid is None) == (viewer is None):
+        cache.put((request.path_qs, lang, viewer.audience if viewer else ANONYMOUS), entry)
+        if viewer is not None:
+            _keep_viewer(cache, uid, request.path_qs, viewer, version)
+    fresh = _respond(request, entry, viewer)
     fresh.set_status(response.status)
     return fresh
 

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from federation.runtime import RUNTIME
 from node.models import User
-from web.cache import CACHEABLE, CSRF_PLACEHOLDER
+from web.cache import CACHEABLE, CSRF_PLACEHOLDER, VIEWER, account_fields
 from web.i18n import LANGUAGES, _, locale_of, translate, translations
 from web.security import CSP
 from web.sessions import check_csrf, csrf_token, get_session
@@ -97,13 +97,19 @@ async def render(
     Every template gets ``lang``, ``languages``, ``translations`` (used by ``_()``/``{% trans %}``),
     ``user``, ``csrf_token`` and ``path`` (where the language switcher returns to)."""
     lang = locale_of(request)
+    user = await current_user(request)
+    # A page shared by several visitors (web/cache.py) carries placeholders, replaced per response.
+    shared = request.get(CACHEABLE) and (user is None or VIEWER in request)
+    account_name, account_url = ("", "") if user is None else account_fields(
+        request, user.actor.name or user.actor.username, user.actor.url or user.actor.ap_id)
     base = {
         "lang": lang,
         "languages": LANGUAGES,
         "translations": translations(request),
-        "user": await current_user(request),
-        # A page cached for anonymous visitors carries a placeholder, replaced per response.
-        "csrf_token": CSRF_PLACEHOLDER if request.get(CACHEABLE) else csrf_token(request),
+        "user": user,
+        "account_name": account_name,
+        "account_url": account_url,
+        "csrf_token": CSRF_PLACEHOLDER if shared else csrf_token(request),
         "path": request.path_qs if request.method == "GET" else request.path,
         "domain": request.app[RUNTIME].uris.domain,
         "registrations_open": request.app[RUNTIME].settings.open_registrations,

@@ -24,6 +24,7 @@ from node.uris import Uris, new_token
 ARTICLE_CREATED = "article.created"
 INITIATIVE_CREATED = "initiative.created"
 INITIATIVE_JOINED = "initiative.joined"
+INITIATIVE_LEFT = "initiative.left"
 
 
 def _check_link(link: str | None) -> str | None:
@@ -152,6 +153,7 @@ async def act(session: AsyncSession, uris: Uris, initiative: Initiative, actor: 
 
 async def unact(session: AsyncSession, actor: Actor, *, initiative: Initiative | None = None,
                 join_ap_id: str | None = None) -> bool:
+    """Take back "I acted", by the initiative (local click) or by the Join's id (Undo(Join))."""
     query = select(InitiativeAction).where(InitiativeAction.actor_id == actor.id)
     if initiative is not None:
         query = query.where(InitiativeAction.initiative_id == initiative.id)
@@ -162,6 +164,9 @@ async def unact(session: AsyncSession, actor: Actor, *, initiative: Initiative |
     row = await session.scalar(query)
     if row is None:
         return False
+    if actor.local:  # withdrawn here: Undo(Join) for those who received the Join
+        await outbox.emit(session, INITIATIVE_LEFT, join_ap_id=row.ap_id, actor_id=actor.id,
+                          initiative_id=row.initiative_id)
     await session.execute(delete(InitiativeAction).where(InitiativeAction.id == row.id))
     await session.execute(update(Initiative).where(Initiative.id == row.initiative_id)
                           .values(acted_count=Initiative.acted_count - 1))

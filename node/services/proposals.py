@@ -200,6 +200,15 @@ async def history(session: AsyncSession, proposal: Proposal) -> list[StateChange
                                       .order_by(StateChange.id)))
 
 
+async def supported_in(session: AsyncSession, actor: Actor | None, organization: Actor) -> set[int]:
+    """The proposals to ``organization`` that ``actor`` supports (by the supports' actor index)."""
+    if actor is None:
+        return set()
+    rows = await session.scalars(select(ProposalSupport.proposal_id).join(Proposal).where(
+        ProposalSupport.actor_id == actor.id, Proposal.organization_id == organization.id))
+    return set(rows)
+
+
 async def supported_by(session: AsyncSession, actor: Actor | None, proposal_ids: list[int]) -> set[int]:
     if actor is None or not proposal_ids:
         return set()

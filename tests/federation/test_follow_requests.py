@@ -72,3 +72,47 @@ async def test_follow_requests__listed_for_the_organisations_admins_only(node, r
         await admin.close()
     assert alice.ap_id not in public_page
     assert alice.ap_id in admin_page
+
+
+async def test_follow_requests__answered_from_the_organisation_page(node, remote):
+    """The admin accepts one request and rejects another with the page's buttons: Accept and Reject
+    go out. A moderator cannot answer (403); an unknown or already answered request is a 404 and a
+    missing action a 400, with nothing changed."""
+    org = await _gated(node)
+    async with transaction(node.rt.sessions) as s:
+        modo = await actors.create_user(s, node.uris, "conseil_modo", "password-123", "Modo")
+        await actors.add_member(s, modo, await actors.require_local_actor(s, "conseil"), "moderator")
+    alice, bob = remote.add_actor("alice"), remote.add_actor("bob")
+    for n, who in enumerate((alice, bob)):
+        assert (await remote.post(org.inbox, _follow(who, org, n), who))[0] == 202
+    await node.step()
+    async with node.rt.sessions() as s:
+        ids = {who.ap_id: f.id for f, who in await follows.pending_requests(s, org)}
+    admin, moderator = Browser(node.base), Browser(node.base)
+    try:
+        await admin.login("conseil_admin", "password-123")
+        await moderator.login("conseil_modo", "password-123")
+        _, admin_page = await admin.get("/actors/conseil")
+        assert admin_page.count('name="action" value="accept"') == 2
+        _, moderator_page = await moderator.get("/actors/conseil")
+        assert alice.ap_id in moderator_page and 'value="accept"' not in moderator_page
+        target = f"/orgs/conseil/follow-requests/{ids[alice.ap_id]}"
+        status, _, _ = await moderator.post(target, {"action": "accept"}, csrf_from="/actors/conseil")
+        assert status == 403
+        status, body, _ = await admin.post(target, {}, csrf_from="/actors/conseil")
+        assert status == 400 and "accept or to reject" in body
+        assert (await admin.post(target, {"action": "accept"}, csrf_from="/actors/conseil"))[0] == 303
+        assert (await admin.post(target, {"action": "reject"}, csrf_from="/actors/conseil"))[0] == 404
+        bob_target = f"/orgs/conseil/follow-requests/{ids[bob.ap_id]}"
+        assert (await admin.post(bob_target, {"action": "reject"}, csrf_from="/actors/conseil"))[0] == 303
+        _, after = await admin.get("/actors/conseil")
+        assert alice.ap_id not in after and bob.ap_id not in after
+    finally:
+        await admin.close()
+        await moderator.close()
+    await node.step()
+    sent = {(d["type"], d["object"]["actor"]) for d in remote.received}
+    assert sent == {("Accept", alice.ap_id), ("Reject", bob.ap_id)}
+    async with node.rt.sessions() as s:
+        states = {f.ap_id: f.state for f in await s.scalars(select(Follow))}
+    assert states == {f"{alice.ap_id}/follows/0": "accepted"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from node.db import transaction
-from node.models import Contribution
-from node.services import actors, contributions, discussions, proposals
+from node.models import Contribution, Discussion, Initiative
+from node.services import actors, community, contributions, discussions, proposals
 from tests.federation.participation_scene import (
     PUBLIC,
     contribute,
@@ -123,3 +123,29 @@ async def test_fanout__proposal_and_official_answer_reach_organisation_followers
     [answer] = [c["object"] for c in received(remote, "Create", scene.org)
                 if c["object"]["type"] == "Note"]
     assert (answer["inReplyTo"], answer["civic:officialAnswer"]) == (p.ap_id, True)
+
+
+async def test_fanout__local_act_and_its_withdrawal_send_join_then_undo_join(node, remote):
+    """nadia says "I acted" on an initiative, then takes it back: the group passes on her Join, then
+    an Undo of that same Join, to its followers (bob)."""
+    scene = await open_scene(node)
+    bob = remote.add_actor("bob")
+    await follow_group(node, remote, scene, bob)
+    async with transaction(node.rt.sessions) as s:
+        disc = await s.get(Discussion, scene.discussion_id)
+        amel = await actors.require_local_actor(s, "amel")
+        initiative = await community.create_initiative(s, node.uris, disc, amel, "Planter", "<p>Ensemble</p>")
+        nadia = (await actors.create_user(s, node.uris, "nadia", "password-123")).actor
+        assert await community.act(s, node.uris, initiative, nadia)
+        nadia_id, initiative_id = nadia.ap_id, initiative.ap_id
+    await node.step()
+    async with transaction(node.rt.sessions) as s:
+        initiative = await s.scalar(select(Initiative).where(Initiative.ap_id == initiative_id))
+        assert await community.unact(s, await actors.require_local_actor(s, "nadia"), initiative=initiative)
+    await node.step()
+    relayed = [a["object"] for a in received(remote, "Announce", scene.group)
+               if isinstance(a["object"], dict) and a["object"]["type"] in ("Join", "Undo")]
+    assert [r["type"] for r in relayed] == ["Join", "Undo"]
+    join, undo = relayed
+    assert (join["actor"], join["object"]) == (nadia_id, initiative_id)
+    assert undo["actor"] == nadia_id and undo["object"]["id"] == join["id"] and undo["object"]["type"] == "Join"

@@ -21,6 +21,7 @@ from node.models import (
     Discussion,
     Follow,
     FollowStates,
+    Initiative,
     InitiativeAction,
     Membership,
     User,
@@ -28,6 +29,7 @@ from node.models import (
 from node.services import actors as actor_service
 from node.services import discussions as discussion_service
 from node.services.i18n import pick
+from web.cache import RESIDENT
 from web.i18n import LANGUAGES, _, locale_of, translate
 from web.render import current_user, render
 
@@ -170,6 +172,11 @@ async def has_role(session: AsyncSession, user: User | None, org: Actor, roles: 
     return user is not None and await actor_service.has_role(session, user, org, *roles)
 
 
+def audience_of(is_official: bool, is_moderator: bool) -> str:
+    """Which shared rendering of a page a signed-in visitor gets (web/cache.py): by role."""
+    return RESIDENT + ("+official" if is_official else "") + ("+moderator" if is_moderator else "")
+
+
 async def require_role(session: AsyncSession, user: User, org: Actor, roles: tuple[str, ...]) -> None:
     if not await has_role(session, user, org, roles):
         raise forbidden()
@@ -266,10 +273,10 @@ def int_field(form: dict, name: str, *, minimum: int = 1, maximum: int = 1_000_0
     return value
 
 
-async def acted_ids(session: AsyncSession, me: Actor | None, initiative_ids: list[int]) -> set[int]:
-    """The initiatives among ``initiative_ids`` where ``me`` said "I acted"."""
-    if me is None or not initiative_ids:
+async def acted_in(session: AsyncSession, me: Actor | None, discussion: Discussion) -> set[int]:
+    """The initiatives of ``discussion`` where ``me`` said "I acted"."""
+    if me is None:
         return set()
-    rows = await session.scalars(select(InitiativeAction.initiative_id).where(
-        InitiativeAction.actor_id == me.id, InitiativeAction.initiative_id.in_(initiative_ids)))
+    rows = await session.scalars(select(InitiativeAction.initiative_id).join(Initiative).where(
+        InitiativeAction.actor_id == me.id, Initiative.discussion_id == discussion.id))
     return set(rows)

@@ -10,9 +10,10 @@ from node.db import transaction
 from node.errors import InvalidInput
 from node.models import STAKEHOLDER_ROLES, Article, Discussion, Initiative
 from node.services import community
+from web.cache import share_page
 from web.i18n import _, translate
 from web.participation.common import (
-    acted_ids,
+    acted_in,
     discussion_in,
     forbidden,
     not_found,
@@ -123,7 +124,8 @@ async def _initiatives_context(session, request, org, discussion, user) -> dict:
     me = await person(session, user) if user else None
     profile = await profile_of(session, org)
     return {"org": org, "discussion": discussion, "initiatives": items,
-            "acted": await acted_ids(session, me, [i.id for i in items]),
+            "mark": share_page(request, user is not None,
+                               acted=await acted_in(session, me, discussion)),
             "open": discussion.status == "open" and discussion.moderation == "approved",
             "theme_version": theme_version(profile)}
 

@@ -17,12 +17,14 @@ from node.services import community, contributions, follows
 from node.services import discussions as discussion_service
 from node.services.contributions import ALIGNMENTS, MAX_CONTENT
 from node.uris import GROUP_HANDLE_RE
+from web.cache import Viewer, make_viewer, share_page, viewers_from
 from web.i18n import _, locale_of, translate
 from web.participation import visits
 from web.participation.common import (
     MODERATORS,
     OFFICIALS,
-    acted_ids,
+    acted_in,
+    audience_of,
     contribution_anchor,
     discussion_in,
     discussion_stats,
@@ -46,21 +48,45 @@ PENDING = _("This discussion is waiting for moderation.")
 OFFICIAL_ONLY = _("Only the organisation posts in this discussion.")
 
 
+async def viewer_state(session: AsyncSession, org: Actor, discussion: Discussion,
+                       user: User | None) -> tuple[bool, bool, dict[str, set]]:
+    """Who the visitor is on this discussion: official?, moderator?, and their marks (what they
+    agreed with, whether they follow it, the initiatives where they acted)."""
+    me = await person(session, user) if user else None
+    following = bool(me) and await follows.find(session, me, discussion.group) is not None
+    return (await has_role(session, user, org, OFFICIALS), await has_role(session, user, org, MODERATORS),
+            {"agreed": await contributions.agreed_ids(session, me, discussion),
+             "following": {discussion.id} if following else set(),
+             "acted": await acted_in(session, me, discussion)})
+
+
+async def discussion_viewer(request: web.Request) -> Viewer | None:
+    """The signed-in visitor's side of the discussion page, without rendering it (web/cache.py)."""
+    user = await current_user(request)
+    if user is None:
+        return None
+    async with runtime(request).sessions() as session:
+        org = await organisation(session, request)
+        discussion = await discussion_in(session, request, org, user)
+        is_official, is_moderator, marks = await viewer_state(session, org, discussion, user)
+    return make_viewer(user, audience_of(is_official, is_moderator), **marks)
+
+
 async def discussion_context(session: AsyncSession, request: web.Request, org: Actor,
                              discussion: Discussion, user: User | None) -> dict:
     """Everything both parts of the discussion page show."""
-    me = await person(session, user) if user else None
-    is_official = await has_role(session, user, org, OFFICIALS)
-    is_moderator = await has_role(session, user, org, MODERATORS)
+    is_official, is_moderator, marks = await viewer_state(session, org, discussion, user)
     profile = await profile_of(session, org)
     articles = await community.articles(session, discussion)
     ranked = await community.key_stakeholders(session, discussion, limit=5)
     initiatives = await community.initiatives(session, discussion)
     stats = await discussion_stats(session, [discussion.id])
     open_for_contributions = discussion.status == "open" and discussion.moderation == "approved"
+    mark = share_page(request, user is not None, audience_of(is_official, is_moderator), **marks)
     return {
         "org": org,
         "profile": profile,
+        "mark": mark,
         "theme_version": theme_version(profile),
         "discussion": discussion,
         "is_moderator": is_moderator,
@@ -69,16 +95,13 @@ async def discussion_context(session: AsyncSession, request: web.Request, org: A
         "can_contribute": bool(user) and open_for_contributions
         and (is_official or not discussion.official_only),
         "thread": await contributions.thread(session, discussion, include_hidden=is_moderator),
-        "agreed": await contributions.agreed_ids(session, me, discussion),
         "progress": await contributions.progress(session, discussion),
         "follower_count": await discussion_service.follower_count(session, discussion),
-        "following": bool(me) and await follows.find(session, me, discussion.group) is not None,
         "articles": articles,
         "article_count": len(articles),
         "stakeholders": ranked,
         "initiatives": initiatives[:3],
         "initiative_count": len(initiatives),
-        "acted": await acted_ids(session, me, [i.id for i in initiatives[:3]]),
         "last_active": stats.get(discussion.id, (0, None))[1] or discussion.created_at,
         "alignments": ALIGNMENTS,
         "handle": f"@{discussion.group.username}@{runtime(request).uris.domain}",
@@ -86,6 +109,7 @@ async def discussion_context(session: AsyncSession, request: web.Request, org: A
     }
 
 
+@viewers_from(discussion_viewer)
 async def discussion_page(request: web.Request) -> web.StreamResponse:
     """GET /orgs/{org}/discussions/{slug}."""
     if wants_as2(request):
@@ -198,7 +222,8 @@ async def contribution_context(session: AsyncSession, request: web.Request, org:
         "is_moderator": is_moderator, "is_official": is_official, "open": open_for_contributions,
         "can_contribute": bool(user) and open_for_contributions
         and (is_official or not discussion.official_only),
-        "agreed": await contributions.agreed_ids(session, me, discussion),
+        "mark": share_page(request, user is not None, audience_of(is_official, is_moderator),
+                           agreed=await contributions.agreed_ids(session, me, discussion)),
         "supported": lambda c: contributions.supported_by_community(c, discussion),
         "alignments": ALIGNMENTS,
     }

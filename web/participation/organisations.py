@@ -20,6 +20,7 @@ from node.services import proposals as proposal_service
 from web.i18n import _, translate
 from web.participation import charts, visits
 from web.participation.common import (
+    ADMINS,
     MODERATORS,
     OFFICIALS,
     STAFF,
@@ -31,7 +32,9 @@ from web.participation.common import (
     organisation,
     page,
     person,
+    require_role,
     require_user,
+    row_id,
     runtime,
 )
 from web.render import add_vary, current_user, read_form
@@ -165,6 +168,7 @@ async def organisation_page(request: web.Request, org_username: str) -> web.Stre
             "proposals": await proposal_service.index(session, org, sort="supports", page_size=5),
             "announcements": await notes.notes_by(session, org, limit=5),
             "pending_follows": await follows.pending_requests(session, org) if is_staff else [],
+            "can_answer_follows": await has_role(session, user, org, ADMINS),
             "pending_discussions": await discussion_service.pending_moderation(session, org)
             if await has_role(session, user, org, MODERATORS) else [],
         }
@@ -213,6 +217,27 @@ async def follow_organisation(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"{back}#community")
 
 
+async def answer_follow_request(request: web.Request) -> web.StreamResponse:
+    """POST /orgs/{org}/follow-requests/{id}: an admin accepts (``action=accept``: Accept sent) or
+    rejects (``action=reject``: Reject sent) a request to follow a gated organisation."""
+    form = await read_form(request)
+    rt = runtime(request)
+    back = rt.uris.organization_page(request.match_info["org"])
+    user = await require_user(request, back)
+    if form.get("action") not in ("accept", "reject"):
+        raise web.HTTPBadRequest(text=translate(request, _("Choose to accept or to reject the request.")))
+    async with transaction(rt.sessions) as session:
+        org = await organisation(session, request)
+        await require_role(session, user, org, ADMINS)
+        pending = {f.id: f for f, _ in await follows.pending_requests(session, org)}
+        follow = pending.get(row_id(request.match_info["id"]))
+        if follow is None:  # answered meanwhile, withdrawn by the follower, or never there
+            raise web.HTTPNotFound(text=translate(request, _("This follow request is no longer waiting.")))
+        await (follows.accept if form["action"] == "accept" else follows.reject)(session, follow)
+    rt.outbox_ready.set()
+    raise web.HTTPSeeOther(f"{back}#follow-requests")
+
+
 async def become_ambassador(request: web.Request) -> web.StreamResponse:
     """POST /orgs/{org}/ambassador: a logged-in person becomes an ambassador (and a follower)."""
     await read_form(request)
@@ -237,3 +262,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/orgs/{org}/theme.css", theme_css, name="organisation-theme")
     app.router.add_post("/orgs/{org}/follow", follow_organisation)
     app.router.add_post("/orgs/{org}/ambassador", become_ambassador)
+    app.router.add_post(r"/orgs/{org}/follow-requests/{id:\d+}", answer_follow_request)

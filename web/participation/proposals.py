@@ -13,6 +13,7 @@ from node.errors import Conflict, Forbidden, InvalidInput
 from node.models import Actor, Proposal, ProposalStates, ProposalSupport, Space, User
 from node.services import proposals as proposal_service
 from node.services import spaces as space_service
+from web.cache import RESIDENT, Viewer, make_viewer, share_page, viewers_from
 from web.i18n import _, locale_of, translate
 from web.participation.common import (
     OFFICIALS,
@@ -38,6 +39,18 @@ SORT_LABELS = {"supports": _("Most supported"), "recent": _("Most recent"), "old
 MAX_BODY = 20_000
 
 
+async def index_viewer(request: web.Request) -> Viewer | None:
+    """A signed-in visitor's side of the proposal index: the proposals they support."""
+    user = await current_user(request)
+    if user is None:
+        return None
+    async with runtime(request).sessions() as session:
+        org = await organisation(session, request)
+        supported = await proposal_service.supported_in(session, await person(session, user), org)
+    return make_viewer(user, RESIDENT, supported=supported)
+
+
+@viewers_from(index_viewer)
 async def index(request: web.Request) -> web.StreamResponse:
     """GET /orgs/{org}/proposals?state=…&sort=…&page=…"""
     user = await current_user(request)
@@ -52,11 +65,12 @@ async def index(request: web.Request) -> web.StreamResponse:
         org = await organisation(session, request)
         result = await proposal_service.index(session, org, state=state, sort=sort, page=int(raw_page))
         profile = await profile_of(session, org)
-        supported = await proposal_service.supported_by(
-            session, await person(session, user) if user else None, [p.id for p in result.items])
+        supported = await proposal_service.supported_in(
+            session, await person(session, user) if user else None, org)
     context = {
         "org": org, "result": result, "state": state, "sort": sort, "error": error,
-        "states": list(S.PUBLIC), "sorts": SORT_LABELS, "supported": supported,
+        "states": list(S.PUBLIC), "sorts": SORT_LABELS,
+        "mark": share_page(request, user is not None, RESIDENT, supported=supported),
         "theme_version": theme_version(profile),
     }
     return await page(request, "participation/proposals.html", context, status=400 if error else 200)
