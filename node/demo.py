@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from node.db import transaction
@@ -15,7 +16,7 @@ from node.demo_content import (
     RESIDENTS,
     STAFF,
 )
-from node.models import Actor, utcnow
+from node.models import Actor, Membership, utcnow
 from node.services import (
     actors,
     community,
@@ -83,6 +84,17 @@ async def _discussion(session: AsyncSession, uris: Uris, org: Actor, spec: dict,
         await discussions.close(session, disc, spec["conclusion"])
 
 
+async def _org_admin_user_id(session: AsyncSession, org: Actor) -> int:
+    """The organisation's first admin member: official answers are written by that account."""
+    user_id = await session.scalar(
+        select(Membership.user_id)
+        .where(Membership.organization_id == org.id, Membership.role == "admin")
+        .order_by(Membership.id).limit(1))
+    if user_id is None:
+        raise LookupError(f"the demo organisation {org.username!r} has no admin member")
+    return user_id
+
+
 async def _proposals(session: AsyncSession, uris: Uris, org: Actor, people: dict) -> None:
     for title, body, by, state, supporters, answer in PROPOSALS.get(org.username, []):
         p = await proposals.create(session, uris, org, people[by], title, body,
@@ -91,7 +103,8 @@ async def _proposals(session: AsyncSession, uris: Uris, org: Actor, people: dict
             await proposals.support(session, uris, p, people[who])
         if state in ("evaluating", "accepted", "rejected", "implemented"):
             first = "accepted" if state == "implemented" else state
-            await proposals.write_answer(session, p, answer, user_id=1, state=first)
+            await proposals.write_answer(session, p, answer, user_id=await _org_admin_user_id(session, org),
+                                         state=first)
             await proposals.publish_answer(session, uris, p, by=org)
             if state == "implemented":
                 await proposals.transition(session, p, "implemented", by=org)

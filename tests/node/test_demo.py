@@ -5,7 +5,15 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from node.demo import seed_demo
-from node.models import Article, Contribution, Discussion, Initiative, Proposal, Stakeholder
+from node.models import (
+    Article,
+    Contribution,
+    Discussion,
+    Initiative,
+    Membership,
+    Proposal,
+    Stakeholder,
+)
 from node.models.proposals import ProposalStates
 
 
@@ -31,3 +39,16 @@ async def test_demo__seeds_every_kind_of_content_once(sessions, uris):
         assert await _count(s, Initiative) == 1
         assert await _count(s, Contribution, Contribution.quality_recognised.is_(True)) >= 2
         assert await _count(s, Contribution, Contribution.depth == 3) >= 1
+
+
+async def test_demo__official_answers_are_written_by_an_admin_of_the_proposals_organisation(sessions, uris):
+    """Each answered demo proposal names as its answerer an admin member of its own organisation."""
+    await seed_demo(sessions, uris)
+    async with sessions() as s:
+        answered = list(await s.scalars(select(Proposal).where(Proposal.answer.is_not(None))))
+        assert len(answered) >= 4  # evaluating, accepted, rejected, implemented
+        for p in answered:
+            assert p.answered_by_id is not None, p.title
+            roles = set(await s.scalars(select(Membership.role).where(
+                Membership.user_id == p.answered_by_id, Membership.organization_id == p.organization_id)))
+            assert "admin" in roles, (p.title, p.answered_by_id, roles)
