@@ -11,7 +11,7 @@ from activities.vocabulary import ACTOR_TYPES, CONTEXT
 from node.models import Actor
 
 
-def actor_to_as(actor: Actor, *, icon_url: str | None = None) -> dict:
+def actor_to_as(actor: Actor, *, icon: tuple[str, str] | None = None) -> dict:
     """The public document of a local actor (what Mastodon's process_account_service reads)."""
     doc = {
         "@context": CONTEXT,
@@ -35,8 +35,8 @@ def actor_to_as(actor: Actor, *, icon_url: str | None = None) -> dict:
             "publicKeyPem": actor.public_key_pem,
         },
     }
-    if icon_url:
-        doc["icon"] = {"type": "Image", "url": icon_url, "mediaType": "image/png"}
+    if icon:  # (url, media type): an organisation's logo, shown as its avatar (Mastodon: avatar)
+        doc["icon"] = {"type": "Image", "url": icon[0], "mediaType": icon[1]}
     return doc
 
 

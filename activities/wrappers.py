@@ -31,6 +31,12 @@ def update(ap_id: str, actor: str, obj: dict) -> dict:
     return _activity("Update", ap_id, actor, inner, inner.get("to"), inner.get("cc"))
 
 
+def update_actor(ap_id: str, actor_doc: dict) -> dict:
+    """A local actor's changed profile (an organisation's logo), public, to its followers."""
+    return _activity("Update", ap_id, actor_doc["id"], strip_context(actor_doc),
+                     ["https://www.w3.org/ns/activitystreams#Public"], [actor_doc["followers"]])
+
+
 def delete(ap_id: str, actor: str, object_id: str, to: list[str], cc: list[str] | None = None) -> dict:
     return _activity("Delete", ap_id, actor, object_id, to, cc or [])
 

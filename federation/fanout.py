@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from activities import wrappers
 from activities.normalize import host_of
 from activities.notes import iso, note_to_as
+from federation.participation_documents import local_actor_as
 from federation.participation_fanout import BUILDERS as PARTICIPATION_BUILDERS
 from federation.runtime import Runtime, wait_for_signal
 from node.db import is_sqlite, writing
@@ -118,6 +119,15 @@ class Fanout:
         doc = wrappers.undo(self.new_id(), follower.ap_id, inner, [followed])
         await self.publish(follower, doc, [target.inbox], public=False)
 
+    async def actor_updated(self, actor_id: int) -> None:
+        """Update{actor} to its followers: Mastodon refreshes the name, summary and avatar."""
+        actor = await self.session.get(Actor, actor_id)
+        doc = await local_actor_as(self.session, self.rt.uris, actor) if actor else None
+        if doc is None:
+            return
+        await self.publish(actor, wrappers.update_actor(self.new_id(), doc),
+                           await follows.delivery_inboxes(self.session, actor), public=True)
+
 
 BUILDERS: dict[str, Callable[..., Awaitable[None]]] = {
     outbox.NOTE_CREATED: Fanout.note_created,
@@ -126,6 +136,7 @@ BUILDERS: dict[str, Callable[..., Awaitable[None]]] = {
     outbox.FOLLOW_REJECTED: Fanout.follow_rejected,
     outbox.FOLLOW_REQUESTED: Fanout.follow_requested,
     outbox.FOLLOW_UNDONE: Fanout.follow_undone,
+    outbox.ACTOR_UPDATED: Fanout.actor_updated,
     **PARTICIPATION_BUILDERS,
 }
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import func, select
 
-from activities.actors import actor_to_as
 from activities.collections import PAGE_SIZE, ordered_collection, ordered_collection_page
 from activities.notes import note_to_as, tombstone_to_as
 from activities.vocabulary import ACTIVITY_JSON
-from federation.participation_documents import group_actor_as
+from federation.participation_documents import local_actor_as
 from federation.policy import is_blocked
 from federation.runtime import RUNTIME, Runtime
 from federation.signatures import SignatureError, key_id_of
@@ -75,10 +74,9 @@ async def actor_document(request: web.Request, username: str) -> web.Response:
         actor = await actor_service.local_actor(session, username)
         if actor is None:
             return not_found()
-        if actor.type == "Group":  # a discussion (FEP-1b12); None while it does not federate
-            doc = await group_actor_as(session, rt.uris, actor)
-            return as_response(doc) if doc else not_found()
-    return as_response(actor_to_as(actor))
+        # A discussion's Group (FEP-1b12) is None while it does not federate.
+        doc = await local_actor_as(session, rt.uris, actor)
+    return as_response(doc) if doc else not_found()
 
 
 async def instance_actor_document(request: web.Request) -> web.Response:

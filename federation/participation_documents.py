@@ -22,7 +22,7 @@ from node.models import (
     ProposalStates,
     Space,
 )
-from node.services import discussions
+from node.services import discussions, media
 from node.services.i18n import pick
 from node.uris import Uris
 
@@ -46,6 +46,23 @@ async def discussion_of(session: AsyncSession, discussion_id: int | None) -> Dis
     """The discussion when it federates, else None."""
     discussion = await session.get(Discussion, discussion_id) if discussion_id else None
     return discussion if federates(discussion) else None
+
+
+async def organization_actor_as(session: AsyncSession, uris: Uris, organization: Actor) -> dict:
+    """An organisation's document, with its logo as ``icon`` when it has one."""
+    logo = await session.scalar(select(OrganizationProfile.logo_path)
+                                .where(OrganizationProfile.actor_id == organization.id))
+    media_type = media.media_type_of(logo)
+    return actor_to_as(organization, icon=(uris.base + logo, media_type) if media_type else None)
+
+
+async def local_actor_as(session: AsyncSession, uris: Uris, actor: Actor) -> dict | None:
+    """Any local actor's document (None: a Group whose discussion does not federate)."""
+    if actor.type == "Group":
+        return await group_actor_as(session, uris, actor)
+    if actor.type == "Organization":
+        return await organization_actor_as(session, uris, actor)
+    return actor_to_as(actor)
 
 
 async def group_actor_as(session: AsyncSession, uris: Uris, group: Actor) -> dict | None:

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from federation.objects import wants_activity_json
 from node.config import Settings
-from web import accounts, cache, follow, i18n, pages, participation
+from web import accounts, cache, follow, i18n, media, pages, participation
 from web.render import render_error
 from web.security import SIGNER, SessionSigner, security_headers
 from web.sessions import session_cookies
@@ -48,6 +48,7 @@ def setup(app: web.Application, settings: Settings) -> None:
     pages.add_routes(app)
     accounts.add_routes(app)
     follow.add_routes(app)
+    media.add_routes(app)
     participation.setup(app)
-    cache.setup(app)  # innermost middleware: serves anonymous pages from the micro-cache
+    cache.setup(app)  # innermost middleware: serves pages from the micro-cache (web/cache.py)
     app.router.add_static("/static", HERE / "static", name="static", append_version=True)

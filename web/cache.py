@@ -236,7 +236,7 @@ def account_fields(request: web.Request, name: str, url: str) -> tuple[str, str]
 
 def _eligible(request: web.Request) -> bool:
     return request.method == "GET" and not wants_activity_json(request) \
-        and not request.path.startswith("/static/")
+        and not request.path.startswith(("/static/", "/media/"))
 
 
 def _respond(request: web.Request, entry: Entry, viewer: Viewer | None) -> web.Response:

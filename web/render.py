@@ -72,16 +72,26 @@ def local_path(target: object, default: str = "/") -> str:
     return text if not parts.scheme and not parts.netloc else default
 
 
-async def read_form(request: web.Request) -> dict:
-    """A posted form with its CSRF token checked (403 otherwise)."""
-    if request.content_length and request.content_length > MAX_FORM:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM, actual_size=request.content_length)
-    form = await request.post()
+async def read_form(request: web.Request, *, files: tuple[str, ...] = (), max_size: int = MAX_FORM) -> dict:
+    """A posted form with its CSRF token checked (403 otherwise); 413 above ``max_size`` bytes.
+
+    Text fields are ``str``; each field named in ``files`` (a multipart upload) is the uploaded
+    ``bytes`` (empty when no file was chosen), read up to ``max_size`` + 1 bytes."""
+    if request.content_length and request.content_length > max_size:
+        raise web.HTTPRequestEntityTooLarge(max_size=max_size, actual_size=request.content_length)
+    try:
+        form = await request.post()
+    except ValueError:  # a multipart body that cannot be read
+        raise web.HTTPBadRequest(text=_("The request could not be understood.")) from None
     if not check_csrf(request, form.get("csrf_token")):
         raise web.HTTPForbidden(
             text=_("The form expired or came from another site. Reload and retry.")
         )
-    return {key: value for key, value in form.items() if isinstance(value, str)}
+    values = {key: value for key, value in form.items() if isinstance(value, str)}
+    for name in files:
+        upload = form.get(name)
+        values[name] = upload.file.read(max_size + 1) if isinstance(upload, web.FileField) else b""
+    return values
 
 
 async def render(

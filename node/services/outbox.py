@@ -13,6 +13,7 @@ FOLLOW_ACCEPTED = "follow.accepted"  # we accepted a remote follower: send Accep
 FOLLOW_REJECTED = "follow.rejected"
 FOLLOW_REQUESTED = "follow.requested"  # a local actor follows a remote one: send Follow
 FOLLOW_UNDONE = "follow.undone"  # a local actor stops following: send Undo(Follow)
+ACTOR_UPDATED = "actor.updated"  # a local actor's document changed (an organisation's logo): Update
 
 
 async def emit(session: AsyncSession, kind: str, **payload) -> OutboxEvent:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from node.errors import Conflict, InvalidInput, NotFound
 from node.models import Actor, OrganizationProfile, Phase, Space
 from node.models.participation import COMPONENTS, LANGUAGES, VISIBILITIES
+from node.services import outbox
 from node.services.i18n import text_map
 from node.uris import check_slug
 
@@ -48,8 +49,10 @@ async def update_profile(session: AsyncSession, organization: Actor, *, intro: d
         if default_language not in LANGUAGES:
             raise InvalidInput("the default language must be fr, en or de")
         row.default_language = default_language
-    if logo_path is not None:
-        row.logo_path = logo_path
+    if logo_path is not None and logo_path != (row.logo_path or ""):
+        row.logo_path = logo_path  # "" removes it
+        await session.flush()
+        await outbox.emit(session, outbox.ACTOR_UPDATED, actor_id=organization.id)  # the new avatar
     return row
 
 

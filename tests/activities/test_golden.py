@@ -79,10 +79,14 @@ def _remote_follow(w: World) -> dict:
     }
 
 
+LOGO = (URIS.base + "/media/" + "3f" * 32 + ".png", "image/png")
+
 CASES: dict[str, Callable[[World], dict]] = {
     "actor_organization": lambda w: actor_to_as(w.org),
     "actor_person": lambda w: actor_to_as(w.alice),
     "actor_instance": lambda w: actor_to_as(w.instance),
+    "actor_organization_with_logo": lambda w: actor_to_as(w.org, icon=LOGO),
+    "actor_update": lambda w: wrappers.update_actor(URIS.activity("a-1"), actor_to_as(w.org, icon=LOGO)),
     "announcement_note": lambda w: note_to_as(w.announcement, w.org),
     "announcement_create": lambda w: wrappers.create(
         URIS.activity("n-4f1c2b"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from node.errors import Conflict, InvalidInput, NotFound
 from node.models import Actor, Proposal, ProposalStates, User
 from node.models.participation import COMPONENTS, LANGUAGES, VISIBILITIES
 from node.services import discussions as discussion_service
+from node.services import media
 from node.services import proposals as proposal_service
 from node.services import spaces as space_service
 from node.uris import SLUG_RE
@@ -35,7 +37,7 @@ from web.participation.common import (
     runtime,
 )
 from web.participation.organisations import COLOR, profile_of
-from web.render import read_form
+from web.render import MAX_FORM, read_form
 
 S = ProposalStates
 ANSWER_STATES = (S.evaluating, S.accepted, S.rejected)
@@ -97,7 +99,8 @@ async def profile_form(request: web.Request) -> web.StreamResponse:
         _user, org = await staff_only(request, session, ADMINS)
         profile = await profile_of(session, org)
     return await page(request, "participation/admin/profile.html",
-                      {"org": org, "values": _profile_values(profile), "saved": "saved" in request.query})
+                      {"org": org, "values": _profile_values(profile), "logo": profile.logo_path,
+                       "saved": "saved" in request.query})
 
 
 async def save_profile(request: web.Request) -> web.StreamResponse:
@@ -127,7 +130,39 @@ async def save_profile(request: web.Request) -> web.StreamResponse:
                 accent_color=values["accent_color"], default_language=values["default_language"])
     if errors:
         return await page(request, "participation/admin/profile.html",
-                          {"org": org, "values": values, "errors": errors}, status=400)
+                          {"org": org, "values": values, "errors": errors,
+                           "logo": (await _profile_logo(rt, org))}, status=400)
+    raise web.HTTPSeeOther(rt.uris.admin(org.username, "profile") + "?saved")
+
+
+async def _profile_logo(rt, org: Actor) -> str | None:
+    async with rt.sessions() as session:
+        return (await profile_of(session, org)).logo_path
+
+
+LOGO_PROBLEMS = {"empty": _("Choose an image file."), "large": _("The image is limited to 512 KB."),
+                 "type": _("The image must be a PNG, JPEG or WebP file.")}
+
+
+async def save_logo(request: web.Request) -> web.StreamResponse:
+    """POST /orgs/{org}/admin/logo: upload the logo (a file in ``logo``), or remove it
+    (``action=remove``). The image is checked by its content; its followers get an Update."""
+    form = await read_form(request, files=("logo",), max_size=media.MAX_IMAGE + MAX_FORM)
+    rt = runtime(request)
+    removing = form.get("action") == "remove"
+    problem = None if removing else media.problem_with(form["logo"])
+    async with transaction(rt.sessions) as session:
+        _user, org = await staff_only(request, session, ADMINS)  # before anything is written
+        profile = await profile_of(session, org)
+        if problem is None:
+            path = "" if removing else await asyncio.to_thread(media.save_image, rt.settings.data_dir,
+                                                               form["logo"])
+            await space_service.update_profile(session, org, logo_path=path)
+    if problem:
+        return await page(request, "participation/admin/profile.html",
+                          {"org": org, "values": _profile_values(profile), "logo": profile.logo_path,
+                           "errors": {"logo": translate(request, LOGO_PROBLEMS[problem])}}, status=400)
+    rt.outbox_ready.set()
     raise web.HTTPSeeOther(rt.uris.admin(org.username, "profile") + "?saved")
 
 
@@ -327,6 +362,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/orgs/{org}/admin", overview, name="admin")
     app.router.add_get("/orgs/{org}/admin/profile", profile_form)
     app.router.add_post("/orgs/{org}/admin/profile", save_profile)
+    app.router.add_post("/orgs/{org}/admin/logo", save_logo)
     app.router.add_get("/orgs/{org}/admin/spaces", spaces_page)
     app.router.add_post("/orgs/{org}/admin/spaces", create_space)
     app.router.add_post("/orgs/{org}/admin/spaces/{space}/phases", add_phase)
