@@ -14,7 +14,6 @@ from federation.fanout import run_fanout
 from federation.fetch import RemoteFetcher, make_client_session
 from federation.inbox import INBOX_WRITER, InboxWriter
 from federation.keys import KeyResolver
-from federation.policy import load_blocks
 from federation.processing import run_processor
 from federation.runtime import RUNTIME, Runtime
 from node.config import Settings
@@ -22,6 +21,7 @@ from node.db import check_connection, create_engine, session_factory
 from node.errors import ConfigError
 from node.migrate import current_revision, head_revision
 from node.services.actors import ensure_instance_actor
+from node.services.moderation import blocked_domains
 from node.uris import Uris
 from web import setup as web_setup
 
@@ -39,7 +39,7 @@ async def build_runtime(settings: Settings) -> tuple[Runtime, object]:
     async with sessions() as session, session.begin():
         instance = await ensure_instance_actor(session, Uris(settings.base_url),
                                                settings.instance_name)
-        blocks = await load_blocks(session)
+        blocks = await blocked_domains(session)
     rt = Runtime(settings=settings, sessions=sessions, blocked_domains=blocks)
     rt.http = make_client_session(settings)
     rt.fetcher = RemoteFetcher(settings, rt.http, (instance.key_id, instance.private_key_pem))

@@ -18,7 +18,6 @@ from aiohttp import web
 
 from activities.html import text_to_html
 from federation.fetch import FetchError
-from federation.policy import block_domain, load_blocks, unblock_domain
 from federation.resolve import resolve_actor
 from node import __version__
 from node.app import build_runtime, close_runtime, create_app, run_background
@@ -27,7 +26,7 @@ from node.db import check_connection, create_engine, session_factory, transactio
 from node.demo import seed_demo
 from node.errors import CivicError, ConfigError
 from node.migrate import upgrade
-from node.services import actors, follows, notes
+from node.services import actors, follows, moderation, notes
 from node.uris import Uris
 
 log = logging.getLogger("civic")
@@ -236,14 +235,14 @@ async def cmd_domain(args) -> None:
     try:
         async with transaction(sessions) as session:
             if args.action == "block":
-                await block_domain(session, args.domain, args.reason or "")
+                await moderation.block_domain(session, args.domain, args.reason or "")
                 print(f"Blocked {args.domain} (a running node applies it at its next restart).")
             elif args.action == "unblock":
-                found = await unblock_domain(session, args.domain)
+                found = await moderation.unblock_domain(session, args.domain)
                 print(f"Unblocked {args.domain}." if found else f"{args.domain} was not blocked.")
             else:
-                for domain in sorted(await load_blocks(session)):
-                    print(domain)
+                for block in await moderation.list_blocks(session):
+                    print(block.domain)
     finally:
         await engine.dispose()
 

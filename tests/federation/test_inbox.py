@@ -8,11 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from federation.policy import block_domain, load_blocks
 from federation.signatures import sign_headers
 from node.db import transaction
 from node.models import Follow, InboxActivity, Note
-from node.services import actors
+from node.services import actors, moderation
 
 AS = "https://www.w3.org/ns/activitystreams"
 
@@ -140,8 +139,8 @@ async def test_inbox__blocked_domain_is_403(node, remote):
     org = await _org(node)
     alice = remote.add_actor("alice")
     async with transaction(node.rt.sessions) as s:
-        await block_domain(s, "127.0.0.1")
-        node.rt.blocked_domains = await load_blocks(s)
+        await moderation.block_domain(s, "127.0.0.1")
+        node.rt.blocked_domains = await moderation.blocked_domains(s)
     status, body = await remote.post(org.inbox, _follow(alice, org), alice)
     assert status == 403
     assert await _stored(node) == 0

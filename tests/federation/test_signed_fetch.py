@@ -6,10 +6,9 @@ import dataclasses
 
 import aiohttp
 
-from federation.policy import block_domain, load_blocks
 from federation.signatures import sign_headers
 from node.db import transaction
-from node.services import actors
+from node.services import actors, moderation
 
 
 async def _get(url, headers=None):
@@ -52,8 +51,8 @@ async def test_signed_fetch__blocked_domain_gets_403(node, remote):
     """A signed GET from a blocked domain → 403 (rule 10)."""
     org, alice = await _setup(node, remote)
     async with transaction(node.rt.sessions) as s:
-        await block_domain(s, "127.0.0.1")
-        node.rt.blocked_domains = await load_blocks(s)
+        await moderation.block_domain(s, "127.0.0.1")
+        node.rt.blocked_domains = await moderation.blocked_domains(s)
     signed = sign_headers("GET", org.ap_id, None, alice.key_id, alice.private_pem)
     status, body = await _get(org.ap_id, signed)
     assert status == 403
