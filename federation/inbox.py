@@ -18,7 +18,7 @@ from federation.policy import is_blocked
 from federation.runtime import RUNTIME, Runtime
 from federation.signatures import SignatureError, key_id_of
 from federation.verification import verify_signed
-from node.db import is_sqlite, writing
+from node.db import announce, is_sqlite, writing
 from node.models import InboxActivity, utcnow
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,7 @@ class InboxWriter:
                 async with writing(self.runtime.sessions) as session:
                     connection = await session.connection()
                     await connection.execute(statement, [row for row, _ in batch])
+                    await announce(session, "inbox")  # a separate `civic worker` wakes at once
             except Exception as exc:  # the database failed: every waiting request gets a 503
                 log.exception("inbox write failed")
                 for _, future in batch:

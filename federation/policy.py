@@ -1,13 +1,21 @@
 """Instance policy, checked on every signed request: is the signer's host under a domain block?
 
 Federation only reads the blocks: they are written, listed and loaded by node.services.moderation
-(`civic domain block/unblock/list`), and `Runtime.blocked_domains` holds the set loaded at start-up.
+(`civic domain block/unblock/list`). `Runtime.blocked_domains` holds the set; :func:`keep_blocks`
+reloads it when a block changes (announced on PostgreSQL; polled every few seconds on SQLite).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from activities.normalize import host_of
+from federation.runtime import Runtime, wait_for_signal
 from node.services import moderation
+
+log = logging.getLogger(__name__)
+RELOAD_EVERY = 5.0  # seconds, when no announcement can come (SQLite)
 
 
 def is_blocked(url_or_host: str, blocked: set[str]) -> bool:
@@ -15,3 +23,23 @@ def is_blocked(url_or_host: str, blocked: set[str]) -> bool:
     the domain itself or one of its subdomains, whatever the port."""
     host = host_of(url_or_host) if "://" in url_or_host else url_or_host
     return moderation.is_blocked(host, blocked)
+
+
+async def reload_blocks(rt: Runtime) -> None:
+    async with rt.sessions() as session:
+        rt.blocked_domains = await moderation.blocked_domains(session)
+    rt.blocks_reloaded.set()
+
+
+async def keep_blocks(rt: Runtime, stop: asyncio.Event, every: float = RELOAD_EVERY) -> None:
+    """Until ``stop``: reload the blocks when a change is announced, and every ``every`` seconds
+    while no announcements are heard (SQLite, or PostgreSQL before the listener is up)."""
+    while not stop.is_set():
+        await wait_for_signal(rt.blocks_changed, stop, None if rt.listening.is_set() else every)
+        rt.blocks_changed.clear()
+        if stop.is_set():
+            return
+        try:
+            await reload_blocks(rt)
+        except Exception:  # the database is away for a moment: keep the blocks we have
+            log.exception("reloading the domain blocks failed")

@@ -11,7 +11,7 @@ from activities.jsonld import compact, needs_jsonld
 from federation.fetch import FetchError
 from federation.handlers import HANDLERS, Inbound
 from federation.runtime import Runtime, wait_for_quiet, wait_for_signal
-from node.db import is_sqlite, writing
+from node.db import announce, is_sqlite, writing
 from node.errors import CivicError
 from node.models import Actor, InboxActivity, InboxStates, utcnow
 
@@ -76,6 +76,7 @@ async def process_batch(rt: Runtime, limit: int = 25) -> int:
                     merged[row.actor] = await session.merge(actor, load=False)
                 actor = merged[row.actor]
             await _process_row(rt, session, row, actor)
+        await announce(session, "content")  # the node's other processes drop their cached pages
     rt.outbox_ready.set()
     rt.content_version += 1
     return len(pending)

@@ -31,16 +31,40 @@ class Runtime:
     # the web layer's page cache drops what it rendered before.
     content_version: int = 0
 
+    # Set (and cleared by whoever waits on it) when another process announced a change; `listening`
+    # once this process receives those announcements (PostgreSQL).
+    changed_elsewhere: asyncio.Event = field(default_factory=asyncio.Event)
+    listening: asyncio.Event = field(default_factory=asyncio.Event)
+    last_heard: str = ""
+    # Set when the domain blocks changed (federation.policy.keep_blocks reloads them), and each
+    # time they were reloaded.
+    blocks_changed: asyncio.Event = field(default_factory=asyncio.Event)
+    blocks_reloaded: asyncio.Event = field(default_factory=asyncio.Event)
+
     @property
     def uris(self) -> Uris:
         return Uris(self.settings.base_url)
+
+    def on_change(self, what: str) -> None:
+        """Another process of this node announced a change (node.db.listen, PostgreSQL): wake the
+        workers it concerns, and let the page cache drop what it rendered before."""
+        self.content_version += 1
+        self.last_heard = what
+        if what in ("inbox", "*"):
+            self.inbox_ready.set()
+        if what in ("outbox", "*"):
+            self.outbox_ready.set()
+        if what in ("blocks", "*"):
+            self.blocks_changed.set()
+        self.changed_elsewhere.set()
 
 
 RUNTIME = web.AppKey("civic_runtime", Runtime)
 
 
-async def wait_for_signal(signal: asyncio.Event, stop: asyncio.Event, timeout: float) -> None:  # noqa: ASYNC109
-    """Wait until ``signal`` or ``stop`` is set, or ``timeout`` seconds pass (a periodic re-check)."""
+async def wait_for_signal(signal: asyncio.Event, stop: asyncio.Event, timeout: float | None) -> None:  # noqa: ASYNC109
+    """Wait until ``signal`` or ``stop`` is set, or ``timeout`` seconds pass (a periodic re-check;
+    None: no re-check)."""
     waiters = {asyncio.ensure_future(signal.wait()), asyncio.ensure_future(stop.wait())}
     try:
         await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)

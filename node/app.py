@@ -14,10 +14,11 @@ from federation.fanout import run_fanout
 from federation.fetch import RemoteFetcher, make_client_session
 from federation.inbox import INBOX_WRITER, InboxWriter
 from federation.keys import KeyResolver
+from federation.policy import keep_blocks
 from federation.processing import run_processor
 from federation.runtime import RUNTIME, Runtime
 from node.config import Settings
-from node.db import check_connection, create_engine, session_factory
+from node.db import check_connection, create_engine, listen, session_factory
 from node.errors import ConfigError
 from node.migrate import current_revision, head_revision
 from node.services.actors import ensure_instance_actor
@@ -79,10 +80,13 @@ def create_app(settings: Settings, *, background: bool = True, deliver: bool = T
         app[RUNTIME] = rt
         app[INBOX_WRITER] = InboxWriter(rt)
         stop = asyncio.Event()
-        task = asyncio.create_task(run_background(rt, stop, deliver=deliver)) if background else None
+        tasks = [asyncio.create_task(listen(engine, rt.on_change, stop, ready=rt.listening), name="listen"),
+                 asyncio.create_task(keep_blocks(rt, stop), name="domain-blocks")]
+        if background:
+            tasks.append(asyncio.create_task(run_background(rt, stop, deliver=deliver)))
         yield
         stop.set()
-        if task is not None:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, timeout=10)
         await app[INBOX_WRITER].close()

@@ -18,11 +18,12 @@ from aiohttp import web
 
 from activities.html import text_to_html
 from federation.fetch import FetchError
+from federation.policy import keep_blocks
 from federation.resolve import resolve_actor
 from node import __version__
 from node.app import build_runtime, close_runtime, create_app, run_background
 from node.config import CONFIG_FILE, DEFAULT_DATA_DIR, Settings, load_settings, write_settings
-from node.db import check_connection, create_engine, session_factory, transaction
+from node.db import check_connection, create_engine, listen, session_factory, transaction
 from node.demo import seed_demo
 from node.errors import CivicError, ConfigError
 from node.migrate import upgrade
@@ -120,8 +121,9 @@ async def cmd_worker(args) -> None:
         loop.add_signal_handler(sig, stop.set)
     rt, engine = await build_runtime(settings)
     print("Civic Node worker running (inbox processing, fan-out, delivery).", flush=True)
-    try:
-        await run_background(rt, stop)
+    try:  # on PostgreSQL, what the web processes queue wakes it at once (node.db.listen)
+        await asyncio.gather(run_background(rt, stop), listen(engine, rt.on_change, stop, ready=rt.listening),
+                             keep_blocks(rt, stop))
     finally:
         await close_runtime(rt, engine)
 

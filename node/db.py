@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import sqlite3
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from sqlalchemy import event, text
@@ -95,3 +97,74 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
     """One unit of work: commit on success, roll back on any error."""
     async with writing(sessions) as session:
         yield session
+
+
+# -- changes between the processes of one node (PostgreSQL LISTEN/NOTIFY) -------------------------
+
+CHANGES = "civic_changes"
+log = logging.getLogger(__name__)
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+async def announce(session: AsyncSession, what: str) -> None:
+    """Tell the node's other processes that ``what`` changed ("inbox", "outbox", "content").
+
+    On PostgreSQL a NOTIFY in the session's transaction: sent at commit, dropped on rollback,
+    repeated ones merged. On SQLite nothing: the other processes notice by polling."""
+    if _dialect(session) == "postgresql":
+        await session.execute(text("SELECT pg_notify(:channel, :what)"), {"channel": CHANGES, "what": what})
+
+
+async def announce_now(sessions: async_sessionmaker[AsyncSession], what: str) -> None:
+    """:func:`announce` in a transaction of its own (after a change already committed)."""
+    engine = sessions.kw.get("bind")
+    if engine is not None and not is_sqlite(engine):
+        async with sessions() as session, session.begin():
+            await announce(session, what)
+
+
+async def listen(engine: AsyncEngine, on_change: Callable[[str], None], stop: asyncio.Event,
+                 retry: float = 5.0, ready: asyncio.Event | None = None) -> None:
+    """Until ``stop`` is set, call ``on_change(what)`` for each change announced by any process of
+    this node (PostgreSQL; returns at once on SQLite). A dedicated connection; when it is lost,
+    reconnects after ``retry`` seconds and calls ``on_change("*")``: something may have been missed.
+    ``ready`` is set once announcements are being received."""
+    if is_sqlite(engine):
+        return
+    import asyncpg
+
+    dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    first = True
+    while not stop.is_set():
+        connection = None
+        try:
+            connection = await asyncpg.connect(dsn, timeout=10)
+            lost = asyncio.Event()
+            connection.add_termination_listener(lambda _connection, lost=lost: lost.set())
+            await connection.add_listener(CHANGES, lambda _c, _pid, _channel, what: on_change(what))
+            if not first:
+                on_change("*")
+            first = False
+            if ready is not None:
+                ready.set()
+            await _first_of(stop, lost)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            log.warning("listening for changes failed (%s); retrying in %.0f s", exc, retry)
+        finally:
+            if connection is not None and not connection.is_closed():
+                await connection.close()
+        if not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), retry)
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -18,8 +18,9 @@ wait for it instead of rendering the same page in parallel (after an invalidatio
 visitors costs one rendering, not one each).
 
 Entries are dropped at once when this process changes content (any successful form POST, inbound
-activities processed) and expire after ``TTL`` seconds for changes made by other processes (the
-CLI, other `civic serve` processes). A rendering just past its TTL still goes to the visitors who
+activities processed) and, on PostgreSQL, when another process of the node announces a change
+(node.db.listen). They expire after ``TTL`` seconds for changes that reach no one that way (the
+CLI on SQLite, another `civic serve` on SQLite). A rendering just past its TTL still goes to the visitors who
 ask while one request renders the page again; a visitor's marks are kept for a random half to
 whole TTL, so that readers who came together are not looked up again all at once. AS2 requests and non-200 answers are never cached; signed-in
 pages whose handler did not call :func:`share_page` are rendered for each request. Page-view counts
@@ -43,6 +44,7 @@ from markupsafe import Markup
 
 from federation.objects import wants_activity_json
 from federation.runtime import RUNTIME
+from node.db import announce_now
 from web.i18n import locale_of
 from web.sessions import csrf_token, get_session
 
@@ -258,6 +260,13 @@ def _respond(request: web.Request, entry: Entry, viewer: Viewer | None) -> web.R
                         content_type="text/html", charset="utf-8")
 
 
+async def _changed(rt) -> None:
+    """This process changed something: its cached pages are stale, and so are those of the node's
+    other processes (told through the database, PostgreSQL only)."""
+    rt.content_version += 1
+    await announce_now(rt.sessions, "content")
+
+
 async def _viewer_of(request: web.Request) -> Viewer | None:
     viewer_of = getattr(request.match_info.handler, _VIEWER_OF, None)
     if viewer_of is None:
@@ -276,10 +285,10 @@ async def cached_pages(request: web.Request, handler):
             response = await handler(request)
         except web.HTTPException as exc:  # handlers answer most form posts with a raised 303
             if exc.status < 400:
-                rt.content_version += 1
+                await _changed(rt)
             raise
         if response.status < 400:
-            rt.content_version += 1  # this process changed something: cached pages are stale
+            await _changed(rt)
         return response
     if not _eligible(request):
         return await handler(request)

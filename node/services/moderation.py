@@ -2,7 +2,8 @@
 
 A block covers the domain and all its subdomains. This module owns the blocks and the rule for which
 hosts they cover; federation/policy.py only reads them, to answer 403 to signed requests (inbox POSTs
-and signed GETs) whose key belongs to a blocked host. A running node loads the blocks when it starts.
+and signed GETs) whose key belongs to a blocked host. Running processes reload them when a block
+changes: at once on PostgreSQL (announced with node.db.announce), within seconds on SQLite.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node.db import announce
 from node.errors import InvalidInput
 from node.models import DomainBlock
+
+BLOCKS_CHANGED = "blocks"  # what block_domain and unblock_domain announce to the node's processes
 
 
 def check_domain(domain: str) -> str:
@@ -30,6 +34,7 @@ async def block_domain(session: AsyncSession, domain: str, reason: str = "") -> 
         block = DomainBlock(domain=domain, reason=reason)
         session.add(block)
         await session.flush()
+        await announce(session, BLOCKS_CHANGED)
     return block
 
 
@@ -39,6 +44,7 @@ async def unblock_domain(session: AsyncSession, domain: str) -> bool:
     if block is None:
         return False
     await session.delete(block)
+    await announce(session, BLOCKS_CHANGED)
     return True
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node.db import announce
 from node.models import OutboxEvent
 
 # Event kinds (the federation worker turns each into AS2 and deliveries).
@@ -17,7 +18,10 @@ ACTOR_UPDATED = "actor.updated"  # a local actor's document changed (an organisa
 
 
 async def emit(session: AsyncSession, kind: str, **payload) -> OutboxEvent:
+    """Queue an event for the fan-out, in the caller's transaction; at commit the node's other
+    processes (a separate `civic worker`) are told at once on PostgreSQL."""
     event = OutboxEvent(kind=kind, payload=payload)
     session.add(event)
     await session.flush()
+    await announce(session, "outbox")
     return event

@@ -241,3 +241,29 @@ async def test_inbox__remote_html_is_sanitised_once(node, remote):
     assert "Hi" in stored.content
     for bad in ("<script", "onclick", "onerror", "javascript:", "<img"):
         assert bad not in stored.content
+
+
+async def test_inbox__a_block_written_elsewhere_applies_without_a_restart(node, remote):
+    """`civic domain block` runs in another process: the running node reloads its blocks (told at
+    once on PostgreSQL, polled within seconds on SQLite) and refuses the domain; unblocking lets
+    it in again."""
+    import asyncio
+
+    org = await _org(node)
+    alice = remote.add_actor("alice")
+
+    async def changed_elsewhere(change, blocked: bool) -> None:
+        async with transaction(node.rt.sessions) as s:  # as the CLI would: the runtime is not touched
+            await change(s)
+
+        async def reloaded() -> None:
+            while ("127.0.0.1" in node.rt.blocked_domains) != blocked:
+                node.rt.blocks_reloaded.clear()
+                await node.rt.blocks_reloaded.wait()
+
+        await asyncio.wait_for(reloaded(), 15)
+
+    await changed_elsewhere(lambda s: moderation.block_domain(s, "127.0.0.1"), blocked=True)
+    assert (await remote.post(org.inbox, _follow(alice, org), alice))[0] == 403
+    await changed_elsewhere(lambda s: moderation.unblock_domain(s, "127.0.0.1"), blocked=False)
+    assert (await remote.post(org.inbox, _follow(alice, org), alice))[0] == 202
