@@ -267,3 +267,15 @@ async def test_inbox__a_block_written_elsewhere_applies_without_a_restart(node, 
     assert (await remote.post(org.inbox, _follow(alice, org), alice))[0] == 403
     await changed_elsewhere(lambda s: moderation.unblock_domain(s, "127.0.0.1"), blocked=False)
     assert (await remote.post(org.inbox, _follow(alice, org), alice))[0] == 202
+
+
+def test_inbox__processing_takes_small_batches_while_a_burst_is_being_received():
+    """The inbox writer and processing share SQLite's write lock: during a burst, processing holds
+    it for a few rows at a time; once the burst is over, for full batches."""
+    from federation.processing import BURST, BURST_BATCH, batch_plan
+    from federation.runtime import Runtime
+
+    rt = Runtime(settings=None, sessions=None)
+    rt.last_ingest = 100.0
+    assert batch_plan(rt, 100.0 + BURST / 2) == (BURST_BATCH, 1) and BURST_BATCH < 25
+    assert batch_plan(rt, 100.0 + BURST * 2) == (25, 4)
