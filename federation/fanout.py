@@ -16,6 +16,7 @@ from activities.normalize import host_of
 from activities.notes import iso, note_to_as
 from federation.participation_documents import local_actor_as
 from federation.participation_fanout import BUILDERS as PARTICIPATION_BUILDERS
+from federation.policy import refused
 from federation.runtime import Runtime, wait_for_signal
 from node.db import is_sqlite, writing
 from node.models import Activity, Actor, Delivery, Follow, Note, OutboxEvent, utcnow
@@ -41,7 +42,9 @@ class Fanout:
                             public=public)
         self.session.add(activity)
         await self.session.flush()
-        targets = sorted({i for i in inboxes if i and not self.rt.uris.is_local(i)})
+        # Never to this node itself, nor to a host the domain policy refuses (blocked, or not on
+        # the allow list in allow-list mode).
+        targets = sorted({i for i in inboxes if i and not self.rt.uris.is_local(i) and not refused(i, self.rt)})
         if targets:
             insert = sqlite_insert if is_sqlite(self.rt.settings.effective_database_url) else pg_insert
             now = utcnow()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import urldefrag, urljoin
+from collections.abc import Callable
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 import aiohttp
 
@@ -97,10 +98,12 @@ class RemoteFetcher:
         settings: Settings,
         session: aiohttp.ClientSession,
         signer: tuple[str, str] | None,
+        refuse: Callable[[str], bool] | None = None,
     ):
         self.settings = settings
         self.session = session
         self.signer = signer
+        self.refuse = refuse  # the instance policy (federation.policy.refused), checked on every hop
 
     def _headers(self, url: str, accept: str, signed: bool) -> dict[str, str]:
         if signed and self.signer is not None:
@@ -118,6 +121,8 @@ class RemoteFetcher:
                 check_url_syntax(current, allow_private=self.settings.development)  # INTEROP rule 5
             except UnsafeURL as exc:
                 raise FetchError(exc.reason) from None
+            if self.refuse is not None and self.refuse(current):
+                raise FetchError(f"{urlsplit(current).netloc} is refused by this node's domain policy")
             headers = self._headers(current, accept, signed)
             try:
                 async with self.session.get(

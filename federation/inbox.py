@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from activities.errors import InvalidDocument
 from activities.normalize import check_activity, first_type, host_of, id_of
-from federation.policy import is_blocked
+from federation.policy import refused
 from federation.runtime import RUNTIME, Runtime
 from federation.signatures import SignatureError, key_id_of
 from federation.verification import verify_signed
@@ -134,8 +134,8 @@ async def receive(request: web.Request) -> web.Response:
     if not key_id:
         log.info("inbox: refused an unsigned POST from %s", request.remote)
         return problem(401, "the request is not signed")
-    if is_blocked(key_id, rt.blocked_domains):
-        return problem(403, "this domain is blocked")
+    if refused(key_id, rt):
+        return problem(403, "this node does not federate with your domain (blocked, or not on its allow list)")
     try:
         owner = await verify_signed(request, body)
     except SignatureError as exc:

@@ -9,7 +9,7 @@ from activities.collections import PAGE_SIZE, ordered_collection, ordered_collec
 from activities.notes import note_to_as, tombstone_to_as
 from activities.vocabulary import ACTIVITY_JSON
 from federation.participation_documents import local_actor_as
-from federation.policy import is_blocked
+from federation.policy import refused
 from federation.runtime import RUNTIME, Runtime
 from federation.signatures import SignatureError, key_id_of
 from federation.verification import verify_signed
@@ -50,8 +50,8 @@ async def signed_fetch(request: web.Request, handler):
         return await handler(request)
     rt: Runtime = request.app[RUNTIME]
     key_id = key_id_of({k.lower(): v for k, v in request.headers.items()})
-    if key_id is not None and is_blocked(key_id, rt.blocked_domains):
-        return web.json_response({"error": "this domain is blocked"}, status=403)
+    if key_id is not None and refused(key_id, rt):
+        return web.json_response({"error": "this node does not federate with your domain (blocked, or not on its allow list)"}, status=403)
     if not rt.settings.authorized_fetch or request.path == "/actor":
         return await handler(request)
     if key_id is None:

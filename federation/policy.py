@@ -1,4 +1,5 @@
-"""Instance policy, checked on every signed request: is the signer's host under a domain block?
+"""Instance policy: which hosts this node refuses to federate with (domain blocks, and in allow-list
+mode every host not on the allow list).
 
 Federation only reads the blocks: they are written, listed and loaded by node.services.moderation
 (`civic domain block/unblock/list`). `Runtime.blocked_domains` holds the set; :func:`keep_blocks`
@@ -18,16 +19,36 @@ log = logging.getLogger(__name__)
 RELOAD_EVERY = 5.0  # seconds, when no announcement can come (SQLite)
 
 
+def _host(url_or_host: str) -> str:
+    return host_of(url_or_host) if "://" in url_or_host else url_or_host
+
+
 def is_blocked(url_or_host: str, blocked: set[str]) -> bool:
     """True when the URL's host (a key id, an actor id) or the bare host is covered by a block:
     the domain itself or one of its subdomains, whatever the port."""
-    host = host_of(url_or_host) if "://" in url_or_host else url_or_host
-    return moderation.is_blocked(host, blocked)
+    return moderation.is_blocked(_host(url_or_host), blocked)
+
+
+def refused(url_or_host: str, rt: Runtime) -> bool:
+    """Whether this node will not federate with that host: it is blocked or, in allow-list mode
+    (setting ``allowlist_mode``), not on the allow list. This node's own host is never refused.
+    Checked on signed requests (403), on every fetch (each redirect hop) and before delivery."""
+    host = _host(url_or_host)
+    if not host or host.lower() == rt.uris.domain.lower():
+        return False
+    if moderation.is_blocked(host, rt.blocked_domains):
+        return True
+    return bool(rt.settings.allowlist_mode) and not moderation.covered(host, rt.allowed_domains)
 
 
 async def reload_blocks(rt: Runtime) -> None:
+    """Load the blocks and the allow list into the runtime."""
     async with rt.sessions() as session:
         rt.blocked_domains = await moderation.blocked_domains(session)
+        rt.allowed_domains = await moderation.allowed_domains(session)
+    if rt.settings.allowlist_mode and not rt.allowed_domains:
+        log.warning("allow-list mode with an empty allow list: this node federates with no one "
+                    "(add domains with `civic domain allow`)")
     rt.blocks_reloaded.set()
 
 

@@ -25,6 +25,7 @@ class Runtime:
     inbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
     outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
     blocked_domains: set[str] = field(default_factory=set)
+    allowed_domains: set[str] = field(default_factory=set)  # used in allow-list mode only
     # Monotonic time of the last inbox write: processing yields to a burst of incoming POSTs.
     last_ingest: float = 0.0
     # Bumped whenever this process changes what pages show (processed activities, form posts):

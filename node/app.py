@@ -14,7 +14,7 @@ from federation.fanout import run_fanout
 from federation.fetch import RemoteFetcher, make_client_session
 from federation.inbox import INBOX_WRITER, InboxWriter
 from federation.keys import KeyResolver
-from federation.policy import keep_blocks
+from federation.policy import keep_blocks, refused, reload_blocks
 from federation.processing import run_processor
 from federation.runtime import RUNTIME, Runtime
 from node.config import Settings
@@ -22,7 +22,6 @@ from node.db import check_connection, create_engine, listen, session_factory
 from node.errors import ConfigError
 from node.migrate import current_revision, head_revision
 from node.services.actors import ensure_instance_actor
-from node.services.moderation import blocked_domains
 from node.uris import Uris
 from web import setup as web_setup
 
@@ -40,10 +39,11 @@ async def build_runtime(settings: Settings) -> tuple[Runtime, object]:
     async with sessions() as session, session.begin():
         instance = await ensure_instance_actor(session, Uris(settings.base_url),
                                                settings.instance_name)
-        blocks = await blocked_domains(session)
-    rt = Runtime(settings=settings, sessions=sessions, blocked_domains=blocks)
+    rt = Runtime(settings=settings, sessions=sessions)
+    await reload_blocks(rt)
     rt.http = make_client_session(settings)
-    rt.fetcher = RemoteFetcher(settings, rt.http, (instance.key_id, instance.private_key_pem))
+    rt.fetcher = RemoteFetcher(settings, rt.http, (instance.key_id, instance.private_key_pem),
+                               refuse=lambda url: refused(url, rt))
     rt.keys = KeyResolver(sessions, rt.fetcher)
     return rt, engine
 

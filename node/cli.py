@@ -238,10 +238,20 @@ async def cmd_domain(args) -> None:
         async with transaction(sessions) as session:
             if args.action == "block":
                 await moderation.block_domain(session, args.domain, args.reason or "")
-                print(f"Blocked {args.domain} (a running node applies it at its next restart).")
+                print(f"Blocked {args.domain} and its subdomains (a running node applies it within seconds).")
             elif args.action == "unblock":
                 found = await moderation.unblock_domain(session, args.domain)
                 print(f"Unblocked {args.domain}." if found else f"{args.domain} was not blocked.")
+            elif args.action == "allow":
+                await moderation.allow_domain(session, args.domain)
+                note = "" if settings.allowlist_mode else " (it matters once allowlist_mode is on)"
+                print(f"Allowed {args.domain} and its subdomains{note}.")
+            elif args.action == "disallow":
+                found = await moderation.disallow_domain(session, args.domain)
+                print(f"{args.domain} is off the allow list." if found else f"{args.domain} was not allowed.")
+            elif args.action == "allowed":
+                for allow in await moderation.list_allows(session):
+                    print(allow.domain)
             else:
                 for block in await moderation.list_blocks(session):
                     print(block.domain)
@@ -341,8 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", default="admin", choices=actors.ROLES, help="role in --org")
     p.set_defaults(func=cmd_user_create)
 
-    p = sub.add_parser("domain", parents=[common], help="block, unblock or list remote domains")
-    p.add_argument("action", choices=["block", "unblock", "list"])
+    p = sub.add_parser("domain", parents=[common],
+                       help="block, unblock or list remote domains; allow, disallow or list allowed ones "
+                            "(allow-list mode)")
+    p.add_argument("action", choices=["block", "unblock", "list", "allow", "disallow", "allowed"])
     p.add_argument("domain", nargs="?", default="")
     p.add_argument("--reason")
     p.set_defaults(func=cmd_domain)
@@ -359,8 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    if getattr(args, "action", None) in ("block", "unblock") and not args.domain:
-        parser.error("domain block/unblock needs a DOMAIN")
+    if getattr(args, "action", None) in ("block", "unblock", "allow", "disallow") and not args.domain:
+        parser.error(f"domain {args.action} needs a DOMAIN")
     try:
         asyncio.run(args.func(args))
     except (CivicError, FetchError) as exc:

@@ -128,3 +128,14 @@ class DomainBlock(Base):
     domain: Mapped[str] = mapped_column(String(255), unique=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DomainAllow(Base):
+    """A remote domain this node federates with in allow-list mode (``allowlist_mode``): then only
+    these domains and their subdomains are heard from, fetched from and delivered to."""
+
+    __tablename__ = "domain_allows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    domain: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

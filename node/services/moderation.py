@@ -1,4 +1,5 @@
-"""Moderation of remote servers: the domain blocks an administrator writes (`civic domain ...`).
+"""Moderation of remote servers: the domain blocks an administrator writes (`civic domain ...`),
+and the allow list that replaces open federation in allow-list mode (setting ``allowlist_mode``).
 
 A block covers the domain and all its subdomains. This module owns the blocks and the rule for which
 hosts they cover; federation/policy.py only reads them, to answer 403 to signed requests (inbox POSTs
@@ -13,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db import announce
 from node.errors import InvalidInput
-from node.models import DomainBlock
+from node.models import DomainAllow, DomainBlock
 
-BLOCKS_CHANGED = "blocks"  # what block_domain and unblock_domain announce to the node's processes
+BLOCKS_CHANGED = "blocks"  # what changes to blocks and allows announce to the node's processes
 
 
 def check_domain(domain: str) -> str:
@@ -26,26 +27,40 @@ def check_domain(domain: str) -> str:
     return domain
 
 
-async def block_domain(session: AsyncSession, domain: str, reason: str = "") -> DomainBlock:
-    """Block a domain (and its subdomains); blocking it again keeps the first block and its reason."""
+async def _add(session: AsyncSession, model, domain: str, **fields):
+    """The row of ``domain`` in ``model``'s table, created (and announced) when missing."""
     domain = check_domain(domain)
-    block = await session.scalar(select(DomainBlock).where(DomainBlock.domain == domain))
-    if block is None:
-        block = DomainBlock(domain=domain, reason=reason)
-        session.add(block)
+    row = await session.scalar(select(model).where(model.domain == domain))
+    if row is None:
+        row = model(domain=domain, **fields)
+        session.add(row)
         await session.flush()
         await announce(session, BLOCKS_CHANGED)
-    return block
+    return row
+
+
+async def _remove(session: AsyncSession, model, domain: str) -> bool:
+    """Delete the row of ``domain`` (and announce it); False when there was none."""
+    row = await session.scalar(select(model).where(model.domain == check_domain(domain)))
+    if row is None:
+        return False
+    await session.delete(row)
+    await announce(session, BLOCKS_CHANGED)
+    return True
+
+
+async def _domains(session: AsyncSession, model) -> set[str]:
+    return {d.lower() for d in await session.scalars(select(model.domain))}
+
+
+async def block_domain(session: AsyncSession, domain: str, reason: str = "") -> DomainBlock:
+    """Block a domain (and its subdomains); blocking it again keeps the first block and its reason."""
+    return await _add(session, DomainBlock, domain, reason=reason)
 
 
 async def unblock_domain(session: AsyncSession, domain: str) -> bool:
     """Lift a block; False when the domain was not blocked."""
-    block = await session.scalar(select(DomainBlock).where(DomainBlock.domain == check_domain(domain)))
-    if block is None:
-        return False
-    await session.delete(block)
-    await announce(session, BLOCKS_CHANGED)
-    return True
+    return await _remove(session, DomainBlock, domain)
 
 
 async def list_blocks(session: AsyncSession) -> list[DomainBlock]:
@@ -55,20 +70,47 @@ async def list_blocks(session: AsyncSession) -> list[DomainBlock]:
 
 async def blocked_domains(session: AsyncSession) -> set[str]:
     """The blocked domains, lower-cased: the set `is_blocked` checks hosts against."""
-    return {d.lower() for d in await session.scalars(select(DomainBlock.domain))}
+    return await _domains(session, DomainBlock)
 
 
-def is_blocked(host: str, blocked: set[str]) -> bool:
-    """True when the host (``name`` or ``name:port``), or a domain it belongs to, is blocked.
+def covered(host: str, domains: set[str]) -> bool:
+    """True when the host (``name`` or ``name:port``), or a domain it belongs to, is in ``domains``.
 
-    Ports are ignored: blocking ``spam.example`` also covers ``spam.example:8443`` and
-    ``a.b.spam.example``, never ``notspam.example``.
+    Ports are ignored: ``spam.example`` covers ``spam.example:8443`` and ``a.b.spam.example``,
+    never ``notspam.example``.
     """
     host = host.lower()
-    if not host or not blocked:
+    if not host or not domains:
         return False
-    if host in blocked:
+    if host in domains:
         return True
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     parts = name.split(".")
-    return any(".".join(parts[i:]) in blocked for i in range(len(parts)))
+    return any(".".join(parts[i:]) in domains for i in range(len(parts)))
+
+
+def is_blocked(host: str, blocked: set[str]) -> bool:
+    """True when the host, or a domain it belongs to, is blocked (see :func:`covered`)."""
+    return covered(host, blocked)
+
+
+# -- the allow list (allow-list mode) -------------------------------------------------------------
+
+async def allow_domain(session: AsyncSession, domain: str) -> DomainAllow:
+    """Allow a domain (and its subdomains) in allow-list mode; allowing it again changes nothing."""
+    return await _add(session, DomainAllow, domain)
+
+
+async def disallow_domain(session: AsyncSession, domain: str) -> bool:
+    """Take a domain off the allow list; False when it was not on it."""
+    return await _remove(session, DomainAllow, domain)
+
+
+async def list_allows(session: AsyncSession) -> list[DomainAllow]:
+    """Every allowed domain, in domain order."""
+    return list(await session.scalars(select(DomainAllow).order_by(DomainAllow.domain)))
+
+
+async def allowed_domains(session: AsyncSession) -> set[str]:
+    """The allowed domains, lower-cased (see :func:`covered`)."""
+    return await _domains(session, DomainAllow)
