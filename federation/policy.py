@@ -41,12 +41,13 @@ def refused(url_or_host: str, rt: Runtime) -> bool:
     return bool(rt.settings.allowlist_mode) and not moderation.covered(host, rt.allowed_domains)
 
 
-async def reload_blocks(rt: Runtime) -> None:
+async def reload_blocks(rt: Runtime, *, starting: bool = False) -> None:
     """Load the blocks and the allow list into the runtime."""
+    before = rt.allowed_domains
     async with rt.sessions() as session:
         rt.blocked_domains = await moderation.blocked_domains(session)
         rt.allowed_domains = await moderation.allowed_domains(session)
-    if rt.settings.allowlist_mode and not rt.allowed_domains:
+    if rt.settings.allowlist_mode and not rt.allowed_domains and (starting or before):
         log.warning("allow-list mode with an empty allow list: this node federates with no one "
                     "(add domains with `civic domain allow`)")
     rt.blocks_reloaded.set()

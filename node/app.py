@@ -40,7 +40,7 @@ async def build_runtime(settings: Settings) -> tuple[Runtime, object]:
         instance = await ensure_instance_actor(session, Uris(settings.base_url),
                                                settings.instance_name)
     rt = Runtime(settings=settings, sessions=sessions)
-    await reload_blocks(rt)
+    await reload_blocks(rt, starting=True)
     rt.http = make_client_session(settings)
     rt.fetcher = RemoteFetcher(settings, rt.http, (instance.key_id, instance.private_key_pem),
                                refuse=lambda url: refused(url, rt))
