@@ -25,6 +25,25 @@ async def test_block_domain__normalised_idempotent_listed_and_lifted(sessions):
         assert await moderation.blocked_domains(s) == {"abuse.example"}
 
 
+async def test_allow_domain__normalised_idempotent_listed_and_taken_off(sessions):
+    """The allow list (allow-list mode) behaves like the blocks, and is kept apart from them."""
+    async with transaction(sessions) as s:
+        first = await moderation.allow_domain(s, " Partner.Example ")
+        assert (await moderation.allow_domain(s, "partner.example")).id == first.id
+        await moderation.allow_domain(s, "ally.example")
+    async with sessions() as s:
+        assert [a.domain for a in await moderation.list_allows(s)] == ["ally.example", "partner.example"]
+        assert await moderation.blocked_domains(s) == set()
+    async with transaction(sessions) as s:
+        assert await moderation.disallow_domain(s, "PARTNER.example") is True
+        assert await moderation.disallow_domain(s, "partner.example") is False
+    async with sessions() as s:
+        assert await moderation.allowed_domains(s) == {"ally.example"}
+    with pytest.raises(InvalidInput):
+        async with transaction(sessions) as s:
+            await moderation.allow_domain(s, "not a domain")
+
+
 @pytest.mark.parametrize("bad", ["", "   ", "not a domain", "localhost", "https://spam.example/", "spam.example/x"])
 async def test_block_domain__refuses_what_is_not_a_domain(sessions, bad):
     """Anything that cannot be a host name is refused and nothing is stored."""
