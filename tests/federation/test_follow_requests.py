@@ -22,6 +22,16 @@ async def _gated(node):
     return org
 
 
+async def _alice_accepted_bob_rejected(node, remote, alice, bob) -> None:
+    """Alice got an Accept and is a follower; Bob got a Reject and his request is gone."""
+    await node.step()
+    sent = {(d["type"], d["object"]["actor"]) for d in remote.received}
+    assert sent == {("Accept", alice.ap_id), ("Reject", bob.ap_id)}
+    async with node.rt.sessions() as s:
+        states = {f.ap_id: f.state for f in await s.scalars(select(Follow))}
+    assert states == {f"{alice.ap_id}/follows/0": "accepted"}
+
+
 def _follow(who, org, n):
     return {"@context": AS, "id": f"{who.ap_id}/follows/{n}", "type": "Follow", "actor": who.ap_id,
             "object": org.ap_id}
@@ -48,12 +58,7 @@ async def test_follow_requests__wait_then_accept_and_reject(node, remote):
         requests = dict((who.ap_id, f) for f, who in await follows.pending_requests(s, org_row))
         await follows.accept(s, requests[alice.ap_id])
         await follows.reject(s, requests[bob.ap_id])
-    await node.step()
-    sent = {(d["type"], d["object"]["actor"]) for d in remote.received}
-    assert sent == {("Accept", alice.ap_id), ("Reject", bob.ap_id)}
-    async with node.rt.sessions() as s:
-        states = {f.ap_id: f.state for f in await s.scalars(select(Follow))}
-    assert states == {f"{alice.ap_id}/follows/0": "accepted"}
+    await _alice_accepted_bob_rejected(node, remote, alice, bob)
 
 
 async def test_follow_requests__listed_for_the_organisations_admins_only(node, remote):
@@ -110,9 +115,4 @@ async def test_follow_requests__answered_from_the_organisation_page(node, remote
     finally:
         await admin.close()
         await moderator.close()
-    await node.step()
-    sent = {(d["type"], d["object"]["actor"]) for d in remote.received}
-    assert sent == {("Accept", alice.ap_id), ("Reject", bob.ap_id)}
-    async with node.rt.sessions() as s:
-        states = {f.ap_id: f.state for f in await s.scalars(select(Follow))}
-    assert states == {f"{alice.ap_id}/follows/0": "accepted"}
+    await _alice_accepted_bob_rejected(node, remote, alice, bob)

@@ -29,7 +29,7 @@ from node.models import (
 from node.services import actors as actor_service
 from node.services import discussions as discussion_service
 from node.services.i18n import pick
-from web.cache import RESIDENT
+from web.cache import RESIDENT, Viewer, make_viewer
 from web.i18n import LANGUAGES, _, locale_of, translate
 from web.render import current_user, render
 
@@ -170,6 +170,18 @@ async def organisation(session: AsyncSession, request: web.Request, username: st
 
 async def has_role(session: AsyncSession, user: User | None, org: Actor, roles: tuple[str, ...]) -> bool:
     return user is not None and await actor_service.has_role(session, user, org, *roles)
+
+
+async def viewer_on_organisation_page(request: web.Request, sides) -> Viewer | None:
+    """The signed-in visitor's side of a page under ``/orgs/{org}`` (web/cache.py ``viewers_from``):
+    ``sides(session, user, org)`` returns (audience, marks); None for anonymous visitors."""
+    user = await current_user(request)
+    if user is None:
+        return None
+    async with runtime(request).sessions() as session:
+        org = await organisation(session, request)
+        audience, marks = await sides(session, user, org)
+    return make_viewer(user, audience, **marks)
 
 
 def audience_of(is_official: bool, is_moderator: bool) -> str:

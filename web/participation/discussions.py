@@ -17,7 +17,7 @@ from node.services import community, contributions, follows
 from node.services import discussions as discussion_service
 from node.services.contributions import ALIGNMENTS, MAX_CONTENT
 from node.uris import GROUP_HANDLE_RE
-from web.cache import Viewer, make_viewer, share_page, viewers_from
+from web.cache import Viewer, share_page, viewers_from
 from web.i18n import _, locale_of, translate
 from web.participation import visits
 from web.participation.common import (
@@ -38,6 +38,7 @@ from web.participation.common import (
     require_user,
     row_id,
     runtime,
+    viewer_on_organisation_page,
     wants_as2,
 )
 from web.participation.organisations import profile_of, theme_version
@@ -62,14 +63,12 @@ async def viewer_state(session: AsyncSession, org: Actor, discussion: Discussion
 
 async def discussion_viewer(request: web.Request) -> Viewer | None:
     """The signed-in visitor's side of the discussion page, without rendering it (web/cache.py)."""
-    user = await current_user(request)
-    if user is None:
-        return None
-    async with runtime(request).sessions() as session:
-        org = await organisation(session, request)
+    async def sides(session: AsyncSession, user: User, org: Actor) -> tuple[str, dict]:
         discussion = await discussion_in(session, request, org, user)
         is_official, is_moderator, marks = await viewer_state(session, org, discussion, user)
-    return make_viewer(user, audience_of(is_official, is_moderator), **marks)
+        return audience_of(is_official, is_moderator), marks
+
+    return await viewer_on_organisation_page(request, sides)
 
 
 async def discussion_context(session: AsyncSession, request: web.Request, org: Actor,

@@ -13,7 +13,7 @@ from node.errors import Conflict, Forbidden, InvalidInput
 from node.models import Actor, Proposal, ProposalStates, ProposalSupport, Space, User
 from node.services import proposals as proposal_service
 from node.services import spaces as space_service
-from web.cache import RESIDENT, Viewer, make_viewer, share_page, viewers_from
+from web.cache import RESIDENT, Viewer, share_page, viewers_from
 from web.i18n import _, locale_of, translate
 from web.participation.common import (
     OFFICIALS,
@@ -29,6 +29,7 @@ from web.participation.common import (
     require_user,
     row_id,
     runtime,
+    viewer_on_organisation_page,
     wants_as2,
 )
 from web.participation.organisations import profile_of, theme_version
@@ -41,13 +42,10 @@ MAX_BODY = 20_000
 
 async def index_viewer(request: web.Request) -> Viewer | None:
     """A signed-in visitor's side of the proposal index: the proposals they support."""
-    user = await current_user(request)
-    if user is None:
-        return None
-    async with runtime(request).sessions() as session:
-        org = await organisation(session, request)
-        supported = await proposal_service.supported_in(session, await person(session, user), org)
-    return make_viewer(user, RESIDENT, supported=supported)
+    async def sides(session: AsyncSession, user: User, org: Actor) -> tuple[str, dict]:
+        return RESIDENT, {"supported": await proposal_service.supported_in(session, await person(session, user), org)}
+
+    return await viewer_on_organisation_page(request, sides)
 
 
 @viewers_from(index_viewer)
