@@ -171,3 +171,12 @@ async def unact(session: AsyncSession, actor: Actor, *, initiative: Initiative |
     await session.execute(update(Initiative).where(Initiative.id == row.initiative_id)
                           .values(acted_count=Initiative.acted_count - 1))
     return True
+
+
+async def acted_in(session: AsyncSession, actor: Actor | None, discussion: Discussion) -> set[int]:
+    """The initiatives of ``discussion`` where ``actor`` said "I acted"."""
+    if actor is None:
+        return set()
+    rows = await session.scalars(select(InitiativeAction.initiative_id).join(Initiative).where(
+        InitiativeAction.actor_id == actor.id, Initiative.discussion_id == discussion.id))
+    return set(rows)

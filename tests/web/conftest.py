@@ -113,3 +113,14 @@ async def org(node):
         admin = await actor_service.create_user(session, node.uris, "maire", PASSWORD, "La maire")
         await actor_service.add_member(session, admin, lyon, "admin")
     return lyon
+
+
+@pytest.fixture
+async def lyon(node):
+    """Ville de Lyon with its admin (lyon_admin) and a resident (camille), passwords password-123."""
+    async with transaction(node.rt.sessions) as s:
+        org = await actor_service.create_organization(s, node.uris, "lyon", "Ville de Lyon")
+        admin = await actor_service.create_user(s, node.uris, "lyon_admin", "password-123", "Équipe Lyon")
+        await actor_service.add_member(s, admin, org, "admin")
+        await actor_service.create_user(s, node.uris, "camille", "password-123", "Camille")
+    return org

@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
-from node.db import transaction
 from node.models import Note, OutboxEvent
-from node.services import actors
 from tests.web.client import Browser
-
-
-@pytest.fixture
-async def lyon(node):
-    async with transaction(node.rt.sessions) as s:
-        org = await actors.create_organization(s, node.uris, "lyon", "Ville de Lyon")
-        admin = await actors.create_user(s, node.uris, "lyon_admin", "password-123", "Équipe Lyon")
-        await actors.add_member(s, admin, org, "admin")
-        await actors.create_user(s, node.uris, "camille", "password-123", "Camille")
-    return org
 
 
 async def _notes(node) -> list[Note]:

@@ -15,15 +15,6 @@ from web.cache import CSRF_PLACEHOLDER, PAGE_CACHE
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-@pytest.fixture
-async def lyon(node):
-    async with transaction(node.rt.sessions) as s:
-        org = await actors.create_organization(s, node.uris, "lyon", "Ville de Lyon")
-        admin = await actors.create_user(s, node.uris, "lyon_admin", "password-123", "Équipe Lyon")
-        await actors.add_member(s, admin, org, "admin")
-    return org
-
-
 async def test_cache__anonymous_visitors_share_a_rendering_with_their_own_tokens(node, lyon):
     """Two anonymous visitors: one rendering, two different CSRF tokens, each usable by its owner."""
     cache = node.app[PAGE_CACHE]

@@ -21,8 +21,6 @@ from node.models import (
     Discussion,
     Follow,
     FollowStates,
-    Initiative,
-    InitiativeAction,
     Membership,
     User,
 )
@@ -283,12 +281,3 @@ def int_field(form: dict, name: str, *, minimum: int = 1, maximum: int = 1_000_0
     if not minimum <= value <= maximum:
         raise ValueError(name)
     return value
-
-
-async def acted_in(session: AsyncSession, me: Actor | None, discussion: Discussion) -> set[int]:
-    """The initiatives of ``discussion`` where ``me`` said "I acted"."""
-    if me is None:
-        return set()
-    rows = await session.scalars(select(InitiativeAction.initiative_id).join(Initiative).where(
-        InitiativeAction.actor_id == me.id, Initiative.discussion_id == discussion.id))
-    return set(rows)

@@ -13,7 +13,6 @@ from node.services import community
 from web.cache import share_page
 from web.i18n import _, translate
 from web.participation.common import (
-    acted_in,
     discussion_in,
     forbidden,
     not_found,
@@ -125,7 +124,7 @@ async def _initiatives_context(session, request, org, discussion, user) -> dict:
     profile = await profile_of(session, org)
     return {"org": org, "discussion": discussion, "initiatives": items,
             "mark": share_page(request, user is not None,
-                               acted=await acted_in(session, me, discussion)),
+                               acted=await community.acted_in(session, me, discussion)),
             "open": discussion.status == "open" and discussion.moderation == "approved",
             "theme_version": theme_version(profile)}
 

@@ -23,7 +23,6 @@ from web.participation import visits
 from web.participation.common import (
     MODERATORS,
     OFFICIALS,
-    acted_in,
     audience_of,
     contribution_anchor,
     discussion_in,
@@ -58,7 +57,7 @@ async def viewer_state(session: AsyncSession, org: Actor, discussion: Discussion
     return (await has_role(session, user, org, OFFICIALS), await has_role(session, user, org, MODERATORS),
             {"agreed": await contributions.agreed_ids(session, me, discussion),
              "following": {discussion.id} if following else set(),
-             "acted": await acted_in(session, me, discussion)})
+             "acted": await community.acted_in(session, me, discussion)})
 
 
 async def discussion_viewer(request: web.Request) -> Viewer | None:
