@@ -1,5 +1,6 @@
 """SQLAlchemy models of the node; Alembic migrations in node/migrations track them."""
 
+from node.models.accounts_security import AccountState, RateCounter
 from node.models.actors import Actor, Membership, User
 from node.models.base import Base, utcnow
 from node.models.community import (
@@ -20,8 +21,18 @@ from node.models.federation import (
     Follow,
     FollowStates,
     InboxActivity,
+    InboxRefusal,
     InboxStates,
     OutboxEvent,
+)
+from node.models.moderation import (
+    AccountRestriction,
+    AccountRestrictions,
+    HiddenContent,
+    ModerationLogEntry,
+    ModerationSetting,
+    Report,
+    ReportStates,
 )
 from node.models.participation import (
     Agreement,
@@ -34,6 +45,15 @@ from node.models.participation import (
 from node.models.proposals import Proposal, ProposalStates, ProposalSupport, StateChange
 
 __all__ = [
+    "AccountState",
+    "RateCounter",
+    "AccountRestriction",
+    "AccountRestrictions",
+    "HiddenContent",
+    "ModerationLogEntry",
+    "ModerationSetting",
+    "Report",
+    "ReportStates",
     "Activity",
     "Agreement",
     "Article",
@@ -60,6 +80,7 @@ __all__ = [
     "Follow",
     "FollowStates",
     "InboxActivity",
+    "InboxRefusal",
     "InboxStates",
     "Membership",
     "Note",

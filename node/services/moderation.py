@@ -1,5 +1,6 @@
-"""Moderation of remote servers: the domain blocks an administrator writes (`civic domain ...`),
-and the allow list that replaces open federation in allow-list mode (setting ``allowlist_mode``).
+"""Moderation of remote servers and accounts: the domain blocks an administrator writes (`civic domain
+...`), the allow list that replaces open federation in allow-list mode (setting ``allowlist_mode``),
+and the remote accounts blocked or silenced (`civic account block|silence|unblock`).
 
 A block covers the domain and all its subdomains. This module owns the blocks and the rule for which
 hosts they cover; federation/policy.py only reads them, to answer 403 to signed requests (inbox POSTs
@@ -14,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db import announce
 from node.errors import InvalidInput
-from node.models import DomainAllow, DomainBlock
+from node.models import AccountRestriction, AccountRestrictions, DomainAllow, DomainBlock, User
+from node.services import moderation_log
 
 BLOCKS_CHANGED = "blocks"  # what changes to blocks and allows announce to the node's processes
 
@@ -114,3 +116,45 @@ async def list_allows(session: AsyncSession) -> list[DomainAllow]:
 async def allowed_domains(session: AsyncSession) -> set[str]:
     """The allowed domains, lower-cased (see :func:`covered`)."""
     return await _domains(session, DomainAllow)
+
+
+# -- remote accounts: blocked (activities refused) or silenced (contributions held) ---------------
+
+async def account_restriction(session: AsyncSession, actor_ap_id: str) -> AccountRestriction | None:
+    """The block or silence of that remote account, if any."""
+    return await session.scalar(select(AccountRestriction)
+                                .where(AccountRestriction.actor_ap_id == actor_ap_id))
+
+
+async def restrict_account(session: AsyncSession, actor_ap_id: str, level: str, reason: str = "", *,
+                           by: User | None = None) -> AccountRestriction:
+    """Block or silence a remote account (changing an existing restriction's level and reason);
+    logged in the moderation log (SECURITY.md rule 22)."""
+    if level not in AccountRestrictions.ALL:
+        raise InvalidInput(f"unknown restriction {level!r}: use block or silence")
+    actor_ap_id = (actor_ap_id or "").strip()
+    if not actor_ap_id.startswith(("https://", "http://")) or len(actor_ap_id) > 2048:
+        raise InvalidInput("give the address (https://…) of a remote account")
+    row = await account_restriction(session, actor_ap_id)
+    if row is None:
+        row = AccountRestriction(actor_ap_id=actor_ap_id, level=level)
+        session.add(row)
+    row.level, row.reason = level, (reason or "")[:moderation_log.MAX_REASON]
+    row.created_by_id = by.id if by else None
+    await session.flush()
+    await moderation_log.record(session, by, level, "account", actor_ap_id, reason=reason)
+    return row
+
+
+async def lift_restriction(session: AsyncSession, actor_ap_id: str, *, by: User | None = None) -> bool:
+    """Unblock or unsilence; False when the account was neither."""
+    row = await account_restriction(session, (actor_ap_id or "").strip())
+    if row is None:
+        return False
+    await session.delete(row)
+    await moderation_log.record(session, by, "unblock", "account", row.actor_ap_id)
+    return True
+
+
+async def list_restrictions(session: AsyncSession) -> list[AccountRestriction]:
+    return list(await session.scalars(select(AccountRestriction).order_by(AccountRestriction.actor_ap_id)))

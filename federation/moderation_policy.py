@@ -1,0 +1,28 @@
+"""Per-account policy on inbound activities: a blocked remote account's activities are refused.
+
+Inbox processing calls :func:`refused_actor` for every stored activity before dispatch and marks the
+row failed with the reason it returns (SECURITY.md rule 22). Domain blocks are federation/policy.py's.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.models import AccountRestrictions
+from node.services import moderation
+
+BLOCKED = "the account is blocked"
+
+
+async def refused_actor(session: AsyncSession, actor_ap_id: str) -> str | None:
+    """The reason to refuse what this actor sends (it is blocked), or None."""
+    row = await moderation.account_restriction(session, actor_ap_id)
+    if row is not None and row.level == AccountRestrictions.blocked:
+        return BLOCKED
+    return None
+
+
+async def silenced(session: AsyncSession, actor_ap_id: str) -> bool:
+    """Whether this actor's contributions are held for review instead of shown."""
+    row = await moderation.account_restriction(session, actor_ap_id)
+    return row is not None and row.level == AccountRestrictions.silenced
