@@ -97,6 +97,8 @@ class HiddenContent(Base):
                                                         nullable=True, index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     held: Mapped[bool] = mapped_column(Boolean, default=False)  # waiting for approval
+    # A held remote contribution: the activity its group passes on to its followers once approved.
+    relay: Mapped[dict | None] = mapped_column(JSONDoc, nullable=True)
     hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
                                                      nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -64,6 +64,7 @@ def upgrade() -> None:
     sa.Column('organization_id', sa.Integer(), nullable=True),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('held', sa.Boolean(), nullable=False),
+    sa.Column('relay', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('hidden_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', node.models.base.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['organization_id'], ['actors.id'], name=op.f('fk_hidden_content_organization_id_actors'), ondelete='CASCADE'),
