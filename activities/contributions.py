@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from activities.attachments import (
+    MEDIA_TYPES,
+    Media,
+    attachments_of,
+    media_html,
+    own_media,
+    sources_of,
+)
 from activities.errors import InvalidDocument
 from activities.groups import group_addressing
-from activities.html import plain_text, sanitize_html
+from activities.html import is_web_url, plain_text, sanitize_html
 from activities.normalize import (
     as_list,
     first_type,
@@ -18,15 +28,20 @@ from activities.normalize import (
     parse_time,
     require_id,
     text_of,
+    types_of,
 )
 from activities.notes import iso
+from activities.tags import Tag, link_tags, tags_of
 from activities.vocabulary import CONTEXT, is_public
 from node.models import Actor, Contribution, Discussion
 
 # Note (Mastodon, Pleroma, Friendica, Lemmy comments), Page (Lemmy, lotide posts), Article
-# (Friendica, NodeBB, WordPress); "Comment" is not AS2 but is seen in the wild. Question, Event,
-# ChatMessage and Video are something else (polls, events, private chats, media).
-CONTRIBUTION_TYPES = frozenset({"Note", "Page", "Article", "Comment"})
+# (Friendica, NodeBB, WordPress); "Comment" is not AS2 but is seen in the wild. An Image, Audio,
+# Video or Document addressed to a discussion is a contribution showing its media (Pixelfed,
+# Funkwhale, PeerTube). Question, Event and ChatMessage are something else (polls, events,
+# private chats).
+CONTRIBUTION_TYPES = frozenset({"Note", "Page", "Article", "Comment"}) | MEDIA_TYPES
+TITLED_TYPES = frozenset({"Page", "Article"})  # name is a title, summary an excerpt
 
 
 def contribution_to_as(
@@ -77,7 +92,7 @@ class ContributionData:
     ap_id: str
     type: str
     author: str
-    content: str  # sanitised HTML
+    content: str  # sanitised HTML, its mentions and hashtags made links
     name: str | None  # the title of a Lemmy/lotide Page or an Article
     summary: str | None  # a Note's content warning, a Page's excerpt (plain text)
     sensitive: bool
@@ -92,16 +107,57 @@ class ContributionData:
     updated: datetime | None
     language: str | None
     url: str | None
+    tags: tuple[Tag, ...] = ()
+    media: tuple[Media, ...] = ()  # attachments, or the media object's own sources
+    content_map: dict[str, str] = field(default_factory=dict)  # {language: sanitised HTML}
+
+    @property
+    def content_warning(self) -> str | None:
+        """The text hidden behind a disclosure: a Note's ``summary``, with or without
+        ``sensitive`` (Misskey and Pleroma send none). A Page's or an Article's summary is an
+        excerpt (Lemmy, WordPress), not a warning (Mastodon converts those types likewise)."""
+        return None if self.type in TITLED_TYPES else self.summary
+
+    @property
+    def excerpt(self) -> str | None:
+        return self.summary if self.type in TITLED_TYPES else None
+
+
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,3}$")
+MAX_LANGUAGES = 20  # SECURITY.md rule 6
+
+
+def _language_tag(value) -> str | None:
+    """A BCP 47 tag of at most 16 characters, else nothing (SECURITY.md rule 14)."""
+    if isinstance(value, str) and len(value) <= 16 and _LANGUAGE_TAG.match(value):
+        return value
+    return None
+
+
+def _content_map(doc: dict) -> dict[str, str]:
+    """``contentMap``'s texts by language, sanitised; keys that are no language tag are dropped."""
+    mapped = doc.get("contentMap")
+    if not isinstance(mapped, dict):
+        return {}
+    found = {}
+    for lang, text in list(mapped.items())[:MAX_LANGUAGES]:
+        if _language_tag(lang) and isinstance(text, str) and text.strip():
+            found[lang] = sanitize_html(text)
+    return found
 
 
 def _language(doc: dict) -> str | None:
-    content_map = doc.get("contentMap")
-    if isinstance(content_map, dict) and content_map:
-        return str(next(iter(content_map)))[:16]
+    """Mastodon's rule: the first language of ``contentMap`` (then ``nameMap``, ``summaryMap``)."""
+    for field_name in ("contentMap", "nameMap", "summaryMap"):
+        mapped = doc.get(field_name)
+        if isinstance(mapped, dict):
+            lang = next((_language_tag(k) for k in mapped if _language_tag(k)), None)
+            if lang:
+                return lang
     # Lemmy and PeerTube: "language": {"identifier": "fr", "name": "Français"}
     for lang in as_list(doc.get("language")):
-        if isinstance(lang, dict) and isinstance(lang.get("identifier"), str):
-            return lang["identifier"][:16]
+        if isinstance(lang, dict) and _language_tag(lang.get("identifier")):
+            return lang["identifier"]
     return None
 
 
@@ -113,29 +169,23 @@ def _links(value) -> list[tuple[bool, str]]:
             links.append((True, item))
         elif isinstance(item, dict) and isinstance(item.get("href"), str):
             links.append((item.get("mediaType") in (None, "text/html"), item["href"]))
-    return [(html, href) for html, href in links if href.startswith(("https://", "http://"))]
+    return [(is_html, href) for is_html, href in links if is_web_url(href)]
 
 
 def _html_url(value) -> str | None:
     """The page URL; PeerTube lists a text/html Link beside its video streams."""
-    return next((href for html, href in _links(value) if html), None)
+    return next((href for is_html, href in _links(value) if is_html), None)
 
 
-def _mentions(doc: dict) -> tuple[str, ...]:
-    tags = (
-        t for t in as_list(doc.get("tag")) if isinstance(t, dict) and t.get("type") == "Mention"
-    )
-    return tuple(h for h in (id_of(t.get("href")) for t in tags) if h)
+def _page_url(doc: dict, kind: str) -> str | None:
+    """The HTML page of the post; a media object's bare ``url`` is its file, not a page."""
+    if kind not in MEDIA_TYPES:
+        return _html_url(doc.get("url"))
+    return next((s.url for s in sources_of(doc.get("url")) if s.media_type == "text/html"), None)
 
 
-def _attachments(doc: dict) -> tuple[str, ...]:
-    urls = []
-    for item in as_list(doc.get("attachment")):
-        if isinstance(item, dict):
-            links = _links(item.get("url")) + _links(item.get("href"))
-            if links:
-                urls.append(links[0][1])
-    return tuple(dict.fromkeys(urls))
+def _mentions(tags: tuple[Tag, ...]) -> tuple[str, ...]:
+    return tuple(t.href for t in tags if t.kind == "mention" and t.href)
 
 
 def is_poll_vote(doc: object, question_ids: Collection[str] | None = None) -> bool:
@@ -153,11 +203,12 @@ def is_poll_vote(doc: object, question_ids: Collection[str] | None = None) -> bo
 
 
 def as_to_contribution(doc: dict) -> ContributionData:
-    """Validate a Note/Page/Article from any server; HTML is sanitised here, once (rule 7)."""
+    """Validate a Note/Page/Article or a media object from any server; HTML is sanitised here,
+    once (SECURITY.md rules 7 and 21)."""
     if not isinstance(doc, dict):
         raise InvalidDocument("the object must be embedded as a JSON object")
     ap_id = require_id(doc)
-    kind = first_type(doc)
+    kind = next((t for t in types_of(doc) if t in CONTRIBUTION_TYPES), first_type(doc))
     if kind not in CONTRIBUTION_TYPES:
         raise InvalidDocument(f"{kind!r} is not a contribution type")
     if is_poll_vote(doc):
@@ -167,10 +218,12 @@ def as_to_contribution(doc: dict) -> ContributionData:
         raise InvalidDocument("'attributedTo' is missing")
     if host_of(author) != host_of(ap_id):
         raise InvalidDocument("the object's id is not on its author's host")  # INTEROP rule 1
-    content = sanitize_html(text_of(doc, "content"))
+    tags = tags_of(doc)
+    content = link_tags(sanitize_html(text_of(doc, "content")), tags)
+    content_map = {lang: link_tags(text, tags) for lang, text in _content_map(doc).items()}
     name = plain_text(text_of(doc, "name"), 500) or None
-    attachments = _attachments(doc)
-    if not plain_text(content) and not name and not attachments:
+    media = attachments_of(doc) + own_media(doc, kind)
+    if not plain_text(content) and not name and not media:
         raise InvalidDocument("the post has no content, name or attachment")
     addressed = tuple(dict.fromkeys(ids_of(doc.get("to")) + ids_of(doc.get("cc"))))
     return ContributionData(
@@ -187,10 +240,33 @@ def as_to_contribution(doc: dict) -> ContributionData:
         audience=id_of(doc.get("audience")),  # FEP-1b12 (Lemmy, Mbin, NodeBB, Mitra)
         addressed=addressed,
         public=is_public(list(addressed)),
-        mentions=_mentions(doc),
-        attachments=attachments,
+        mentions=_mentions(tags),
+        attachments=tuple(dict.fromkeys(s.url for m in media for s in m.sources)),
         published=parse_time(doc.get("published")),
         updated=parse_time(doc.get("updated")),
         language=_language(doc),
-        url=_html_url(doc.get("url")),
+        url=_page_url(doc, kind),
+        tags=tags,
+        media=media,
+        content_map=content_map,
     )
+
+
+def _compose(data: ContributionData, body: str) -> str:
+    """The stored HTML of one language: a Page's title and excerpt, the text, then the media."""
+    parts = [f"<p><strong>{html.escape(data.name)}</strong></p>"] if data.name else []
+    if data.excerpt:
+        parts.append(f'<p class="excerpt"><em>{html.escape(data.excerpt)}</em></p>')
+    parts.append(body)
+    parts.append(media_html(data.media, sensitive=data.sensitive))
+    return "".join(parts)
+
+
+def rendered_content(data: ContributionData) -> str:
+    """The contribution's HTML; the content warning and the language are kept apart (columns)."""
+    return _compose(data, data.content)
+
+
+def rendered_content_map(data: ContributionData) -> dict[str, str]:
+    """The same for each language of ``contentMap`` (shown to readers of that language)."""
+    return {lang: _compose(data, body) for lang, body in data.content_map.items()}

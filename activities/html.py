@@ -23,11 +23,23 @@ def _filter(tag: str, attr: str, value: str) -> str | None:
     return value
 
 
+# Remote headings sit below the page's own (its h1 title, h2 sections, h3 items): h1 → h4,
+# h2 → h5, h3 to h6 → h6, so that no sender adds a second h1 to our pages (SECURITY.md rule 7).
+_HEADING = re.compile(r"<(/?)h([1-6])>")
+
+
+def _demote(match: re.Match) -> str:
+    return f"<{match.group(1)}h{min(int(match.group(2)) + 3, 6)}>"
+
+
 def sanitize_html(raw: str | None, max_length: int = 100_000) -> str:
-    """Allow-listed HTML: no scripts, no event handlers, no javascript: URLs."""
+    """Allow-listed HTML: no scripts, no event handlers, no javascript: URLs; headings demoted.
+
+    nh3 writes every tag it keeps in lower case and headings without attributes (none are
+    allowed on them), so the demotion can match its output exactly."""
     if not raw:
         return ""
-    return nh3.clean(
+    cleaned = nh3.clean(
         raw[:max_length],
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
@@ -35,6 +47,13 @@ def sanitize_html(raw: str | None, max_length: int = 100_000) -> str:
         link_rel="nofollow noopener noreferrer",
         attribute_filter=_filter,
     )
+    return _HEADING.sub(_demote, cleaned)
+
+
+def is_web_url(value: object) -> bool:
+    """Only http(s) URLs ever become links from remote data (SECURITY.md rule 20)."""
+    return isinstance(value, str) and value.lower().startswith(("https://", "http://")) \
+        and len(value) <= 2048 and not any(c.isspace() or ord(c) < 32 for c in value)
 
 
 def plain_text(raw: str | None, max_length: int = 1000) -> str:

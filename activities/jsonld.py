@@ -69,17 +69,59 @@ def needs_jsonld(doc: dict) -> bool:
     if any(_normalise_url(url) not in KNOWN_CONTEXTS and url not in KNOWN_CONTEXTS
            for url in context_urls(doc)):
         return True
+    return _inline_aliases(doc)
+
+
+def _inline_aliases(doc: dict) -> bool:
     ctx = doc.get("@context")
     inline = [c for c in (ctx if isinstance(ctx, list) else [ctx]) if isinstance(c, dict)]
     return any(_aliases_as2_term(term, value) for c in inline for term, value in c.items())
 
 
-def compact(doc: dict) -> dict:
-    """Re-compact a document into our context (for documents with unusual contexts)."""
+def _without_unbundled(doc: dict) -> dict:
+    """The document with the context URLs we do not bundle left out of its ``@context``."""
+    ctx = doc.get("@context")
+    items = ctx if isinstance(ctx, list) else [ctx]
+    kept = [c for c in items if not isinstance(c, str) or _is_bundled(c)]
+    return {**doc, "@context": kept}
+
+
+def _is_bundled(url: str) -> bool:
     try:
-        return jsonld.compact(doc, {"@context": CONTEXT}, options={"documentLoader": offline_loader})
-    except jsonld.JsonLdError as exc:
-        raise InvalidDocument(f"JSON-LD processing failed: {str(exc).splitlines()[0]}") from None
+        offline_loader(url)
+    except jsonld.JsonLdError:
+        return False
+    return True
+
+
+def _compact(doc: dict) -> dict:
+    return jsonld.compact(doc, {"@context": CONTEXT}, options={"documentLoader": offline_loader})
+
+
+def compact(doc: dict) -> dict:
+    """Re-compact a document into our context (for documents with unusual contexts).
+
+    A context we cannot load (Pleroma's ``litepub-0.1.jsonld``, FEP documents, a broken URL) is
+    never fetched and never a reason to drop the document: it is read as compact AS2, its terms
+    taken as the usual ones, as Mastodon reads every document (it runs no JSON-LD at all). Inline
+    definitions that rename AS2 terms still apply: the document is then compacted without the
+    unloadable URLs (SECURITY.md rule 21)."""
+    try:
+        return _compact(doc)
+    except (jsonld.JsonLdError, RecursionError, TypeError, ValueError):
+        pass
+    if _inline_aliases(doc):
+        try:
+            return _compact(_without_unbundled(doc))
+        except (jsonld.JsonLdError, RecursionError, TypeError, ValueError):
+            pass
+    return doc
+
+
+def readable(doc: dict) -> dict:
+    """The document as the compact reader of ``activities`` expects it: as it is on the hot path
+    (usual contexts), else compacted by pyld, else as it is (see ``compact``)."""
+    return compact(doc) if needs_jsonld(doc) else doc
 
 
 def expand(doc: dict) -> list:
@@ -89,4 +131,4 @@ def expand(doc: dict) -> list:
         raise InvalidDocument(f"JSON-LD processing failed: {str(exc).splitlines()[0]}") from None
 
 
-__all__ = ["CIVIC_NS", "compact", "expand", "needs_jsonld", "offline_loader"]
+__all__ = ["CIVIC_NS", "compact", "expand", "needs_jsonld", "offline_loader", "readable"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
@@ -10,7 +9,14 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.contributions import CONTRIBUTION_TYPES, as_to_contribution, is_poll_vote
+from activities.contributions import (
+    CONTRIBUTION_TYPES,
+    ContributionData,
+    as_to_contribution,
+    is_poll_vote,
+    rendered_content,
+    rendered_content_map,
+)
 from activities.errors import InvalidDocument
 from activities.normalize import first_type, id_of, ids_of
 from federation import participation_documents as documents
@@ -78,15 +84,17 @@ def _check_ids(*ids: str | None) -> None:
         raise InvalidDocument(f"ids are limited to {MAX_ID} characters")
 
 
-def _content(data) -> str:
-    """The contribution's HTML: a Lemmy post's title or a content warning first, then the
-    (sanitised) content, then links to the attachments."""
-    heading = data.name or (data.summary if data.sensitive else None)
-    parts = [f"<p><strong>{html.escape(heading)}</strong></p>"] if heading else []
-    parts.append(data.content)
-    parts += [f'<p><a href="{html.escape(url)}" rel="nofollow noopener noreferrer">'
-              f"{html.escape(url)}</a></p>" for url in data.attachments]
-    return "".join(parts)
+def _fields(data: ContributionData) -> dict:
+    """What a remote post stores: its HTML (title, text, media links), and apart from it the
+    content warning, the sensitive mark, its language and its other languages (SECURITY.md
+    rule 21: shown faithfully; the warning and the language are rendered by the templates)."""
+    return {
+        "content_html": rendered_content(data),
+        "content_warning": data.content_warning,
+        "sensitive": data.sensitive,
+        "language": data.language,
+        "content_map": rendered_content_map(data) or None,
+    }
 
 
 async def on_create(ctx: Context) -> str | None:
@@ -116,8 +124,8 @@ async def on_create(ctx: Context) -> str | None:
     if tombstone is not None and tombstone.deleted_at is not None:
         return "ignored: its Delete arrived first"  # rule 9
     _, created = await contributions.receive_remote(
-        ctx.session, discussion, ctx.actor, ap_id=data.ap_id, content_html=_content(data),
-        parent=parent, published=data.published, url=data.url, activity=ctx.doc)
+        ctx.session, discussion, ctx.actor, ap_id=data.ap_id, parent=parent,
+        published=data.published, url=data.url, activity=ctx.doc, **_fields(data))
     return "contribution stored" if created else "ignored: contribution already known"
 
 
@@ -143,8 +151,11 @@ async def on_like(ctx: Context) -> str | None:
         if contribution.deleted_at is not None or \
                 await documents.discussion_of(session, contribution.discussion_id) is None:
             return "ignored: the contribution is not public"
-        added = await contributions.agree(session, uris, contribution, ctx.actor,
-                                          like_ap_id=ctx.doc["id"])
+        try:
+            added = await contributions.agree(session, uris, contribution, ctx.actor,
+                                              like_ap_id=ctx.doc["id"])
+        except Conflict as exc:  # the author's own Like (SECURITY.md rule 23)
+            return f"ignored: {exc.reason}"
         return "agreement recorded" if added else "ignored: already agreed"
     if not (await documents.proposal_context(session, proposal))[0]:
         return "ignored: the proposal is not public"
@@ -229,7 +240,10 @@ async def on_update(ctx: Context) -> str | None:
     if contribution.deleted_at is not None:
         return "ignored: the contribution was deleted"
     data = as_to_contribution(obj)
-    contribution.content, contribution.updated = _content(data), data.updated or utcnow()
+    fields = _fields(data)
+    contribution.content, contribution.updated = fields.pop("content_html"), data.updated or utcnow()
+    for name, value in fields.items():
+        setattr(contribution, name, value)
     await _relay(ctx, contribution)
     return "contribution updated"
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -139,6 +140,13 @@ class Contribution(Base):
     published: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Remote fidelity: a content warning (plain text) hides the content behind a disclosure;
+    # ``sensitive`` without one gets a generic warning; ``language`` is the HTML lang of the body;
+    # ``content_map`` holds the other languages' HTML ({language: sanitised HTML}).
+    content_warning: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    content_map: Mapped[dict | None] = mapped_column(JSONDoc, nullable=True)
 
     author: Mapped[Actor] = relationship(lazy="joined")
 

@@ -22,6 +22,8 @@ CONTRIBUTION_RECEIVED = "contribution.received"  # remote: the group re-announce
 CONTRIBUTION_DELETED = "contribution.deleted"
 AGREEMENT_CREATED = "agreement.created"
 AGREEMENT_UNDONE = "agreement.undone"
+# SECURITY.md rule 23: agreeing with oneself inflated "supported by the community" and the ranking.
+SELF_AGREEMENT = "the author cannot agree with their own contribution"
 
 
 def _placement(parent: Contribution | None) -> tuple[Contribution | None, int]:
@@ -71,20 +73,28 @@ async def contribute(session: AsyncSession, uris: Uris, discussion: Discussion, 
 
 async def receive_remote(session: AsyncSession, discussion: Discussion, author: Actor, *,
                          ap_id: str, content_html: str, parent: Contribution | None,
-                         published: datetime | None, url: str | None, activity: dict) -> tuple[Contribution, bool]:
+                         published: datetime | None, url: str | None, activity: dict,
+                         content_warning: str | None = None, sensitive: bool = False,
+                         language: str | None = None,
+                         content_map: dict[str, str] | None = None) -> tuple[Contribution, bool]:
     """A fediverse reply becomes a contribution by its remote author; the group re-announces it.
 
     Idempotent by id; a deleted contribution stays deleted (a replayed Create cannot revive it).
+    The content warning, language and other languages' HTML are kept apart from the content.
     """
     existing = await by_ap_id(session, ap_id)
     if existing is not None:
         return existing, False
     _check(discussion, content_html or "<p></p>", None)
+    for text in (content_map or {}).values():
+        _check(discussion, text, None)
     parent, depth = _placement(parent)
     contribution = Contribution(
         ap_id=ap_id, discussion_id=discussion.id, author_id=author.id,
         parent_id=parent.id if parent else None, depth=depth, local=False,
         content=content_html, url=url or ap_id, published=published or utcnow(),
+        content_warning=content_warning, sensitive=sensitive, language=language,
+        content_map=content_map or None,
     )
     contribution.author = author
     session.add(contribution)
@@ -107,13 +117,17 @@ async def require(session: AsyncSession, contribution_id: int) -> Contribution:
 
 async def agree(session: AsyncSession, uris: Uris, contribution: Contribution, actor: Actor,
                 like_ap_id: str | None = None) -> bool:
-    """Record "I agree" once per person; returns False when it was already recorded."""
+    """Record "I agree" once per person; returns False when it was already recorded.
+
+    Raises ``Conflict`` when ``actor`` wrote the contribution: nobody agrees with themselves."""
     if contribution.deleted_at is not None:
         raise NotFound("no such contribution")
     existing = await session.scalar(select(Agreement.id).where(
         Agreement.contribution_id == contribution.id, Agreement.actor_id == actor.id))
     if existing is not None:
-        return False
+        return False  # checked first: an agreement stored before the rule can still be withdrawn
+    if contribution.author_id == actor.id:
+        raise Conflict(SELF_AGREEMENT)  # the web form and an inbound Like alike (SECURITY.md rule 23)
     local = like_ap_id is None
     agreement = Agreement(ap_id=like_ap_id or uris.activity(new_token()),
                           contribution_id=contribution.id, actor_id=actor.id)
@@ -174,6 +188,7 @@ async def delete_contribution(session: AsyncSession, contribution: Contribution,
     if contribution.deleted_at is not None:
         raise Conflict("already deleted")
     contribution.deleted_at, contribution.content = utcnow(), ""
+    contribution.content_map = contribution.content_warning = None  # SECURITY.md rule 9
     if federate and contribution.local:
         await outbox.emit(session, CONTRIBUTION_DELETED, contribution_id=contribution.id)
 
