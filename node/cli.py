@@ -26,8 +26,9 @@ from node.config import CONFIG_FILE, DEFAULT_DATA_DIR, Settings, load_settings, 
 from node.db import check_connection, create_engine, listen, session_factory, transaction
 from node.demo import seed_demo
 from node.errors import CivicError, ConfigError
+from node.files import make_private, private_umask
 from node.migrate import upgrade
-from node.services import actors, follows, moderation, notes
+from node.services import accounts, actors, follows, moderation, notes
 from node.uris import Uris
 
 log = logging.getLogger("civic")
@@ -64,7 +65,7 @@ async def cmd_init(args) -> None:
     )
     if not settings.secret_key:
         settings = dataclasses.replace(settings, secret_key=secrets.token_hex(32))
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     # Reach and migrate the database before writing anything, so a failure leaves no config behind.
     engine, sessions = await _open(settings)
     try:
@@ -74,7 +75,14 @@ async def cmd_init(args) -> None:
     finally:
         await engine.dispose()
     path = write_settings(settings)
+    _report_private(settings)
     print(f"{'Updated' if existing else 'Initialised'} {path} (base URL {settings.base_url}).")
+
+
+def _report_private(settings: Settings) -> None:
+    """Correct the modes of a node's files made before they were private (SECURITY.md rule 15)."""
+    for message in make_private(settings):
+        print(message, flush=True)
 
 
 async def cmd_migrate(args) -> None:
@@ -84,6 +92,7 @@ async def cmd_migrate(args) -> None:
         await upgrade(engine)
     finally:
         await engine.dispose()
+    _report_private(settings)
     print("The database schema is up to date.")
 
 
@@ -109,6 +118,7 @@ async def cmd_serve(args) -> None:
     engine, _ = await _open(settings)
     await upgrade(engine)
     await engine.dispose()
+    _report_private(settings)
     await _serve(settings, args.host or settings.host, args.port or settings.port,
                  deliver=not args.no_worker)
 
@@ -231,6 +241,31 @@ async def cmd_user_create(args) -> None:
     print(f"Created user @{user.actor.username} ({user.actor.ap_id}).")
 
 
+async def cmd_user_pending(args) -> None:
+    settings = _settings(args)
+    engine, sessions = await _open(settings)
+    try:
+        async with sessions() as session:
+            waiting = await accounts.pending_accounts(session)
+            for user in waiting:
+                print(f"{user.actor.username}\t{user.email or ''}\t{user.created_at:%Y-%m-%d %H:%M}")
+    finally:
+        await engine.dispose()
+    if not waiting:
+        print("No account waits for approval.")
+
+
+async def cmd_user_approve(args) -> None:
+    settings = _settings(args)
+    engine, sessions = await _open(settings)
+    try:
+        async with transaction(sessions) as session:
+            user = await accounts.approve(session, args.handle)
+    finally:
+        await engine.dispose()
+    print(f"Approved @{user.actor.username}: the account can log in.")
+
+
 async def cmd_domain(args) -> None:
     settings = _settings(args)
     engine, sessions = await _open(settings)
@@ -350,6 +385,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--org", help="make the user a member of this organisation")
     p.add_argument("--role", default="admin", choices=actors.ROLES, help="role in --org")
     p.set_defaults(func=cmd_user_create)
+    p = user.add_parser("pending", parents=[common],
+                        help="list the accounts waiting for approval (registration_approval)")
+    p.set_defaults(func=cmd_user_pending)
+    p = user.add_parser("approve", parents=[common], help="let a waiting account log in")
+    p.add_argument("handle")
+    p.set_defaults(func=cmd_user_approve)
 
     p = sub.add_parser("domain", parents=[common],
                        help="block, unblock or list remote domains; allow, disallow or list allowed ones "
@@ -374,7 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "action", None) in ("block", "unblock", "allow", "disallow") and not args.domain:
         parser.error(f"domain {args.action} needs a DOMAIN")
     try:
-        asyncio.run(args.func(args))
+        with private_umask():  # whatever a command creates is private (SECURITY.md rule 15)
+            asyncio.run(args.func(args))
     except (CivicError, FetchError) as exc:
         print(f"civic: error: {exc.reason}", file=sys.stderr)
         return 1

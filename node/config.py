@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +30,19 @@ _ENV = {
     "open_registrations": "CIVIC_OPEN_REGISTRATIONS",
     "secret_key": "CIVIC_SECRET_KEY",
     "authorized_fetch": "CIVIC_AUTHORIZED_FETCH",
+    "registration_approval": "CIVIC_REGISTRATION_APPROVAL",
+    "trusted_proxies": "CIVIC_TRUSTED_PROXIES",
+    "registration_limit": "CIVIC_REGISTRATION_LIMIT",
+    "registration_window": "CIVIC_REGISTRATION_WINDOW",
+    "login_ip_limit": "CIVIC_LOGIN_IP_LIMIT",
+    "login_ip_window": "CIVIC_LOGIN_IP_WINDOW",
+    "login_account_limit": "CIVIC_LOGIN_ACCOUNT_LIMIT",
+    "login_account_window": "CIVIC_LOGIN_ACCOUNT_WINDOW",
+    "follow_lookup_limit": "CIVIC_FOLLOW_LOOKUP_LIMIT",
+    "follow_lookup_window": "CIVIC_FOLLOW_LOOKUP_WINDOW",
 }
+# Rate limits (SECURITY.md rule 17): (limit, window) pairs, both at least 1.
+LIMIT_SETTINGS = ("registration", "login_ip", "login_account", "follow_lookup")
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,23 @@ class Settings:
     secret_key: str = ""
     # Require a valid HTTP signature on every AS2 GET (Mastodon's "secure mode").
     authorized_fetch: bool = False
+    # New accounts wait until a node admin approves them (`civic user approve HANDLE`).
+    registration_approval: bool = False
+    # Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is believed
+    # for the client address; empty: the socket peer is the client (SECURITY.md rule 17).
+    trusted_proxies: str = ""
+    # Rate limits shared by every process (node.services.limits), per client address (an IPv6
+    # client by its /64) unless said otherwise: at most <limit> per <window> seconds.
+    registration_limit: int = 5  # accounts created
+    registration_window: int = 3600
+    login_ip_limit: int = 10  # failed log-ins from one address
+    login_ip_window: int = 900
+    # Failed log-ins into one account, from anywhere. Higher than the per-address limit, so one
+    # stranger cannot lock an account; a brute force spread over many addresses still stops.
+    login_account_limit: int = 50
+    login_account_window: int = 3600
+    follow_lookup_limit: int = 20  # remote-follow WebFinger lookups
+    follow_lookup_window: int = 600
 
     @property
     def domain(self) -> str:
@@ -61,6 +92,18 @@ class Settings:
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'civic.db'}"
+
+    @property
+    def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The networks of ``trusted_proxies``."""
+        networks = []
+        for item in self.trusted_proxies.replace(" ", ",").split(","):
+            if item:
+                try:
+                    networks.append(ipaddress.ip_network(item, strict=False))
+                except ValueError:
+                    raise ConfigError(f"trusted_proxies: {item!r} is not an address or network") from None
+        return tuple(networks)
 
     def validate(self) -> Settings:
         parts = urlsplit(self.base_url)
@@ -73,6 +116,11 @@ class Settings:
             )
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ConfigError(f"base URL {self.base_url!r} must not have a path")
+        for name in LIMIT_SETTINGS:
+            for part in ("limit", "window"):
+                if getattr(self, f"{name}_{part}") < 1:
+                    raise ConfigError(f"{name}_{part} must be at least 1")
+        self.proxy_networks  # noqa: B018 — raises ConfigError when one is not an address
         url = self.effective_database_url
         if not (url.startswith("sqlite+aiosqlite://") or url.startswith("postgresql+asyncpg://")):
             raise ConfigError(
@@ -142,8 +190,17 @@ def write_settings(settings: Settings) -> Path:
         else:
             escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
             lines.append(f'{f.name} = "{escaped}"')
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = settings.data_dir / CONFIG_FILE
-    path.write_text("# Civic Node settings; CIVIC_* environment variables override them.\n"
-                    + "\n".join(lines) + "\n", encoding="utf-8")
+    text = "# Civic Node settings; CIVIC_* environment variables override them.\n" + "\n".join(lines) + "\n"
+    # It holds secret_key: written to a 0600 file (mkstemp) and renamed over the old one, so it is
+    # never readable by others, not even for a moment, and never half-written (SECURITY.md rule 15).
+    fd, temporary = tempfile.mkstemp(dir=settings.data_dir, prefix=".civic-", suffix=".toml")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     return path

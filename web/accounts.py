@@ -1,11 +1,8 @@
-"""Local accounts: registration, log in (rate-limited per handle) and out, the language choice."""
+"""Local accounts: registration, log in and out (limited per address and per account), the language."""
 
 from __future__ import annotations
 
 import re
-import time
-from collections import OrderedDict, deque
-from collections.abc import Callable
 
 from aiohttp import web
 from sqlalchemy import select
@@ -15,68 +12,20 @@ from federation.runtime import RUNTIME, Runtime
 from node.db import transaction
 from node.errors import CivicError
 from node.models import User
+from node.services import accounts as account_service
 from node.services import actors as actor_service
+from node.services import limits
 from node.uris import RESERVED, USERNAME_RE
+from web import account_page, ratelimit
 from web.i18n import LANG_COOKIE, LANG_COOKIE_MAX_AGE, LANGUAGES, translations
 from web.render import current_user, local_path, read_form, render
-from web.sessions import start_session
+from web.sessions import get_session, start_session
 
 MIN_PASSWORD = 8  # node.services.actors.hash_password refuses shorter ones
 MAX_PASSWORD = 1024  # argon2 would hash more, but nobody types that: refuse to burn CPU on it
 MAX_DISPLAY_NAME = 100
 MAX_EMAIL = 320
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]+$")
-
-
-class LoginLimiter:
-    """Failed log-ins per handle within a sliding window, in memory (per process).
-
-    After ``max_failures`` failures the handle is refused until the oldest failure leaves the window,
-    whatever the password: guessing stays at ``max_failures`` per ``window`` seconds per handle.
-    At most ``max_handles`` handles are tracked; the least recently failed are forgotten first."""
-
-    def __init__(
-        self,
-        max_failures: int = 10,
-        window: float = 15 * 60,
-        max_handles: int = 10_000,
-        clock: Callable[[], float] = time.monotonic,
-    ):
-        self.max_failures = max_failures
-        self.window = window
-        self.max_handles = max_handles
-        self.clock = clock
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-
-    def _recent(self, handle: str) -> deque[float] | None:
-        failures = self._failures.get(handle)
-        if failures is None:
-            return None
-        horizon = self.clock() - self.window
-        while failures and failures[0] <= horizon:
-            failures.popleft()
-        if not failures:
-            del self._failures[handle]
-            return None
-        return failures
-
-    def blocked(self, handle: str) -> bool:
-        failures = self._recent(handle)
-        return failures is not None and len(failures) >= self.max_failures
-
-    def failed(self, handle: str) -> None:
-        failures = self._recent(handle) or deque()
-        failures.append(self.clock())
-        self._failures[handle] = failures
-        self._failures.move_to_end(handle)
-        while len(self._failures) > self.max_handles:
-            self._failures.popitem(last=False)
-
-    def succeeded(self, handle: str) -> None:
-        self._failures.pop(handle, None)
-
-
-LOGIN_LIMITER = web.AppKey("civic_login_limiter", LoginLimiter)
 
 
 # -- log in / out ---------------------------------------------------------------------------------
@@ -87,36 +36,81 @@ async def login_form(request: web.Request) -> web.Response:
     return await render(request, "login.html", context)
 
 
+def account_key(handle: str) -> str | None:
+    """The per-account limit key of a typed handle; None when no account can have that handle."""
+    handle = handle.strip().lstrip("@").lower()
+    return handle if USERNAME_RE.match(handle) else None
+
+
+async def login_wait(request: web.Request, handle: str | None) -> float | None:
+    """Seconds before this client may try again to log in (into ``handle``), None when it may now.
+
+    Failures count per client address (tight: one stranger gets few guesses) and per account (high,
+    from anywhere: a stranger alone cannot lock someone out, a spread-out brute force still stops;
+    SECURITY.md rule 17)."""
+    waits = [await ratelimit.check(request, "login_ip", ratelimit.client_key(request))]
+    if handle is not None:
+        waits.append(await ratelimit.check(request, "login_account", handle))
+    return max((wait for wait in waits if wait), default=None)
+
+
+async def login_failed(request: web.Request, handle: str | None) -> None:
+    await ratelimit.hit(request, "login_ip", ratelimit.client_key(request))
+    if handle is not None:
+        await ratelimit.hit(request, "login_account", handle)
+
+
+def too_many_text(tr, wait: float) -> str:
+    return tr.gettext("Too many failed attempts. Retry in %(minutes)d min.") % {
+        "minutes": ratelimit.minutes(wait)
+    }
+
+
 async def login(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     rt: Runtime = request.app[RUNTIME]
     tr = translations(request)
-    limiter = request.app[LOGIN_LIMITER]
     username = (form.get("username") or "").strip().lstrip("@")
-    key = username.lower()
+    handle = account_key(username)
     context = {"username": username, "next": local_path(form.get("next"), "")}
-    if limiter.blocked(key):
-        context["error"] = tr.gettext(
-            "Too many failed attempts for this handle. Wait 15 minutes and retry."
-        )
-        response = await render(request, "login.html", context, status=429)
-        response.headers["Retry-After"] = str(int(limiter.window))
-        return response
+    wait = await login_wait(request, handle)
+    if wait:
+        context["error"] = too_many_text(tr, wait)
+        return ratelimit.retry_after(await render(request, "login.html", context, status=429), wait)
     async with rt.sessions() as session:
-        user = await actor_service.user_by_username(session, key) if key else None
+        user = await actor_service.user_by_username(session, handle) if handle else None
     password = form.get("password", "")
-    if user is None or not actor_service.verify_password(user.password_hash, password):
-        if key:
-            limiter.failed(key)
+    # An unknown handle is checked against a dummy hash: the same work, so the same time, as a
+    # known one — the answer's timing does not tell which accounts exist (SECURITY.md rule 18).
+    if len(password) > MAX_PASSWORD or not await actor_service.verify_password_async(
+        user.password_hash if user else None, password
+    ):
+        await login_failed(request, handle)
         context["error"] = tr.gettext("Unknown handle or wrong password.")
         return await render(request, "login.html", context, status=400)
-    limiter.succeeded(key)
-    start_session(request, user.id)  # rotation: a new nonce (so a new CSRF token) at every login
+    async with rt.sessions() as session:
+        approved = await account_service.is_approved(session, user.id)
+        epoch = await account_service.session_epoch(session, user.id)
+    if not approved:  # told only to whoever knows the password
+        context["error"] = tr.gettext(
+            "Your account awaits approval by the administrators of this node. "
+            "You can log in once they have approved it."
+        )
+        return await render(request, "login.html", context, status=403)
+    await limits.clear(rt.sessions, f"login_account:{handle}")
+    # Rotation: a new nonce (so a new CSRF token) at every login, under the account's epoch.
+    start_session(request, user.id, epoch or 0)
     raise web.HTTPSeeOther(local_path(form.get("next")))
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
+    """Log out everywhere: the account's epoch moves on, so every copy of every cookie of this
+    account stops working, in every process of the node (SECURITY.md rule 16)."""
     await read_form(request)
+    uid = get_session(request).get("uid")
+    if uid is not None:
+        async with transaction(request.app[RUNTIME].sessions) as session:
+            await account_service.end_sessions(session, uid)
     start_session(request, None)
     raise web.HTTPSeeOther("/")
 
@@ -199,6 +193,15 @@ async def register(request: web.Request) -> web.StreamResponse:
     next_path = local_path(form.get("next"), "")
     user = None
     if not errors:
+        # Counted once the form is valid (the costly part is ahead), per client address.
+        wait = await ratelimit.hit(request, "registration", ratelimit.client_key(request))
+        if wait:
+            context = {"closed": False, "errors": {}, "values": values, "next": next_path,
+                       "limited": tr.gettext(
+                           "Too many accounts were created from your address. Retry in %(minutes)d min."
+                       ) % {"minutes": ratelimit.minutes(wait)}}
+            response = await render(request, "register.html", context, status=429)
+            return ratelimit.retry_after(response, wait)
         try:
             async with transaction(rt.sessions) as session:
                 errors = await _taken(session, values, tr)
@@ -211,6 +214,8 @@ async def register(request: web.Request) -> web.StreamResponse:
                         display_name=values["display_name"],
                         email=values["email"] or None,
                     )
+                    if rt.settings.registration_approval:
+                        await account_service.mark_pending(session, user.id)
         except (CivicError, IntegrityError):
             # A concurrent registration took the handle or e-mail between the check and the insert.
             errors = {
@@ -221,6 +226,9 @@ async def register(request: web.Request) -> web.StreamResponse:
     if errors or user is None:
         context = {"closed": False, "errors": errors, "values": values, "next": next_path}
         return await render(request, "register.html", context, status=400)
+    if rt.settings.registration_approval:
+        return await render(request, "register.html", {"closed": False, "pending": True,
+                                                       "handle": user.actor.username})
     start_session(request, user.id)
     raise web.HTTPSeeOther(local_path(next_path, f"/actors/{user.actor.username}"))
 
@@ -249,10 +257,10 @@ async def switch_language(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    app[LOGIN_LIMITER] = LoginLimiter()
     app.router.add_get("/login", login_form, name="login")
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)
     app.router.add_get("/register", register_form, name="register")
     app.router.add_post("/register", register)
     app.router.add_post("/language", switch_language, name="language")
+    account_page.add_routes(app)

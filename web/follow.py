@@ -14,6 +14,7 @@ from federation.resolve import split_handle
 from federation.runtime import RUNTIME, Runtime
 from node.errors import InvalidInput
 from node.models import Actor
+from web import ratelimit
 from web.i18n import translations
 from web.render import read_form, render
 
@@ -104,6 +105,13 @@ async def follow(request: web.Request) -> web.StreamResponse:
     except InvalidInput:
         error = tr.gettext("This is not a fediverse handle. Write it like name@example.org.")
         return await _again(request, rt, actor, handle, error)
+    # Each lookup makes this node fetch from a host the visitor names: limited per client address,
+    # for every process of the node together (SECURITY.md rule 17).
+    wait = await ratelimit.hit(request, "follow_lookup", ratelimit.client_key(request))
+    if wait:
+        error = tr.gettext("Too many look-ups from your address. Retry in %(minutes)d min.") % {
+            "minutes": ratelimit.minutes(wait)}
+        return ratelimit.retry_after(await _again(request, rt, actor, handle, error, status=429), wait)
     scheme = "http" if rt.settings.development else "https"
     resource = quote(f"acct:{name}@{host}", safe=":@")
     try:
@@ -125,12 +133,13 @@ async def follow(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(URL(url, encoded=True))  # as built: yarl would decode %2F and %3A
 
 
-async def _again(request: web.Request, rt: Runtime, actor: Actor, handle: str, error: str):
+async def _again(request: web.Request, rt: Runtime, actor: Actor, handle: str, error: str,
+                 status: int = 400):
     return await render(
         request,
         "follow.html",
         _page_context(rt, actor, handle, error),
-        status=400,
+        status=status,
         form_targets=form_targets(rt),
     )
 

@@ -31,9 +31,12 @@ async def security_headers(request: web.Request, handler):
 
 
 class SessionSigner:
-    """A session is {user id, random nonce, issued}; the cookie carries it with an HMAC.
+    """A session is {user id, random nonce, issued, epoch}; the cookie carries it with an HMAC.
 
     Logging in always makes a new nonce (session rotation); CSRF tokens derive from the nonce.
+    The epoch is the account's session epoch when the session started: web.sessions compares it
+    with the database on every request, so bumping it ends every copy of the cookie (SECURITY.md
+    rule 16).
     """
 
     def __init__(self, secret: str):
@@ -60,8 +63,11 @@ class SessionSigner:
             return None
         return data
 
-    def new_session(self, user_id: int | None) -> dict:
-        return {"uid": user_id, "nonce": secrets.token_urlsafe(16), "iat": int(time.time())}
+    def new_session(self, user_id: int | None, epoch: int = 0) -> dict:
+        session = {"uid": user_id, "nonce": secrets.token_urlsafe(16), "iat": int(time.time())}
+        if user_id is not None:
+            session["ep"] = epoch
+        return session
 
     def csrf_token(self, session: dict) -> str:
         return self._mac(("csrf:" + session["nonce"]).encode())

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import secrets
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
@@ -14,6 +20,18 @@ from node.uris import INSTANCE_USERNAME, Uris, check_username
 
 ROLES = ("admin", "moderator", "official", "ambassador")
 _hasher = PasswordHasher()
+# argon2 and RSA key generation take tens of milliseconds of CPU each: they run on these threads,
+# never on the event loop, so a flood of registrations does not slow every visitor (SECURITY.md
+# rule 18). A few threads only: a flood queues here instead of taking every core.
+_CPU = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2), thread_name_prefix="civic-cpu")
+# How many argon2 verifications this process ran ("argon2") — observable, so tests can show that an
+# unknown handle costs the same work as a known one.
+VERIFICATIONS: Counter[str] = Counter()
+_dummy_hash: str | None = None
+
+
+async def _off_loop(function, *args):
+    return await asyncio.get_running_loop().run_in_executor(_CPU, function, *args)
 
 
 def hash_password(password: str) -> str:
@@ -23,14 +41,35 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str, password: str) -> bool:
+    VERIFICATIONS["argon2"] += 1
     try:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
-def _new_local_actor(uris: Uris, type_: str, username: str, name: str, summary: str = "") -> Actor:
-    public_pem, private_pem = generate_rsa_keypair()
+async def hash_password_async(password: str) -> str:
+    """hash_password on a worker thread."""
+    if len(password or "") < 8:  # refused before spending a thread on it
+        raise InvalidInput("the password must have at least 8 characters")
+    return await _off_loop(hash_password, password)
+
+
+async def verify_password_async(password_hash: str | None, password: str) -> bool:
+    """verify_password on a worker thread. Without a hash (unknown account) a dummy hash of the
+    same parameters is verified instead, so an unknown handle costs the same time as a known one
+    and timing does not reveal which accounts exist (SECURITY.md rule 18)."""
+    global _dummy_hash
+    if password_hash is None:
+        if _dummy_hash is None:
+            _dummy_hash = await _off_loop(_hasher.hash, secrets.token_urlsafe(16))
+        await _off_loop(verify_password, _dummy_hash, password)
+        return False
+    return await _off_loop(verify_password, password_hash, password)
+
+
+async def _new_local_actor(uris: Uris, type_: str, username: str, name: str, summary: str = "") -> Actor:
+    public_pem, private_pem = await _off_loop(generate_rsa_keypair)
     ap_id = uris.actor(username) if username != INSTANCE_USERNAME else uris.instance_actor()
     return Actor(
         ap_id=ap_id,
@@ -69,7 +108,7 @@ async def ensure_instance_actor(session: AsyncSession, uris: Uris, name: str) ->
     """The node's Application actor (signs instance-level fetches; FEP-d556)."""
     actor = await local_actor(session, INSTANCE_USERNAME)
     if actor is None:
-        actor = _new_local_actor(uris, "Application", INSTANCE_USERNAME, name)
+        actor = await _new_local_actor(uris, "Application", INSTANCE_USERNAME, name)
         session.add(actor)
         await session.flush()
     return actor
@@ -93,7 +132,7 @@ async def create_organization(
     username = await _check_free(session, username)
     if not (name or "").strip():
         raise InvalidInput("an organisation needs a name")
-    actor = _new_local_actor(uris, "Organization", username, name.strip(), summary)
+    actor = await _new_local_actor(uris, "Organization", username, name.strip(), summary)
     actor.manually_approves_followers = manually_approves_followers
     session.add(actor)
     await session.flush()
@@ -105,7 +144,7 @@ async def create_group(session: AsyncSession, uris: Uris, username: str, name: s
     """The Group actor of a discussion (followable on its own, FEP-1b12)."""
     if await local_actor(session, username) is not None:
         raise Conflict(f"the handle {username!r} is already taken on this node")
-    actor = _new_local_actor(uris, "Group", username, name, summary)
+    actor = await _new_local_actor(uris, "Group", username, name, summary)
     actor.url = url
     session.add(actor)
     await session.flush()
@@ -122,14 +161,14 @@ async def create_user(
     is_admin: bool = False,
 ) -> User:
     username = await _check_free(session, username)
-    password_hash = hash_password(password)
+    password_hash = await hash_password_async(password)
     if email is not None:
         email = email.strip().lower()
         if "@" not in email:
             raise InvalidInput(f"{email!r} is not an e-mail address")
         if await session.scalar(select(User).where(User.email == email)):
             raise Conflict(f"an account with the e-mail {email!r} already exists")
-    actor = _new_local_actor(uris, "Person", username, display_name.strip() or username)
+    actor = await _new_local_actor(uris, "Person", username, display_name.strip() or username)
     session.add(actor)
     await session.flush()
     user = User(actor_id=actor.id, email=email, password_hash=password_hash, is_admin=is_admin)

@@ -1,4 +1,6 @@
-"""Local accounts: registration, log in with rotation and safe ``next``, the per-handle login limit."""
+"""Local accounts: registration, log in with rotation and safe ``next``, log out.
+
+Limits, epochs and approval: tests/web/test_sessions_security.py."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ from sqlalchemy import func, select
 from node.models import Actor, User
 from node.services import actors as actor_service
 from tests.web.conftest import PASSWORD
-from web.accounts import LOGIN_LIMITER, LoginLimiter
 from web.render import local_path
 from web.security import COOKIE
 
@@ -187,48 +188,6 @@ async def test_login__wrong_password_is_a_translated_400(node, org, make_browser
     page = await make_browser("de").login("maire", "wrong password")
     assert page.status == 400 and "Unbekannter Benutzername oder falsches Passwort." in page.text
     assert 'value="maire"' in page.text
-
-
-async def test_login__ten_failures_lock_the_handle_for_the_window(node, org, browser):
-    """After 10 failures in 15 minutes even the right password gets a 429; later it works again."""
-    now = [1000.0]
-    node.app[LOGIN_LIMITER].clock = lambda: now[0]
-    for _ in range(10):
-        assert (await browser.login("MAIRE", "wrong password")).status == 400
-    page = await browser.login("maire")
-    assert page.status == 429 and page.headers["Retry-After"] == "900"
-    assert "Trop de tentatives échouées pour cet identifiant." in page.text
-    assert browser.cookie(COOKIE) and (await browser.get("/")).text.count("Se déconnecter") == 0
-    now[0] += 15 * 60 + 1
-    page = await browser.login("maire")
-    assert page.status == 303
-
-
-async def test_login__limit_is_per_handle(node, org, browser):
-    """Failures against one handle do not lock another one out."""
-    now = [0.0]
-    node.app[LOGIN_LIMITER].clock = lambda: now[0]
-    for _ in range(10):
-        await browser.login("someone-else", "guess")
-    assert (await browser.login("someone-else", "guess")).status == 429
-    assert (await browser.login("maire")).status == 303
-
-
-def test_login_limiter__window_slides_and_memory_is_bounded():
-    """Old failures leave the window; at most max_handles handles are remembered."""
-    now = [0.0]
-    limiter = LoginLimiter(max_failures=3, window=60, max_handles=2, clock=lambda: now[0])
-    for step in range(3):
-        now[0] = step * 10.0
-        limiter.failed("a")
-    assert limiter.blocked("a")
-    now[0] = 61.0  # the failure at t=0 left the window
-    assert not limiter.blocked("a")
-    limiter.failed("b")
-    limiter.failed("c")
-    assert len(limiter._failures) == 2 and "a" not in limiter._failures
-    limiter.succeeded("c")
-    assert "c" not in limiter._failures
 
 
 async def test_logout__needs_the_csrf_token(node, org, browser):
