@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from activities.bounds import utc_moment
 from activities.errors import InvalidDocument
 
 MAX_LIST = 500  # INTEROP rule 6: long lists are truncated, never processed whole
@@ -71,22 +72,28 @@ def text_of(doc: dict, field: str) -> str | None:
 
 
 def check_activity(doc: Any) -> dict:
-    """The minimal shape every inbound activity must have; raises InvalidDocument otherwise."""
+    """The minimal shape every inbound activity must have; raises InvalidDocument otherwise.
+
+    An ``object`` given as a one-element list (seen from several servers) is unwrapped, so every
+    later stage reads one object."""
     if not isinstance(doc, dict):
         raise InvalidDocument("the body must be a JSON object")
     require_id(doc)
     if not types_of(doc):
         raise InvalidDocument("'type' is missing")
     require_id(doc, "actor")
+    obj = doc.get("object")
+    if isinstance(obj, list) and len(obj) == 1:
+        doc["object"] = obj[0]
     return doc
 
 
 def parse_time(value) -> datetime | None:
-    """An xsd:dateTime as an aware datetime (UTC when no zone is given), or None."""
+    """An xsd:dateTime as an aware UTC datetime, or None when it is not one or cannot be moved to
+    UTC (inbound activities with such dates are refused at intake: SECURITY.md rule 14)."""
     if not isinstance(value, str):
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return utc_moment(value)
+    except InvalidDocument:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from federation.fetch import make_client_session
+from federation.isolation import describe
 from federation.retry import retry_delay
 from federation.runtime import wait_for_signal
 from federation.signatures import sign_headers
@@ -152,8 +153,11 @@ async def load_payloads(session: AsyncSession, activity_ids: set[int]) -> dict[i
     for activity_id, document, key_id, private_key_pem in await session.execute(query):
         if not key_id or not private_key_pem:
             found[activity_id] = "its actor has no private key on this node"
-        else:
+            continue
+        try:
             found[activity_id] = Payload(serialise(document), key_id, private_key_pem)
+        except (TypeError, ValueError, RecursionError) as exc:  # fails its own rows only (rule 13)
+            found[activity_id] = f"the activity cannot be serialised: {describe(exc)}"
     for missing in activity_ids - found.keys():
         found[missing] = "the activity no longer exists"
     return found
@@ -164,7 +168,7 @@ def refusal(inbox: str, allow_private: bool) -> str | None:
     """Why we will not POST to this URL, or None. Cached: followers' inboxes recur in every fan-out."""
     try:
         # IP-literal hosts never reach the session's checking resolver: check them here, so that
-        # an inbox naming a metadata or private address is refused (INTEROP rule 5).
+        # an inbox naming a metadata or private address is refused (SECURITY.md rule 5).
         check_url_syntax(inbox, allow_private=allow_private)
     except UnsafeURL as exc:
         return f"refused inbox URL: {exc.reason}"
@@ -443,11 +447,19 @@ class DeliveryWorker:
                     attempt = await send(self._http, row.inbox, payload, self._timeout)
                 else:
                     attempt = Attempt(None, error=reason, permanent=True)
-            except Exception as exc:  # a bug or a bad key: logged, and retried with back-off
+            except Exception as exc:
+                # A bug or a bad key, not the network (send() turns those into attempts): this
+                # row fails for good with its reason, and the others go on (SECURITY.md rule 13).
                 log.exception("delivery %s to %s could not be attempted", row.id, row.inbox)
-                attempt = Attempt(None, error=f"{type(exc).__name__}: {exc}"[:ERROR_LIMIT])
+                attempt = Attempt(None, error=describe(exc)[:ERROR_LIMIT], permanent=True)
         give_up = self.settings.delivery_give_up_seconds
-        outcome = decide(row, attempt, self._now(), give_up, self._rng)
+        try:
+            outcome = decide(row, attempt, self._now(), give_up, self._rng)
+        except Exception as exc:  # e.g. a Retry-After no parser expected: fail the row, not the worker
+            log.exception("delivery %s: no decision after %r", row.id, attempt)
+            now = self._now()
+            outcome = Outcome(row.id, FAILED, row.attempts + 1, attempt.status,
+                              describe(exc)[:ERROR_LIMIT], now, now)
         _log_outcome(row, outcome)
         try:
             await self._recorder.record(outcome)

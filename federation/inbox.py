@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 
@@ -12,9 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from activities.bounds import check_bounds, loads
 from activities.errors import InvalidDocument
 from activities.normalize import check_activity, first_type, host_of, id_of
 from federation.policy import refused
+from federation.refusals import RefusalLog, refusal_host
 from federation.runtime import RUNTIME, Runtime
 from federation.signatures import SignatureError, key_id_of
 from federation.verification import verify_signed
@@ -23,7 +24,7 @@ from node.models import InboxActivity, utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 1024 * 1024  # INTEROP rule 6 (Mastodon's limit)
+MAX_BODY = 1024 * 1024  # SECURITY.md rule 6 (Mastodon's limit)
 # Types whose embedded object is created by the actor, so its id must be on the actor's host.
 _CREATING = {"Create", "Update", "Delete"}
 
@@ -46,21 +47,27 @@ async def read_capped(request: web.Request) -> bytes | None:
 
 
 def check_origin(doc: dict, actor: str) -> None:
-    """INTEROP rule 1: the actor's host must own the activity id and the objects it creates."""
+    """SECURITY.md rule 1: the actor's host must own the activity id and the objects it creates;
+    a created object names its author."""
     actor_host = host_of(actor)
     if host_of(doc["id"]) != actor_host:
         raise InvalidDocument("the activity id is not on the actor's host")
-    if first_type(doc) in _CREATING:
+    kind = first_type(doc)
+    if kind in _CREATING:
         obj = doc.get("object")
         object_id = id_of(obj)
+        if obj is None:
+            raise InvalidDocument(f"{kind} needs an object")
         if object_id is None:
-            raise InvalidDocument(f"{first_type(doc)} needs an object")
+            raise InvalidDocument("the object has no id")
         if host_of(object_id) != actor_host:
             raise InvalidDocument("the object id is not on the actor's host")
         if isinstance(obj, dict):
             author = id_of(obj.get("attributedTo")) or id_of(obj.get("actor"))
             if author and author != actor and first_type(obj) not in ("Tombstone",):
                 raise InvalidDocument("the object is attributed to someone else")
+            if kind == "Create" and not author:
+                raise InvalidDocument("the object has no 'attributedTo'")
 
 
 class InboxWriter:
@@ -121,45 +128,67 @@ class InboxWriter:
 
 
 INBOX_WRITER = web.AppKey("civic_inbox_writer", InboxWriter)
+REFUSALS = web.AppKey("civic_inbox_refusals", RefusalLog)
+
+
+class Refused(Exception):
+    """A 4xx answered before anything is stored, with what could be read of the request."""
+
+    def __init__(self, status: int, reason: str, doc: dict | None = None):
+        super().__init__(reason)
+        self.status, self.reason, self.doc = status, reason, doc
+
+
+async def _admit(request: web.Request, rt: Runtime, key_id: str | None) -> dict:
+    """The checks before the 202, in order (SECURITY.md rules 6, 10, 2-3, 14, 1); the activity
+    document, or Refused."""
+    body = await read_capped(request)
+    if body is None:
+        raise Refused(413, f"the body exceeds {MAX_BODY} bytes")
+    if not key_id:
+        raise Refused(401, "the request is not signed")
+    if refused(key_id, rt):
+        raise Refused(403, "this node does not federate with your domain "
+                           "(blocked, or not on its allow list)")
+    try:
+        owner = await verify_signed(request, body)
+    except SignatureError as exc:
+        raise Refused(401, exc.reason) from None
+    try:
+        parsed = loads(body)
+    except InvalidDocument as exc:
+        raise Refused(400, exc.reason) from None
+    try:
+        doc = check_activity(check_bounds(parsed))  # SECURITY.md rule 14
+    except InvalidDocument as exc:
+        raise Refused(400, exc.reason, parsed if isinstance(parsed, dict) else None) from None
+    actor = id_of(doc["actor"])
+    if owner != actor:
+        # SECURITY.md rule 2 (and rule 4: forwarded activities are not trusted on a relay's word).
+        raise Refused(401, "the signing key does not belong to the activity's actor", doc)
+    try:
+        check_origin(doc, actor)
+    except InvalidDocument as exc:
+        raise Refused(400, exc.reason, doc) from None
+    return doc
 
 
 async def receive(request: web.Request) -> web.Response:
     """POST /inbox and /actors/{username}/inbox."""
     rt: Runtime = request.app[RUNTIME]
-    body = await read_capped(request)
-    if body is None:
-        return problem(413, f"the body exceeds {MAX_BODY} bytes")
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    key_id = key_id_of(headers)
-    if not key_id:
-        log.info("inbox: refused an unsigned POST from %s", request.remote)
-        return problem(401, "the request is not signed")
-    if refused(key_id, rt):
-        return problem(403, "this node does not federate with your domain (blocked, or not on its allow list)")
+    key_id = key_id_of({k.lower(): v for k, v in request.headers.items()})
     try:
-        owner = await verify_signed(request, body)
-    except SignatureError as exc:
-        log.info("inbox: refused signature from %s: %s", key_id, exc.reason)
-        return problem(401, exc.reason)
-    try:
-        doc = check_activity(json.loads(body))
-    except (ValueError, UnicodeDecodeError):
-        return problem(400, "the body is not JSON")
-    except InvalidDocument as exc:
-        return problem(400, exc.reason)
-    actor = id_of(doc["actor"])
-    if owner != actor:
-        # INTEROP rule 2 (and rule 4: forwarded activities are not trusted on a relay's word).
-        return problem(401, "the signing key does not belong to the activity's actor")
-    try:
-        check_origin(doc, actor)
-    except InvalidDocument as exc:
-        return problem(400, exc.reason)
+        doc = await _admit(request, rt, key_id)
+    except Refused as exc:
+        log.info("inbox: refused a POST from %s: %s", key_id or request.remote, exc.reason)
+        request.app[REFUSALS].record(exc.status, exc.reason, doc=exc.doc,
+                                     host=refusal_host(key_id, request.remote))
+        return problem(exc.status, exc.reason)
     username = request.match_info.get("username")
     row = {
-        "ap_id": doc["id"][:2048],
+        "ap_id": doc["id"],
         "type": (first_type(doc) or "")[:64],
-        "actor": actor[:2048],
+        "actor": id_of(doc["actor"]),
         "recipient": rt.uris.actor(username) if username else None,
         "document": doc,
         "state": "received",

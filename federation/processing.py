@@ -11,62 +11,82 @@ from sqlalchemy import select
 from activities.jsonld import compact, needs_jsonld
 from federation.fetch import FetchError
 from federation.handlers import HANDLERS, Inbound
+from federation.isolation import ERROR_LIMIT, describe, transient
+from federation.moderation_policy import refused_actor
 from federation.runtime import Runtime, wait_for_quiet, wait_for_signal
 from node.db import announce, is_sqlite, writing
-from node.errors import CivicError
+from node.errors import CivicError, Forbidden
 from node.models import Actor, InboxActivity, InboxStates, utcnow
 
 log = logging.getLogger(__name__)
 BURST = 0.05  # seconds since the last inbox write under which a burst is still going on
 BURST_BATCH = 4  # rows per transaction during a burst
+MAX_ATTEMPTS = 5  # tries of a row whose own transaction cannot be committed, before it fails
 
 
 async def _actors_of(rt: Runtime, actor_ids: set[str]) -> dict[str, Actor | str]:
     """The stored remote actors (fetched if needed) — before the write transaction opens, so a
-    fetch that stores an actor never waits on our own SQLite write lock."""
+    fetch that stores an actor never waits on our own SQLite write lock. An actor that cannot be
+    had, for whatever reason, fails only its own activities (SECURITY.md rule 13)."""
     found: dict[str, Actor | str] = {}
     for ap_id in actor_ids:
         try:
             found[ap_id] = await rt.keys.get_actor(ap_id)
         except FetchError as exc:
             found[ap_id] = exc.reason
+        except CivicError as exc:
+            found[ap_id] = f"the actor's document is unusable: {exc.reason}"
+        except Exception as exc:
+            if transient(exc):
+                raise
+            log.exception("reading actor %s failed", ap_id)
+            found[ap_id] = f"the actor could not be read: {describe(exc)}"
     return found
 
 
-async def _process_row(rt: Runtime, session, row: InboxActivity, actor: Actor | str) -> None:
-    handler = HANDLERS.get(row.type)
-    if handler is None:
+async def _run_handler(rt: Runtime, session, row: InboxActivity, actor: Actor) -> str:
+    doc = row.document
+    if needs_jsonld(doc):  # unusual contexts go through pyld here, never on the hot path
+        doc = {**compact(doc), "id": doc["id"]}
+    refusal = await refused_actor(session, row.actor)  # SECURITY.md rule 22
+    if refusal:
+        raise Forbidden(refusal)
+    async with session.begin_nested():
+        return await HANDLERS[row.type](Inbound(rt, session, doc, actor))
+
+
+async def _process_row(rt: Runtime, session, row: InboxActivity, actor: Actor | str) -> bool:
+    """Process one row inside the batch's transaction, in a savepoint: whatever the handler raises
+    fails this row alone (SECURITY.md rule 13). Returns False when the handler's changes were
+    rolled back (objects it touched may be expired: the caller re-reads what it keeps)."""
+    kept = True
+    if row.type not in HANDLERS:
         row.state, row.error = InboxStates.ignored, "unknown type"
     elif isinstance(actor, str):
         row.state, row.error = InboxStates.failed, f"refused: {actor}"
     else:
         try:
-            doc = row.document
-            if needs_jsonld(doc):  # unusual contexts go through pyld here, never on the hot path
-                doc = {**compact(doc), "id": doc["id"]}
-            async with session.begin_nested():
-                outcome = await handler(Inbound(rt, session, doc, actor))
-            row.state, row.error = InboxStates.processed, outcome[:1000]
+            outcome = await _run_handler(rt, session, row, actor)
+            row.state, row.error = InboxStates.processed, outcome[:ERROR_LIMIT]
         except (CivicError, FetchError) as exc:
-            row.state, row.error = InboxStates.failed, f"refused: {exc.reason}"[:1000]
+            row.state, row.error = InboxStates.failed, f"refused: {exc.reason}"[:ERROR_LIMIT]
+            kept = False
+        except Exception as exc:
+            if transient(exc):
+                raise
+            log.exception("inbox %s %s: processing raised", row.type, row.ap_id)
+            row.state, row.error = InboxStates.failed, f"error: {describe(exc)}"
+            kept = False
     row.processed_at = utcnow()
     log.log(logging.INFO if row.state == InboxStates.failed else logging.DEBUG,
             "inbox %s %s from %s: %s", row.type, row.ap_id, row.actor, row.error)
+    return kept
 
 
-async def process_batch(rt: Runtime, limit: int = 25) -> int:
-    """Process up to ``limit`` received activities in one transaction (a savepoint each)."""
-    async with rt.sessions() as session:
-        pending = list(await session.execute(
-            select(InboxActivity.id, InboxActivity.actor)
-            .where(InboxActivity.state == InboxStates.received)
-            .order_by(InboxActivity.id).limit(limit)
-        ))
-    if not pending:
-        return 0
-    actors = await _actors_of(rt, {actor for _, actor in pending})
+async def _process_rows(rt: Runtime, ids: list[int], actors: dict[str, Actor | str]) -> None:
+    """One transaction over ``ids`` (those still received), a savepoint each."""
     async with writing(rt.sessions) as session:
-        query = (select(InboxActivity).where(InboxActivity.id.in_([i for i, _ in pending]),
+        query = (select(InboxActivity).where(InboxActivity.id.in_(ids),
                                              InboxActivity.state == InboxStates.received)
                  .order_by(InboxActivity.id))
         if not is_sqlite(rt.settings.effective_database_url):
@@ -78,8 +98,50 @@ async def process_batch(rt: Runtime, limit: int = 25) -> int:
                 if row.actor not in merged:
                     merged[row.actor] = await session.merge(actor, load=False)
                 actor = merged[row.actor]
-            await _process_row(rt, session, row, actor)
+            if not await _process_row(rt, session, row, actor):
+                merged.clear()  # a rolled-back savepoint expires what it touched: merge again
         await announce(session, "content")  # the node's other processes drop their cached pages
+
+
+async def _record_attempt(rt: Runtime, row_id: int, exc: BaseException) -> None:
+    """The row's own transaction failed: count the try; after MAX_ATTEMPTS it fails for good."""
+    reason = f"error: {describe(exc)}"
+    async with writing(rt.sessions) as session:
+        row = await session.get(InboxActivity, row_id)
+        if row is None or row.state != InboxStates.received:
+            return
+        row.attempts = (row.attempts or 0) + 1
+        row.error = reason
+        if row.attempts >= MAX_ATTEMPTS:
+            row.state, row.processed_at = InboxStates.failed, utcnow()
+            row.error = f"{reason} (gave up after {row.attempts} tries)"[:ERROR_LIMIT]
+            log.warning("inbox row %s failed for good: %s", row_id, row.error)
+
+
+async def process_batch(rt: Runtime, limit: int = 25) -> int:
+    """Process up to ``limit`` received activities in one transaction (a savepoint each). When the
+    transaction itself fails, its rows are tried one by one, so that one row's failure cannot hold
+    the others (SECURITY.md rule 13); a database that is away raises, and the rows wait."""
+    async with rt.sessions() as session:
+        pending = list(await session.execute(
+            select(InboxActivity.id, InboxActivity.actor)
+            .where(InboxActivity.state == InboxStates.received)
+            .order_by(InboxActivity.id).limit(limit)
+        ))
+    if not pending:
+        return 0
+    actors = await _actors_of(rt, {actor for _, actor in pending})
+    ids = [i for i, _ in pending]
+    try:
+        await _process_rows(rt, ids, actors)
+    except Exception as batch_error:
+        log.warning("inbox batch of %d failed (%s); taking its rows one by one",
+                    len(ids), describe(batch_error))
+        for row_id in ids:
+            try:
+                await _process_rows(rt, [row_id], actors)
+            except Exception as exc:
+                await _record_attempt(rt, row_id, exc)  # raises too when the database is away
     rt.outbox_ready.set()
     rt.content_version += 1
     return len(pending)
@@ -92,7 +154,7 @@ async def process_pending(rt: Runtime, limit: int = 25, rounds: int = 400) -> in
         try:
             done = await process_batch(rt, limit)
         except Exception:
-            # A bug or a database failure: the batch stays 'received' and is retried later.
+            # The database is away (or a bug outside any one row): the rows stay 'received'.
             log.exception("processing inbox activities failed")
             return total
         total += done

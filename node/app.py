@@ -12,10 +12,11 @@ from federation import discovery, inbox, objects, participation_objects
 from federation.delivery import DeliveryWorker
 from federation.fanout import run_fanout
 from federation.fetch import RemoteFetcher, make_client_session
-from federation.inbox import INBOX_WRITER, InboxWriter
+from federation.inbox import INBOX_WRITER, REFUSALS, InboxWriter
 from federation.keys import KeyResolver
 from federation.policy import keep_blocks, refused, reload_blocks
 from federation.processing import run_processor
+from federation.refusals import RefusalLog
 from federation.runtime import RUNTIME, Runtime
 from node.config import Settings
 from node.db import check_connection, create_engine, listen, session_factory
@@ -79,6 +80,7 @@ def create_app(settings: Settings, *, background: bool = True, deliver: bool = T
         rt, engine = await build_runtime(settings)
         app[RUNTIME] = rt
         app[INBOX_WRITER] = InboxWriter(rt)
+        app[REFUSALS] = RefusalLog(rt)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(listen(engine, rt.on_change, stop, ready=rt.listening), name="listen"),
                  asyncio.create_task(keep_blocks(rt, stop), name="domain-blocks")]
@@ -90,6 +92,7 @@ def create_app(settings: Settings, *, background: bool = True, deliver: bool = T
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, timeout=10)
         await app[INBOX_WRITER].close()
+        await app[REFUSALS].close()
         await close_runtime(rt, engine)
 
     app.cleanup_ctx.append(lifetime)

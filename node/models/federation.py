@@ -34,7 +34,7 @@ class InboxStates:
     received = "received"  # verified and stored; 202 sent
     processed = "processed"
     ignored = "ignored"  # unknown type, or nothing to do
-    failed = "failed"  # the handler rejected it (reason in ``error``)
+    failed = "failed"  # refused, or processing raised (reason in ``error``); never retried
 
 
 class InboxActivity(Base):
@@ -53,8 +53,28 @@ class InboxActivity(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Tries whose transaction could not be committed (SECURITY.md rule 13): after a few the row is
+    # failed with the last error, so no activity can hold the queue.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (Index("ix_inbox_activities_state", "state", "id"),)
+
+
+class InboxRefusal(Base):
+    """An inbound POST refused before the 202 (4xx), kept with its reason for the node's admins
+    (SECURITY.md rule 21). Written in batches and pruned to the newest rows."""
+
+    __tablename__ = "inbox_refusals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    # What could be read of the request: the signing key's host, the activity's id, type and actor.
+    host: Mapped[str] = mapped_column(String(255), default="")
+    ap_id: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    actor: Mapped[str | None] = mapped_column(String(2048), nullable=True)
 
 
 class OutboxEvent(Base):
@@ -67,6 +87,8 @@ class OutboxEvent(Base):
     payload: Mapped[dict] = mapped_column(JSONDoc)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Why the fan-out of this event failed (it is then processed, with nothing sent: rule 13).
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (Index("ix_outbox_events_pending", "processed_at", "id"),)
 
