@@ -13,6 +13,7 @@ from activities.actors import as_to_actor
 from activities.errors import InvalidDocument
 from activities.normalize import first_type, id_of, ids_of
 from activities.notes import NOTE_TYPES, as_to_note
+from federation.moderation_handlers import moderated
 from federation.participation_handlers import HANDLERS as PARTICIPATION_HANDLERS
 from federation.participation_handlers import chained
 from federation.runtime import Runtime
@@ -168,6 +169,8 @@ HANDLERS: dict[str, Handler] = chained({
     "Update": on_update,
     "Delete": on_delete,
 }, PARTICIPATION_HANDLERS)
+# Flag opens reports; contributions of silenced or pre-moderated accounts are held for review.
+HANDLERS = moderated(HANDLERS)
 
 
 def addressed_ids(doc: dict) -> list[str]:
