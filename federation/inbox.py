@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from math import ceil
 
 from aiohttp import web
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from activities.bounds import check_bounds, loads
 from activities.errors import InvalidDocument
 from activities.normalize import check_activity, first_type, host_of, id_of
+from federation.inbox_limits import HOST_LIMITER
 from federation.policy import refused
 from federation.refusals import RefusalLog, refusal_host
 from federation.runtime import RUNTIME, Runtime
@@ -134,9 +136,10 @@ REFUSALS = web.AppKey("civic_inbox_refusals", RefusalLog)
 class Refused(Exception):
     """A 4xx answered before anything is stored, with what could be read of the request."""
 
-    def __init__(self, status: int, reason: str, doc: dict | None = None):
+    def __init__(self, status: int, reason: str, doc: dict | None = None,
+                 retry_after: int | None = None):
         super().__init__(reason)
-        self.status, self.reason, self.doc = status, reason, doc
+        self.status, self.reason, self.doc, self.retry_after = status, reason, doc, retry_after
 
 
 async def _admit(request: web.Request, rt: Runtime, key_id: str | None) -> dict:
@@ -154,6 +157,10 @@ async def _admit(request: web.Request, rt: Runtime, key_id: str | None) -> dict:
         owner = await verify_signed(request, body)
     except SignatureError as exc:
         raise Refused(401, exc.reason) from None
+    wait = request.app[HOST_LIMITER].retry_after(host_of(owner))  # SECURITY.md rule 17
+    if wait is not None:
+        raise Refused(429, f"too many activities from {host_of(owner)}; retry in {ceil(wait)} s",
+                      retry_after=ceil(wait))
     try:
         parsed = loads(body)
     except InvalidDocument as exc:
@@ -183,7 +190,10 @@ async def receive(request: web.Request) -> web.Response:
         log.info("inbox: refused a POST from %s: %s", key_id or request.remote, exc.reason)
         request.app[REFUSALS].record(exc.status, exc.reason, doc=exc.doc,
                                      host=refusal_host(key_id, request.remote))
-        return problem(exc.status, exc.reason)
+        response = problem(exc.status, exc.reason)
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     username = request.match_info.get("username")
     row = {
         "ap_id": doc["id"],

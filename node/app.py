@@ -13,6 +13,7 @@ from federation.delivery import DeliveryWorker
 from federation.fanout import run_fanout
 from federation.fetch import RemoteFetcher, make_client_session
 from federation.inbox import INBOX_WRITER, REFUSALS, InboxWriter
+from federation.inbox_limits import HOST_LIMITER, HostLimiter
 from federation.keys import KeyResolver
 from federation.policy import keep_blocks, refused, reload_blocks
 from federation.processing import run_processor
@@ -81,6 +82,7 @@ def create_app(settings: Settings, *, background: bool = True, deliver: bool = T
         app[RUNTIME] = rt
         app[INBOX_WRITER] = InboxWriter(rt)
         app[REFUSALS] = RefusalLog(rt)
+        app[HOST_LIMITER] = HostLimiter(rt)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(listen(engine, rt.on_change, stop, ready=rt.listening), name="listen"),
                  asyncio.create_task(keep_blocks(rt, stop), name="domain-blocks")]
@@ -93,6 +95,7 @@ def create_app(settings: Settings, *, background: bool = True, deliver: bool = T
                 await asyncio.wait_for(task, timeout=10)
         await app[INBOX_WRITER].close()
         await app[REFUSALS].close()
+        await app[HOST_LIMITER].close()
         await close_runtime(rt, engine)
 
     app.cleanup_ctx.append(lifetime)

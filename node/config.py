@@ -40,9 +40,11 @@ _ENV = {
     "login_account_window": "CIVIC_LOGIN_ACCOUNT_WINDOW",
     "follow_lookup_limit": "CIVIC_FOLLOW_LOOKUP_LIMIT",
     "follow_lookup_window": "CIVIC_FOLLOW_LOOKUP_WINDOW",
+    "inbox_host_limit": "CIVIC_INBOX_HOST_LIMIT",
+    "inbox_host_window": "CIVIC_INBOX_HOST_WINDOW",
 }
 # Rate limits (SECURITY.md rule 17): (limit, window) pairs, both at least 1.
-LIMIT_SETTINGS = ("registration", "login_ip", "login_account", "follow_lookup")
+LIMIT_SETTINGS = ("registration", "login_ip", "login_account", "follow_lookup", "inbox_host")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,10 @@ class Settings:
     login_account_window: int = 3600
     follow_lookup_limit: int = 20  # remote-follow WebFinger lookups
     follow_lookup_window: int = 600
+    # Inbox POSTs with a valid signature from one remote host (federation.inbox_limits); 429 with
+    # Retry-After above it. Mastodon answers a busy relay the same way.
+    inbox_host_limit: int = 3600
+    inbox_host_window: int = 60
 
     @property
     def domain(self) -> str:

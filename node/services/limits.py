@@ -65,29 +65,31 @@ async def _counts(session: AsyncSession, key: str, start: int, size: int) -> tup
     return rows.get(start, 0), rows.get(start - size, 0)
 
 
-async def _increment(session: AsyncSession, key: str, start: int, size: int) -> int:
-    """One UPSERT: insert the window's row with 1, or add 1 to it; returns the new count."""
+async def _increment(session: AsyncSession, key: str, start: int, size: int, by: int = 1) -> int:
+    """One UPSERT: insert the window's row with ``by``, or add ``by`` to it; returns the new count."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
         insert(RateCounter)
-        .values(key=key, window_start=start, count=1, expires_at=start + 2 * size)
+        .values(key=key, window_start=start, count=by, expires_at=start + 2 * size)
         .on_conflict_do_update(index_elements=[RateCounter.key, RateCounter.window_start],
-                               set_={"count": RateCounter.count + 1})
+                               set_={"count": RateCounter.count + by})
         .returning(RateCounter.count)
     )
     return int(await session.scalar(statement))
 
 
 async def hit(sessions: async_sessionmaker[AsyncSession], key: str, limit: int, window: float,
-              *, now: float | None = None) -> float | None:
+              *, now: float | None = None, count: int = 1) -> float | None:
     """Record one hit for ``key``; None when it is within ``limit`` hits per ``window`` seconds,
     else the seconds until one more would be allowed (for ``Retry-After``). Refused hits count too:
-    a client that keeps hammering stays refused."""
+    a client that keeps hammering stays refused. ``count`` records that many hits at once (a
+    process that counted locally and adds its counts now: federation.inbox_limits)."""
     now = CLOCK() if now is None else now
     key = _stored_key(key)
     size, start, elapsed = _window(now, window)
     async with writing(sessions) as session:
-        count = await _increment(session, key, start, size)
+        added = count
+        count = await _increment(session, key, start, size, added)
         _, previous = await _counts(session, key, start, size)
         await _prune_now_and_then(session, now)
     if retry_after(count - 1, previous, elapsed, size, limit) == 0.0:

@@ -187,3 +187,23 @@ async def test_isolation__exception_in_delivery_fails_that_row_only(node, remote
     assert (rows[bad].state, rows[bad].error) == (DeliveryStates.failed, "ValueError: cannot sign this")
     assert await worker.run_once() == 0
     assert [json.dumps(d) for d in remote.received] == [json.dumps(activity.document)]
+
+
+async def test_limits__inbox_posts_per_host_are_limited_with_retry_after(node, remote):
+    """Over inbox_host_limit signed POSTs from one host, the next ones get 429 with Retry-After
+    (counted in the shared counters, SECURITY.md rule 17); another host is not affected."""
+    from dataclasses import replace
+
+    from federation.inbox_limits import HOST_LIMITER
+
+    scene = await open_scene(node)
+    alice = remote.add_actor("alice")
+    limiter = node.app[HOST_LIMITER]
+    limiter.runtime.settings = replace(limiter.runtime.settings, inbox_host_limit=3)
+    for n in range(4):
+        doc = make_activity(alice, "Follow", n, scene.group)
+        assert (await remote.post(scene.group_inbox, doc, alice))[0] == 202
+    await limiter.sync()
+    status, body = await remote.post(scene.group_inbox, make_activity(alice, "Follow", 9, scene.group), alice)
+    assert status == 429 and "too many activities" in body["error"]
+    assert limiter.retry_after("elsewhere.example") is None
