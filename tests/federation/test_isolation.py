@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
@@ -174,10 +175,10 @@ async def test_isolation__exception_in_delivery_fails_that_row_only(node, remote
                    for i in (good, bad)])
     real_send = delivery.send
 
-    async def send(http, inbox, payload, timeout):
+    async def send(http, inbox, payload, client_timeout):
         if inbox == bad:
             raise ValueError("cannot sign this")
-        return await real_send(http, inbox, payload, timeout)
+        return await real_send(http, inbox, payload, client_timeout)
 
     monkeypatch.setattr(delivery, "send", send)
     worker = DeliveryWorker(node.settings, node.rt.sessions, node.rt.http)
@@ -207,3 +208,26 @@ async def test_limits__inbox_posts_per_host_are_limited_with_retry_after(node, r
     status, body = await remote.post(scene.group_inbox, make_activity(alice, "Follow", 9, scene.group), alice)
     assert status == 429 and "too many activities" in body["error"]
     assert limiter.retry_after("elsewhere.example") is None
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(("field", "raw", "reason"), [
+    ("nesting", _nested(1000), "nested more than 32 levels"),
+    ("nesting", _nested(40), "nested more than 32 levels"),
+    ("published", '"9999-12-31T23:59:59-14:00"', "out of range"),
+    ("count", "NaN", "not a JSON number"),
+    ("count", "1" + "0" * 30, "out of range"),
+    ("content", '"a\\u0000b"', "NUL"),
+])
+async def test_bounds__out_of_range_values_are_400_and_nothing_is_stored(node, remote, field, raw, reason):
+    """SECURITY.md rule 14: refused at intake with the reason, before anything is stored."""
+    scene = await open_scene(node)
+    alice = remote.add_actor("alice")
+    doc = make_activity(alice, "Follow", 1, scene.group)
+    body = json.dumps(doc)[:-1] + f', "{field}": {raw}}}'
+    status, answer = await remote.post(scene.group_inbox, doc, alice, body=body.encode())
+    assert status == 400 and reason in answer["error"]
+    assert await _rows(node, InboxActivity) == []
