@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from activities.errors import InvalidDocument
-from activities.html import plain_text, sanitize_html
-from activities.normalize import first_type, host_of, id_of, require_id
+from activities.html import is_web_url, plain_text, sanitize_html
+from activities.normalize import as_list, first_type, host_of, id_of, require_id
 from activities.vocabulary import ACTOR_TYPES, CONTEXT
 from node.models import Actor
 
@@ -59,6 +59,18 @@ class RemoteActor:
     public_key_pem: str | None
 
 
+def _profile_url(value, ap_id: str) -> str | None:
+    """The profile page: an http(s) URL on the actor's own host, else none (the pages then link
+    to the actor's id). ``javascript://host/%0a…`` has the right host but is never a link
+    (SECURITY.md rule 20); a URL on another host is ignored, as Mastodon does. Mastodon and
+    PeerTube may send a Link or a list of them."""
+    for item in as_list(value):
+        url = item.get("href") if isinstance(item, dict) else item
+        if is_web_url(url) and host_of(url) == host_of(ap_id):
+            return url
+    return None
+
+
 def as_to_actor(doc: dict) -> RemoteActor:
     """Validate a fetched actor document; raises InvalidDocument when it is unusable."""
     ap_id = require_id(doc)
@@ -77,9 +89,7 @@ def as_to_actor(doc: dict) -> RemoteActor:
             raise InvalidDocument(f"the key of {ap_id} is owned by someone else")
         key_id, pem = id_of(key), key.get("publicKeyPem")
     endpoints = doc.get("endpoints") if isinstance(doc.get("endpoints"), dict) else {}
-    url = id_of(doc.get("url"))
-    if url and host_of(url) != host_of(ap_id):
-        url = None  # a profile URL on another host is ignored, as Mastodon does
+    url = _profile_url(doc.get("url"), ap_id)
     username = plain_text(doc.get("preferredUsername"), 255) or ap_id.rstrip("/").rsplit("/", 1)[-1]
     return RemoteActor(
         ap_id=ap_id,

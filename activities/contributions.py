@@ -80,6 +80,14 @@ def contribution_to_as(
     }
     if contribution.alignment:
         doc["civic:alignment"] = contribution.alignment
+    if contribution.content_warning or contribution.sensitive:
+        # Mastodon's content warning: summary is the warning, sensitive hides the text behind it.
+        doc["sensitive"] = True
+        if contribution.content_warning:
+            doc["summary"] = contribution.content_warning
+    if contribution.language:
+        doc["contentMap"] = {**(contribution.content_map or {}),
+                             contribution.language: contribution.content}
     if contribution.updated:
         doc["updated"] = iso(contribution.updated)
     return doc

@@ -22,6 +22,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('sensitive', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('language', sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column('content_map', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True))
+    # actors: a stored profile URL that is not http(s) (``javascript:…``) is never a link again
+    op.execute("UPDATE actors SET url = NULL WHERE url IS NOT NULL "
+               "AND lower(url) NOT LIKE 'http://%' AND lower(url) NOT LIKE 'https://%'")
 
 
 def downgrade() -> None:
