@@ -87,7 +87,8 @@ def _page_number(request: web.Request) -> int | None:
     raw = request.query.get("page")
     if raw is None:
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+    # isdigit() alone accepts '²', which int() refuses: ASCII digits only (SECURITY.md rule 19).
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 100_000:
         raise web.HTTPBadRequest(text='{"error": "page must be a positive number"}',
                                  content_type="application/json")
     return int(raw)

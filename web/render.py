@@ -10,6 +10,7 @@ from aiohttp import web
 from federation.runtime import RUNTIME
 from node.models import User
 from web.cache import CACHEABLE, CSRF_PLACEHOLDER, VIEWER, account_fields
+from web.errors import read_post
 from web.i18n import LANGUAGES, _, locale_of, translate, translations
 from web.security import CSP
 from web.sessions import check_csrf, csrf_token, get_session
@@ -79,10 +80,7 @@ async def read_form(request: web.Request, *, files: tuple[str, ...] = (), max_si
     ``bytes`` (empty when no file was chosen), read up to ``max_size`` + 1 bytes."""
     if request.content_length and request.content_length > max_size:
         raise web.HTTPRequestEntityTooLarge(max_size=max_size, actual_size=request.content_length)
-    try:
-        form = await request.post()
-    except ValueError:  # a multipart body that cannot be read
-        raise web.HTTPBadRequest(text=_("The request could not be understood.")) from None
+    form = await read_post(request)  # 400 with a reason when it cannot be decoded (web/errors.py)
     if not check_csrf(request, form.get("csrf_token")):
         raise web.HTTPForbidden(
             text=_("The form expired or came from another site. Reload and retry.")

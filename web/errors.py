@@ -1,0 +1,79 @@
+"""What the web layer answers when a request cannot be read (400 with a reason) or a bug is hit (a bare 500).
+
+SECURITY.md rule 19: nothing a client sends gives a 500. A body aiohttp cannot decode (an unknown
+charset, bytes that are not valid in their charset, a malformed multipart body or part) is the
+client's mistake and gets a 400 saying which. An exception that escapes a handler anyway is a bug:
+its traceback goes to the server log and the client gets a short 500 page without it.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from federation.objects import wants_activity_json
+from web.i18n import _, translate
+from web.security import CSP
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_CHARSET = _("The form uses an unknown character set.")
+INVALID_TEXT = _("The form holds text that is not valid in its character set.")
+UNREADABLE = _("The form could not be read: its body is malformed.")
+INTERNAL = _("Something went wrong on this node. It has been recorded; retry in a moment.")
+JSON_TYPES = ("application/json", "application/activity+json", "application/ld+json")
+
+
+async def read_post(request: web.Request) -> MultiDictProxy:
+    """``request.post()``, with what cannot be decoded refused as a 400 that says why.
+
+    aiohttp raises LookupError for an unknown charset (of the body or of a multipart part),
+    UnicodeDecodeError for bytes invalid in the charset, RuntimeError for an unknown
+    Content-Transfer-Encoding or Content-Encoding of a part, ValueError for a malformed
+    multipart body; only the reading of the body is guarded, never the handler's own code."""
+    try:
+        return await request.post()
+    except LookupError:
+        reason = UNKNOWN_CHARSET
+    except UnicodeDecodeError:
+        reason = INVALID_TEXT
+    except (ValueError, RuntimeError):
+        reason = UNREADABLE
+    raise web.HTTPBadRequest(text=reason)
+
+
+def wants_json(request: web.Request) -> bool:
+    """Server-to-server traffic (AS2 accepted, or a JSON body sent) gets its errors as JSON."""
+    return wants_activity_json(request) or request.content_type in JSON_TYPES
+
+
+@web.middleware
+async def unexpected(request: web.Request, handler):
+    """The outermost middleware: a bug is logged with its traceback and answered with a bare 500.
+
+    HTTP errors raised on purpose pass through untouched (their pages are rendered further in)."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unexpected error answering %s %s", request.method, request.path)
+        return internal_error(request)
+
+
+def internal_error(request: web.Request) -> web.Response:
+    """A 500 without a traceback: ``{"error": …}`` for JSON clients, a small page for browsers.
+
+    Built without templates, the session or the database, which may be what failed."""
+    if wants_json(request):
+        return web.json_response({"error": "internal error"}, status=500)
+    text = html.escape(translate(request, INTERNAL))
+    body = (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>500</title></head>"
+            f"<body><h1>500</h1><p>{text}</p><p><a href=\"/\">/</a></p></body></html>")
+    response = web.Response(text=body, status=500, content_type="text/html")
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
