@@ -59,6 +59,10 @@ def _check_scalar(key: str | None, value: Any) -> None:
     if isinstance(value, str):
         if "\x00" in value:
             raise InvalidDocument("text may not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800"): PostgreSQL refuses to store it
+            raise InvalidDocument("text must be valid Unicode (a lone surrogate was found)") from None
         if key in DATE_FIELDS:
             utc_moment(value)
     elif isinstance(value, bool) or value is None:

@@ -97,6 +97,12 @@ class InboxWriter:
         self._queue.put_nowait((row, future))
         await future
 
+    async def _write(self, statement, batch: list[tuple[dict, asyncio.Future]]) -> None:
+        async with writing(self.runtime.sessions) as session:
+            connection = await session.connection()
+            await connection.execute(statement, [row for row, _ in batch])
+            await announce(session, "inbox")  # a separate `civic worker` wakes at once
+
     async def _drain(self) -> None:
         statement = self._statement()
         while True:
@@ -104,21 +110,26 @@ class InboxWriter:
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                async with writing(self.runtime.sessions) as session:
-                    connection = await session.connection()
-                    await connection.execute(statement, [row for row, _ in batch])
-                    await announce(session, "inbox")  # a separate `civic worker` wakes at once
-            except Exception as exc:  # the database failed: every waiting request gets a 503
-                log.exception("inbox write failed")
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for _, future in batch:
+                await self._write(statement, batch)
+                written = batch
+            except Exception:
+                # One row the database refuses must not fail the POSTs it shares a batch with
+                # (SECURITY.md rule 13): each is written alone, and only the failing ones get 503.
+                log.exception("inbox write of %d rows failed; writing them one by one", len(batch))
+                written = []
+                for item in batch:
+                    try:
+                        await self._write(statement, [item])
+                        written.append(item)
+                    except Exception as exc:
+                        if not item[1].done():
+                            item[1].set_exception(exc)
+            for _, future in written:
                 if not future.done():
                     future.set_result(None)
-            self.runtime.last_ingest = time.monotonic()
-            self.runtime.inbox_ready.set()
+            if written:
+                self.runtime.last_ingest = time.monotonic()
+                self.runtime.inbox_ready.set()
 
     async def close(self) -> None:
         if self._task is not None:

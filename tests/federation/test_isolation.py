@@ -231,3 +231,37 @@ async def test_bounds__out_of_range_values_are_400_and_nothing_is_stored(node, r
     status, answer = await remote.post(scene.group_inbox, doc, alice, body=body.encode())
     assert status == 400 and reason in answer["error"]
     assert await _rows(node, InboxActivity) == []
+
+
+async def test_bounds__a_lone_surrogate_is_400_and_does_not_fail_its_neighbours(node, remote):
+    """"\\ud800" parses as JSON but PostgreSQL cannot store it: refused at intake (rule 14), so it
+    never reaches the group commit that other POSTs share."""
+    scene = await open_scene(node)
+    alice, bob = remote.add_actor("alice"), remote.add_actor("bob")
+    doc = make_activity(alice, "Follow", 1, scene.group)
+    body = json.dumps(doc)[:-1] + ', "summary": "\\ud800"}'
+    status, answer = await remote.post(scene.group_inbox, doc, alice, body=body.encode())
+    assert status == 400 and "surrogate" in answer["error"]
+    assert (await remote.post(scene.group_inbox, make_activity(bob, "Follow", 1, scene.group), bob))[0] == 202
+
+
+async def test_inbox_writer__a_row_the_database_refuses_fails_alone(node):
+    """Group commit: when a batch cannot be written, each row is written alone and only the one
+    the database refuses gets its error (a 503 for that POST); the others are stored."""
+    import asyncio
+
+    from federation.inbox import INBOX_WRITER
+
+    writer = node.app[INBOX_WRITER]
+
+    def row(n, ap_id=None):
+        return {"ap_id": ap_id or f"https://a.example/{n}", "type": "Follow", "actor": "https://a.example/u",
+                "recipient": None, "document": {"n": n}, "state": "received", "received_at": utcnow()}
+
+    bad = row(2, ap_id=None)
+    bad["type"] = None  # NOT NULL: the database refuses this row
+    results = await asyncio.gather(writer.store(row(1)), writer.store(bad), writer.store(row(3)),
+                                   return_exceptions=True)
+    assert results[0] is None and results[2] is None and isinstance(results[1], Exception)
+    stored = {r.ap_id for r in await _rows(node, InboxActivity)}
+    assert stored == {"https://a.example/1", "https://a.example/3"}
