@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import aiohttp
 
+from activities.bounds import check_bounds, loads
+from activities.errors import InvalidDocument
 from federation.signatures import AS_ACCEPT, sign_headers
 from federation.ssrf import SafeResolver, UnsafeURL, check_url_syntax
 from node import __version__
@@ -83,7 +84,7 @@ async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
     chunks, size = [], 0
     async for chunk in response.content.iter_chunked(64 * 1024):
         size += len(chunk)
-        if size > MAX_BODY:  # INTEROP rule 6: stop reading, never buffer the rest
+        if size > MAX_BODY:  # SECURITY.md rule 6: stop reading, never buffer the rest
             raise FetchError(f"{response.url} sent more than 1 MB", response.status)
         chunks.append(chunk)
     return b"".join(chunks)
@@ -118,7 +119,7 @@ class RemoteFetcher:
         current = urldefrag(url).url  # a fragment is never sent; ids are compared without it
         for hop in range(MAX_REDIRECTS + 1):
             try:
-                check_url_syntax(current, allow_private=self.settings.development)  # INTEROP rule 5
+                check_url_syntax(current, allow_private=self.settings.development)  # SECURITY.md rule 5
             except UnsafeURL as exc:
                 raise FetchError(exc.reason) from None
             if self.refuse is not None and self.refuse(current):
@@ -157,9 +158,9 @@ class RemoteFetcher:
                     f"cannot fetch {current}: {exc.__class__.__name__} {exc}"
                 ) from None
             try:
-                document = json.loads(body)
-            except (ValueError, RecursionError):
-                raise FetchError(f"{current} did not send valid JSON") from None
+                document = check_bounds(loads(body))  # SECURITY.md rule 14, as for the inbox
+            except InvalidDocument as exc:
+                raise FetchError(f"{current} did not send a usable document: {exc.reason}") from None
             if not isinstance(document, dict):
                 raise FetchError(f"{current} did not send a JSON object")
             return current, document
@@ -167,7 +168,7 @@ class RemoteFetcher:
 
     async def get_json(self, url: str) -> dict:
         """A signed GET of an ActivityPub document whose `id` must be the URL finally fetched
-        (INTEROP rule 1: a document only speaks for its own URL; Mastodon CVE-2024-23832)."""
+        (SECURITY.md rule 1: a document only speaks for its own URL; Mastodon CVE-2024-23832)."""
         final, document = await self._get(url, AS_ACCEPT, _AP_TYPES, signed=True)
         if document.get("id") != final:
             raise FetchError(f"the document at {final} has the id {document.get('id')!r}")

@@ -16,6 +16,7 @@ from activities.bounds import check_bounds, loads
 from activities.errors import InvalidDocument
 from activities.normalize import check_activity, first_type, host_of, id_of
 from federation.inbox_limits import HOST_LIMITER
+from federation.isolation import transient
 from federation.policy import refused
 from federation.refusals import RefusalLog, refusal_host
 from federation.runtime import RUNTIME, Runtime
@@ -33,6 +34,13 @@ _CREATING = {"Create", "Update", "Delete"}
 
 def problem(status: int, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=status)
+
+
+def unavailable(reason: str) -> web.Response:
+    """503 with Retry-After: the database is away; the sender's queue tries again later."""
+    response = problem(503, reason)
+    response.headers["Retry-After"] = "30"
+    return response
 
 
 async def read_capped(request: web.Request) -> bytes | None:
@@ -196,7 +204,16 @@ async def receive(request: web.Request) -> web.Response:
     rt: Runtime = request.app[RUNTIME]
     key_id = key_id_of({k.lower(): v for k, v in request.headers.items()})
     try:
-        doc = await _admit(request, rt, key_id)
+        try:
+            doc = await _admit(request, rt, key_id)
+        except Exception as exc:  # not one of our refusals: a bug, or the database went away
+            if isinstance(exc, Refused):
+                raise
+            log.exception("inbox: admitting a POST from %s raised", key_id or request.remote)
+            if transient(exc):
+                return unavailable("the node cannot check activities right now; retry later")
+            # Never a 500 (SECURITY.md rule 19): what this request carried set it off.
+            raise Refused(400, f"the activity could not be checked ({type(exc).__name__})") from None
     except Refused as exc:
         log.info("inbox: refused a POST from %s: %s", key_id or request.remote, exc.reason)
         request.app[REFUSALS].record(exc.status, exc.reason, doc=exc.doc,
@@ -218,7 +235,7 @@ async def receive(request: web.Request) -> web.Response:
     try:
         await request.app[INBOX_WRITER].store(row)
     except Exception:
-        return problem(503, "the node cannot store activities right now; retry later")
+        return unavailable("the node cannot store activities right now; retry later")
     return web.Response(status=202)
 
 

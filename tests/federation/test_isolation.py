@@ -265,3 +265,23 @@ async def test_inbox_writer__a_row_the_database_refuses_fails_alone(node):
     assert results[0] is None and results[2] is None and isinstance(results[1], Exception)
     stored = {r.ap_id for r in await _rows(node, InboxActivity)}
     assert stored == {"https://a.example/1", "https://a.example/3"}
+
+
+async def test_inbox__an_unexpected_error_while_admitting_is_a_400_not_a_500(node, remote, monkeypatch):
+    """A bug set off by one request (here in signature verification) answers 400 with a reason
+    and is recorded (SECURITY.md rule 19); the next POST is admitted as usual."""
+    from federation import inbox
+
+    scene = await open_scene(node)
+    alice, bob = remote.add_actor("alice"), remote.add_actor("bob")
+    real = inbox.verify_signed
+
+    async def verify(request, body):
+        if b"/users/alice" in body:
+            raise KeyError("publicKeyPem")
+        return await real(request, body)
+
+    monkeypatch.setattr(inbox, "verify_signed", verify)
+    status, body = await remote.post(scene.group_inbox, make_activity(alice, "Follow", 1, scene.group), alice)
+    assert (status, body) == (400, {"error": "the activity could not be checked (KeyError)"})
+    assert (await remote.post(scene.group_inbox, make_activity(bob, "Follow", 1, scene.group), bob))[0] == 202
