@@ -299,3 +299,12 @@ async def needs_premoderation(session: AsyncSession, contribution: Contribution)
         .where(Contribution.author_id == contribution.author_id, Contribution.id != contribution.id,
                Discussion.organization_id == discussion.organization_id).limit(first))
     return len(list(earlier)) < first
+
+
+async def hidden_in_discussion(session: AsyncSession, discussion_id: int) -> dict[str, str]:
+    """{ap_id: reason} of the hidden or held contributions of a discussion (shown in their place)."""
+    rows = await session.execute(
+        select(HiddenContent.target_ap_id, HiddenContent.reason)
+        .join(Contribution, Contribution.ap_id == HiddenContent.target_ap_id)
+        .where(Contribution.discussion_id == discussion_id))
+    return dict(rows.all())

@@ -505,7 +505,10 @@ async def test_admin__moderators_mark_and_hide_contributions(node, world, client
     public = text_of((await clients().get(path)).text)
     assert "Installation d'un composteur" not in public and "Recognised for its quality" not in public
     assert "Hidden by a moderator" in (await modo.get(path)).text
-    assert (await clients().get(f"{path}/contributions/{top}")).status == 404
+    # It keeps its place and its own page, showing that it is hidden instead of its text (issue 7).
+    own = await clients().get(f"{path}/contributions/{top}")
+    assert own.status == 200 and "Installation d'un composteur" not in own.text
+    assert "Hidden by the moderators." in own.text
 
 
 # -- accessibility and self-containment -----------------------------------------------------------

@@ -9,6 +9,7 @@ from web.participation import (
     admin_discussions,
     community,
     discussions,
+    moderation,
     organisations,
     proposals,
     visits,
@@ -23,6 +24,7 @@ def setup(app: web.Application) -> None:
     proposals.add_routes(app)
     admin.add_routes(app)
     admin_discussions.add_routes(app)
+    moderation.add_routes(app)
     visits.setup(app)
 
 
