@@ -60,8 +60,11 @@ def discussion_page_to_as(
     content: str,
     language: str | None,
     conclusion: str | None = None,
+    author_actor: Actor | None = None,
 ) -> dict:
-    """The opening Page of a discussion, in the group and attributed to the organisation.
+    """The opening Page of a discussion, in the group and attributed to who wrote it: the
+    organisation, or for a citizen discussion the resident who started it (``author_actor``),
+    never the organisation in their place (SECURITY.md rule 23).
 
     ``content`` and ``conclusion`` are HTML; when ``conclusion`` is not given the stored
     conclusion (plain text, in ``language`` or any) is used once the discussion is closed.
@@ -72,7 +75,7 @@ def discussion_page_to_as(
         "@context": CONTEXT,
         "id": discussion.page_ap_id,
         "type": "Page",
-        "attributedTo": organization_actor.ap_id,
+        "attributedTo": (author_actor or organization_actor).ap_id,
         "name": plain_text(title, 500),
         # Mastodon shows a Page as name + summary + url (status_parser.rb): plain and short.
         "summary": plain_summary(summary) or plain_summary(content) or plain_text(title, 280),

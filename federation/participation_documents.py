@@ -80,6 +80,14 @@ async def group_actor_as(session: AsyncSession, uris: Uris, group: Actor) -> dic
                                   summary=pick(discussion.summary, lang))
 
 
+async def discussion_author(session: AsyncSession, discussion: Discussion) -> Actor | None:
+    """The resident who started a citizen discussion (None for an official one): its page is
+    theirs, sent and attributed in their name (SECURITY.md rule 23)."""
+    if discussion.kind != "citizen" or discussion.author_id is None:
+        return None
+    return await session.get(Actor, discussion.author_id)
+
+
 async def discussion_page_as(session: AsyncSession, discussion: Discussion) -> dict:
     lang = await language_of(session, discussion.organization)
     conclusion = pick(discussion.conclusion, lang)
@@ -88,6 +96,7 @@ async def discussion_page_as(session: AsyncSession, discussion: Discussion) -> d
         title=pick(discussion.title, lang), summary=pick(discussion.summary, lang),
         content=text_to_html(pick(discussion.body, lang)), language=lang,
         conclusion=text_to_html(conclusion) if conclusion else None,
+        author_actor=await discussion_author(session, discussion),
     )
 
 

@@ -86,9 +86,12 @@ async def _discussion_page(fanout: Publisher, discussion_id: int, wrap) -> None:
         return
     organization = discussion.organization
     page = await documents.discussion_page_as(fanout.session, discussion)
-    doc = wrap(fanout.new_id(), organization.ap_id, page)
-    inboxes = await _followers(fanout, organization, discussion.group)
-    await fanout.publish(organization, doc, inboxes, public=True)
+    # A citizen discussion's page is sent by the resident it is attributed to (SECURITY.md rule 23).
+    author = await documents.discussion_author(fanout.session, discussion)
+    sender = author or organization
+    doc = wrap(fanout.new_id(), sender.ap_id, page)
+    inboxes = await _followers(fanout, organization, discussion.group, author)
+    await fanout.publish(sender, doc, inboxes, public=True)
 
 
 async def discussion_opened(fanout: Publisher, discussion_id: int) -> None:

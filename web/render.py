@@ -9,6 +9,7 @@ from aiohttp import web
 
 from federation.runtime import RUNTIME
 from node.models import User
+from web import oversize
 from web.cache import CACHEABLE, CSRF_PLACEHOLDER, VIEWER, account_fields
 from web.errors import read_post
 from web.i18n import LANGUAGES, _, locale_of, translate, translations
@@ -16,7 +17,8 @@ from web.security import CSP
 from web.sessions import check_csrf, csrf_token, get_session
 
 USER = web.RequestKey("civic_user", object)
-MAX_FORM = 64 * 1024
+# 20,000 characters of any script, percent-encoded by the browser (up to 12 bytes each), fit.
+MAX_FORM = 256 * 1024
 
 # Every page is rendered with `form-action 'self'`: forms post to this node only. The one exception
 # is the remote-follow page (web/follow.py), whose POST answers with a 303 to the visitor's own
@@ -77,9 +79,11 @@ async def read_form(request: web.Request, *, files: tuple[str, ...] = (), max_si
     """A posted form with its CSRF token checked (403 otherwise); 413 above ``max_size`` bytes.
 
     Text fields are ``str``; each field named in ``files`` (a multipart upload) is the uploaded
-    ``bytes`` (empty when no file was chosen), read up to ``max_size`` + 1 bytes."""
+    ``bytes`` (empty when no file was chosen), read up to ``max_size`` + 1 bytes. Above
+    ``max_size`` the 413 is a ``web.oversize.FormTooLarge`` carrying what could be read, so a
+    handler can show the form again with what was typed (SECURITY.md rule 19)."""
     if request.content_length and request.content_length > max_size:
-        raise web.HTTPRequestEntityTooLarge(max_size=max_size, actual_size=request.content_length)
+        raise await oversize.too_large(request, max_size, files)
     form = await read_post(request)  # 400 with a reason when it cannot be decoded (web/errors.py)
     if not check_csrf(request, form.get("csrf_token")):
         raise web.HTTPForbidden(

@@ -11,6 +11,7 @@ from node.errors import InvalidInput
 from node.models import (
     STAKEHOLDER_ROLES,
     Actor,
+    Agreement,
     Article,
     Contribution,
     Discussion,
@@ -46,8 +47,11 @@ async def add_article(session: AsyncSession, uris: Uris, discussion: Discussion,
         raise InvalidInput("an article is a link or a text")
     if kind not in ("article", "report"):
         raise InvalidInput("kind must be article or report")
+    summary = (summary or "").strip()
+    if len(summary) > 1000:  # refused, never cut (what people type is kept whole or not at all)
+        raise InvalidInput("the summary is limited to 1000 characters")
     article = Article(ap_id=uris.article(new_token()), discussion_id=discussion.id, author_id=author.id,
-                      title=title, summary=(summary or "").strip()[:1000], link=link, body=body_html,
+                      title=title, summary=summary, link=link, body=body_html,
                       kind=kind)
     article.author = author
     session.add(article)
@@ -66,12 +70,15 @@ async def set_stakeholder(session: AsyncSession, discussion: Discussion, actor: 
                           description: str = "") -> Stakeholder:
     if role not in STAKEHOLDER_ROLES:
         raise InvalidInput(f"role must be one of {', '.join(STAKEHOLDER_ROLES)}")
+    description = description.strip()
+    if len(description) > 300:  # refused, never cut
+        raise InvalidInput("the description is limited to 300 characters")
     row = await session.scalar(select(Stakeholder).where(
         Stakeholder.discussion_id == discussion.id, Stakeholder.actor_id == actor.id))
     if row is None:
         row = Stakeholder(discussion_id=discussion.id, actor_id=actor.id)
         session.add(row)
-    row.role, row.description = role, description.strip()[:300]
+    row.role, row.description = role, description
     row.actor = actor
     await session.flush()
     return row
@@ -92,19 +99,30 @@ class RankedStakeholder:
 
 
 async def key_stakeholders(session: AsyncSession, discussion: Discussion, limit: int = 50) -> list[RankedStakeholder]:
-    """Stakeholders ranked by the support their contributions received in this discussion."""
+    """Stakeholders ranked by the support their contributions received in this discussion.
+
+    Support is counted from the agreements themselves, not from ``agree_count``: an author's
+    agreement with their own contribution, stored before it was refused, never counts
+    (SECURITY.md rule 23)."""
+    live = (Contribution.discussion_id == discussion.id, Contribution.deleted_at.is_(None),
+            Contribution.hidden.is_(False))
     totals = (
-        select(Contribution.author_id, func.coalesce(func.sum(Contribution.agree_count), 0).label("support"),
-               func.count(Contribution.id).label("n"), func.max(Contribution.id).label("latest"))
-        .where(Contribution.discussion_id == discussion.id, Contribution.deleted_at.is_(None),
-               Contribution.hidden.is_(False))
+        select(Contribution.author_id, func.count(Contribution.id).label("n"),
+               func.max(Contribution.id).label("latest"))
+        .where(*live).group_by(Contribution.author_id).subquery()
+    )
+    support = (
+        select(Contribution.author_id, func.count(Agreement.id).label("support"))
+        .join(Agreement, Agreement.contribution_id == Contribution.id)
+        .where(*live, Agreement.actor_id != Contribution.author_id)
         .group_by(Contribution.author_id).subquery()
     )
     rows = (await session.execute(
-        select(Stakeholder, totals.c.support, totals.c.n, totals.c.latest)
+        select(Stakeholder, support.c.support, totals.c.n, totals.c.latest)
         .outerjoin(totals, totals.c.author_id == Stakeholder.actor_id)
+        .outerjoin(support, support.c.author_id == Stakeholder.actor_id)
         .where(Stakeholder.discussion_id == discussion.id)
-        .order_by(func.coalesce(totals.c.support, 0).desc(), Stakeholder.id)
+        .order_by(func.coalesce(support.c.support, 0).desc(), Stakeholder.id)
         .limit(limit))).all()
     latest_ids = [latest for *_, latest in rows if latest]
     latest = {c.id: c for c in await session.scalars(

@@ -26,6 +26,8 @@ PROPOSAL_UPDATED = "proposal.updated"
 ANSWER_PUBLISHED = "proposal.answer_published"
 SUPPORT_CREATED = "support.created"
 SUPPORT_UNDONE = "support.undone"
+# SECURITY.md rule 23: supporting one's own proposal inflated its count and the index's ranking.
+SELF_SUPPORT = "the author cannot support their own proposal"
 
 
 async def create(session: AsyncSession, uris: Uris, organization: Actor, author: Actor, title: str,
@@ -103,12 +105,16 @@ async def _supports_in_space(session: AsyncSession, actor: Actor, space_id: int)
 
 async def support(session: AsyncSession, uris: Uris, proposal: Proposal, actor: Actor,
                   like_ap_id: str | None = None) -> bool:
-    """One support per person; the space may cap supports per person. False if already given."""
+    """One support per person; the space may cap supports per person. False if already given.
+
+    Raises ``Conflict`` when ``actor`` is the proposal's author: nobody supports themselves."""
     if proposal.state not in SUPPORTABLE:
         raise Conflict("this proposal cannot be supported in its current state")
     if await session.scalar(select(ProposalSupport.id).where(
             ProposalSupport.proposal_id == proposal.id, ProposalSupport.actor_id == actor.id)):
-        return False
+        return False  # checked first: a support stored before the rule can still be withdrawn
+    if proposal.author_id == actor.id:
+        raise Conflict(SELF_SUPPORT)  # the web form and an inbound Like alike (SECURITY.md rule 23)
     if proposal.space_id is not None:
         space = await session.get(Space, proposal.space_id)
         if space.supports_per_person is not None and \

@@ -16,6 +16,7 @@ from node.services.i18n import text_map
 from node.uris import check_slug
 
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+MAX_THEMES, MAX_THEME = 20, 60
 
 
 async def profile(session: AsyncSession, organization: Actor) -> OrganizationProfile:
@@ -36,10 +37,16 @@ async def update_profile(session: AsyncSession, organization: Actor, *, intro: d
     row = await profile(session, organization)
     if intro is not None:
         row.intro = text_map(intro, what="introduction")
+    # Refused, never cut: what people type is kept whole or not at all.
     if territory is not None:
-        row.territory = territory.strip()[:255]
+        if len(territory.strip()) > 255:
+            raise InvalidInput("the territory is limited to 255 characters")
+        row.territory = territory.strip()
     if themes is not None:
-        row.themes = [t.strip()[:60] for t in themes if t.strip()][:20]
+        themes = [t.strip() for t in themes if t.strip()]
+        if len(themes) > MAX_THEMES or any(len(t) > MAX_THEME for t in themes):
+            raise InvalidInput(f"at most {MAX_THEMES} themes of at most {MAX_THEME} characters each")
+        row.themes = themes
     for name, value in (("primary_color", primary_color), ("accent_color", accent_color)):
         if value is not None:
             if not COLOR.match(value):

@@ -36,8 +36,9 @@ from web.participation.common import (
     require_user,
     runtime,
 )
+from web.participation.limits import check_lengths, check_translations, read_form_keeping
 from web.participation.organisations import COLOR, profile_of
-from web.render import MAX_FORM, read_form
+from web.render import read_form
 
 S = ProposalStates
 ANSWER_STATES = (S.evaluating, S.accepted, S.rejected)
@@ -117,10 +118,14 @@ async def save_profile(request: web.Request) -> web.StreamResponse:
             errors[name] = translate(request, _("Give a colour like #0b5cad."))
     if values["default_language"] not in LANGUAGES:
         errors["default_language"] = translate(request, _("Choose a language."))
-    if len(values["territory"]) > 255:
-        errors["territory"] = translate(request, _("The territory is limited to 255 characters."))
-    if any(len(t) > 20_000 for t in texts(form, "intro").values()):
-        errors["intro"] = translate(request, _("The introduction is limited to 20,000 characters."))
+    check_lengths(request, errors, values, {"territory": 255})
+    check_translations(request, errors, "intro", texts(form, "intro"), 20_000)
+    themes = [t.strip() for t in values["themes"].split(",") if t.strip()]
+    if len(themes) > space_service.MAX_THEMES:
+        errors["themes"] = translate(request, _("At most %(max)s themes (you wrote %(count)s)."),
+                                     max=space_service.MAX_THEMES, count=len(themes))
+    else:
+        check_translations(request, errors, "themes", dict(enumerate(themes)), space_service.MAX_THEME)
     async with transaction(rt.sessions) as session:
         _user, org = await staff_only(request, session, ADMINS)
         if not errors:
@@ -140,6 +145,7 @@ async def _profile_logo(rt, org: Actor) -> str | None:
         return (await profile_of(session, org)).logo_path
 
 
+LOGO_FORM = media.MAX_IMAGE + 64 * 1024  # the image, its token and a few small fields
 LOGO_PROBLEMS = {"empty": _("Choose an image file."), "large": _("The image is limited to 512 KB."),
                  "type": _("The image must be a PNG, JPEG or WebP file.")}
 
@@ -147,10 +153,12 @@ LOGO_PROBLEMS = {"empty": _("Choose an image file."), "large": _("The image is l
 async def save_logo(request: web.Request) -> web.StreamResponse:
     """POST /orgs/{org}/admin/logo: upload the logo (a file in ``logo``), or remove it
     (``action=remove``). The image is checked by its content; its followers get an Update."""
-    form = await read_form(request, files=("logo",), max_size=media.MAX_IMAGE + MAX_FORM)
+    form, oversize = await read_form_keeping(request, files=("logo",), max_size=LOGO_FORM)
     rt = runtime(request)
-    removing = form.get("action") == "remove"
-    problem = None if removing else media.problem_with(form["logo"])
+    removing = form.get("action") == "remove" and oversize is None
+    # An over-size upload comes back to the form with the reason next to the field (413), not as a
+    # bare error page: nothing of it was kept (SECURITY.md rules 11 and 19).
+    problem = "large" if oversize else None if removing else media.problem_with(form["logo"])
     async with transaction(rt.sessions) as session:
         _user, org = await staff_only(request, session, ADMINS)  # before anything is written
         profile = await profile_of(session, org)
@@ -161,7 +169,8 @@ async def save_logo(request: web.Request) -> web.StreamResponse:
     if problem:
         return await page(request, "participation/admin/profile.html",
                           {"org": org, "values": _profile_values(profile), "logo": profile.logo_path,
-                           "errors": {"logo": translate(request, LOGO_PROBLEMS[problem])}}, status=400)
+                           "errors": {"logo": translate(request, LOGO_PROBLEMS[problem])}},
+                          status=413 if oversize else 400)
     rt.outbox_ready.set()
     raise web.HTTPSeeOther(rt.uris.admin(org.username, "profile") + "?saved")
 
@@ -195,6 +204,8 @@ async def create_space(request: web.Request) -> web.StreamResponse:
         errors["slug"] = translate(request, _("Use 1 to 48 lower-case letters, digits or dashes."))
     if not texts(form, "title"):
         errors["title"] = translate(request, _("Give a title in at least one language."))
+    check_translations(request, errors, "title", texts(form, "title"), 200)
+    check_translations(request, errors, "description", texts(form, "description"), 20_000)
     if values["visibility"] not in VISIBILITIES:
         errors["visibility"] = translate(request, _("Choose a visibility."))
     numbers = {}
@@ -232,6 +243,7 @@ async def add_phase(request: web.Request) -> web.StreamResponse:
     errors = {}
     if not texts(form, "name"):
         errors["name"] = translate(request, _("Give a name in at least one language."))
+    check_translations(request, errors, "name", texts(form, "name"), 200)
     dates = {}
     for name in ("starts_on", "ends_on"):
         try:
@@ -303,8 +315,7 @@ async def write_answer(request: web.Request) -> web.StreamResponse:
     errors = {}
     if not values["answer"]:
         errors["answer"] = translate(request, _("Write the answer."))
-    elif len(values["answer"]) > 20_000:
-        errors["answer"] = translate(request, _("The answer is limited to 20,000 characters."))
+    check_lengths(request, errors, values, {"answer": 20_000})
     if values["answer_state"] and values["answer_state"] not in ANSWER_STATES:
         errors["answer_state"] = translate(request, _("Choose a status."))
     async with transaction(rt.sessions) as session:

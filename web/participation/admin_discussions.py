@@ -32,6 +32,7 @@ from web.participation.common import (
     runtime,
 )
 from web.participation.common import page as render_page
+from web.participation.limits import check_lengths, check_translations
 from web.render import read_form
 
 MARKS = {"quality-on": {"quality": True}, "quality-off": {"quality": False},
@@ -73,12 +74,8 @@ async def open_official(request: web.Request) -> web.StreamResponse:
         errors["slug"] = translate(request, _("Use 1 to 48 lower-case letters, digits or dashes."))
     if not texts(form, "title"):
         errors["title"] = translate(request, _("Give a title in at least one language."))
-    elif any(len(t) > 200 for t in texts(form, "title").values()):
-        errors["title"] = translate(request, _("The title needs between 3 and 200 characters."))
-    if any(len(t) > 500 for t in texts(form, "summary").values()):
-        errors["summary"] = translate(request, _("The summary is limited to 500 characters."))
-    if any(len(t) > 20_000 for t in texts(form, "body").values()):
-        errors["body"] = translate(request, _("The text is limited to 20,000 characters."))
+    for name, limit in (("title", 200), ("summary", 500), ("body", 20_000)):
+        check_translations(request, errors, name, texts(form, name), limit)
     if values["visibility"] not in VISIBILITIES:
         errors["visibility"] = translate(request, _("Choose a visibility."))
     try:
@@ -150,6 +147,7 @@ async def close(request: web.Request) -> web.StreamResponse:
     errors = {}
     if not texts(form, "conclusion"):
         errors["conclusion"] = translate(request, _("Write the conclusion in at least one language."))
+    check_translations(request, errors, "conclusion", texts(form, "conclusion"), 20_000)
     async with transaction(rt.sessions) as session:
         user, org = await staff_only(request, session, OFFICIALS)
         discussion = await _discussion(session, request, org)
@@ -221,8 +219,7 @@ async def add_stakeholder(request: web.Request) -> web.StreamResponse:
     errors = {}
     if values["role"] not in STAKEHOLDER_ROLES:
         errors["role"] = translate(request, _("Choose a role."))
-    if len(values["description"]) > 300:
-        errors["description"] = translate(request, _("The description is limited to 300 characters."))
+    check_lengths(request, errors, values, {"description": 300})
     async with rt.sessions() as session:
         await staff_only(request, session, MODERATORS)
     actor = None

@@ -26,8 +26,13 @@ from web.participation.common import (
     wants_as2,
 )
 from web.participation.discussions import CLOSED, discussion_context
+from web.participation.limits import check_lengths, oversize_errors, read_form_keeping
 from web.participation.organisations import profile_of, theme_version
 from web.render import add_vary, current_user, read_form
+
+# What people may type, in characters: refused above, never cut (web/participation/limits.py).
+ARTICLE_LIMITS = {"article_title": 300, "article_link": 2048, "article_summary": 1000, "article_body": 20_000}
+INITIATIVE_LIMITS = {"title": 300, "body": 10_000, "link": 2048}
 
 
 def _link_error(request: web.Request, link: str) -> str | None:
@@ -40,19 +45,21 @@ def _link_error(request: web.Request, link: str) -> str | None:
 
 async def add_article(request: web.Request) -> web.StreamResponse:
     """POST /orgs/{org}/discussions/{slug}/articles: anyone logged in shares an article or a report."""
-    form = await read_form(request)
+    form, oversize = await read_form_keeping(request)
     rt = runtime(request)
     back = rt.uris.discussion_page(request.match_info["org"], request.match_info["slug"])
     user = await require_user(request, back)
     values = {k: (form.get(k) or "").strip()
               for k in ("article_title", "article_link", "article_summary", "article_body", "article_kind")}
     errors = {}
-    if not 3 <= len(values["article_title"]) <= 300:
+    check_lengths(request, errors, values, ARTICLE_LIMITS)
+    if len(values["article_title"]) < 3:
         errors["article_title"] = translate(request, _("The title needs between 3 and 300 characters."))
     if error := _link_error(request, values["article_link"]):
-        errors["article_link"] = error
+        errors.setdefault("article_link", error)
     elif not values["article_link"] and not values["article_body"]:
         errors["article_link"] = translate(request, _("Give a link or write a text."))
+    status = oversize_errors(request, errors, oversize, ARTICLE_LIMITS, fallback="article_body")
     async with transaction(rt.sessions) as session:
         org = await organisation(session, request)
         discussion = await discussion_in(session, request, org, user)
@@ -75,7 +82,7 @@ async def add_article(request: web.Request) -> web.StreamResponse:
             context = await discussion_context(session, request, await session.merge(org),
                                                await session.merge(discussion), user)
         return await page(request, "participation/discussion.html",
-                          {**context, "values": values, "errors": errors}, status=400)
+                          {**context, "values": values, "errors": errors}, status=status)
     rt.outbox_ready.set()
     raise web.HTTPSeeOther(target)
 
@@ -141,20 +148,20 @@ async def initiatives_page(request: web.Request) -> web.StreamResponse:
 
 async def create_initiative(request: web.Request) -> web.StreamResponse:
     """POST /orgs/{org}/discussions/{slug}/initiatives."""
-    form = await read_form(request)
+    form, oversize = await read_form_keeping(request)
     rt = runtime(request)
     back = rt.uris.discussion_section(request.match_info["org"], request.match_info["slug"], "initiatives")
     user = await require_user(request, back)
     values = {k: (form.get(k) or "").strip() for k in ("title", "body", "link")}
     errors = {}
-    if not 3 <= len(values["title"]) <= 300:
+    check_lengths(request, errors, values, INITIATIVE_LIMITS)
+    if len(values["title"]) < 3:
         errors["title"] = translate(request, _("The title needs between 3 and 300 characters."))
     if not values["body"]:
         errors["body"] = translate(request, _("Describe the initiative."))
-    elif len(values["body"]) > 10_000:
-        errors["body"] = translate(request, _("The text is limited to 10,000 characters."))
     if error := _link_error(request, values["link"]):
-        errors["link"] = error
+        errors.setdefault("link", error)
+    status = oversize_errors(request, errors, oversize, INITIATIVE_LIMITS, fallback="body")
     async with transaction(rt.sessions) as session:
         org = await organisation(session, request)
         discussion = await discussion_in(session, request, org, user)
@@ -169,7 +176,7 @@ async def create_initiative(request: web.Request) -> web.StreamResponse:
             context = await _initiatives_context(session, request, org, discussion, user)
     if errors:
         return await page(request, "participation/initiatives.html",
-                          {**context, "values": values, "errors": errors}, status=400)
+                          {**context, "values": values, "errors": errors}, status=status)
     rt.outbox_ready.set()
     raise web.HTTPSeeOther(target)
 

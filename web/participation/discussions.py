@@ -13,7 +13,7 @@ from federation import participation_objects
 from node.db import transaction
 from node.errors import Conflict, InvalidInput, NotFound
 from node.models import Actor, Contribution, Discussion, User
-from node.services import community, contributions, follows, reports
+from node.services import community, contributions, follows
 from node.services import discussions as discussion_service
 from node.services.contributions import ALIGNMENTS, MAX_CONTENT
 from node.uris import GROUP_HANDLE_RE
@@ -40,12 +40,17 @@ from web.participation.common import (
     viewer_on_organisation_page,
     wants_as2,
 )
+from web.participation.limits import check_lengths, oversize_errors, read_form_keeping
 from web.participation.organisations import profile_of, theme_version
 from web.render import add_vary, current_user, read_form
 
 CLOSED = _("This discussion is closed.")
+# What people may type, in characters: refused above, never cut (web/participation/limits.py).
+CONTRIBUTION_LIMITS = {"content": MAX_CONTENT // 2}
+CITIZEN_DISCUSSION_LIMITS = {"title": 200, "summary": 500, "body": 20_000}
 PENDING = _("This discussion is waiting for moderation.")
 OFFICIAL_ONLY = _("Only the organisation posts in this discussion.")
+SELF_AGREEMENT = _("You cannot agree with your own contribution.")
 
 
 async def viewer_state(session: AsyncSession, org: Actor, discussion: Discussion,
@@ -83,6 +88,9 @@ async def discussion_context(session: AsyncSession, request: web.Request, org: A
     mark = share_page(request, user is not None, audience_of(is_official, is_moderator), **marks)
     return {
         "org": org,
+        # A citizen discussion shows the resident who started it, never the organisation as its author.
+        "author": await session.get(Actor, discussion.author_id)
+        if discussion.kind == "citizen" and discussion.author_id else None,
         "profile": profile,
         "mark": mark,
         "theme_version": theme_version(profile),
@@ -92,9 +100,7 @@ async def discussion_context(session: AsyncSession, request: web.Request, org: A
         "open": open_for_contributions,
         "can_contribute": bool(user) and open_for_contributions
         and (is_official or not discussion.official_only),
-        # A hidden contribution keeps its place (its replies stay): the reason is shown instead.
-        "thread": await contributions.thread(session, discussion, include_hidden=True),
-        "hidden_reasons": await reports.hidden_in_discussion(session, discussion.id),
+        "thread": await contributions.thread(session, discussion, include_hidden=is_moderator),
         "progress": await contributions.progress(session, discussion),
         "follower_count": await discussion_service.follower_count(session, discussion),
         "articles": articles,
@@ -132,9 +138,7 @@ def _check_contribution(request: web.Request, form: dict, discussion: Discussion
     errors = {}
     if not values["content"]:
         errors["content"] = translate(request, _("Write your contribution."))
-    elif len(values["content"]) > MAX_CONTENT // 2:
-        errors["content"] = translate(request, _("A contribution is limited to %(max)s characters."),
-                                      max=MAX_CONTENT // 2)
+    check_lengths(request, errors, values, CONTRIBUTION_LIMITS)
     if values["alignment"] and (not discussion.alignment_enabled or values["alignment"] not in ALIGNMENTS):
         errors["alignment"] = translate(request, _("Choose in favour, neutral or against."))
     return values, errors
@@ -149,7 +153,7 @@ def _refuse_closed(discussion: Discussion) -> None:
 
 async def contribute(request: web.Request) -> web.StreamResponse:
     """POST /orgs/{org}/discussions/{slug}/contributions: a contribution or a reply (``parent``)."""
-    form = await read_form(request)
+    form, oversize = await read_form_keeping(request)
     rt = runtime(request)
     user = await require_user(request, rt.uris.discussion_page(request.match_info["org"],
                                                                request.match_info["slug"]))
@@ -164,6 +168,7 @@ async def contribute(request: web.Request) -> web.StreamResponse:
         if form.get("parent"):
             parent = await _in_discussion(session, request, discussion, form["parent"])
         values, errors = _check_contribution(request, form, discussion)
+        status = oversize_errors(request, errors, oversize, CONTRIBUTION_LIMITS, fallback="content")
         if not errors:
             me = await person(session, user)
             try:
@@ -176,13 +181,14 @@ async def contribute(request: web.Request) -> web.StreamResponse:
             else:
                 target = f"{discussion.page_ap_id}#{contribution_anchor(created)}"
     if errors:
-        return await _contribution_errors(request, org, discussion, parent, user, values, errors)
+        return await _contribution_errors(request, org, discussion, parent, user, values, errors, status)
     rt.outbox_ready.set()
     raise web.HTTPSeeOther(target)
 
 
-async def _contribution_errors(request, org, discussion, parent, user, values, errors) -> web.Response:
-    """The form again, with what was typed and the errors next to the fields (400)."""
+async def _contribution_errors(request, org, discussion, parent, user, values, errors,
+                               status: int = 400) -> web.Response:
+    """The form again, with what was typed and the errors next to the fields (400, 413 over-size)."""
     async with runtime(request).sessions() as session:
         org = await session.merge(org)
         discussion = await session.merge(discussion)
@@ -193,7 +199,7 @@ async def _contribution_errors(request, org, discussion, parent, user, values, e
         else:
             context = await discussion_context(session, request, org, discussion, user)
             template = "participation/discussion.html"
-    return await page(request, template, {**context, "values": values, "errors": errors}, status=400)
+    return await page(request, template, {**context, "values": values, "errors": errors}, status=status)
 
 
 async def _in_discussion(session: AsyncSession, request: web.Request, discussion: Discussion,
@@ -208,16 +214,17 @@ async def _in_discussion(session: AsyncSession, request: web.Request, discussion
 async def contribution_context(session: AsyncSession, request: web.Request, org: Actor,
                                discussion: Discussion, contribution: Contribution,
                                user: User | None) -> dict:
-    """The reply page: one contribution with its replies (hidden ones show their reason to others)."""
+    """The reply page: one contribution with its replies (hidden ones for moderators only)."""
     is_moderator = await has_role(session, user, org, MODERATORS)
+    if contribution.hidden and not is_moderator:
+        raise not_found(request)
     me = await person(session, user) if user else None
-    thread = await contributions.thread(session, discussion, include_hidden=True)
+    thread = await contributions.thread(session, discussion, include_hidden=is_moderator)
     is_official = await has_role(session, user, org, OFFICIALS)
     open_for_contributions = discussion.status == "open" and discussion.moderation == "approved"
     return {
         "org": org, "discussion": discussion, "contribution": contribution,
         "item": _find(thread, contribution.id) or contributions.ThreadItem(contribution),
-        "hidden_reasons": await reports.hidden_in_discussion(session, discussion.id),
         "is_moderator": is_moderator, "is_official": is_official, "open": open_for_contributions,
         "can_contribute": bool(user) and open_for_contributions
         and (is_official or not discussion.official_only),
@@ -261,8 +268,11 @@ async def agree(request: web.Request) -> web.StreamResponse:
         contribution = await _in_discussion(session, request, discussion, request.match_info["id"])
         _refuse_closed(discussion)
         me = await person(session, user)
-        if not await contributions.agree(session, rt.uris, contribution, me):
-            await contributions.withdraw_agreement(session, me, contribution=contribution)
+        try:
+            if not await contributions.agree(session, rt.uris, contribution, me):
+                await contributions.withdraw_agreement(session, me, contribution=contribution)
+        except Conflict:  # their own contribution (SECURITY.md rule 23): nothing is written
+            raise web.HTTPConflict(text=SELF_AGREEMENT) from None
         target = f"{discussion.page_ap_id}#{contribution_anchor(contribution)}"
     rt.outbox_ready.set()
     raise web.HTTPSeeOther(target)
@@ -322,20 +332,18 @@ async def citizen_form(request: web.Request) -> web.StreamResponse:
 
 async def open_citizen_discussion(request: web.Request) -> web.StreamResponse:
     """POST /orgs/{org}/new-discussion: a resident proposes a discussion; moderators approve it."""
-    form = await read_form(request)
+    form, oversize = await read_form_keeping(request)
     rt = runtime(request)
     user = await require_user(request, rt.uris.citizen_discussion_form(request.match_info["org"]))
     lang = locale_of(request)
     values = {k: (form.get(k) or "").strip() for k in ("title", "summary", "body")}
     errors = {}
-    if not 3 <= len(values["title"]) <= 200:
+    check_lengths(request, errors, values, CITIZEN_DISCUSSION_LIMITS)
+    if len(values["title"]) < 3:
         errors["title"] = translate(request, _("The title needs between 3 and 200 characters."))
-    if len(values["summary"]) > 500:
-        errors["summary"] = translate(request, _("The summary is limited to 500 characters."))
     if not values["body"]:
         errors["body"] = translate(request, _("Explain what the discussion is about."))
-    elif len(values["body"]) > 20_000:
-        errors["body"] = translate(request, _("The text is limited to 20,000 characters."))
+    status = oversize_errors(request, errors, oversize, CITIZEN_DISCUSSION_LIMITS, fallback="body")
     async with transaction(rt.sessions) as session:
         org = await organisation(session, request)
         if not errors:
@@ -351,7 +359,7 @@ async def open_citizen_discussion(request: web.Request) -> web.StreamResponse:
                 target = discussion.page_ap_id
     if errors:
         return await page(request, "participation/citizen_discussion.html",
-                          {"org": org, "values": values, "errors": errors}, status=400)
+                          {"org": org, "values": values, "errors": errors}, status=status)
     raise web.HTTPSeeOther(target)
 
 

@@ -32,12 +32,15 @@ from web.participation.common import (
     viewer_on_organisation_page,
     wants_as2,
 )
+from web.participation.limits import check_lengths, oversize_errors, read_form_keeping
 from web.participation.organisations import profile_of, theme_version
 from web.render import add_vary, current_user, read_form
 
 S = ProposalStates
 SORT_LABELS = {"supports": _("Most supported"), "recent": _("Most recent"), "oldest": _("Oldest")}
 MAX_BODY = 20_000
+# What people may type, in characters: refused above, never cut (web/participation/limits.py).
+PROPOSAL_LIMITS = {"title": 300, "body": MAX_BODY}
 
 
 async def index_viewer(request: web.Request) -> Viewer | None:
@@ -141,7 +144,9 @@ async def support(request: web.Request) -> web.StreamResponse:
             if not await proposal_service.support(session, rt.uris, proposal, me):
                 await proposal_service.withdraw_support(session, me, proposal=proposal)
         except Conflict:
-            if proposal.state not in proposal_service.SUPPORTABLE:
+            if proposal.author_id == me.id:  # SECURITY.md rule 23: nothing is written
+                error = translate(request, _("You cannot support your own proposal."))
+            elif proposal.state not in proposal_service.SUPPORTABLE:
                 error = translate(request, _("This proposal cannot be supported any more."))
             else:
                 error = translate(request, _("You have already given all your %(count)s supports in this space."),
@@ -202,17 +207,17 @@ async def proposal_form(request: web.Request) -> web.StreamResponse:
 
 async def submit(request: web.Request) -> web.StreamResponse:
     """POST /orgs/{org}/proposals/new: save a draft (action=draft) or publish at once."""
-    form = await read_form(request)
+    form, oversize = await read_form_keeping(request)
     rt = runtime(request)
     user = await require_user(request, rt.uris.proposal_form(request.match_info["org"]))
     values = {k: (form.get(k) or "").strip() for k in ("title", "body", "space")}
     errors = {}
-    if not 3 <= len(values["title"]) <= 300:
+    check_lengths(request, errors, values, PROPOSAL_LIMITS)
+    if len(values["title"]) < 3:
         errors["title"] = translate(request, _("The title needs between 3 and 300 characters."))
     if not values["body"]:
         errors["body"] = translate(request, _("Describe your proposal."))
-    elif len(values["body"]) > MAX_BODY:
-        errors["body"] = translate(request, _("The text is limited to 20,000 characters."))
+    status = oversize_errors(request, errors, oversize, PROPOSAL_LIMITS, fallback="body")
     async with transaction(rt.sessions) as session:
         org = await organisation(session, request)
         context = await _form_context(session, org)
@@ -233,7 +238,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
                 target = proposal.ap_id
     if errors:
         return await page(request, "participation/proposal_form.html",
-                          {**context, "values": values, "errors": errors}, status=400)
+                          {**context, "values": values, "errors": errors}, status=status)
     rt.outbox_ready.set()
     raise web.HTTPSeeOther(target)
 
