@@ -13,7 +13,7 @@ from federation import participation_objects
 from node.db import transaction
 from node.errors import Conflict, InvalidInput, NotFound
 from node.models import Actor, Contribution, Discussion, User
-from node.services import community, contributions, follows
+from node.services import community, contributions, follows, reports
 from node.services import discussions as discussion_service
 from node.services.contributions import ALIGNMENTS, MAX_CONTENT
 from node.uris import GROUP_HANDLE_RE
@@ -100,7 +100,9 @@ async def discussion_context(session: AsyncSession, request: web.Request, org: A
         "open": open_for_contributions,
         "can_contribute": bool(user) and open_for_contributions
         and (is_official or not discussion.official_only),
-        "thread": await contributions.thread(session, discussion, include_hidden=is_moderator),
+        # A hidden contribution keeps its place (its replies stay): the reason is shown instead.
+        "thread": await contributions.thread(session, discussion, include_hidden=True),
+        "hidden_reasons": await reports.hidden_in_discussion(session, discussion.id),
         "progress": await contributions.progress(session, discussion),
         "follower_count": await discussion_service.follower_count(session, discussion),
         "articles": articles,
@@ -214,17 +216,16 @@ async def _in_discussion(session: AsyncSession, request: web.Request, discussion
 async def contribution_context(session: AsyncSession, request: web.Request, org: Actor,
                                discussion: Discussion, contribution: Contribution,
                                user: User | None) -> dict:
-    """The reply page: one contribution with its replies (hidden ones for moderators only)."""
+    """The reply page: one contribution with its replies (hidden ones show their reason to others)."""
     is_moderator = await has_role(session, user, org, MODERATORS)
-    if contribution.hidden and not is_moderator:
-        raise not_found(request)
     me = await person(session, user) if user else None
-    thread = await contributions.thread(session, discussion, include_hidden=is_moderator)
+    thread = await contributions.thread(session, discussion, include_hidden=True)
     is_official = await has_role(session, user, org, OFFICIALS)
     open_for_contributions = discussion.status == "open" and discussion.moderation == "approved"
     return {
         "org": org, "discussion": discussion, "contribution": contribution,
         "item": _find(thread, contribution.id) or contributions.ThreadItem(contribution),
+        "hidden_reasons": await reports.hidden_in_discussion(session, discussion.id),
         "is_moderator": is_moderator, "is_official": is_official, "open": open_for_contributions,
         "can_contribute": bool(user) and open_for_contributions
         and (is_official or not discussion.official_only),
