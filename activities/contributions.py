@@ -154,14 +154,19 @@ def _content_map(doc: dict) -> dict[str, str]:
     return found
 
 
-def _language(doc: dict) -> str | None:
-    """Mastodon's rule: the first language of ``contentMap`` (then ``nameMap``, ``summaryMap``)."""
-    for field_name in ("contentMap", "nameMap", "summaryMap"):
-        mapped = doc.get(field_name)
-        if isinstance(mapped, dict):
-            lang = next((_language_tag(k) for k in mapped if _language_tag(k)), None)
-            if lang:
-                return lang
+def _language(doc: dict, content: str | None) -> str | None:
+    """The language of ``content``: the ``contentMap`` key whose text it is (Mastodon and Pleroma
+    send the same text in both), or the map's only key. With several other languages nothing is
+    guessed: the order of a map's keys is not kept by every store (PostgreSQL's JSONB sorts them),
+    so Mastodon's "first key" would change with the database."""
+    mapped = doc.get("contentMap")
+    if isinstance(mapped, dict):
+        tags = [k for k in list(mapped)[:MAX_LANGUAGES] if _language_tag(k)]
+        same = [k for k in tags if mapped[k] == content]
+        if same or len(tags) == 1:
+            return (same or tags)[0]
+        if tags:
+            return None
     # Lemmy and PeerTube: "language": {"identifier": "fr", "name": "Français"}
     for lang in as_list(doc.get("language")):
         if isinstance(lang, dict) and _language_tag(lang.get("identifier")):
@@ -190,6 +195,13 @@ def _page_url(doc: dict, kind: str) -> str | None:
     if kind not in MEDIA_TYPES:
         return _html_url(doc.get("url"))
     return next((s.url for s in sources_of(doc.get("url")) if s.media_type == "text/html"), None)
+
+
+def _sensitive(doc: dict) -> bool:
+    """The post, or one of its media, is marked sensitive: the whole post is then behind a
+    warning (Mastodon marks a status, not each file; a sensitive file must not show openly)."""
+    attached = (a for a in as_list(doc.get("attachment")) if isinstance(a, dict))
+    return doc.get("sensitive") is True or any(a.get("sensitive") is True for a in attached)
 
 
 def _mentions(tags: tuple[Tag, ...]) -> tuple[str, ...]:
@@ -240,8 +252,9 @@ def as_to_contribution(doc: dict) -> ContributionData:
         author=author,
         content=content,
         name=name,
-        summary=plain_text(text_of(doc, "summary"), 2000) or None,
-        sensitive=doc.get("sensitive") is True,
+        # Plain text; an image in it counts by its alt text (Mastodon shows spoilers as text).
+        summary=plain_text(sanitize_html(text_of(doc, "summary"), 8000), 2000) or None,
+        sensitive=_sensitive(doc),
         in_reply_to=id_of(doc.get("inReplyTo")),
         # Pleroma and Mastodon also write "conversation" (Mastodon's is a tag: URI).
         context=id_of(doc.get("context")) or id_of(doc.get("conversation")),
@@ -252,7 +265,7 @@ def as_to_contribution(doc: dict) -> ContributionData:
         attachments=tuple(dict.fromkeys(s.url for m in media for s in m.sources)),
         published=parse_time(doc.get("published")),
         updated=parse_time(doc.get("updated")),
-        language=_language(doc),
+        language=_language(doc, text_of(doc, "content")),
         url=_page_url(doc, kind),
         tags=tags,
         media=media,

@@ -32,6 +32,23 @@ def _demote(match: re.Match) -> str:
     return f"<{match.group(1)}h{min(int(match.group(2)) + 3, 6)}>"
 
 
+_MEDIA_TAG = re.compile(r"<(img|audio|video|source)\b([^>]*)>", re.IGNORECASE)
+_ATTR = re.compile(r"""\b(src|alt|title|type)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
+
+
+def _media_as_link(match: re.Match) -> str:
+    """An inline image, audio or video becomes a link to its source (we show media as links,
+    never inline: SECURITY.md rule 20); the alt text, else the source, is the link text."""
+    attrs = {m.group(1).lower(): html.unescape(m.group(2) or m.group(3) or m.group(4) or "")
+             for m in _ATTR.finditer(match.group(2))}
+    src = attrs.get("src", "")
+    if not src.lower().startswith(("https://", "http://")):
+        return ""
+    text = attrs.get("alt") or attrs.get("title") or src
+    kind = f" ({attrs['type']})" if attrs.get("type") else ""
+    return f' <a href="{html.escape(src)}">{html.escape(text)}</a>{html.escape(kind)} '
+
+
 def sanitize_html(raw: str | None, max_length: int = 100_000) -> str:
     """Allow-listed HTML: no scripts, no event handlers, no javascript: URLs; headings demoted.
 
@@ -40,7 +57,7 @@ def sanitize_html(raw: str | None, max_length: int = 100_000) -> str:
     if not raw:
         return ""
     cleaned = nh3.clean(
-        raw[:max_length],
+        _MEDIA_TAG.sub(_media_as_link, raw[:max_length]),
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from activities.html import is_web_url, plain_text
 from activities.normalize import as_list, first_type
@@ -77,6 +78,19 @@ def _link_in_text(body: str, tag: Tag) -> tuple[str, bool]:
     return body, False
 
 
+def _names(tag: Tag) -> list[str]:
+    """How the text may name the tag: its ``name``, or for a mention the handle its ``href``
+    spells (``@actor@host`` for ``https://host/actor``), as a sender that names the account by
+    another handle in ``tag`` (or none) still writes it in the text."""
+    names = [tag.name]
+    if tag.kind == "mention" and tag.href:
+        parts = urlsplit(tag.href)
+        user = parts.path.rstrip("/").rsplit("/", 1)[-1].lstrip("@")
+        if user and parts.hostname:
+            names.append(f"@{user}@{parts.hostname}")
+    return names
+
+
 def link_tags(body: str, tags: tuple[Tag, ...]) -> str:
     """Mentions and hashtags named in the text become links (to their ``href``); hashtags the
     text does not name are listed after it, as Mastodon lists a post's other hashtags. A mention
@@ -85,11 +99,13 @@ def link_tags(body: str, tags: tuple[Tag, ...]) -> str:
     text = plain_text(body, 200_000).lower()
     absent = []
     for tag in tags:
-        if tag.name.lower() not in text:
+        named = next((n for n in _names(tag) if n.lower() in text), None)
+        if named is None:
             if tag.kind == "hashtag":
                 absent.append(tag)
             continue
-        body, _ = _link_in_text(body, tag)  # already a link (Mastodon's own markup) otherwise
+        # already a link (Mastodon's own markup) when no plain occurrence is found
+        body, _ = _link_in_text(body, Tag(tag.kind, named, tag.href))
     if absent:
         listed = " ".join(_anchor(t, html.escape(t.name)) for t in absent)
         body += f'<p class="tags">{listed}</p>'
