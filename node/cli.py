@@ -28,7 +28,7 @@ from node.demo import seed_demo
 from node.errors import CivicError, ConfigError
 from node.files import make_private, private_umask
 from node.migrate import upgrade
-from node.services import accounts, actors, follows, moderation, notes
+from node.services import accounts, actors, follows, moderation, notes, reports
 from node.uris import Uris
 
 log = logging.getLogger("civic")
@@ -294,6 +294,54 @@ async def cmd_domain(args) -> None:
         await engine.dispose()
 
 
+async def cmd_account(args) -> None:
+    """`civic account block|silence|unblock ACCT_OR_URL`, `civic account list` (remote accounts)."""
+    settings = _settings(args)
+    if args.account_action == "list":
+        engine, sessions = await _open(settings)
+        try:
+            async with sessions() as session:
+                for row in await moderation.list_restrictions(session):
+                    print(f"{row.level}\t{row.actor_ap_id}\t{row.reason}")
+        finally:
+            await engine.dispose()
+        return
+    if not args.account:
+        raise CivicError(f"account {args.account_action} needs an account (user@host or https://…)")
+
+    async def work(rt):
+        target = args.account.strip()
+        if "://" not in target:  # a handle: its actor's id, found with WebFinger
+            target = (await resolve_actor(rt, target)).ap_id
+        if rt.uris.is_local(target):
+            raise CivicError("local accounts cannot be blocked or silenced")
+        async with transaction(rt.sessions) as session:
+            if args.account_action == "unblock":
+                found = await moderation.lift_restriction(session, target)
+                return f"{target} is no longer blocked or silenced." if found else f"{target} was not blocked."
+            await moderation.restrict_account(session, target, args.account_action, args.reason or "")
+            done = "Blocked" if args.account_action == "block" else "Silenced"
+            return f"{done} {target}."
+
+    print(await _with_runtime(settings, work))
+
+
+async def cmd_reports(args) -> None:
+    """`civic reports`: the open reports (or every report with --all), oldest first."""
+    engine, sessions = await _open(_settings(args))
+    try:
+        async with sessions() as session:
+            rows = await reports.all_reports(session, include_closed=args.all)
+            for r in rows:
+                who = r.reporter.ap_id if r.reporter else "?"
+                reason = " ".join(r.reason.split())
+                print(f"#{r.id}\t{r.state}\t{r.target_kind}\t{r.target_ap_id}\t{r.category}\tby {who}\t{reason}")
+            if not rows:
+                print("No open report." if not args.all else "No report.")
+    finally:
+        await engine.dispose()
+
+
 async def cmd_demo(args) -> None:
     data_dir = _data_dir(args)
     if not (data_dir / CONFIG_FILE).exists():
@@ -399,6 +447,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("domain", nargs="?", default="")
     p.add_argument("--reason")
     p.set_defaults(func=cmd_domain)
+
+    p = sub.add_parser("account", parents=[common],
+                       help="block, silence or unblock a remote account; list those restricted")
+    p.add_argument("account_action", choices=["block", "silence", "unblock", "list"])
+    p.add_argument("account", nargs="?", default="", metavar="ACCT_OR_URL")
+    p.add_argument("--reason")
+    p.set_defaults(func=cmd_account)
+
+    p = sub.add_parser("reports", parents=[common], help="list the open reports (--all: every report)")
+    p.add_argument("--all", action="store_true")
+    p.set_defaults(func=cmd_reports)
 
     p = sub.add_parser("demo", parents=[common], help="initialise (if needed) and seed demo content")
     p.add_argument("--base-url", default="http://127.0.0.1:8080")

@@ -308,3 +308,11 @@ async def hidden_in_discussion(session: AsyncSession, discussion_id: int) -> dic
         .join(Contribution, Contribution.ap_id == HiddenContent.target_ap_id)
         .where(Contribution.discussion_id == discussion_id))
     return dict(rows.all())
+
+
+async def all_reports(session: AsyncSession, *, include_closed: bool = False) -> list[Report]:
+    """Every open report (and the closed ones with ``include_closed``), oldest first: `civic reports`."""
+    query = select(Report)
+    if not include_closed:
+        query = query.where(Report.state == ReportStates.open)
+    return list(await session.scalars(query.order_by(Report.created_at, Report.id)))

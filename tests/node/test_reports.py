@@ -184,3 +184,28 @@ async def test_hold_and_approve__held_content_is_not_relayed_until_approved(sess
         assert await reports.needs_premoderation(s, c) is True
         with pytest.raises(InvalidInput):
             await reports.set_premoderation(s, w["modo"], w["lyon"].id, -1)
+
+
+def test_cli__account_block_silence_unblock_and_reports(tmp_path, database_url):
+    """`civic account block|silence|unblock URL` and `civic account list`; `civic reports`; a bad
+    address or a missing one is a clear error with exit 1, no traceback, nothing written."""
+    from tests.node.test_cli import assert_clean_error, civic
+
+    init = civic("init", "--base-url", "http://127.0.0.1:18091", "--development",
+                 "--database-url", database_url, data_dir=tmp_path)
+    assert init.returncode == 0, init.stderr
+    blocked = civic("account", "block", REMOTE, "--reason", "spam", data_dir=tmp_path)
+    assert blocked.returncode == 0 and f"Blocked {REMOTE}." in blocked.stdout, blocked.stderr
+    quiet = "https://social.example/users/quiet"
+    assert civic("account", "silence", quiet, data_dir=tmp_path).returncode == 0
+    listed = civic("account", "list", data_dir=tmp_path).stdout.splitlines()
+    assert sorted(listed) == sorted([f"block\t{REMOTE}\tspam", f"silence\t{quiet}\t"])
+    assert_clean_error(civic("account", "block", "javascript:alert(1)", data_dir=tmp_path),
+                       "neither a URL nor a handle")
+    assert_clean_error(civic("account", "block", data_dir=tmp_path), "needs an account")
+    assert_clean_error(civic("account", "block", "http://127.0.0.1:18091/actors/x", data_dir=tmp_path),
+                       "local accounts")
+    unblocked = civic("account", "unblock", REMOTE, data_dir=tmp_path)
+    assert unblocked.returncode == 0 and "no longer blocked" in unblocked.stdout
+    assert civic("account", "list", data_dir=tmp_path).stdout.splitlines() == [f"silence\t{quiet}\t"]
+    assert civic("reports", data_dir=tmp_path).stdout.strip() == "No open report."
