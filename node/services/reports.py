@@ -163,7 +163,8 @@ async def close(session: AsyncSession, user: User, row: Report, state: str, note
 async def forward(session: AsyncSession, user: User, row: Report, comment: str = "") -> None:
     """Send the report to the node the reported content or account comes from, as a ``Flag`` of our
     instance actor (as Mastodon does: the reporter stays anonymous); delivered by the fan-out."""
-    if row.target_actor is None or row.target_actor.local:
+    account = await session.get(Actor, row.target_actor_id) if row.target_actor_id else None
+    if account is None or account.local:
         raise InvalidInput("only reports about remote content or accounts can be forwarded")
     if row.forwarded_at is not None:
         raise Conflict("this report was already forwarded")
