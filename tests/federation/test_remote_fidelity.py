@@ -4,10 +4,11 @@ with unusual contexts, content warnings on every page that shows a contribution,
 from __future__ import annotations
 
 import aiohttp
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from node.db import transaction
-from node.models import Actor
+from node.models import Actor, Discussion
+from node.services import community
 from tests.federation.participation_scene import (
     AS,
     PUBLIC,
@@ -121,3 +122,20 @@ async def test_fidelity__javascript_profile_url_is_never_a_link(node, remote):
     html = await _html(scene.page)
     assert "Alice Stored" in html  # rendered again, from the stored row
     assert "javascript:" not in html and f'href="{alice.ap_id}"' in html
+
+
+async def test_fidelity__stakeholder_excerpt_shows_the_warning_not_the_text(node, remote):
+    """The key stakeholders' "Commented:" excerpt of a warned contribution is the warning."""
+    scene = await open_scene(node)
+    alice = remote.add_actor("alice")
+    obj = _note(alice, 6, scene.group, summary="Spoiler", content="<p>Le secret</p>")
+    await post(node, remote, scene.group_inbox, make_activity(alice, "Create", 6, obj), alice)
+    async with transaction(node.rt.sessions) as s:
+        actor = await s.scalar(select(Actor).where(Actor.ap_id == alice.ap_id))
+        await community.set_stakeholder(s, await s.get(Discussion, scene.discussion_id), actor,
+                                        "resident")
+    node.rt.content_version += 1
+    for url in (scene.page, f"{scene.page}/stakeholders"):
+        html = await _html(url)
+        assert "Avertissement : Spoiler</p>" in html, url
+        assert "Le secret</p>" not in html.split('class="latest"', 1)[1].split("</p>", 1)[0]
