@@ -13,6 +13,7 @@ from node.errors import Conflict
 from node.models import Actor, Agreement, Contribution, Discussion, Proposal, ProposalSupport
 from node.services import community, contributions, discussions, proposals
 from tests.federation.participation_scene import (
+    make_activity,
     mastodon_like,
     mastodon_reply,
     open_scene,
@@ -188,3 +189,16 @@ async def test_citizen_discussion__its_page_is_attributed_to_its_author_in_as2(n
     assert citizen.status == official.status == 200
     assert json.loads(citizen.text)["attributedTo"] == world.people["camille"].ap_id
     assert json.loads(official.text)["attributedTo"] == world.org.ap_id
+
+
+async def test_citizen_discussion__its_page_federates_from_its_author(node, world, remote):
+    """Once approved, the citizen discussion's Create(Page) reaches the organisation's followers
+    from its author, attributed to her (it came from the organisation before)."""
+    alice = remote.add_actor("alice")
+    await post(node, remote, world.org.inbox, make_activity(alice, "Follow", 1, world.org.ap_id), alice)
+    discussion = await _citizen_discussion(node, world)
+    await node.step()
+    [create] = [d for d in remote.received if d["type"] == "Create"
+                and d["object"].get("id") == discussion.page_ap_id]
+    assert create["actor"] == world.people["camille"].ap_id
+    assert create["object"]["attributedTo"] == world.people["camille"].ap_id
