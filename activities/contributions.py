@@ -118,6 +118,7 @@ class ContributionData:
     tags: tuple[Tag, ...] = ()
     media: tuple[Media, ...] = ()  # attachments, or the media object's own sources
     content_map: dict[str, str] = field(default_factory=dict)  # {language: sanitised HTML}
+    quote: str | None = None  # the quoted post's id
 
     @property
     def content_warning(self) -> str | None:
@@ -197,6 +198,22 @@ def _page_url(doc: dict, kind: str) -> str | None:
     return next((s.url for s in sources_of(doc.get("url")) if s.media_type == "text/html"), None)
 
 
+_QUOTE_FIELDS = ("quote", "quoteUri", "quoteUrl", "_misskey_quote")  # FEP-044f, Fedibird, Misskey
+_QUOTE_RELS = ("https://misskey-hub.net/ns#_misskey_quote", "quote")
+
+
+def _quote(doc: dict) -> str | None:
+    """The post this one quotes: Mastodon shows it as a "RE:" link (FEP-e232 Link tags too)."""
+    for field_name in _QUOTE_FIELDS:
+        if is_web_url(id_of(doc.get(field_name))):
+            return id_of(doc.get(field_name))
+    for tag in as_list(doc.get("tag")):
+        if isinstance(tag, dict) and first_type(tag) == "Link" and is_web_url(tag.get("href")) \
+                and any(rel in _QUOTE_RELS for rel in as_list(tag.get("rel"))):
+            return tag["href"]
+    return None
+
+
 def _sensitive(doc: dict) -> bool:
     """The post, or one of its media, is marked sensitive: the whole post is then behind a
     warning (Mastodon marks a status, not each file; a sensitive file must not show openly)."""
@@ -270,6 +287,7 @@ def as_to_contribution(doc: dict) -> ContributionData:
         tags=tags,
         media=media,
         content_map=content_map,
+        quote=_quote(doc),
     )
 
 
@@ -279,6 +297,9 @@ def _compose(data: ContributionData, body: str) -> str:
     if data.excerpt:
         parts.append(f'<p class="excerpt"><em>{html.escape(data.excerpt)}</em></p>')
     parts.append(body)
+    if data.quote and f'href="{html.escape(data.quote)}"' not in body:
+        parts.append(f'<p class="quote">RE: <a href="{html.escape(data.quote)}" '
+                     f'rel="nofollow noopener noreferrer">{html.escape(data.quote)}</a></p>')
     parts.append(media_html(data.media, sensitive=data.sensitive))
     return "".join(parts)
 

@@ -260,7 +260,14 @@ def check_context(item: Sent) -> None:
     assert item.example["content"][:20] in item.html
 
 
+def check_quotes(item: Sent) -> None:
+    """Every way of quoting (quote, quoteUri, quoteUrl, _misskey_quote, FEP-e232 tag) is a
+    "RE:" link to the quoted post, as Mastodon shows it."""
+    assert '<p class="quote">RE: <a href="http://pasture-one-actor/assets/note1.jsonap"' in _body(item)
+
+
 CHECKS: dict[str, Callable[[Sent], None]] = {
+    "quotes": check_quotes,
     "content_warnings": check_content_warnings,
     "mentions": check_mentions,
     "hashtags": check_hashtags,
