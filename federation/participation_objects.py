@@ -16,7 +16,7 @@ from federation.objects import as_response, not_found, wants_activity_json
 from federation.runtime import RUNTIME, Runtime
 from node.models import Article, Contribution, Initiative
 from node.services import actors as actor_service
-from node.services import discussions, proposals
+from node.services import discussions, proposals, reports
 from node.uris import Uris
 
 
@@ -60,6 +60,8 @@ async def _contribution(session: AsyncSession, uris: Uris, token: str) -> Served
 
 async def _proposal(session: AsyncSession, uris: Uris, token: str) -> Served | None:
     proposal = await proposals.by_ap_id(session, uris.proposal(token))
+    if proposal is not None and await reports.hidden(session, proposal.ap_id):
+        return None  # hidden by the moderators: the same 404 as a missing one (SECURITY.md rule 22)
     doc = await documents.proposal_as(session, proposal) if proposal else None
     return Served(doc, proposal.ap_id) if doc else None
 

@@ -294,6 +294,21 @@ async def cmd_domain(args) -> None:
         await engine.dispose()
 
 
+async def cmd_org_premoderate(args) -> None:
+    """`civic org premoderate HANDLE N`: the organisation's pre-moderation of remote accounts."""
+    engine, sessions = await _open(_settings(args))
+    try:
+        async with transaction(sessions) as session:
+            org = await actors.require_local_actor(session, args.handle, "Organization")
+            await reports.set_premoderation(session, None, org.id, args.first)
+    finally:
+        await engine.dispose()
+    if args.first:
+        print(f"@{args.handle} holds the first {args.first} contribution(s) of each remote account for review.")
+    else:
+        print(f"@{args.handle} no longer holds remote contributions for review.")
+
+
 async def cmd_account(args) -> None:
     """`civic account block|silence|unblock ACCT_OR_URL`, `civic account list` (remote accounts)."""
     settings = _settings(args)
@@ -421,6 +436,11 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--accept", metavar="ACTOR_URL")
     group.add_argument("--reject", metavar="ACTOR_URL")
     p.set_defaults(func=cmd_org_requests)
+    p = org.add_parser("premoderate", parents=[common],
+                       help="hold the first N contributions of each remote account for review (0: off)")
+    p.add_argument("handle")
+    p.add_argument("first", type=int)
+    p.set_defaults(func=cmd_org_premoderate)
 
     user = sub.add_parser("user", help="local accounts").add_subparsers(dest="user_command",
                                                                          required=True, metavar="ACTION")

@@ -275,7 +275,7 @@ async def premoderation(session: AsyncSession, organization_id: int) -> int:
     return value or 0
 
 
-async def set_premoderation(session: AsyncSession, user: User, organization_id: int, first: int) -> None:
+async def set_premoderation(session: AsyncSession, user: User | None, organization_id: int, first: int) -> None:
     if not 0 <= first <= 100:
         raise InvalidInput("pre-moderation holds between 0 and 100 first contributions")
     row = await session.scalar(select(ModerationSetting)
@@ -317,3 +317,9 @@ async def all_reports(session: AsyncSession, *, include_closed: bool = False) ->
     if not include_closed:
         query = query.where(Report.state == ReportStates.open)
     return list(await session.scalars(query.order_by(Report.created_at, Report.id)))
+
+
+async def hidden_reason(session: AsyncSession, ap_id: str) -> str | None:
+    """The reason shown in place of this contribution or proposal, or None when it is not hidden."""
+    row = await hidden(session, ap_id)
+    return None if row is None else row.reason

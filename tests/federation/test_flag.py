@@ -149,3 +149,20 @@ async def test_forwarded_report__flag_from_the_instance_actor_to_the_origin(node
     assert [(f["actor"], f["object"], f["content"]) for f in flags] == [
         (node.uris.instance_actor(), [alice.ap_id, reply["object"]["id"]], "Spam wave")]
     assert amel.ap_id not in json.dumps(flags)
+
+
+async def test_premoderation__first_contributions_of_a_remote_account_are_held(node, remote):
+    """With pre-moderation of 1 first contribution, a remote account's first reply is held for
+    review and its second is shown at once."""
+    scene = await open_scene(node)
+    async with transaction(node.rt.sessions) as s:
+        org = await s.scalar(select(Actor).where(Actor.ap_id == scene.org))
+        await reports.set_premoderation(s, None, org.id, 1)
+    alice = remote.add_actor("alice")
+    first, second = (mastodon_reply(alice, n, scene.page, scene.org) for n in (1, 2))
+    await post(node, remote, scene.group_inbox, first, alice)
+    await post(node, remote, scene.group_inbox, second, alice)
+    assert await outcome_of(node, first["id"]) == (
+        "processed", "contribution stored; held for review (pre-moderation)")
+    assert (await stored_contribution(node, first["object"]["id"])).hidden is True
+    assert (await stored_contribution(node, second["object"]["id"])).hidden is False

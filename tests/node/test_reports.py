@@ -209,3 +209,7 @@ def test_cli__account_block_silence_unblock_and_reports(tmp_path, database_url):
     assert unblocked.returncode == 0 and "no longer blocked" in unblocked.stdout
     assert civic("account", "list", data_dir=tmp_path).stdout.splitlines() == [f"silence\t{quiet}\t"]
     assert civic("reports", data_dir=tmp_path).stdout.strip() == "No open report."
+    assert civic("org", "create", "lyon", "--name", "Lyon", data_dir=tmp_path).returncode == 0
+    held = civic("org", "premoderate", "lyon", "2", data_dir=tmp_path)
+    assert held.returncode == 0 and "holds the first 2 contribution(s)" in held.stdout
+    assert_clean_error(civic("org", "premoderate", "lyon", "-1", data_dir=tmp_path), "between 0 and 100")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from node.db import transaction
 from node.models import AccountRestriction, Report
 from node.services import actors
-from tests.web.participation_helpers import PASSWORD, Client, build_world
+from tests.web.participation_helpers import PASSWORD, Client, build_world, make_proposals
 
 DISCUSSION = "/orgs/lyon/discussions/clos-jouve"
 TOP_TEXT = "Installation d'un composteur"
@@ -153,3 +153,26 @@ async def test_accounts__only_node_admins_block_or_silence_remote_accounts(node,
     assert (await admin.post("/moderation/accounts", unblock, form="/moderation")).status == 303
     async with node.rt.sessions() as s:
         assert list(await s.scalars(select(AccountRestriction))) == []
+
+
+async def test_hide_proposal__reason_replaces_its_text_and_its_document_is_404(node, world, clients):
+    """A hidden proposal's page shows the reason instead of its text (moderators still read it); its
+    AS2 document answers 404; a resident can report it from its page; restore brings the text back."""
+    (proposal,) = await make_proposals(node, world, 1)
+    modo, camille = await clients("modo"), await clients("camille")
+    assert "/report?target=" in (await camille.get(proposal)).text
+    hide = {"target": proposal, "action": "hide", "reason": "Doublon"}
+    assert (await camille.post("/moderation/content", hide, form=proposal)).status == 403
+    assert (await modo.post("/moderation/content", hide, form=proposal)).status == 303
+    shown = await (await clients()).get(proposal)
+    assert shown.status == 200 and "Body 0" not in shown.text and "Hidden by the moderators: Doublon" in shown.text
+    assert "Body 0" in (await modo.get(proposal)).text
+    async with aiohttp.ClientSession() as http:
+        async with http.get(proposal, headers={"Accept": "application/activity+json"}) as r:
+            assert r.status == 404
+    restore = {"target": proposal, "action": "restore"}
+    assert (await modo.post("/moderation/content", restore, form=proposal)).status == 303
+    assert "Body 0" in (await (await clients()).get(proposal)).text
+    async with aiohttp.ClientSession() as http:
+        async with http.get(proposal, headers={"Accept": "application/activity+json"}) as r:
+            assert r.status == 200

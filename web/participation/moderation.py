@@ -7,7 +7,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.db import transaction
+from node.db import announce, transaction
 from node.errors import CivicError, Conflict, NotFound
 from node.models import Actor, Discussion, ProposalStates, Report, User
 from node.services import moderation, moderation_log, reports
@@ -203,7 +203,7 @@ async def report_action(request: web.Request) -> web.StreamResponse:
 
 async def content_action(request: web.Request) -> web.StreamResponse:
     """POST /moderation/content: hide (with the reason shown in its place) or show again a
-    contribution; approve a held one. Only its organisation's moderators and node admins."""
+    contribution or proposal; approve a held one. Only its organisation's moderators and node admins."""
     form = await read_form(request)
     rt = runtime(request)
     action = form.get("action") or ""
@@ -219,7 +219,7 @@ async def content_action(request: web.Request) -> web.StreamResponse:
         user = await require_user(request)
         user = await session.get(User, user.id)
         target = await reports.target_of(session, form.get("target") or "")
-        if target is None or target.contribution is None:
+        if target is None or target.kind not in ("contribution", "proposal"):
             raise not_found(request)
         if not await reports.may_moderate(session, user, target.organization_id):
             raise forbidden()
@@ -228,6 +228,7 @@ async def content_action(request: web.Request) -> web.StreamResponse:
         else:
             await reports.restore(session, user, target, reason)
         back = await _link(session, request, target)
+        await announce(session, "content")  # the node's other processes drop their cached pages
     rt.outbox_ready.set()
     rt.content_version += 1
     raise web.HTTPSeeOther(local_path(form.get("next"), "") or back or "/moderation")

@@ -12,10 +12,12 @@ from node.db import transaction
 from node.errors import Conflict, Forbidden, InvalidInput
 from node.models import Actor, Proposal, ProposalStates, ProposalSupport, Space, User
 from node.services import proposals as proposal_service
+from node.services import reports
 from node.services import spaces as space_service
 from web.cache import RESIDENT, Viewer, share_page, viewers_from
 from web.i18n import _, locale_of, translate
 from web.participation.common import (
+    MODERATORS,
     OFFICIALS,
     STAFF,
     forbidden,
@@ -112,6 +114,9 @@ async def proposal_context(session: AsyncSession, request: web.Request, proposal
         "can_answer": await has_role(session, user, org, OFFICIALS),
         "withdrawable": S.withdrawn in proposal_service.AUTHOR_MOVES.get(proposal.state, set()),
         "theme_version": theme_version(profile),
+        # Hidden by the moderators (SECURITY.md rule 22): others see the reason instead of the text.
+        "hidden_reason": await reports.hidden_reason(session, proposal.ap_id),
+        "is_moderator": await has_role(session, user, org, MODERATORS),
     }
 
 
