@@ -4,7 +4,11 @@ warnings, languages, mentions, hashtags, media and headings, as Mastodon and Lem
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from activities.actors import as_to_actor
 from activities.contributions import (
@@ -13,6 +17,7 @@ from activities.contributions import (
     rendered_content,
     rendered_content_map,
 )
+from activities.errors import InvalidDocument
 from activities.html import sanitize_html
 from activities.jsonld import compact, needs_jsonld, readable
 from activities.tags import link_tags, tags_of
@@ -179,3 +184,35 @@ def test_as_to_actor__non_http_profile_url_is_dropped():
     assert as_to_actor(doc).url is None
     doc["url"] = {"type": "Link", "href": "https://social.example/@alice"}
     assert as_to_actor(doc).url == "https://social.example/@alice"
+
+
+# ---- hostile shapes: a value of any JSON type in any field is refused or read, never a crash
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20)
+    | st.sampled_from(["https://social.example/x", "javascript:alert(1)", "data:,x", "#tag",
+                       "@bob@other.example", "<h1>t</h1><img src=x>", "Note", "Image", "Mention",
+                       "Hashtag", "Link", "text/html", "de", "x y"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["type", "href", "url", "name", "mediaType", "id", "sensitive", "rel",
+                         "de", "en", "x y"]), inner, max_size=4),
+    max_leaves=12)
+_FIELDS = ["content", "contentMap", "summary", "name", "sensitive", "tag", "attachment", "url",
+           "type", "quote", "language", "mediaType"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(_FIELDS), _json, max_size=6))
+def test_as_to_contribution__any_shape_is_read_or_refused(fields):
+    """Hostile values in the fields this part reads: InvalidDocument or a post whose HTML holds
+    no script and no link but http(s) ones (rules 7, 19, 20)."""
+    try:
+        data = as_to_contribution(note(**fields))
+    except InvalidDocument:
+        return
+    for html in (rendered_content(data), *rendered_content_map(data).values()):
+        lowered = html.lower()
+        assert "<script" not in lowered and "<img" not in lowered and "<h1" not in lowered
+        assert all(href.startswith(("http://", "https://", "mailto:"))
+                   for href in re.findall(r'href="([^"]*)"', html))
+    assert data.language is None or len(data.language) <= 16
