@@ -5,7 +5,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from federation.runtime import RUNTIME
-from node.db import transaction
 from node.errors import InvalidInput
 from node.services import accounts as account_service
 from web import ratelimit
@@ -56,26 +55,20 @@ async def change_password(request: web.Request) -> web.StreamResponse:
     handle = user.actor.username
     errors = check_new_password(form, tr)
     status = 400
-    if not errors:
-        wait = await ratelimit.check(request, "login_ip", ratelimit.client_key(request)) or \
-            await ratelimit.check(request, "login_account", handle)
-        if wait:
-            errors = {"current_password": tr.gettext(
-                "Too many failed attempts. Retry in %(minutes)d min.") % {"minutes": ratelimit.minutes(wait)}}
-            status = 429
+    if not errors and (wait := await ratelimit.count_attempt(request, handle)):
+        errors = {"current_password": ratelimit.too_many_text(tr, wait)}
+        status = 429
     if not errors:
         current = form.get("current_password") or ""
         try:
             if len(current) > MAX_PASSWORD:
                 raise InvalidInput("the current password is wrong")
-            async with transaction(rt.sessions) as session:
-                epoch = await account_service.change_password(session, user, current,
-                                                              form["new_password"])
+            epoch = await account_service.change_password(rt.sessions, user, current,
+                                                          form["new_password"])
         except InvalidInput:
-            await ratelimit.hit(request, "login_ip", ratelimit.client_key(request))
-            await ratelimit.hit(request, "login_account", handle)
             errors = {"current_password": tr.gettext("This is not your current password.")}
         else:
+            await ratelimit.succeeded(request, handle)
             start_session(request, user.id, epoch)
             raise web.HTTPSeeOther("/account?password=changed")
     response = await render(request, "account.html",

@@ -14,7 +14,6 @@ from node.errors import CivicError
 from node.models import User
 from node.services import accounts as account_service
 from node.services import actors as actor_service
-from node.services import limits
 from node.uris import RESERVED, USERNAME_RE
 from web import account_page, ratelimit
 from web.i18n import LANG_COOKIE, LANG_COOKIE_MAX_AGE, LANGUAGES, translations
@@ -42,30 +41,6 @@ def account_key(handle: str) -> str | None:
     return handle if USERNAME_RE.match(handle) else None
 
 
-async def login_wait(request: web.Request, handle: str | None) -> float | None:
-    """Seconds before this client may try again to log in (into ``handle``), None when it may now.
-
-    Failures count per client address (tight: one stranger gets few guesses) and per account (high,
-    from anywhere: a stranger alone cannot lock someone out, a spread-out brute force still stops;
-    SECURITY.md rule 17)."""
-    waits = [await ratelimit.check(request, "login_ip", ratelimit.client_key(request))]
-    if handle is not None:
-        waits.append(await ratelimit.check(request, "login_account", handle))
-    return max((wait for wait in waits if wait), default=None)
-
-
-async def login_failed(request: web.Request, handle: str | None) -> None:
-    await ratelimit.hit(request, "login_ip", ratelimit.client_key(request))
-    if handle is not None:
-        await ratelimit.hit(request, "login_account", handle)
-
-
-def too_many_text(tr, wait: float) -> str:
-    return tr.gettext("Too many failed attempts. Retry in %(minutes)d min.") % {
-        "minutes": ratelimit.minutes(wait)
-    }
-
-
 async def login(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     rt: Runtime = request.app[RUNTIME]
@@ -73,9 +48,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     username = (form.get("username") or "").strip().lstrip("@")
     handle = account_key(username)
     context = {"username": username, "next": local_path(form.get("next"), "")}
-    wait = await login_wait(request, handle)
+    wait = await ratelimit.count_attempt(request, handle)
     if wait:
-        context["error"] = too_many_text(tr, wait)
+        context["error"] = ratelimit.too_many_text(tr, wait)
         return ratelimit.retry_after(await render(request, "login.html", context, status=429), wait)
     async with rt.sessions() as session:
         user = await actor_service.user_by_username(session, handle) if handle else None
@@ -85,9 +60,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     if len(password) > MAX_PASSWORD or not await actor_service.verify_password_async(
         user.password_hash if user else None, password
     ):
-        await login_failed(request, handle)
         context["error"] = tr.gettext("Unknown handle or wrong password.")
         return await render(request, "login.html", context, status=400)
+    await ratelimit.succeeded(request, handle)
     async with rt.sessions() as session:
         approved = await account_service.is_approved(session, user.id)
         epoch = await account_service.session_epoch(session, user.id)
@@ -97,7 +72,6 @@ async def login(request: web.Request) -> web.StreamResponse:
             "You can log in once they have approved it."
         )
         return await render(request, "login.html", context, status=403)
-    await limits.clear(rt.sessions, f"login_account:{handle}")
     # Rotation: a new nonce (so a new CSRF token) at every login, under the account's epoch.
     start_session(request, user.id, epoch or 0)
     raise web.HTTPSeeOther(local_path(form.get("next")))
@@ -202,6 +176,8 @@ async def register(request: web.Request) -> web.StreamResponse:
                        ) % {"minutes": ratelimit.minutes(wait)}}
             response = await render(request, "register.html", context, status=429)
             return ratelimit.retry_after(response, wait)
+        # argon2 and the RSA key pair, off the event loop and outside the write transaction.
+        credentials = await actor_service.prepare_credentials(form["password"])
         try:
             async with transaction(rt.sessions) as session:
                 errors = await _taken(session, values, tr)
@@ -213,6 +189,7 @@ async def register(request: web.Request) -> web.StreamResponse:
                         form["password"],
                         display_name=values["display_name"],
                         email=values["email"] or None,
+                        credentials=credentials,
                     )
                     if rt.settings.registration_approval:
                         await account_service.mark_pending(session, user.id)

@@ -75,6 +75,12 @@ async def check(request: web.Request, name: str, key: str) -> float | None:
     return await limits.check(request.app[RUNTIME].sessions, f"{name}:{key}", limit, window)
 
 
+async def refund(request: web.Request, name: str, key: str) -> None:
+    """Give back the hit just counted (a log-in that succeeded)."""
+    _, window = _setting(request, name)
+    await limits.refund(request.app[RUNTIME].sessions, f"{name}:{key}", window)
+
+
 def retry_after(response: web.StreamResponse, wait: float) -> web.StreamResponse:
     response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
     return response
@@ -83,3 +89,33 @@ def retry_after(response: web.StreamResponse, wait: float) -> web.StreamResponse
 def minutes(wait: float) -> int:
     """A wait in whole minutes, for the visitor."""
     return max(1, math.ceil(wait / 60))
+
+
+# -- log-in attempts (the log-in form and the password change) --------------------------------------
+
+
+async def count_attempt(request: web.Request, handle: str | None) -> float | None:
+    """Count a password attempt before checking it (parallel guesses are all counted); None when
+    it may go ahead, else the seconds to wait. A successful one is given back (:func:`succeeded`),
+    so what the limits count is failures.
+
+    Per client address (tight: one stranger gets few guesses), then per account (high, from
+    anywhere: a stranger alone cannot lock someone out, a brute force spread over many addresses
+    still stops; an address already refused does not count against the account). SECURITY.md
+    rule 17."""
+    wait = await hit(request, "login_ip", client_key(request))
+    if wait is None and handle is not None:
+        wait = await hit(request, "login_account", handle)
+    return wait
+
+
+async def succeeded(request: web.Request, handle: str) -> None:
+    """The password was right: the address gets its attempt back, the account's failures end."""
+    await refund(request, "login_ip", client_key(request))
+    await limits.clear(request.app[RUNTIME].sessions, f"login_account:{handle}")
+
+
+def too_many_text(tr, wait: float) -> str:
+    return tr.gettext("Too many failed attempts. Retry in %(minutes)d min.") % {
+        "minutes": minutes(wait)
+    }

@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from node.db import transaction
 from node.errors import InvalidInput, NotFound
 from node.models import AccountState, User
 from node.services import actors
@@ -45,16 +46,20 @@ async def end_sessions(session: AsyncSession, user_id: int) -> int:
         select(AccountState.session_epoch).where(AccountState.user_id == user_id))
 
 
-async def change_password(session: AsyncSession, user: User, current: str, new: str) -> int:
+async def change_password(sessions: async_sessionmaker[AsyncSession], user: User, current: str,
+                          new: str) -> int:
     """Set a new password after checking the current one; ends every other session.
 
-    Returns the new epoch (the caller starts the visitor's new session under it).
-    Raises InvalidInput when the current password is wrong or the new one too short."""
+    Returns the new epoch (the caller starts the visitor's new session under it). Raises
+    InvalidInput when the current password is wrong or the new one too short. The argon2 work is
+    done before the write transaction, so other writers never wait for it."""
     if not await actors.verify_password_async(user.password_hash, current):
         raise InvalidInput("the current password is wrong")
     password_hash = await actors.hash_password_async(new)
-    await session.execute(update(User).where(User.id == user.id).values(password_hash=password_hash))
-    return await end_sessions(session, user.id)
+    async with transaction(sessions) as session:
+        await session.execute(
+            update(User).where(User.id == user.id).values(password_hash=password_hash))
+        return await end_sessions(session, user.id)
 
 
 async def is_approved(session: AsyncSession, user_id: int) -> bool:

@@ -7,6 +7,7 @@ import os
 import secrets
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -68,8 +69,26 @@ async def verify_password_async(password_hash: str | None, password: str) -> boo
     return await _off_loop(verify_password, password_hash, password)
 
 
-async def _new_local_actor(uris: Uris, type_: str, username: str, name: str, summary: str = "") -> Actor:
-    public_pem, private_pem = await _off_loop(generate_rsa_keypair)
+@dataclass(frozen=True)
+class Credentials:
+    """A new account's password hash and key pair, made before its write transaction starts (on
+    SQLite the other writers of the process would wait for them otherwise)."""
+
+    password_hash: str
+    public_pem: str
+    private_pem: str
+
+
+async def prepare_credentials(password: str) -> Credentials:
+    """Hash the password and generate the key pair, in parallel, off the event loop."""
+    password_hash, (public_pem, private_pem) = await asyncio.gather(
+        hash_password_async(password), _off_loop(generate_rsa_keypair))
+    return Credentials(password_hash, public_pem, private_pem)
+
+
+async def _new_local_actor(uris: Uris, type_: str, username: str, name: str, summary: str = "",
+                           keys: tuple[str, str] | None = None) -> Actor:
+    public_pem, private_pem = keys or await _off_loop(generate_rsa_keypair)
     ap_id = uris.actor(username) if username != INSTANCE_USERNAME else uris.instance_actor()
     return Actor(
         ap_id=ap_id,
@@ -159,19 +178,24 @@ async def create_user(
     display_name: str = "",
     email: str | None = None,
     is_admin: bool = False,
+    credentials: Credentials | None = None,
 ) -> User:
+    """A local account and its Person actor; ``credentials`` (see :func:`prepare_credentials`)
+    when they were made before the transaction, else made here."""
     username = await _check_free(session, username)
-    password_hash = await hash_password_async(password)
+    credentials = credentials or await prepare_credentials(password)
     if email is not None:
         email = email.strip().lower()
         if "@" not in email:
             raise InvalidInput(f"{email!r} is not an e-mail address")
         if await session.scalar(select(User).where(User.email == email)):
             raise Conflict(f"an account with the e-mail {email!r} already exists")
-    actor = await _new_local_actor(uris, "Person", username, display_name.strip() or username)
+    actor = await _new_local_actor(uris, "Person", username, display_name.strip() or username,
+                                   keys=(credentials.public_pem, credentials.private_pem))
     session.add(actor)
     await session.flush()
-    user = User(actor_id=actor.id, email=email, password_hash=password_hash, is_admin=is_admin)
+    user = User(actor_id=actor.id, email=email, password_hash=credentials.password_hash,
+                is_admin=is_admin)
     user.actor = actor
     session.add(user)
     await session.flush()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import time
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -106,6 +106,20 @@ async def check(sessions: async_sessionmaker[AsyncSession], key: str, limit: int
         count, previous = await _counts(session, _stored_key(key), start, size)
     wait = retry_after(count, previous, elapsed, size, limit)
     return None if wait == 0.0 else wait
+
+
+async def refund(sessions: async_sessionmaker[AsyncSession], key: str, window: float,
+                 *, now: float | None = None) -> None:
+    """Take back one hit of the current window: a log-in is counted before the password is
+    checked (so parallel guesses are all counted), and given back when it succeeds."""
+    now = CLOCK() if now is None else now
+    _, start, _ = _window(now, window)
+    async with writing(sessions) as session:
+        await session.execute(
+            update(RateCounter)
+            .where(RateCounter.key == _stored_key(key), RateCounter.window_start == start,
+                   RateCounter.count > 0)
+            .values(count=RateCounter.count - 1))
 
 
 async def clear(sessions: async_sessionmaker[AsyncSession], key: str) -> None:

@@ -101,3 +101,14 @@ async def test_hit__long_keys_are_stored_by_digest(sessions):
     async with sessions() as session:
         longest = await session.scalar(select(func.max(func.length(RateCounter.key))))
     assert longest <= limits.MAX_KEY
+
+
+async def test_refund__gives_back_one_hit_of_the_current_window(sessions):
+    """A log-in counted before its password was checked is given back when it succeeds."""
+    for _ in range(2):
+        await limits.hit(sessions, "k", 2, 60, now=T0)
+    await limits.refund(sessions, "k", 60, now=T0 + 1)
+    assert await limits.hit(sessions, "k", 2, 60, now=T0 + 2) is None
+    assert await limits.hit(sessions, "k", 2, 60, now=T0 + 3) is not None
+    await limits.refund(sessions, "never-hit", 60, now=T0)
+    assert [row[0] for row in await _rows(sessions)] == ["k"]

@@ -160,6 +160,15 @@ async def test_login__ten_failures_from_one_address_get_429_until_the_window_pas
     assert (await browser.login("maire")).status == 303
 
 
+async def test_login__parallel_guesses_are_all_counted(node, org, make_browser):
+    """Attempts are counted before the (slow) password check: 15 guesses sent at once from one
+    address get 10 answers and 5 refusals, not 15 answers."""
+    guessers = [make_browser() for _ in range(15)]
+    pages = await asyncio.gather(*(guesser.login("maire", f"guess {number}")
+                                   for number, guesser in enumerate(guessers)))
+    assert sorted(page.status for page in pages) == [400] * 10 + [429] * 5
+
+
 async def test_login__a_stranger_cannot_lock_someone_out(node, org, make_browser):
     """Behind a trusted proxy: a stranger's failures lock the stranger's address, not the account."""
     configure(node, trusted_proxies="127.0.0.1")
