@@ -11,7 +11,7 @@ ALLOWED_TAGS = {"p", "br", "a", "span", "strong", "b", "em", "i", "u", "s", "del
                 "code", "pre", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "sup", "sub"}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "span": {"class"}, "ol": {"start", "reversed"},
                       "li": {"value"}}
-URL_SCHEMES = {"http", "https", "mailto"}
+URL_SCHEMES = {"http", "https"}  # SECURITY.md rule 20: a remote link is http(s) or no link
 # Classes Mastodon uses for mentions and hashtags; anything else is dropped.
 _SPAN_CLASSES = {"h-card", "mention", "hashtag", "invisible", "ellipsis", "u-url"}
 

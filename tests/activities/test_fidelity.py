@@ -117,10 +117,12 @@ def test_sanitize_html__inline_media_become_links_and_headings_are_demoted():
     """img/audio/video become links (alt text as link text); h1-h5 sit below the page's own."""
     html = sanitize_html('<h1>Titre</h1><h2>Sous</h2><h5>Bas</h5>'
                          '<img src="https://social.example/a.png" alt="Un plan">'
-                         '<img src="javascript:alert(1)" onerror="alert(2)">')
+                         '<img src="javascript:alert(1)" onerror="alert(2)">'
+                         '<a href="mailto:x@example.org">m</a><a href="ftp://x.example">f</a>')
     assert "<h4>Titre</h4><h5>Sous</h5><h6>Bas</h6>" in html
     assert '<a href="https://social.example/a.png" rel="nofollow noopener noreferrer">Un plan</a>' in html
     assert "<img" not in html and "javascript" not in html and "onerror" not in html
+    assert "mailto:" not in html and "ftp:" not in html  # rule 20: http(s) links only
 
 
 # ---- mentions and hashtags
@@ -213,6 +215,6 @@ def test_as_to_contribution__any_shape_is_read_or_refused(fields):
     for html in (rendered_content(data), *rendered_content_map(data).values()):
         lowered = html.lower()
         assert "<script" not in lowered and "<img" not in lowered and "<h1" not in lowered
-        assert all(href.startswith(("http://", "https://", "mailto:"))
+        assert all(href.startswith(("http://", "https://"))
                    for href in re.findall(r'href="([^"]*)"', html))
     assert data.language is None or len(data.language) <= 16
