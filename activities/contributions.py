@@ -132,13 +132,13 @@ class ContributionData:
         return self.summary if self.type in TITLED_TYPES else None
 
 
-_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,3}$")
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,3}")
 MAX_LANGUAGES = 20  # SECURITY.md rule 6
 
 
 def _language_tag(value) -> str | None:
     """A BCP 47 tag of at most 16 characters, else nothing (SECURITY.md rule 14)."""
-    if isinstance(value, str) and len(value) <= 16 and _LANGUAGE_TAG.match(value):
+    if isinstance(value, str) and len(value) <= 16 and _LANGUAGE_TAG.fullmatch(value):
         return value
     return None
 

@@ -161,6 +161,7 @@ def test_as_to_contribution__content_map_gives_languages_and_content_its_lang():
     assert data.language == "fr"
     assert rendered_content_map(data) == {"de": "<p>Hallo</p>", "fr": "<p>Bonjour</p>"}
     assert as_to_contribution(note(contentMap={"x y": "<p>?</p>"})).language is None
+    assert as_to_contribution(note(contentMap={"de\n": "<p>?</p>"})).language is None
 
 
 # ---- out again: our AS2 carries the warning and the language
