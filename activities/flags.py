@@ -1,5 +1,4 @@
-"""Moderation vocabulary: ``Flag`` (a report, both directions) and FEP-1b12 ``Add``/``Remove`` of a
-discussion's moderators."""
+"""Moderation vocabulary: ``Flag``, a report, in both directions."""
 
 from __future__ import annotations
 
@@ -44,14 +43,3 @@ def flag_to_as(ap_id: str, actor: str, objects: list[str], content: str, to: str
     return {"@context": CONTEXT, "id": ap_id, "type": "Flag", "actor": actor, "object": objects,
             "content": content, "to": [to]}
 
-
-def moderators_change(kind: str, ap_id: str, group: str, person: str, moderators: str,
-                      followers: str | None) -> dict:
-    """FEP-1b12: ``Add``/``Remove`` of a person to/from the group's moderators collection."""
-    if kind not in ("Add", "Remove"):
-        raise ValueError(kind)
-    doc = {"@context": CONTEXT, "id": ap_id, "type": kind, "actor": group, "object": person,
-           "target": moderators, "to": ["https://www.w3.org/ns/activitystreams#Public"]}
-    if followers:
-        doc["cc"] = [followers]
-    return doc

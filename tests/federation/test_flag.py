@@ -5,6 +5,8 @@ import json
 import pytest
 from sqlalchemy import select
 
+from activities.errors import InvalidDocument
+from activities.flags import as_to_flag
 from federation.moderation_policy import refused_actor, silenced
 from node.db import transaction
 from node.errors import InvalidInput
@@ -166,3 +168,26 @@ async def test_premoderation__first_contributions_of_a_remote_account_are_held(n
         "processed", "contribution stored; held for review (pre-moderation)")
     assert (await stored_contribution(node, first["object"]["id"])).hidden is True
     assert (await stored_contribution(node, second["object"]["id"])).hidden is False
+
+
+@pytest.mark.parametrize("doc, objects, content", [
+    # Mastodon: the account then its posts, the reason in content (plain text)
+    ({"object": ["https://n.example/actors/a", "https://n.example/contributions/1"], "content": "spam"},
+     ["https://n.example/actors/a", "https://n.example/contributions/1"], "spam"),
+    # Lemmy: one embedded post, the reason in summary
+    ({"object": {"id": "https://n.example/contributions/1", "type": "Note"}, "summary": "<b>rude</b>"},
+     ["https://n.example/contributions/1"], "rude"),
+    # no reason at all
+    ({"object": "https://n.example/actors/a"}, ["https://n.example/actors/a"], ""),
+])
+def test_as_to_flag__mastodon_and_lemmy_shapes(doc, objects, content):
+    """Flags as Mastodon and Lemmy send them read the same: object ids, and the reason as plain text."""
+    data = as_to_flag({"id": "https://r.example/flags/1", "type": "Flag", "actor": "https://r.example/actor", **doc})
+    assert (data.objects, data.content) == (objects, content)
+
+
+def test_as_to_flag__without_object_is_refused():
+    """A Flag naming nothing is an InvalidDocument (a failed row with its reason, never a crash)."""
+    with pytest.raises(InvalidDocument):
+        as_to_flag({"id": "https://r.example/flags/1", "type": "Flag", "actor": "https://r.example/actor",
+                    "object": []})

@@ -176,3 +176,15 @@ async def test_hide_proposal__reason_replaces_its_text_and_its_document_is_404(n
     async with aiohttp.ClientSession() as http:
         async with http.get(proposal, headers={"Accept": "application/activity+json"}) as r:
             assert r.status == 200
+
+
+async def test_report_account__from_its_page_to_the_node_admins(node, world, clients):
+    """A resident reports another resident's account from its page; the report reaches the node
+    admin's queue, not an organisation's moderators (an account belongs to no organisation)."""
+    camille = await clients("camille")
+    dominique = world.people["dominique"].ap_id
+    assert "/report?target=" in (await camille.get(dominique)).text
+    assert "/report?target=" not in (await camille.get(world.people["camille"].ap_id)).text
+    assert (await _report(camille, dominique, category="abuse", reason="Insultes")).status == 200
+    assert "Insultes" in (await (await clients("chloe")).get("/moderation")).text
+    assert "Insultes" not in (await (await clients("modo")).get("/moderation")).text
