@@ -50,7 +50,8 @@ class SessionSigner:
         return f"{payload.decode()}.{self._mac(payload)}"
 
     def loads(self, cookie: str | None) -> dict | None:
-        if not cookie or "." not in cookie:
+        # A cookie we signed is ASCII; compare_digest raises TypeError on other text (SECURITY.md rule 19).
+        if not cookie or "." not in cookie or not cookie.isascii():
             return None
         payload, mac = cookie.rsplit(".", 1)
         if not hmac.compare_digest(mac, self._mac(payload.encode())):
