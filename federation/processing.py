@@ -8,7 +8,7 @@ import time
 
 from sqlalchemy import select
 
-from activities.jsonld import compact, needs_jsonld
+from activities.jsonld import readable
 from federation.fetch import FetchError
 from federation.handlers import HANDLERS, Inbound
 from federation.isolation import ERROR_LIMIT, describe, transient
@@ -45,9 +45,9 @@ async def _actors_of(rt: Runtime, actor_ids: set[str]) -> dict[str, Actor | str]
 
 
 async def _run_handler(rt: Runtime, session, row: InboxActivity, actor: Actor) -> str:
-    doc = row.document
-    if needs_jsonld(doc):  # unusual contexts go through pyld here, never on the hot path
-        doc = {**compact(doc), "id": doc["id"]}
+    # Unusual contexts go through pyld here, never on the hot path; one that cannot be loaded is
+    # read as compact AS2 (activities.jsonld.readable).
+    doc = {**readable(row.document), "id": row.document["id"]}
     refusal = await refused_actor(session, row.actor)  # SECURITY.md rule 22
     if refusal:
         raise Forbidden(refusal)
