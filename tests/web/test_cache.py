@@ -103,7 +103,8 @@ async def clos_jouve(node, lyon):
             people[handle] = await s.get(Actor, user.actor_id)
             if handle == "modo":
                 await actors.add_member(s, user, org, "moderator")
-        made = [await contributions.contribute(s, node.uris, disc, people["bob"], f"<p>Idée {n}</p>")
+        # By Modo: Bob agrees with one below, and nobody may agree with their own (SECURITY.md rule 23).
+        made = [await contributions.contribute(s, node.uris, disc, people["modo"], f"<p>Idée {n}</p>")
                 for n in range(3)]
         await contributions.agree(s, node.uris, made[1], people["alice"])
         ideas = [await proposals.create(s, node.uris, org, people["bob"], f"Proposition {n}", "<p>…</p>",
