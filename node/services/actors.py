@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,8 +26,9 @@ _hasher = PasswordHasher()
 # never on the event loop, so a flood of registrations does not slow every visitor (SECURITY.md
 # rule 18). A few threads only: a flood queues here instead of taking every core.
 _CPU = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2), thread_name_prefix="civic-cpu")
-# How many argon2 verifications this process ran ("argon2") — observable, so tests can show that an
-# unknown handle costs the same work as a known one.
+# How many argon2 verifications this process ran ("argon2"), and how many of them on the main
+# thread, where the event loop runs ("on the main thread") — observable, so tests can show that an
+# unknown handle costs the same work as a known one, and that none of it blocks the loop.
 VERIFICATIONS: Counter[str] = Counter()
 _dummy_hash: str | None = None
 
@@ -43,6 +45,8 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str, password: str) -> bool:
     VERIFICATIONS["argon2"] += 1
+    if threading.current_thread() is threading.main_thread():
+        VERIFICATIONS["on the main thread"] += 1
     try:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):

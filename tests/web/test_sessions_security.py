@@ -243,7 +243,9 @@ async def test_follow__lookups_limited_per_address(node, org, browser):
 
 async def test_login__unknown_handle_costs_one_argon2_verification_like_a_known_one(node, org, browser):
     """An unknown handle is verified against a dummy argon2 hash: the same work as a wrong password
-    for a real account, so response times do not reveal which accounts exist."""
+    for a real account, so response times do not reveal which accounts exist; neither runs on the
+    event loop's thread."""
+    on_loop = actor_service.VERIFICATIONS["on the main thread"]
     before = actor_service.VERIFICATIONS["argon2"]
     assert (await browser.login("maire", "wrong password")).status == 400
     known = actor_service.VERIFICATIONS["argon2"] - before
@@ -251,6 +253,7 @@ async def test_login__unknown_handle_costs_one_argon2_verification_like_a_known_
     page = await browser.login("nobody-here", "wrong password")
     unknown = actor_service.VERIFICATIONS["argon2"] - before
     assert page.status == 400 and known == unknown == 1
+    assert actor_service.VERIFICATIONS["on the main thread"] == on_loop  # off the event loop
     assert "Identifiant inconnu ou mot de passe incorrect." in page.text
 
 
