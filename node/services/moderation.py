@@ -55,14 +55,23 @@ async def _domains(session: AsyncSession, model) -> set[str]:
     return {d.lower() for d in await session.scalars(select(model.domain))}
 
 
-async def block_domain(session: AsyncSession, domain: str, reason: str = "") -> DomainBlock:
-    """Block a domain (and its subdomains); blocking it again keeps the first block and its reason."""
-    return await _add(session, DomainBlock, domain, reason=reason)
+async def block_domain(session: AsyncSession, domain: str, reason: str = "", *,
+                       by: User | None = None) -> DomainBlock:
+    """Block a domain (and its subdomains); blocking it again keeps the first block and its reason.
+    A new block lands in the moderation log (SECURITY.md rule 22)."""
+    before = await session.scalar(select(DomainBlock.id).where(DomainBlock.domain == check_domain(domain)))
+    row = await _add(session, DomainBlock, domain, reason=reason)
+    if before is None:
+        await moderation_log.record(session, by, "block_domain", "domain", row.domain, reason=reason)
+    return row
 
 
-async def unblock_domain(session: AsyncSession, domain: str) -> bool:
-    """Lift a block; False when the domain was not blocked."""
-    return await _remove(session, DomainBlock, domain)
+async def unblock_domain(session: AsyncSession, domain: str, *, by: User | None = None) -> bool:
+    """Lift a block (logged); False when the domain was not blocked."""
+    removed = await _remove(session, DomainBlock, domain)
+    if removed:
+        await moderation_log.record(session, by, "unblock_domain", "domain", check_domain(domain))
+    return removed
 
 
 async def list_blocks(session: AsyncSession) -> list[DomainBlock]:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from node.db import transaction
 from node.models import AccountRestriction, Report
-from node.services import actors
+from node.services import actors, moderation
 from tests.web.participation_helpers import PASSWORD, Client, build_world, make_proposals
 
 DISCUSSION = "/orgs/lyon/discussions/clos-jouve"
@@ -188,3 +188,18 @@ async def test_report_account__from_its_page_to_the_node_admins(node, world, cli
     assert (await _report(camille, dominique, category="abuse", reason="Insultes")).status == 200
     assert "Insultes" in (await (await clients("chloe")).get("/moderation")).text
     assert "Insultes" not in (await (await clients("modo")).get("/moderation")).text
+
+
+async def test_domains__node_admins_block_a_domain_from_the_moderation_pages(node, world, clients):
+    """The node admin blocks a domain (the existing domain blocks, logged); a moderator gets 403;
+    this node's own domain is refused with 400."""
+    admin, modo = await clients("chloe"), await clients("modo")
+    block = {"domain": "spam.example", "action": "block", "reason": "spam waves"}
+    assert (await modo.post("/moderation/domains", block, form="/moderation")).status == 403
+    assert (await admin.post("/moderation/domains", {**block, "domain": node.uris.domain},
+                             form="/moderation")).status == 400
+    assert (await admin.post("/moderation/domains", block, form="/moderation")).status == 303
+    async with node.rt.sessions() as s:
+        assert await moderation.blocked_domains(s) == {"spam.example"}
+    log = (await admin.get("/moderation/log")).text
+    assert "Domain blocked" in log and "spam waves" in log

@@ -1,5 +1,5 @@
 """Moderation pages: the report form, the moderators' queue, a report's actions (hide/restore, resolve,
-dismiss, forward, block/silence), and the moderation log (SECURITY.md rule 22)."""
+dismiss, forward, block/silence accounts, block domains), and the moderation log (SECURITY.md rule 22)."""
 
 from __future__ import annotations
 
@@ -259,6 +259,31 @@ async def account_action(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(local_path(form.get("next"), "/moderation"))
 
 
+async def domain_action(request: web.Request) -> web.StreamResponse:
+    """POST /moderation/domains: block or unblock a domain and its subdomains (node admins only);
+    the node's processes apply it without a restart (node.services.moderation)."""
+    form = await read_form(request)
+    rt = runtime(request)
+    action = form.get("action") or ""
+    if action not in ("block", "unblock"):
+        raise web.HTTPBadRequest(text=translate(request, _("Choose what to do.")))
+    async with transaction(rt.sessions) as session:
+        user, _orgs = await _moderator(request, session)
+        if not user.is_admin:
+            raise forbidden()
+        domain = (form.get("domain") or "").strip()
+        try:
+            if domain.lower() in (rt.uris.domain.lower(), rt.uris.domain.split(":")[0].lower()):
+                raise CivicError("this node's own domain")
+            if action == "block":
+                await moderation.block_domain(session, domain, (form.get("reason") or "")[:1000], by=user)
+            else:
+                await moderation.unblock_domain(session, domain, by=user)
+        except CivicError:
+            raise web.HTTPBadRequest(text=translate(request, _("Give a domain name other than this node's."))) from None
+    raise web.HTTPSeeOther(local_path(form.get("next"), "/moderation"))
+
+
 async def log_page(request: web.Request) -> web.StreamResponse:
     """GET /moderation/log: who did what, to what, why and when (their organisations', or all)."""
     async with runtime(request).sessions() as session:
@@ -276,6 +301,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(r"/moderation/reports/{id:\d+}", report_action)
     app.router.add_post("/moderation/content", content_action)
     app.router.add_post("/moderation/accounts", account_action)
+    app.router.add_post("/moderation/domains", domain_action)
 
 
 __all__ = ["add_routes"]
