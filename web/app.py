@@ -12,7 +12,7 @@ from aiohttp import web
 from federation.objects import wants_activity_json
 from node.config import Settings
 from web import accounts, cache, follow, i18n, media, pages, participation
-from web.errors import unexpected
+from web.errors import nul_in_address, unexpected
 from web.render import render_error
 from web.security import SIGNER, SessionSigner, security_headers
 from web.sessions import session_cookies
@@ -45,7 +45,7 @@ def setup(app: web.Application, settings: Settings) -> None:
     env.globals["instance_name"] = settings.instance_name
     i18n.setup(app, env)
     # session_cookies outside errors: an error page's forms (language switcher) need their session.
-    app.middlewares.extend([security_headers, session_cookies, errors])
+    app.middlewares.extend([security_headers, session_cookies, errors, nul_in_address])
     # Outermost, around federation's middlewares too: a bug anywhere is a bare 500 (web/errors.py).
     app.middlewares.insert(0, unexpected)
     pages.add_routes(app)

@@ -117,6 +117,7 @@ def _bodies() -> list[Body]:
     ]
 
 
+BODIES_BY_NAME = {body.name: body for body in _bodies()}
 QUERIES = ("", "?page=%00&state=%ff&sort=%ZZ&next=%2F%2Fevil&target=%00&resource=acct%3A%00",
            "?page=99999999999999999999999&page=-1&state=published&sort=new&saved",
            "?page=%C2%B2&resource=" + "x" * 3000)
@@ -159,13 +160,29 @@ def _paths(app: web.Application, values: dict[str, str], tokens: dict[str, str])
                 name = match.group(1)
                 if name == "token":
                     kind = formatter[: match.start()].rstrip("/").rsplit("/", 1)[-1]
-                    return tokens.get(kind, "0123456789abcdef")
-                return values.get(name, "x")
+                    return tokens.get(kind, tokens.get("*", "0123456789abcdef"))
+                return values.get(name, values.get("*", "x"))
             path = re.sub(r"\{(\w+)(?::[^}]*)?\}", fill, info["formatter"])
         else:
             path = info["path"]
         paths.setdefault(path, set()).add(route.method)
     return paths
+
+
+# Placeholders filled with what no link here contains (percent-encoded where a path needs it).
+HOSTILE_SEGMENTS = ("%00", "%C3%28", "%ff%fe", "99999999999999999999", "-1", "0", "x" * 300, "%2e%2e",
+                    "%C3%A9t%C3%A9", "a%2Fb", "1e5", "%E2%80%AE")
+
+
+def _hostile_paths(app: web.Application) -> list[tuple[str, str, Body, bool]]:
+    """Every dynamic route with each placeholder hostile: GET, and the route's POST with a form."""
+    plan = []
+    for segment in HOSTILE_SEGMENTS:
+        for path, methods in _paths(app, {"*": segment}, {"*": segment}).items():
+            if segment in path:
+                plan += [(method, path, BODIES_BY_NAME["form"], True)
+                         for method in ("GET", "POST") if method in methods]
+    return plan
 
 
 async def _send(visitor: Visitor, base: str, method: str, path: str, body: Body, with_csrf: bool):
@@ -235,7 +252,7 @@ async def test_fuzz_routes__no_route_answers_5xx_to_any_body(node, caplog):
                     True)
                 assert status == 303
                 await _refresh_csrf(node.base, visitor)
-            for method, path, body, with_csrf in _plan(paths, bodies, full):
+            for method, path, body, with_csrf in _hostile_paths(node.app) + _plan(paths, bodies, full):
                 status, text = await _send(visitor, node.base, method, path, body, with_csrf)
                 outcomes[(name, method, body.name, status)] += 1
                 if status >= 500 or "Traceback" in text:
@@ -316,3 +333,22 @@ async def test_fuzz_routes__a_bug_is_logged_and_answered_with_a_bare_500(buggy_n
         assert leak not in page
     logged = [record for record in caplog.records if record.name == "web.errors"]
     assert len(logged) == 2 and all(record.exc_info[0] is ZeroDivisionError for record in logged)
+
+
+async def test_fuzz_routes__a_nul_character_in_the_address_is_400(node):
+    """A NUL in a path or query is refused before any lookup (PostgreSQL cannot compare text that
+    holds one): a 400 page for browsers, ``{"error": …}`` for AS2 clients and inbox POSTs."""
+    async with aiohttp.ClientSession() as session:
+        async with session.get(node.base + "/contributions/%00",
+                               headers={"Accept": "text/html", "Accept-Language": "en"}) as r:
+            assert r.status == 400
+            assert "This address contains a character that is not allowed." in await r.text()
+        async with session.get(node.base + "/actors/lyon/outbox?page=1%00",
+                               headers={"Accept": "application/activity+json"}) as r:
+            assert r.status == 400
+            assert "NUL" in (await r.json())["error"]
+        async with session.post(node.base + "/actors/%00/inbox", data=b"{}",
+                                headers={"Content-Type": "application/activity+json"}) as r:
+            assert r.status == 400
+        async with session.get(node.base + "/contributions/0", headers={"Accept": "text/html"}) as r:
+            assert r.status == 404  # the same address without the NUL is looked up
