@@ -286,3 +286,19 @@ async def test_counters__limited_fields_have_a_live_counter_and_no_maxlength(nod
     assert "Caractères restants : {count}" in html.unescape(counter.group(1))
     assert counter.group(2).strip() == f"{format_decimal(20_000, locale='fr')} caractères au plus."
     assert re.search(r'<p class="visually-hidden" id="body-counter-status" aria-live="polite"></p>', page.text)
+
+
+async def test_oversize__an_admin_form_in_several_languages_comes_back_too(node, world, clients):
+    """The official discussion form over the size limit: 413, the slug and the French title kept,
+    the message on the introduction (its fields are ``body_fr``…), no discussion opened."""
+    maire = clients()
+    await maire.login("maire")
+    admin = "/orgs/lyon/admin/discussions"
+    before = await count(node, Discussion)
+    page = await maire.post(admin, {"slug": "parc-blandan", "title_fr": "Le parc Blandan", "visibility": "public",
+                                    "body_fr": "b" * (MAX_FORM + 10)}, form=admin)
+    assert page.status == 413
+    assert field_error(page.text, "body") == too_long("en", 20_000, MAX_FORM + 10)
+    assert 'value="parc-blandan"' in page.text and 'value="Le parc Blandan"' in page.text
+    assert '<a href="#body">' in page.text and '<fieldset id="body"' in page.text
+    assert await count(node, Discussion) == before

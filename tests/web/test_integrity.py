@@ -84,6 +84,9 @@ async def test_support__the_author_cannot_support_their_own_proposal(node, world
         url = proposal.ap_id
     camille = clients("fr")
     await camille.login("camille")
+    own = await camille.get(url)
+    assert f'action="{url}/support"' not in own.text  # no button that can only be refused
+    assert "Vous ne pouvez pas soutenir votre propre proposition." in text_of(own.text)
     refused = await camille.post(f"{url}/support", {}, form=url)
     assert refused.status == 409
     assert "Vous ne pouvez pas soutenir votre propre proposition." in text_of(refused.text)

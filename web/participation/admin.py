@@ -36,7 +36,12 @@ from web.participation.common import (
     require_user,
     runtime,
 )
-from web.participation.limits import check_lengths, check_translations, read_form_keeping
+from web.participation.limits import (
+    check_lengths,
+    check_translations,
+    oversize_errors,
+    read_form_keeping,
+)
 from web.participation.organisations import COLOR, profile_of
 from web.render import read_form
 
@@ -106,7 +111,7 @@ async def profile_form(request: web.Request) -> web.StreamResponse:
 
 async def save_profile(request: web.Request) -> web.StreamResponse:
     """POST /orgs/{org}/admin/profile."""
-    form = await read_form(request)
+    form, oversize = await read_form_keeping(request)
     rt = runtime(request)
     values = {k: (form.get(k) or "").strip() for k in
               ("territory", "themes", "primary_color", "accent_color", "default_language")}
@@ -126,6 +131,7 @@ async def save_profile(request: web.Request) -> web.StreamResponse:
                                      max=space_service.MAX_THEMES, count=len(themes))
     else:
         check_translations(request, errors, "themes", dict(enumerate(themes)), space_service.MAX_THEME)
+    status = oversize_errors(request, errors, oversize, {"intro": 20_000, "territory": 255}, fallback="intro")
     async with transaction(rt.sessions) as session:
         _user, org = await staff_only(request, session, ADMINS)
         if not errors:
@@ -136,7 +142,7 @@ async def save_profile(request: web.Request) -> web.StreamResponse:
     if errors:
         return await page(request, "participation/admin/profile.html",
                           {"org": org, "values": values, "errors": errors,
-                           "logo": (await _profile_logo(rt, org))}, status=400)
+                           "logo": (await _profile_logo(rt, org))}, status=status)
     raise web.HTTPSeeOther(rt.uris.admin(org.username, "profile") + "?saved")
 
 
@@ -309,7 +315,7 @@ async def answer_page(request: web.Request) -> web.StreamResponse:
 async def write_answer(request: web.Request) -> web.StreamResponse:
     """POST /orgs/{org}/admin/proposals/{token}/answer: store the answer (not published yet),
     or with action=publish store and publish it."""
-    form = await read_form(request)
+    form, oversize = await read_form_keeping(request)
     rt = runtime(request)
     values = {"answer": (form.get("answer") or "").strip(), "answer_state": form.get("answer_state") or ""}
     errors = {}
@@ -318,6 +324,7 @@ async def write_answer(request: web.Request) -> web.StreamResponse:
     check_lengths(request, errors, values, {"answer": 20_000})
     if values["answer_state"] and values["answer_state"] not in ANSWER_STATES:
         errors["answer_state"] = translate(request, _("Choose a status."))
+    status = oversize_errors(request, errors, oversize, {"answer": 20_000}, fallback="answer")
     async with transaction(rt.sessions) as session:
         user, org = await staff_only(request, session, OFFICIALS)
         proposal = await _admin_proposal(session, request, org)
@@ -333,7 +340,7 @@ async def write_answer(request: web.Request) -> web.StreamResponse:
                     request, _("The proposal cannot take this status from its current one."))
     if errors:
         return await page(request, "participation/admin/answer.html",
-                          _answer_context(org, proposal, values=values, errors=errors), status=400)
+                          _answer_context(org, proposal, values=values, errors=errors), status=status)
     rt.outbox_ready.set()
     raise web.HTTPSeeOther(rt.uris.admin(org.username, "proposals", request.match_info["token"]))
 

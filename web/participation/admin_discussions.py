@@ -32,7 +32,12 @@ from web.participation.common import (
     runtime,
 )
 from web.participation.common import page as render_page
-from web.participation.limits import check_lengths, check_translations
+from web.participation.limits import (
+    check_lengths,
+    check_translations,
+    oversize_errors,
+    read_form_keeping,
+)
 from web.render import read_form
 
 MARKS = {"quality-on": {"quality": True}, "quality-off": {"quality": False},
@@ -63,7 +68,7 @@ async def discussions_page(request: web.Request) -> web.StreamResponse:
 
 async def open_official(request: web.Request) -> web.StreamResponse:
     """POST /orgs/{org}/admin/discussions: open an official discussion."""
-    form = await read_form(request)
+    form, oversize = await read_form_keeping(request)
     rt = runtime(request)
     values = {k: (form.get(k) or "").strip() for k in ("slug", "visibility", "support_threshold", "space")}
     values.update({k: form.get(k) == "on" for k in ("alignment_enabled", "official_only")})
@@ -82,6 +87,8 @@ async def open_official(request: web.Request) -> web.StreamResponse:
         threshold = int_field(form, "support_threshold") or 5
     except ValueError:
         errors["support_threshold"] = translate(request, _("Give a whole number between 1 and 1,000,000, or nothing."))
+    status = oversize_errors(request, errors, oversize, {"title": 200, "summary": 500, "body": 20_000},
+                             fallback="body")
     async with transaction(rt.sessions) as session:
         user, org = await staff_only(request, session, OFFICIALS)
         space = None
@@ -107,7 +114,7 @@ async def open_official(request: web.Request) -> web.StreamResponse:
             context = await _list_context(session, user, org)
     if errors:
         return await render_page(request, "participation/admin/discussions.html",
-                                 {**context, "values": values, "errors": errors}, status=400)
+                                 {**context, "values": values, "errors": errors}, status=status)
     rt.outbox_ready.set()
     raise web.HTTPSeeOther(target)
 
@@ -140,7 +147,7 @@ async def manage_page(request: web.Request) -> web.StreamResponse:
 
 async def close(request: web.Request) -> web.StreamResponse:
     """POST /orgs/{org}/admin/discussions/{slug}/close: close with a conclusion."""
-    form = await read_form(request)
+    form, oversize = await read_form_keeping(request)
     rt = runtime(request)
     values: dict = {}
     flat(values, "conclusion", form)
@@ -148,6 +155,7 @@ async def close(request: web.Request) -> web.StreamResponse:
     if not texts(form, "conclusion"):
         errors["conclusion"] = translate(request, _("Write the conclusion in at least one language."))
     check_translations(request, errors, "conclusion", texts(form, "conclusion"), 20_000)
+    status = oversize_errors(request, errors, oversize, {"conclusion": 20_000}, fallback="conclusion")
     async with transaction(rt.sessions) as session:
         user, org = await staff_only(request, session, OFFICIALS)
         discussion = await _discussion(session, request, org)
@@ -162,7 +170,7 @@ async def close(request: web.Request) -> web.StreamResponse:
             context = await _manage_context(session, user, org, discussion)
     if errors:
         return await render_page(request, "participation/admin/discussion.html",
-                                 {**context, "values": values, "errors": errors}, status=400)
+                                 {**context, "values": values, "errors": errors}, status=status)
     rt.outbox_ready.set()
     raise web.HTTPSeeOther(discussion.page_ap_id)
 

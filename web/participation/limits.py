@@ -54,7 +54,9 @@ def oversize_errors(request: web.Request, errors: dict, oversize: FormTooLarge |
     over-size form always comes back with at least one error and nothing is written."""
     if oversize is None:
         return 400
-    field = oversize.field if oversize.field in limits else None
+    field = oversize.field or ""
+    if field not in limits:  # a text in several languages: ``body_fr`` is reported on ``body``
+        field = field.rsplit("_", 1)[0] if field.rsplit("_", 1)[0] in limits else None
     if field is not None:
         errors[field] = translate(request, CUT, max=number(request, limits[field]))
     elif not errors:
