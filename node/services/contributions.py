@@ -164,6 +164,19 @@ async def withdraw_agreement(session: AsyncSession, actor: Actor, *, contributio
     return True
 
 
+async def own_unagreed_ids(session: AsyncSession, actor: Actor | None, discussion: Discussion) -> set[int]:
+    """The contributions ``actor`` wrote in ``discussion`` and has not agreed with: pages offer no
+    "agree" on them (SECURITY.md rule 23); an agreement stored before the rule stays withdrawable."""
+    if actor is None:
+        return set()
+    rows = await session.scalars(
+        select(Contribution.id).where(Contribution.discussion_id == discussion.id,
+                                      Contribution.author_id == actor.id)
+        .where(~select(Agreement.id).where(Agreement.contribution_id == Contribution.id,
+                                           Agreement.actor_id == actor.id).exists()))
+    return set(rows)
+
+
 async def agreed_ids(session: AsyncSession, actor: Actor | None, discussion: Discussion) -> set[int]:
     if actor is None:
         return set()

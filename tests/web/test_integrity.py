@@ -205,3 +205,17 @@ async def test_citizen_discussion__its_page_federates_from_its_author(node, worl
                 and d["object"].get("id") == discussion.page_ap_id]
     assert create["actor"] == world.people["camille"].ap_id
     assert create["object"]["attributedTo"] == world.people["camille"].ap_id
+
+
+async def test_agree__no_agree_button_on_ones_own_contributions(node, world, clients):
+    """Camille's page (shared renderings with per-viewer marks) hides "agree" on her own
+    contributions only; Dominique sees it on Camille's."""
+    top, reply = world.ids["top"], world.ids["reply"]  # camille's; dominique's, agreed by camille
+    pattern = 'action="{base}/orgs/lyon/discussions/clos-jouve/contributions/{id}/agree" class="inline"{hidden}>'
+    for handle, own, other in (("camille", top, reply), ("dominique", reply, top)):
+        client = clients()
+        await client.login(handle)
+        for _ in range(2):  # the first rendering and the shared one
+            page = (await client.get("/orgs/lyon/discussions/clos-jouve")).text
+            assert pattern.format(base=node.base, id=own, hidden=" hidden") in page, handle
+            assert pattern.format(base=node.base, id=other, hidden="") in page, handle

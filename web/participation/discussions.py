@@ -61,6 +61,7 @@ async def viewer_state(session: AsyncSession, org: Actor, discussion: Discussion
     following = bool(me) and await follows.find(session, me, discussion.group) is not None
     return (await has_role(session, user, org, OFFICIALS), await has_role(session, user, org, MODERATORS),
             {"agreed": await contributions.agreed_ids(session, me, discussion),
+             "own": await contributions.own_unagreed_ids(session, me, discussion),
              "following": {discussion.id} if following else set(),
              "acted": await community.acted_in(session, me, discussion)})
 
@@ -230,7 +231,8 @@ async def contribution_context(session: AsyncSession, request: web.Request, org:
         "can_contribute": bool(user) and open_for_contributions
         and (is_official or not discussion.official_only),
         "mark": share_page(request, user is not None, audience_of(is_official, is_moderator),
-                           agreed=await contributions.agreed_ids(session, me, discussion)),
+                           agreed=await contributions.agreed_ids(session, me, discussion),
+                           own=await contributions.own_unagreed_ids(session, me, discussion)),
         "supported": lambda c: contributions.supported_by_community(c, discussion),
         "alignments": ALIGNMENTS,
     }
