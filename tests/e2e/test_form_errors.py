@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import visit
+from tests.e2e.conftest import describe_violations, serious_axe_violations, visit
 
 pytestmark = pytest.mark.e2e
 
@@ -46,7 +46,7 @@ def test_form_errors__a_refused_contribution_opens_on_the_focused_error_summary(
 
 def test_form_errors__summary_links_focus_their_fields_and_counters_count(new_context, logged_in_state):
     """On the proposal form the counter follows the typing (left, then too many); a refused submit
-    focuses the summary, and its first link moves the focus to the title field."""
+    focuses the summary (the page passes axe-core), and its first link moves the focus to the title."""
     page = new_context("en", state=logged_in_state("camille"), **PHONE).new_page()
     visit(page, "/orgs/lyon/proposals/new")
     title, counter = page.locator("#title"), page.locator("#title-counter")
@@ -60,6 +60,8 @@ def test_form_errors__summary_links_focus_their_fields_and_counters_count(new_co
     page.get_by_role("button", name="Publish").click()
     page.wait_for_load_state()
     expect(page.locator("#error-summary")).to_be_focused()
+    violations = serious_axe_violations(page)  # the refused form, its summary and its counters
+    assert not violations, describe_violations(violations)
     link = page.locator("#error-summary a").first
     expect(link).to_have_text("At most 300 characters (you wrote 305).")
     link.click()

@@ -18,6 +18,7 @@ from node.models import Actor, Contribution, Discussion, Proposal
 from node.services import community, spaces
 from tests.web.participation_helpers import Client, build_world
 from tests.web.test_logo import png
+from tests.web.test_participation_pages import text_of
 from web.oversize import SALVAGE_LIMIT
 from web.render import MAX_FORM
 
@@ -302,3 +303,16 @@ async def test_oversize__an_admin_form_in_several_languages_comes_back_too(node,
     assert 'value="parc-blandan"' in page.text and 'value="Le parc Blandan"' in page.text
     assert '<a href="#body">' in page.text and '<fieldset id="body"' in page.text
     assert await count(node, Discussion) == before
+
+
+@pytest.mark.parametrize("lang, message", [
+    ("fr", "Ce que vous avez envoyé est trop volumineux."),
+    ("de", "Was Sie gesendet haben, ist zu groß."),
+])
+async def test_oversize__a_form_that_is_not_shown_again_gets_a_translated_page(node, world, clients, lang, message):
+    """A form whose handler does not show it again (the log-in form) still gets a 413 page in the
+    reader's language, never aiohttp's English "Maximum request body size … exceeded"."""
+    visitor = clients(lang)
+    page = await visitor.post("/login", {"username": "camille", "password": "p" * (MAX_FORM + 10)}, form="/login")
+    assert page.status == 413
+    assert message in text_of(page.text) and "Maximum request body size" not in page.text
