@@ -227,7 +227,7 @@ def _mentions(tags: tuple[Tag, ...]) -> tuple[str, ...]:
 
 def is_poll_vote(doc: object, question_ids: Collection[str] | None = None) -> bool:
     """A Mastodon poll vote: a Note with ``name`` (the option), ``inReplyTo`` the Question and
-    no content (INTEROP "Polls"; app/serializers/activitypub/vote_serializer.rb). It is a vote,
+    no content (Mastodon: app/serializers/activitypub/vote_serializer.rb). It is a vote,
     not a reply. With ``question_ids`` the target must be one of those Questions."""
     if not isinstance(doc, dict) or first_type(doc) != "Note":
         return False
@@ -254,7 +254,7 @@ def as_to_contribution(doc: dict) -> ContributionData:
     if not author:
         raise InvalidDocument("'attributedTo' is missing")
     if host_of(author) != host_of(ap_id):
-        raise InvalidDocument("the object's id is not on its author's host")  # INTEROP rule 1
+        raise InvalidDocument("the object's id is not on its author's host")  # SECURITY.md rule 1
     tags = tags_of(doc)
     content = link_tags(sanitize_html(text_of(doc, "content")), tags)
     content_map = {lang: link_tags(text, tags) for lang, text in _content_map(doc).items()}

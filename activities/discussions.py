@@ -40,7 +40,7 @@ def discussion_group_to_as(
             "url": group_actor.url or discussion.page_ap_id,
             "attributedTo": moderators_url,  # FEP-1b12: the moderators collection
             "postingRestrictedToMods": bool(discussion.official_only),
-            # INTEROP "Follow": public discussions auto-accept, gated ones wait for a moderator.
+            # Public discussions auto-accept, gated ones wait for a moderator.
             "manuallyApprovesFollowers": discussion.visibility not in ("public", "unlisted"),
             "civic:organization": organization_actor.ap_id,
             "civic:discussionKind": discussion.kind,

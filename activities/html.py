@@ -1,4 +1,4 @@
-"""Sanitising remote HTML once, on the way in (INTEROP rule 7), and rendering our plain text."""
+"""Sanitising remote HTML once, on the way in (SECURITY.md rule 7), and rendering our plain text."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from activities.bounds import utc_moment
 from activities.errors import InvalidDocument
 
-MAX_LIST = 500  # INTEROP rule 6: long lists are truncated, never processed whole
+MAX_LIST = 500  # SECURITY.md rule 6: long lists are truncated, never processed whole
 
 
 def as_list(value: Any) -> list:

@@ -78,7 +78,7 @@ class NoteData:
 
 
 def as_to_note(doc: dict) -> NoteData:
-    """Validate a Note-like object; remote HTML is sanitised here, once (INTEROP rule 7)."""
+    """Validate a Note-like object; remote HTML is sanitised here, once (SECURITY.md rule 7)."""
     if not isinstance(doc, dict):
         raise InvalidDocument("the object must be embedded as a JSON object")
     ap_id = require_id(doc)
@@ -89,7 +89,7 @@ def as_to_note(doc: dict) -> NoteData:
     if not author:
         raise InvalidDocument("'attributedTo' is missing")
     if host_of(author) != host_of(ap_id):
-        raise InvalidDocument("the object's id is not on its author's host")  # INTEROP rule 1
+        raise InvalidDocument("the object's id is not on its author's host")  # SECURITY.md rule 1
     content = text_of(doc, "content") or ""
     language = None
     if isinstance(doc.get("contentMap"), dict) and doc["contentMap"]:

@@ -8,7 +8,7 @@ SECURITY_NS = "https://w3id.org/security/v1"
 CIVIC_NS = "https://civic-node.org/ns#"
 
 PUBLIC = f"{AS_NS}#Public"
-# Fedify 1.5 writes "as:Public"; some servers write a bare "Public" (INTEROP.md, Addressing).
+# Fedify 1.5 writes "as:Public"; some servers write a bare "Public".
 PUBLIC_SPELLINGS = frozenset({PUBLIC, "as:Public", "Public"})
 
 ACTOR_TYPES = frozenset({"Application", "Group", "Organization", "Person", "Service"})

@@ -37,7 +37,7 @@ def _is_actor(doc: dict) -> bool:
 
 
 def _listed_key(actor_doc: dict, key_id: str) -> dict | None:
-    """INTEROP rule 2: the key counts only if the actor lists it, and only a key on the actor's
+    """SECURITY.md rule 2: the key counts only if the actor lists it, and only a key on the actor's
     own host (else any actor could list another server's key id and pose as its owner)."""
     if _netloc(key_id) != _netloc(actor_doc["id"]):
         return None
@@ -151,7 +151,7 @@ class KeyResolver:
 
     async def get_actor(self, ap_id: str, refresh: bool = False) -> Actor:
         """The stored Actor row for `ap_id`, fetched (and stored) when missing or when `refresh`.
-        Raises FetchError when it cannot be had (INTEROP rule 11: never an id on our own host)."""
+        Raises FetchError when it cannot be had (SECURITY.md rule 11: never an id on our own host)."""
         async with self.sessions() as session:
             row = await session.scalar(select(Actor).where(Actor.ap_id == ap_id))
         if row is not None and (row.local or not refresh):
@@ -179,7 +179,7 @@ class KeyResolver:
             doc = await self.fetcher.get_json(urldefrag(key_id).url)
             if _is_actor(doc):
                 actor_doc, key_doc = check_actor_document(doc), None
-            else:  # a key document (`owner`): the owner must list the key (INTEROP rule 2)
+            else:  # a key document (`owner`): the owner must list the key (SECURITY.md rule 2)
                 key_doc = doc
                 owner = doc.get("owner") or doc.get("controller")
                 if not isinstance(owner, str) or self._is_own(owner):
@@ -211,7 +211,7 @@ class KeyResolver:
     async def _store(self, doc: dict, key_id: str | None = None, pem: str | None = None) -> Actor:
         """Insert or update the remote actor's row from its (already checked) document."""
         if self._is_own(doc["id"]):
-            raise FetchError(f"{doc['id']} is on this node's own host")  # INTEROP rule 11
+            raise FetchError(f"{doc['id']} is on this node's own host")  # SECURITY.md rule 11
         if key_id is None:
             first = next((k for k in public_keys(doc) if _listed_key(doc, k.get("id", ""))), None)
             if first is not None and isinstance(first.get("publicKeyPem"), str):
@@ -235,7 +235,7 @@ class KeyResolver:
 
 def _fill(row: Actor, doc: dict, key_id: str | None, pem: str | None) -> None:
     try:
-        actor = as_to_actor(doc)  # sanitised here, once, on the way in (INTEROP rule 7)
+        actor = as_to_actor(doc)  # sanitised here, once, on the way in (SECURITY.md rule 7)
     except InvalidDocument as exc:
         raise FetchError(exc.reason) from None
     row.type, row.username, row.domain = actor.type, actor.username, actor.domain

@@ -33,7 +33,7 @@ def as_response(doc: dict, status: int = 200) -> web.Response:
 
 
 def not_found() -> web.Response:
-    # The same answer for missing and non-public objects (INTEROP rule 10).
+    # The same answer for missing and non-public objects (SECURITY.md rule 10).
     return web.json_response({"error": "not found"}, status=404, headers={"Vary": "Accept"})
 
 

@@ -106,7 +106,7 @@ async def on_create(ctx: Context) -> str | None:
         return None
     discussion, parent = found
     if is_poll_vote(obj):
-        return "ignored: a poll vote is not a contribution"  # INTEROP "Polls"
+        return "ignored: a poll vote is not a contribution"  # Mastodon votes this way (is_poll_vote)
     data = as_to_contribution(obj)
     _check_ids(data.ap_id, data.url)
     if data.author != ctx.actor.ap_id:

@@ -33,7 +33,7 @@ Loader = Callable[..., Awaitable[Served | None]]
 
 
 def _tombstone(ap_id: str, former_type: str, deleted, page: str) -> Served:
-    # INTEROP rule 9: a deleted object answers 410 with a Tombstone.
+    # SECURITY.md rule 9: a deleted object answers 410 with a Tombstone.
     return Served(tombstone_to_as(ap_id, former_type, deleted), page, status=410)
 
 
@@ -102,7 +102,7 @@ async def _load(request: web.Request, load: Loader, *args: str) -> Served | None
 
 
 async def _as2(request: web.Request, load: Loader, *args: str) -> web.Response:
-    """The AS2 document; missing and non-public objects get the same 404 (INTEROP rule 10)."""
+    """The AS2 document; missing and non-public objects get the same 404 (SECURITY.md rule 10)."""
     found = await _load(request, load, *args)
     return as_response(found.doc, found.status) if found else not_found()
 

@@ -62,7 +62,7 @@ class SignatureMismatch(SignatureError):
 @dataclass(frozen=True)
 class Signer:
     """Who signed a request. The caller must still check that `owner` is the activity's actor
-    (INTEROP rule 2): verification only proves that the key's owner sent these bytes."""
+    (SECURITY.md rule 2): verification only proves that the key's owner sent these bytes."""
 
     key_id: str
     owner: str
@@ -471,7 +471,7 @@ async def verify_request(
     """Check a request's HTTP signature (cavage rsa-sha256/hs2019, or RFC 9421) against the key
     `get_key(key_id)` returns as (owner actor id, public key PEM); raise SignatureError saying why
     not. `url` is the full URL as received. The caller must then check that the returned owner
-    is the activity's actor (INTEROP rule 2): that is not done here."""
+    is the activity's actor (SECURITY.md rule 2): that is not done here."""
     lowered = _lower_headers(headers)
     now = (now or datetime.now(UTC)).astimezone(UTC)
     if "signature-input" in lowered and "signature" in lowered:

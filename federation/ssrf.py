@@ -1,6 +1,6 @@
 """Which remote addresses the node may connect to: URL checks and a resolver that enforces them."""
 
-# INTEROP rule 5 (Fedify CVE-2024-39687, Mastodon GHSA-vwhj-3g83-v276). Two layers: the URL is
+# SECURITY.md rule 5 (Fedify CVE-2024-39687, Mastodon GHSA-vwhj-3g83-v276). Two layers: the URL is
 # checked before each request (IP literals never reach a resolver in aiohttp), and the connector's
 # resolver refuses names that resolve to a blocked address, so aiohttp only ever connects to
 # addresses checked here: no second look-up, no DNS-rebinding window.
