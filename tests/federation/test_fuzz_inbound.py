@@ -20,12 +20,14 @@ import os
 import re
 from collections import Counter
 
+import aiohttp
 import pytest
 from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from federation.signatures import sign_headers
 from node.app import create_app
 from node.config import Settings
 from node.db import transaction
@@ -372,3 +374,26 @@ async def test_fuzz_inbound__the_queue_is_empty_and_counts_match_rows(target):
     assert all(ap_id.removesuffix("/object") in processed for ap_id in created)
     assert sum(target.outcomes.values()) == len(fixed)
 
+
+
+@pytest.mark.parametrize(("content_type", "body"), [
+    ("application/x-www-form-urlencoded", b"type=Create&actor=x"),
+    ("application/x-www-form-urlencoded; charset=bogus", b"a=b"),
+    ("multipart/form-data; boundary=b", b"--b\r\nContent-Disposition: form-data; name=a\r\n\r\nx\r\n--b--\r\n"),
+    ("application/activity+json", b"\xff\xfe{}"),
+    ("application/activity+json", b'{"type": "Create", "id": '),
+    ("application/activity+json", b"[]"),
+    ("application/activity+json", b'"a string"'),
+])
+async def test_fuzz_inbound__a_form_or_garbage_where_json_is_expected_is_400(target, content_type, body):
+    """A signed POST whose body is a form, a multipart body or not a JSON object: 400 with a reason
+    in JSON, nothing stored."""
+    alice = target.remote.actors["alice"]
+    inbox = target.inboxes["group"]
+    headers = sign_headers("POST", inbox, body, alice.key_id, alice.private_pem, content_type=content_type)
+    async with aiohttp.ClientSession() as session:
+        async with session.post(inbox, data=body, headers=headers) as response:
+            assert response.status == 400, await response.text()
+            assert (await response.json())["error"]
+    async with target.node.rt.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(InboxActivity)) == 2  # the two seeds
