@@ -242,8 +242,10 @@ class Progress:
 
 
 async def progress(session: AsyncSession, discussion: Discussion) -> Progress:
-    """The discussion's progress box, in one aggregate query."""
-    live = (Contribution.discussion_id == discussion.id, Contribution.deleted_at.is_(None))
+    """The discussion's progress box, in one aggregate query. Hidden and held contributions are not
+    counted: the public sees no trace of them in the figures (SECURITY.md rule 22)."""
+    live = (Contribution.discussion_id == discussion.id, Contribution.deleted_at.is_(None),
+            Contribution.hidden.is_(False))
     row = (await session.execute(select(
         func.count(func.distinct(Contribution.author_id)),
         func.count().filter(Contribution.agree_count >= discussion.support_threshold),

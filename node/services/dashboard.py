@@ -15,6 +15,7 @@ from node.models import (
     Contribution,
     DailyVisits,
     Discussion,
+    HiddenContent,
     Initiative,
     InitiativeAction,
     Proposal,
@@ -61,16 +62,25 @@ def _org_contributions(org_id: int):
     return select(Discussion.id).where(Discussion.organization_id == org_id)
 
 
+# Hidden and held contributions and proposals are counted nowhere: the figures would otherwise
+# reveal what the moderators took away (SECURITY.md rule 22).
+_SHOWN = Contribution.hidden.is_(False)
+
+
+def _proposal_shown():
+    return Proposal.ap_id.not_in(select(HiddenContent.target_ap_id).where(HiddenContent.target_kind == "proposal"))
+
+
 async def _count_contributions(session, org_id: int, start: datetime, end: datetime, *extra) -> int:
     return await session.scalar(select(func.count()).select_from(Contribution).where(
         Contribution.discussion_id.in_(_org_contributions(org_id)), Contribution.deleted_at.is_(None),
-        Contribution.published >= start, Contribution.published < end, *extra)) or 0
+        _SHOWN, Contribution.published >= start, Contribution.published < end, *extra)) or 0
 
 
 async def _answers(session, org_id: int, start: datetime, end: datetime) -> int:
     answers = await session.scalar(select(func.count()).select_from(Proposal).where(
         Proposal.organization_id == org_id, Proposal.answer_published_at >= start,
-        Proposal.answer_published_at < end)) or 0
+        Proposal.answer_published_at < end, _proposal_shown())) or 0
     official = await _count_contributions(session, org_id, start, end, Contribution.official.is_(True))
     return answers + official
 
@@ -80,13 +90,13 @@ async def _active_people(session, org_id: int, start: datetime, end: datetime) -
     discussions = _org_contributions(org_id)
     people = union(
         select(Contribution.author_id.label("who")).where(
-            Contribution.discussion_id.in_(discussions), Contribution.published >= start,
+            Contribution.discussion_id.in_(discussions), _SHOWN, Contribution.published >= start,
             Contribution.published < end),
         select(Agreement.actor_id).join(Contribution).where(
-            Contribution.discussion_id.in_(discussions), Agreement.created_at >= start,
+            Contribution.discussion_id.in_(discussions), _SHOWN, Agreement.created_at >= start,
             Agreement.created_at < end),
         select(ProposalSupport.actor_id).join(Proposal).where(
-            Proposal.organization_id == org_id, ProposalSupport.created_at >= start,
+            Proposal.organization_id == org_id, _proposal_shown(), ProposalSupport.created_at >= start,
             ProposalSupport.created_at < end),
         select(InitiativeAction.actor_id).join(Initiative).where(
             Initiative.discussion_id.in_(discussions), InitiativeAction.created_at >= start,
@@ -117,7 +127,7 @@ async def dashboard(session: AsyncSession, org_id: int, today: date, days: int =
     comment_rows = {str(d): n for d, n in (await session.execute(
         select(comment_day, func.count()).where(
             Contribution.discussion_id.in_(_org_contributions(org_id)), Contribution.deleted_at.is_(None),
-            Contribution.published >= start, Contribution.published < end).group_by(comment_day))).all()}
+            _SHOWN, Contribution.published >= start, Contribution.published < end).group_by(comment_day))).all()}
     series_days = [start_day + timedelta(days=i) for i in range(days)]
     return Dashboard(
         open_official_discussions=open_official,

@@ -151,5 +151,6 @@ async def follower_count(session: AsyncSession, discussion: Discussion) -> int:
 async def participant_count(session: AsyncSession, discussion: Discussion) -> int:
     return await session.scalar(
         select(func.count(func.distinct(Contribution.author_id)))
-        .where(Contribution.discussion_id == discussion.id, Contribution.deleted_at.is_(None))
+        .where(Contribution.discussion_id == discussion.id, Contribution.deleted_at.is_(None),
+               Contribution.hidden.is_(False))  # hidden and held ones are not counted (rule 22)
     ) or 0

@@ -251,7 +251,8 @@ async def discussion_stats(session: AsyncSession, ids: list[int]) -> dict[int, t
     rows = await session.execute(
         select(Contribution.discussion_id, func.count(func.distinct(Contribution.author_id)),
                func.max(Contribution.published))
-        .where(Contribution.discussion_id.in_(ids), Contribution.deleted_at.is_(None))
+        .where(Contribution.discussion_id.in_(ids), Contribution.deleted_at.is_(None),
+               Contribution.hidden.is_(False))  # hidden and held ones leave no trace (rule 22)
         .group_by(Contribution.discussion_id))
     return {discussion_id: (int(n), last) for discussion_id, n, last in rows}
 
