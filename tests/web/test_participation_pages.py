@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from node.models import Contribution, DailyVisits, Follow, Membership, Proposal
+from node.models import Contribution, DailyVisits, Follow, Membership, ModerationLogEntry, Proposal
 from tests.web.participation_helpers import Client, build_world, make_proposals
 from tests.web.test_no_third_party import Resources
 from web.participation import visits
@@ -500,15 +500,28 @@ async def test_admin__moderators_mark_and_hide_contributions(node, world, client
     assert (await camille.post(f"{path}/contributions/{top}/moderate", {"mark": "hidden-on"}, form=path)).status == 403
     assert (await modo.post(f"{path}/contributions/{reply}/moderate", {"mark": "quality-off"},
                             form=path)).status == 303
-    assert (await modo.post(f"{path}/contributions/{top}/moderate", {"mark": "hidden-on"}, form=path)).status == 303
+    # Hiding needs the reason shown in its place (a translated 400 without one), and is logged.
+    refused = await modo.post(f"{path}/contributions/{top}/moderate", {"mark": "hidden-on"}, form=path)
+    assert refused.status == 400 and "Give the reason shown in place of the content." in refused.text
+    assert (await modo.post(f"{path}/contributions/{top}/moderate", {"mark": "hidden-on", "reason": "Hors sujet"},
+                            form=path)).status == 303
     assert (await modo.post(f"{path}/contributions/{top}/moderate", {"mark": "bogus"}, form=path)).status == 400
+    async with node.rt.sessions() as s:
+        logged = [(e.action, e.reason) for e in await s.scalars(select(ModerationLogEntry))]
+    assert logged == [("hide", "Hors sujet")]
     public = text_of((await clients().get(path)).text)
     assert "Installation d'un composteur" not in public and "Recognised for its quality" not in public
     assert "Hidden by a moderator" in (await modo.get(path)).text
     # It keeps its place and its own page, showing that it is hidden instead of its text (issue 7).
     own = await clients().get(f"{path}/contributions/{top}")
     assert own.status == 200 and "Installation d'un composteur" not in own.text
-    assert "Hidden by the moderators." in own.text
+    assert "Hidden by the moderators: Hors sujet" in own.text
+    # Showing it again is logged too, and the text is back.
+    assert (await modo.post(f"{path}/contributions/{top}/moderate", {"mark": "hidden-off"}, form=path)).status == 303
+    async with node.rt.sessions() as s:
+        assert [e.action for e in await s.scalars(select(ModerationLogEntry).order_by(ModerationLogEntry.id))] == [
+            "hide", "restore"]
+    assert "Installation d'un composteur" in text_of((await clients().get(path)).text)
 
 
 # -- accessibility and self-containment -----------------------------------------------------------

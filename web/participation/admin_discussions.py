@@ -14,7 +14,7 @@ from node.errors import CivicError, Conflict, InvalidInput, NotFound
 from node.models import STAKEHOLDER_ROLES, Actor, Contribution, Discussion
 from node.models.participation import VISIBILITIES
 from node.services import actors as actor_service
-from node.services import community, contributions
+from node.services import community, contributions, reports
 from node.services import discussions as discussion_service
 from node.services import spaces as space_service
 from node.uris import SLUG_RE
@@ -41,8 +41,10 @@ from web.participation.limits import (
 from web.render import read_form
 
 MARKS = {"quality-on": {"quality": True}, "quality-off": {"quality": False},
-         "impact-on": {"impact": True}, "impact-off": {"impact": False},
-         "hidden-on": {"hidden": True}, "hidden-off": {"hidden": False}}
+         "impact-on": {"impact": True}, "impact-off": {"impact": False}}
+# Hiding goes through the moderators' service (node.services.reports): a reason shown in place of the
+# content, and an entry in the moderation log (SECURITY.md rule 22).
+HIDE_MARKS = {"hidden-on": True, "hidden-off": False}
 
 
 async def _list_context(session: AsyncSession, user, org: Actor) -> dict:
@@ -193,20 +195,35 @@ async def moderate_discussion(request: web.Request) -> web.StreamResponse:
 
 
 async def mark_contribution(request: web.Request) -> web.StreamResponse:
-    """POST /orgs/{org}/discussions/{slug}/contributions/{id}/moderate: quality, impact, hidden."""
+    """POST /orgs/{org}/discussions/{slug}/contributions/{id}/moderate: quality, impact, hidden.
+
+    Hiding needs a reason, like the moderation pages' form; both are logged the same way."""
     form = await read_form(request)
     rt = runtime(request)
-    mark = MARKS.get(form.get("mark") or "")
-    if mark is None:
+    mark, hide = MARKS.get(form.get("mark") or ""), HIDE_MARKS.get(form.get("mark") or "")
+    if mark is None and hide is None:
         raise web.HTTPBadRequest(text=_("Choose what to change."))
+    reason = (form.get("reason") or "").strip()
     async with transaction(rt.sessions) as session:
-        _user, org = await staff_only(request, session, MODERATORS)
+        user, org = await staff_only(request, session, MODERATORS)
+        if hide and not reason:
+            raise web.HTTPBadRequest(text=translate(request, _("Give the reason shown in place of the content.")))
+        if len(reason) > reports.MAX_REASON:
+            raise web.HTTPBadRequest(text=translate(request, _("The reason is limited to %(max)s characters."),
+                                                    max=reports.MAX_REASON))
         discussion = await _discussion(session, request, org)
         contribution_id = row_id(request.match_info["id"])
         contribution = await session.get(Contribution, contribution_id) if contribution_id else None
         if contribution is None or contribution.discussion_id != discussion.id:
             raise not_found(request)
-        await contributions.set_mark(session, contribution, **mark)
+        if mark is not None:
+            await contributions.set_mark(session, contribution, **mark)
+        elif contribution.deleted_at is None:
+            target = await reports.target_of(session, contribution.ap_id)
+            if hide:
+                await reports.hide(session, user, target, reason)
+            else:
+                await reports.restore(session, user, target, reason)
     raise web.HTTPSeeOther(f"{discussion.page_ap_id}#{contribution_anchor(contribution)}")
 
 
