@@ -2,7 +2,7 @@
 
 SECURITY.md rule 19: nothing a client sends gives a 500. A body aiohttp cannot decode (an unknown
 charset, bytes that are not valid in their charset, a malformed multipart body or part) is the
-client's mistake and gets a 400 saying which. An exception that escapes a handler anyway is a bug:
+client's mistake and gets a 400 saying which; so is an address holding a NUL. An exception that escapes a handler anyway is a bug:
 its traceback goes to the server log and the client gets a short 500 page without it.
 """
 
@@ -15,7 +15,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from federation.objects import wants_activity_json
-from web.i18n import _, translate
+from web.i18n import _, locale_of, translate
 from web.security import CSP
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,8 @@ def internal_error(request: web.Request) -> web.Response:
     if wants_json(request):
         return web.json_response({"error": "internal error"}, status=500)
     text = html.escape(translate(request, INTERNAL))
-    body = (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>500</title></head>"
+    body = (f"<!DOCTYPE html><html lang=\"{locale_of(request)}\"><head><meta charset=\"utf-8\">"
+            "<title>500</title></head>"
             f"<body><h1>500</h1><p>{text}</p><p><a href=\"/\">/</a></p></body></html>")
     response = web.Response(text=body, status=500, content_type="text/html")
     response.headers["Content-Security-Policy"] = CSP
