@@ -155,18 +155,19 @@ async def answer_document(request: web.Request, token: str) -> web.Response:
 # ---- routes of objects that have no page of their own
 
 async def moderators(request: web.Request) -> web.Response:
-    """FEP-1b12: the moderators collection of a discussion's Group (its ``attributedTo``).
-
-    The organisation moderates (its staff act through it), so it is the one member: staff
-    accounts stay private."""
+    """FEP-1b12: the moderators collection of a discussion's Group, as Lemmy shows a community's:
+    the organisation (its ``attributedTo``) and the local people holding its admin or moderator
+    role. Changes reach the group's followers as Add/Remove (federation.moderation_fanout)."""
     rt: Runtime = request.app[RUNTIME]
     async with rt.sessions() as session:
         group = await actor_service.local_actor(session, request.match_info["username"])
         discussion = await discussions.by_group(session, group) if group else None
         if not documents.federates(discussion):
             return not_found()
-        doc = ordered_collection(rt.uris.discussion_moderators(group.ap_id), 1, paged=False)
-        doc["orderedItems"] = [discussion.organization.ap_id]
+        people = await actor_service.moderators_of(session, discussion.organization)
+        items = [discussion.organization.ap_id] + [person.ap_id for person in people]
+        doc = ordered_collection(rt.uris.discussion_moderators(group.ap_id), len(items), paged=False)
+        doc["orderedItems"] = items
     return as_response(doc)
 
 

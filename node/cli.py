@@ -309,6 +309,26 @@ async def cmd_org_premoderate(args) -> None:
         print(f"@{args.handle} no longer holds remote contributions for review.")
 
 
+async def cmd_org_member(args) -> None:
+    """`civic org member add|remove ORG USER ROLE`: a person's role in an organisation. Admins and
+    moderators are its discussions' FEP-1b12 moderators: the change federates as Add/Remove."""
+    engine, sessions = await _open(_settings(args))
+    try:
+        async with transaction(sessions) as session:
+            org = await actors.require_local_actor(session, args.org, "Organization")
+            user = await actors.user_by_username(session, args.user)
+            if user is None:
+                raise CivicError(f"no user with the handle {args.user!r}")
+            if args.member_action == "add":
+                await actors.add_member(session, user, org, args.role)
+            else:
+                await actors.remove_member(session, user, org, args.role)
+    finally:
+        await engine.dispose()
+    done = "is now" if args.member_action == "add" else "is no longer"
+    print(f"@{args.user} {done} {args.role} of @{args.org}.")
+
+
 async def cmd_account(args) -> None:
     """`civic account block|silence|unblock ACCT_OR_URL`, `civic account list` (remote accounts)."""
     settings = _settings(args)
@@ -441,6 +461,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("handle")
     p.add_argument("first", type=int)
     p.set_defaults(func=cmd_org_premoderate)
+    p = org.add_parser("member", parents=[common],
+                       help="give or take away a role (admins and moderators moderate its discussions)")
+    p.add_argument("member_action", choices=["add", "remove"])
+    p.add_argument("org", help="organisation handle")
+    p.add_argument("user", help="user handle")
+    p.add_argument("role", help=f"one of {', '.join(actors.ROLES)}")
+    p.set_defaults(func=cmd_org_member)
 
     user = sub.add_parser("user", help="local accounts").add_subparsers(dest="user_command",
                                                                          required=True, metavar="ACTION")

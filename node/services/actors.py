@@ -18,9 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from node.errors import Conflict, InvalidInput, NotFound
 from node.keys import generate_rsa_keypair
 from node.models import Actor, Membership, User
+from node.services import outbox
 from node.uris import INSTANCE_USERNAME, Uris, check_username
 
 ROLES = ("admin", "moderator", "official", "ambassador")
+# The roles that moderate an organisation's discussions: their holders are the FEP-1b12 moderators
+# of each discussion's Group; gaining or losing the first of them is federated as Add/Remove.
+MODERATOR_ROLES = ("admin", "moderator")
+MODERATORS_CHANGED = "moderators.changed"  # the fan-out sends Add/Remove from each discussion's Group
 _hasher = PasswordHasher()
 # argon2 and RSA key generation take tens of milliseconds of CPU each: they run on these threads,
 # never on the event loop, so a flood of registrations does not slow every visitor (SECURITY.md
@@ -212,22 +217,69 @@ async def user_by_username(session: AsyncSession, username: str) -> User | None:
     )
 
 
-async def add_member(session: AsyncSession, user: User, organization: Actor, role: str) -> Membership:
-    if role not in ROLES:
-        raise InvalidInput(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
-    existing = await session.scalar(
+async def _membership(session: AsyncSession, user: User, organization: Actor, role: str) -> Membership | None:
+    return await session.scalar(
         select(Membership).where(
             Membership.user_id == user.id,
             Membership.organization_id == organization.id,
             Membership.role == role,
         )
     )
+
+
+async def _moderates(session: AsyncSession, user: User, organization: Actor) -> bool:
+    return bool(await session.scalar(select(func.count()).select_from(Membership).where(
+        Membership.user_id == user.id, Membership.organization_id == organization.id,
+        Membership.role.in_(MODERATOR_ROLES))))
+
+
+async def _moderators_changed(session: AsyncSession, user: User, organization: Actor, *, added: bool) -> None:
+    await outbox.emit(session, MODERATORS_CHANGED, organization_id=organization.id,
+                      person_id=user.actor_id, added=added)
+
+
+async def add_member(session: AsyncSession, user: User, organization: Actor, role: str) -> Membership:
+    """Give ``user`` a role in ``organization`` (nothing changes if they have it already). Becoming
+    one of its moderators is federated: each discussion's Group sends Add (FEP-1b12)."""
+    if role not in ROLES:
+        raise InvalidInput(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    existing = await _membership(session, user, organization, role)
     if existing:
         return existing
+    newly_moderating = role in MODERATOR_ROLES and not await _moderates(session, user, organization)
     membership = Membership(user_id=user.id, organization_id=organization.id, role=role)
     session.add(membership)
     await session.flush()
+    if newly_moderating:
+        await _moderators_changed(session, user, organization, added=True)
     return membership
+
+
+async def remove_member(session: AsyncSession, user: User, organization: Actor, role: str) -> None:
+    """Take a role away. The organisation's last admin keeps theirs (nobody could manage it any
+    more); no longer moderating is federated: each discussion's Group sends Remove (FEP-1b12)."""
+    if role not in ROLES:
+        raise InvalidInput(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    membership = await _membership(session, user, organization, role)
+    if membership is None:
+        raise NotFound(f"@{user.actor.username} is not {role} of @{organization.username}")
+    if role == "admin":
+        admins = await session.scalar(select(func.count()).select_from(Membership).where(
+            Membership.organization_id == organization.id, Membership.role == "admin"))
+        if admins <= 1:
+            raise Conflict(f"@{user.actor.username} is the last admin of @{organization.username}: "
+                           "make someone else admin first")
+    await session.delete(membership)
+    await session.flush()
+    if role in MODERATOR_ROLES and not await _moderates(session, user, organization):
+        await _moderators_changed(session, user, organization, added=False)
+
+
+async def moderators_of(session: AsyncSession, organization: Actor) -> list[Actor]:
+    """The local people who moderate the organisation's discussions (admin or moderator role)."""
+    people = (select(User.actor_id).join(Membership, Membership.user_id == User.id)
+              .where(Membership.organization_id == organization.id, Membership.role.in_(MODERATOR_ROLES)))
+    return list(await session.scalars(select(Actor).where(Actor.id.in_(people)).order_by(Actor.id)))
 
 
 async def has_role(session: AsyncSession, user: User, organization: Actor, *roles: str) -> bool:

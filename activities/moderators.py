@@ -1,0 +1,21 @@
+"""FEP-1b12 moderators: a discussion's Group tells its followers who moderates it.
+
+The group's ``moderators`` collection lists the people who moderate its discussion; when that
+changes, the group sends ``Add``/``Remove`` of the person with the collection as ``target``, public
+and addressed to the group, as Lemmy does for a community's moderators."""
+
+from __future__ import annotations
+
+from activities.vocabulary import CONTEXT, PUBLIC
+
+KINDS = ("Add", "Remove")
+
+
+def moderators_change(kind: str, ap_id: str, group: str, person: str, moderators: str,
+                      followers: str | None) -> dict:
+    """``Add``/``Remove`` of ``person`` to/from the group's ``moderators`` collection."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
+    return {"@context": CONTEXT, "id": ap_id, "type": kind, "actor": group, "object": person,
+            "target": moderators, "to": [PUBLIC], "cc": [group] + ([followers] if followers else []),
+            "audience": group}
