@@ -1,4 +1,4 @@
-"""isolation: inbox attempts, fan-out errors, refused inbound POSTs
+"""isolation: inbox attempts, fan-out errors, refused inbound POSTs; self-support removed
 
 Revision ID: c7a1e5f0a004
 Revises: c7a1e5f0a003
@@ -30,6 +30,20 @@ def upgrade() -> None:
     sa.Column('actor', sa.String(length=2048), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbox_refusals'))
     )
+    # SECURITY.md rule 23: an author's agreement with their own contribution, or support of their
+    # own proposal, stored before the rule existed, is removed and the counts recomputed.
+    op.execute(
+        "DELETE FROM agreements WHERE actor_id = "
+        "(SELECT author_id FROM contributions WHERE contributions.id = agreements.contribution_id)")
+    op.execute(
+        "UPDATE contributions SET agree_count = "
+        "(SELECT count(*) FROM agreements WHERE agreements.contribution_id = contributions.id)")
+    op.execute(
+        "DELETE FROM proposal_supports WHERE actor_id = "
+        "(SELECT author_id FROM proposals WHERE proposals.id = proposal_supports.proposal_id)")
+    op.execute(
+        "UPDATE proposals SET support_count = "
+        "(SELECT count(*) FROM proposal_supports WHERE proposal_supports.proposal_id = proposals.id)")
 
 
 def downgrade() -> None:
