@@ -28,7 +28,7 @@ from node.models import (
     User,
     utcnow,
 )
-from node.services import contributions, moderation_log, outbox
+from node.services import contributions, hidden_activities, moderation_log, outbox
 from node.services import proposals as proposal_service
 
 CATEGORIES = ("spam", "abuse", "illegal", "misinformation", "other")
@@ -202,6 +202,7 @@ async def hide(session: AsyncSession, user: User, target: Target, reason: str) -
         session.add(row)
     row.reason, row.held, row.hidden_by_id, row.relay = reason, False, user.id, None
     _set_hidden(target, True)
+    await hidden_activities.set_served(session, target.ap_id, shown=False)
     await session.flush()
     await moderation_log.record(session, user, "hide", target.kind, target.ap_id,
                                 organization_id=target.organization_id, reason=reason)
@@ -222,6 +223,7 @@ async def restore(session: AsyncSession, user: User, target: Target, reason: str
     action = "approve" if row.held else "restore"
     await session.delete(row)
     _set_hidden(target, False)
+    await hidden_activities.set_served(session, target.ap_id, shown=True)
     await moderation_log.record(session, user, action, target.kind, target.ap_id,
                                 organization_id=target.organization_id,
                                 reason=_clean_reason(reason, cut=True))
