@@ -124,3 +124,27 @@ async def lyon(node):
         await actor_service.add_member(s, admin, org, "admin")
         await actor_service.create_user(s, node.uris, "camille", "password-123", "Camille")
     return org
+
+
+@pytest.fixture
+async def world(node):
+    """The participation pages' seeded node (tests/web/participation_helpers.build_world)."""
+    from tests.web.participation_helpers import build_world
+
+    return await build_world(node)
+
+
+@pytest.fixture
+async def clients(node):
+    """Make page clients (``clients("fr")``) of tests/web/participation_helpers; closed at the end."""
+    from tests.web.participation_helpers import Client
+
+    made = []
+
+    def make(lang: str = "en", **kwargs):
+        made.append(Client(node.base, lang, **kwargs))
+        return made[-1]
+
+    yield make
+    for client in made:
+        await client.close()

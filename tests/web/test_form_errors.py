@@ -16,7 +16,7 @@ from node.db import transaction
 from node.errors import InvalidInput
 from node.models import Actor, Contribution, Discussion, Proposal
 from node.services import community, spaces
-from tests.web.participation_helpers import Client, build_world
+from tests.web.participation_helpers import Client
 from tests.web.test_logo import png
 from tests.web.test_participation_pages import text_of
 from web.oversize import SALVAGE_LIMIT
@@ -33,24 +33,6 @@ CUT = {
     "fr": "Ce texte est trop long pour être envoyé : {max} caractères au plus.",
     "de": "Dieser Text ist zu lang zum Senden: höchstens {max} Zeichen.",
 }
-
-
-@pytest.fixture
-async def world(node):
-    return await build_world(node)
-
-
-@pytest.fixture
-async def clients(node):
-    made = []
-
-    def make(lang: str = "en") -> Client:
-        made.append(Client(node.base, lang))
-        return made[-1]
-
-    yield make
-    for client in made:
-        await client.close()
 
 
 def too_long(lang: str, limit: int, count: int) -> str:

@@ -20,28 +20,9 @@ from tests.federation.participation_scene import (
     outcome_of,
     post,
 )
-from tests.web.participation_helpers import Client, build_world
 from tests.web.test_participation_pages import text_of
 
 AS2 = "application/activity+json"
-
-
-@pytest.fixture
-async def world(node):
-    return await build_world(node)
-
-
-@pytest.fixture
-async def clients(node):
-    made = []
-
-    def make(lang: str = "en") -> Client:
-        made.append(Client(node.base, lang))
-        return made[-1]
-
-    yield make
-    for client in made:
-        await client.close()
 
 
 async def _agreements(node, contribution_id: int) -> tuple[int, int]:

@@ -5,31 +5,12 @@ from __future__ import annotations
 import html
 import re
 
-import pytest
 from sqlalchemy import func, select
 
 from node.models import Contribution, DailyVisits, Follow, Membership, ModerationLogEntry, Proposal
-from tests.web.participation_helpers import Client, build_world, make_proposals
+from tests.web.participation_helpers import make_proposals
 from tests.web.test_no_third_party import Resources
 from web.participation import visits
-
-
-@pytest.fixture
-async def world(node):
-    return await build_world(node)
-
-
-@pytest.fixture
-async def clients(node):
-    made = []
-
-    def make(lang: str = "en", **kwargs) -> Client:
-        made.append(Client(node.base, lang, **kwargs))
-        return made[-1]
-
-    yield make
-    for client in made:
-        await client.close()
 
 
 def text_of(page: str) -> str:
