@@ -14,7 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -273,3 +273,15 @@ class CivicNode:
             return wait_for(check, timeout, f"delivery of {activity_id}", interval=0.2)
         except TimeoutError as error:
             raise AssertionError(f"{error}; delivery rows: {seen}") from None
+
+
+def serving(workdir: Path, organisations: dict[str, str], **where) -> Iterator[CivicNode]:
+    """A started CivicNode for a module fixture (``yield from serving(...)``), stopped after."""
+    civic = CivicNode(workdir, **where)
+    try:
+        civic.start(organisations)
+        yield civic
+    finally:
+        civic.stop()
+
+

@@ -20,7 +20,7 @@ from node.models import Report
 from node.services import actors, reports
 from node.uris import Uris
 from tests.interop import participation_setup as setup
-from tests.interop.node_process import CivicNode
+from tests.interop.node_process import CivicNode, serving
 from tests.interop.peers import FedifyPeer, wait_for
 
 ORG, ORG_NAME = "lyon", "Ville de Lyon"
@@ -31,12 +31,7 @@ AS = "https://www.w3.org/ns/activitystreams"
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory):
     """`civic serve` on 127.0.0.13 (port 8013 unless taken) with organisation lyon."""
-    civic = CivicNode(tmp_path_factory.mktemp("civic-moderation"), host="127.0.0.13", port=8013)
-    try:
-        civic.start({ORG: ORG_NAME})
-        yield civic
-    finally:
-        civic.stop()
+    yield from serving(tmp_path_factory.mktemp("civic-moderation"), {ORG: ORG_NAME}, host="127.0.0.13", port=8013)
 
 
 @pytest.fixture(scope="module")

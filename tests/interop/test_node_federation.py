@@ -25,7 +25,7 @@ import uuid
 
 import pytest
 
-from tests.interop.node_process import CivicNode
+from tests.interop.node_process import CivicNode, serving
 from tests.interop.peers import (
     FedifyPeer,
     HerdPeer,
@@ -62,12 +62,7 @@ def self_link(jrd: dict) -> str | None:
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory):
     """`civic serve` on 127.0.0.5 (port 8005 unless taken) with organisation lyon."""
-    civic = CivicNode(tmp_path_factory.mktemp("civic"))
-    try:
-        civic.start({ORG: ORG_NAME})
-        yield civic
-    finally:
-        civic.stop()
+    yield from serving(tmp_path_factory.mktemp("civic"), {ORG: ORG_NAME})
 
 
 @pytest.fixture(scope="module")

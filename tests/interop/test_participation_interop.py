@@ -23,7 +23,7 @@ import uuid
 import pytest
 
 from tests.interop import participation_setup as setup
-from tests.interop.node_process import CivicNode
+from tests.interop.node_process import CivicNode, serving
 from tests.interop.peers import FedifyPeer, HerdPeer, wait_for
 
 ORG, ORG_NAME = "lyon", "Ville de Lyon"
@@ -41,12 +41,7 @@ def text_of(content: str) -> str:
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory):
     """`civic serve` on 127.0.0.9 (port 8009 unless taken) with organisation lyon."""
-    civic = CivicNode(tmp_path_factory.mktemp("civic-participation"), host="127.0.0.9", port=8009)
-    try:
-        civic.start({ORG: ORG_NAME})
-        yield civic
-    finally:
-        civic.stop()
+    yield from serving(tmp_path_factory.mktemp("civic-participation"), {ORG: ORG_NAME}, host="127.0.0.9", port=8009)
 
 
 @pytest.fixture(scope="module")
