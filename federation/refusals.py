@@ -73,7 +73,10 @@ class RefusalLog:
 
 def _clean(text: object, limit: int) -> str | None:
     """What a refused document said, made storable: a string, no NUL, within the column."""
-    return text.replace("\x00", "")[:limit] or None if isinstance(text, str) else None
+    if not isinstance(text, str):
+        return None
+    text = text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")  # lone surrogates
+    return text[:limit] or None
 
 
 def refusal_host(key_id: str | None, remote: str | None) -> str:

@@ -285,3 +285,19 @@ async def test_inbox__an_unexpected_error_while_admitting_is_a_400_not_a_500(nod
     status, body = await remote.post(scene.group_inbox, make_activity(alice, "Follow", 1, scene.group), alice)
     assert (status, body) == (400, {"error": "the activity could not be checked (KeyError)"})
     assert (await remote.post(scene.group_inbox, make_activity(bob, "Follow", 1, scene.group), bob))[0] == 202
+
+
+async def test_refusals__a_refused_document_with_a_lone_surrogate_is_still_recorded(node, remote):
+    """What the sender wrote is made storable before the refusal is written (rule 21)."""
+    from federation.inbox import REFUSALS
+
+    scene = await open_scene(node)
+    alice = remote.add_actor("alice")
+    doc = {"@context": "https://www.w3.org/ns/activitystreams", "id": f"{alice.ap_id}/x/1",
+           "type": "SURROGATE", "actor": alice.ap_id, "object": scene.group}
+    body = json.dumps(doc).replace("SURROGATE", "\\ud800").encode()
+    status, _ = await remote.post(scene.group_inbox, doc, alice, body=body)
+    assert status == 400
+    await node.app[REFUSALS].close()
+    [refusal] = await _rows(node, InboxRefusal)
+    assert refusal.actor == alice.ap_id and "surrogate" in refusal.reason
