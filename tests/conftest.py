@@ -14,9 +14,14 @@ from federation.runtime import RUNTIME, Runtime
 from node.app import create_app
 from node.config import Settings
 from node.db import create_engine, session_factory
-from node.migrate import upgrade
 from node.uris import Uris
-from tests.dbs import backends, create_pg_database, drop_pg_database, sqlite_url
+from tests.dbs import (
+    backends,
+    drop_pg_database,
+    drop_templates,
+    migrated_pg_database,
+    migrated_sqlite,
+)
 from tests.remote import RemoteHost, free_port
 
 BASE = "http://127.0.0.1:18080"
@@ -55,12 +60,9 @@ class RunningNode:
 async def database_url(request, tmp_path):
     """An empty, migrated database URL — once per backend (SQLite, and PostgreSQL when configured)."""
     if request.param == "sqlite":
-        url = sqlite_url(tmp_path)
+        url = await migrated_sqlite(tmp_path)
     else:
-        url = await create_pg_database()
-    engine = create_engine(url)
-    await upgrade(engine)
-    await engine.dispose()
+        url = await migrated_pg_database()
     yield url
     if request.param == "postgresql":
         await drop_pg_database(url)
@@ -132,13 +134,10 @@ async def node_factory(request, tmp_path):
         directory = tmp_path / host
         directory.mkdir()
         if backend == "postgresql":
-            url = await create_pg_database()
+            url = await migrated_pg_database()
             databases.append(url)
         else:
-            url = sqlite_url(directory)
-        engine = create_engine(url)
-        await upgrade(engine)
-        await engine.dispose()
+            url = await migrated_sqlite(directory)
         running, runner = await start_node(url, directory, host)
         runners.append(runner)
         return running
@@ -148,3 +147,10 @@ async def node_factory(request, tmp_path):
         await runner.cleanup()
     for url in databases:
         await drop_pg_database(url)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Drop the template databases the run migrated once (tests.dbs)."""
+    import asyncio
+
+    asyncio.run(drop_templates())

@@ -55,3 +55,66 @@ async def drop_pg_database(url: str) -> None:
 
 def sqlite_url(directory) -> str:
     return f"sqlite+aiosqlite:///{directory}/civic.db"
+
+
+# -- migrated databases, copied from a template migrated once per test run -------------------------
+# Running the migrations costs about a second per PostgreSQL database and a few hundred
+# milliseconds per SQLite file; the suite makes well over a thousand of them. A template is
+# migrated once; each test gets a copy (CREATE DATABASE … TEMPLATE, or a file copy), which holds
+# exactly what the migrations made: tests/node/test_migrations.py checks it against the models.
+_templates: dict[str, str] = {}
+
+
+async def _migrate(url: str) -> None:
+    from node.db import create_engine
+    from node.migrate import upgrade
+
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def migrated_pg_database() -> str:
+    """A new, migrated PostgreSQL database; returns its SQLAlchemy URL."""
+    server = pg_server_url()
+    assert server
+    if "pg" not in _templates:
+        url = await create_pg_database()
+        await _migrate(url)
+        _templates["pg"] = make_url(url).database
+    name = f"civic_test_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(_dsn(server, make_url(server).database or "postgres"))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_templates["pg"]}"')
+    finally:
+        await conn.close()
+    return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+async def migrated_sqlite(directory) -> str:
+    """A migrated SQLite database file in ``directory``; returns its SQLAlchemy URL."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    if "sqlite" not in _templates:
+        folder = tempfile.mkdtemp(prefix="civic-template-")
+        await _migrate(sqlite_url(folder))
+        _templates["sqlite"] = str(Path(folder) / "civic.db")
+    shutil.copyfile(_templates["sqlite"], Path(directory) / "civic.db")
+    return sqlite_url(directory)
+
+
+async def drop_templates() -> None:
+    """At the end of the run: the PostgreSQL template and the SQLite template's folder."""
+    import shutil
+    from pathlib import Path
+
+    if "pg" in _templates:
+        server = pg_server_url()
+        await drop_pg_database(make_url(server).set(database=_templates.pop("pg"))
+                               .render_as_string(hide_password=False))
+    if "sqlite" in _templates:
+        shutil.rmtree(Path(_templates.pop("sqlite")).parent, ignore_errors=True)
