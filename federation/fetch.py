@@ -7,7 +7,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 import aiohttp
 
-from activities.bounds import check_bounds, loads
+from activities.bounds import admit
 from activities.errors import InvalidDocument
 from federation.signatures import AS_ACCEPT, sign_headers
 from federation.ssrf import SafeResolver, UnsafeURL, check_url_syntax
@@ -158,7 +158,7 @@ class RemoteFetcher:
                     f"cannot fetch {current}: {exc.__class__.__name__} {exc}"
                 ) from None
             try:
-                document = check_bounds(loads(body))  # SECURITY.md rule 14, as for the inbox
+                document = admit(body)  # SECURITY.md rule 14, as for the inbox
             except InvalidDocument as exc:
                 raise FetchError(f"{current} did not send a usable document: {exc.reason}") from None
             if not isinstance(document, dict):

@@ -185,7 +185,7 @@ async def _admit(request: web.Request, rt: Runtime, key_id: str | None) -> dict:
     except InvalidDocument as exc:
         raise Refused(400, exc.reason) from None
     try:
-        doc = check_activity(check_bounds(parsed))  # SECURITY.md rule 14
+        doc = check_activity(check_bounds(parsed, text=b"\\u" in body))  # SECURITY.md rule 14
     except InvalidDocument as exc:
         raise Refused(400, exc.reason, parsed if isinstance(parsed, dict) else None) from None
     actor = id_of(doc["actor"])
