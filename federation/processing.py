@@ -12,7 +12,7 @@ from activities.jsonld import readable
 from federation.fetch import FetchError
 from federation.handlers import HANDLERS, Inbound
 from federation.isolation import ERROR_LIMIT, describe, transient
-from federation.moderation_policy import refused_actor
+from federation.moderation_policy import refused_actors
 from federation.runtime import Runtime, wait_for_quiet, wait_for_signal
 from node.db import announce, is_sqlite, writing
 from node.errors import CivicError, Forbidden
@@ -44,18 +44,19 @@ async def _actors_of(rt: Runtime, actor_ids: set[str]) -> dict[str, Actor | str]
     return found
 
 
-async def _run_handler(rt: Runtime, session, row: InboxActivity, actor: Actor) -> str:
+async def _run_handler(rt: Runtime, session, row: InboxActivity, actor: Actor,
+                       refusal: str | None) -> str:
+    if refusal:  # a blocked account (SECURITY.md rule 22)
+        raise Forbidden(refusal)
     # Unusual contexts go through pyld here, never on the hot path; one that cannot be loaded is
     # read as compact AS2 (activities.jsonld.readable).
     doc = {**readable(row.document), "id": row.document["id"]}
-    refusal = await refused_actor(session, row.actor)  # SECURITY.md rule 22
-    if refusal:
-        raise Forbidden(refusal)
     async with session.begin_nested():
         return await HANDLERS[row.type](Inbound(rt, session, doc, actor))
 
 
-async def _process_row(rt: Runtime, session, row: InboxActivity, actor: Actor | str) -> bool:
+async def _process_row(rt: Runtime, session, row: InboxActivity, actor: Actor | str,
+                       refusal: str | None = None) -> bool:
     """Process one row inside the batch's transaction, in a savepoint: whatever the handler raises
     fails this row alone (SECURITY.md rule 13). Returns False when the handler's changes were
     rolled back (objects it touched may be expired: the caller re-reads what it keeps)."""
@@ -66,7 +67,7 @@ async def _process_row(rt: Runtime, session, row: InboxActivity, actor: Actor | 
         row.state, row.error = InboxStates.failed, f"refused: {actor}"
     else:
         try:
-            outcome = await _run_handler(rt, session, row, actor)
+            outcome = await _run_handler(rt, session, row, actor, refusal)
             row.state, row.error = InboxStates.processed, outcome[:ERROR_LIMIT]
         except (CivicError, FetchError) as exc:
             row.state, row.error = InboxStates.failed, f"refused: {exc.reason}"[:ERROR_LIMIT]
@@ -92,13 +93,15 @@ async def _process_rows(rt: Runtime, ids: list[int], actors: dict[str, Actor | s
         if not is_sqlite(rt.settings.effective_database_url):
             query = query.with_for_update(skip_locked=True)  # several workers share the inbox
         merged: dict[str, Actor | str] = {}
-        for row in list(await session.scalars(query)):
+        rows = list(await session.scalars(query))
+        refusals = await refused_actors(session, {row.actor for row in rows})  # one query a batch
+        for row in rows:
             actor = actors[row.actor]
             if isinstance(actor, Actor):
                 if row.actor not in merged:
                     merged[row.actor] = await session.merge(actor, load=False)
                 actor = merged[row.actor]
-            if not await _process_row(rt, session, row, actor):
+            if not await _process_row(rt, session, row, actor, refusals.get(row.actor)):
                 merged.clear()  # a rolled-back savepoint expires what it touched: merge again
         await announce(session, "content")  # the node's other processes drop their cached pages
 
