@@ -17,10 +17,7 @@ BLOCKED = "the account is blocked"
 
 async def refused_actor(session: AsyncSession, actor_ap_id: str) -> str | None:
     """The reason to refuse what this actor sends (it is blocked), or None."""
-    row = await moderation.account_restriction(session, actor_ap_id)
-    if row is not None and row.level == AccountRestrictions.blocked:
-        return BLOCKED
-    return None
+    return (await refused_actors(session, {actor_ap_id})).get(actor_ap_id)
 
 
 async def refused_actors(session: AsyncSession, actor_ap_ids: set[str]) -> dict[str, str]:

@@ -88,13 +88,12 @@ async def hit(sessions: async_sessionmaker[AsyncSession], key: str, limit: int, 
     key = _stored_key(key)
     size, start, elapsed = _window(now, window)
     async with writing(sessions) as session:
-        added = count
-        count = await _increment(session, key, start, size, added)
+        total = await _increment(session, key, start, size, count)
         _, previous = await _counts(session, key, start, size)
         await _prune_now_and_then(session, now)
-    if retry_after(count - 1, previous, elapsed, size, limit) == 0.0:
+    if retry_after(total - 1, previous, elapsed, size, limit) == 0.0:
         return None
-    return retry_after(count, previous, elapsed, size, limit)
+    return retry_after(total, previous, elapsed, size, limit)
 
 
 async def check(sessions: async_sessionmaker[AsyncSession], key: str, limit: int, window: float,

@@ -29,12 +29,12 @@ from node.models import (
     utcnow,
 )
 from node.services import contributions, hidden_activities, moderation_log, outbox
+from node.services.actors import MODERATOR_ROLES
 from node.services import proposals as proposal_service
 
 CATEGORIES = ("spam", "abuse", "illegal", "misinformation", "other")
 MAX_REASON = 1000  # characters of a reason (a resident's or a Flag's content; longer is cut on receipt)
 MAX_FLAG_OBJECTS = 20  # objects of one Flag that become reports (Mastodon sends an account + posts)
-MODERATOR_ROLES = ("admin", "moderator")
 REPORT_FORWARDED = "report.forwarded"  # the fan-out sends a Flag from our instance actor
 HELD = "held for review"
 
