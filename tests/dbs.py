@@ -29,28 +29,31 @@ def _dsn(url: str, database: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
-async def create_pg_database() -> str:
-    """Create an empty database on the test server; return its SQLAlchemy URL."""
+async def _on_server(statement: str) -> None:
+    """Run one statement on the test server's own database (CREATE/DROP DATABASE)."""
     server = pg_server_url()
     assert server
-    name = f"civic_test_{uuid.uuid4().hex[:12]}"
     conn = await asyncpg.connect(_dsn(server, make_url(server).database or "postgres"))
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(statement)
     finally:
         await conn.close()
-    return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+def _named(name: str) -> str:
+    return make_url(pg_server_url()).set(database=name).render_as_string(hide_password=False)
+
+
+async def create_pg_database(template: str | None = None) -> str:
+    """Create a database on the test server (empty, or a copy of ``template``); return its URL."""
+    name = f"civic_test_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
+    await _on_server(f'CREATE DATABASE "{name}"{copy}')
+    return _named(name)
 
 
 async def drop_pg_database(url: str) -> None:
-    server = pg_server_url()
-    assert server
-    name = make_url(url).database
-    conn = await asyncpg.connect(_dsn(server, make_url(server).database or "postgres"))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await _on_server(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
 def sqlite_url(directory) -> str:
@@ -78,19 +81,11 @@ async def _migrate(url: str) -> None:
 
 async def migrated_pg_database() -> str:
     """A new, migrated PostgreSQL database; returns its SQLAlchemy URL."""
-    server = pg_server_url()
-    assert server
     if "pg" not in _templates:
         url = await create_pg_database()
         await _migrate(url)
         _templates["pg"] = make_url(url).database
-    name = f"civic_test_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(_dsn(server, make_url(server).database or "postgres"))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_templates["pg"]}"')
-    finally:
-        await conn.close()
-    return make_url(server).set(database=name).render_as_string(hide_password=False)
+    return await create_pg_database(template=_templates["pg"])
 
 
 async def migrated_sqlite(directory) -> str:
@@ -113,8 +108,6 @@ async def drop_templates() -> None:
     from pathlib import Path
 
     if "pg" in _templates:
-        server = pg_server_url()
-        await drop_pg_database(make_url(server).set(database=_templates.pop("pg"))
-                               .render_as_string(hide_password=False))
+        await drop_pg_database(_named(_templates.pop("pg")))
     if "sqlite" in _templates:
         shutil.rmtree(Path(_templates.pop("sqlite")).parent, ignore_errors=True)
