@@ -43,7 +43,7 @@ DOCUMENTS = documents()
 NAMES = [name for name, _ in DOCUMENTS]
 # Captures that are rightly refused, and why (asserted in their own tests).
 REFUSED_ACTORS = {
-    # Its publicKey is owned by actor/2 while the group is actor/21 (INTEROP rule 2).
+    # Its publicKey is owned by actor/2 while the group is actor/21 (SECURITY.md rule 2).
     "gnusocial/objects/group.json": "owned by someone else",
 }
 
@@ -142,7 +142,7 @@ def test_as_to_actor__refuses_what_is_not_an_actor(doc):
 @pytest.mark.parametrize("doc", of_kind(CONTRIBUTION_TYPES))
 def test_as_to_contribution__sanitises_hostile_html_in_every_shape(doc):
     """Scripts, event handlers and javascript: URLs planted in a real post come out neutral
-    (INTEROP rule 7), whether the text is in content, contentMap, summary or name."""
+    (SECURITY.md rule 7), whether the text is in content, contentMap, summary or name."""
     hostile = copy.deepcopy(doc)
     hostile["content"] = HOSTILE
     if isinstance(hostile.get("contentMap"), dict):
@@ -260,7 +260,7 @@ def test_as_to_contribution__nodebb_and_wordpress_articles_have_plain_summaries(
 
 
 def test_as_to_contribution__refuses_objects_on_another_host_than_their_author():
-    """INTEROP rule 1: an object id on another host than its author is refused."""
+    """SECURITY.md rule 1: an object id on another host than its author is refused."""
     doc = load("lemmy/objects/comment.json")
     doc["attributedTo"] = "https://evil.example/u/picard"
     with pytest.raises(InvalidDocument, match="author's host"):
@@ -295,7 +295,7 @@ def mastodon_vote(**changes) -> dict:
 
 
 def test_is_poll_vote__a_mastodon_vote_is_a_vote_not_a_reply():
-    """INTEROP "Polls": a named Note without content replying to a Question is a vote."""
+    """Mastodon's poll vote: a named Note without content replying to a Question is a vote."""
     assert is_poll_vote(mastodon_vote())
     assert is_poll_vote(mastodon_vote(), question_ids={"https://civic.example/polls/7"})
     assert not is_poll_vote(mastodon_vote(), question_ids={"https://civic.example/polls/8"})

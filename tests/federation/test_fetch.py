@@ -214,7 +214,7 @@ async def test_get_json__body_over_1_mb_is_refused(remote, fetcher, path):
 
 
 async def test_get_json__id_other_than_url_is_refused(remote, fetcher):
-    """INTEROP rule 1: a document whose id is not the URL requested is refused."""
+    """SECURITY.md rule 1: a document whose id is not the URL requested is refused."""
     with pytest.raises(FetchError, match="has the id"):
         await fetcher.get_json(str(remote.make_url("/wrong-id")))
 

@@ -48,7 +48,7 @@ async def test_inbox__signed_follow_is_stored_accepted_and_answered(node, remote
 
 
 async def test_inbox__oversize_body_is_413_before_parsing(node, remote):
-    """A 2 MB POST gets 413 and nothing is stored (INTEROP rule 6)."""
+    """A 2 MB POST gets 413 and nothing is stored (SECURITY.md rule 6)."""
     org = await _org(node)
     alice = remote.add_actor("alice")
     doc = _follow(alice, org)

@@ -1,4 +1,4 @@
-"""KeyResolver: cache → database → remote fetch, INTEROP rules 2 and 11, rate-limited key rotation."""
+"""KeyResolver: cache → database → remote fetch, SECURITY.md rules 2 and 11, rate-limited key rotation."""
 
 from __future__ import annotations
 
@@ -172,7 +172,7 @@ async def test_key_resolver_get__fetches_stores_and_caches(
 async def test_key_resolver_get__key_document_listed_by_its_owner(
     remote, resolver, sessions, pairs
 ):
-    """A separate key document counts when its owner lists that key (INTEROP rule 2)."""
+    """A separate key document counts when its owner lists that key (SECURITY.md rule 2)."""
     key_id = str(remote.make_url("/keys/bob"))
     bob = str(remote.make_url("/users/bob"))
     assert await resolver.get(key_id) == (bob, pairs["bob"][0])
@@ -196,7 +196,7 @@ async def test_key_resolver_get_actor__key_on_another_host_is_not_stored(remote,
 
 
 async def test_key_resolver__own_host_is_never_fetched(remote, settings, sessions, http):
-    """INTEROP rule 11: key ids and actor ids on our own host are never fetched or stored."""
+    """SECURITY.md rule 11: key ids and actor ids on our own host are never fetched or stored."""
     own = dataclasses.replace(settings, base_url=str(remote.make_url("/")).rstrip("/"))
     resolver = KeyResolver(sessions, RemoteFetcher(own, http, None))
     assert await resolver.get(f"{alice(remote)}#main-key") is None

@@ -115,7 +115,7 @@ async def test_inbound__delete_by_author_tombstones(node, remote):
 
 
 async def test_inbound__delete_before_create_keeps_it_out(node, remote):
-    """A Delete that arrives before its Create keeps the post out (INTEROP rule 9)."""
+    """A Delete that arrives before its Create keeps the post out (SECURITY.md rule 9)."""
     scene = await open_scene(node)
     alice = remote.add_actor("alice")
     reply = mastodon_reply(alice, 1, scene.page, scene.org)
@@ -126,7 +126,7 @@ async def test_inbound__delete_before_create_keeps_it_out(node, remote):
 
 
 async def test_inbound__delete_by_another_actor_is_refused(node, remote):
-    """Mallory, on the same host, cannot delete alice's contribution (INTEROP rule 1)."""
+    """Mallory, on the same host, cannot delete alice's contribution (SECURITY.md rule 1)."""
     scene = await open_scene(node)
     alice, mallory = remote.add_actor("alice"), remote.add_actor("mallory")
     reply = mastodon_reply(alice, 1, scene.page, scene.org)

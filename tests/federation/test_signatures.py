@@ -1,4 +1,4 @@
-"""HTTP signatures: signing, and every rejection INTEROP.md "HTTP signatures" and rule 3 ask for."""
+"""HTTP signatures: signing, and every rejection FEDERATION.md "HTTP signatures" and SECURITY.md rule 3 ask for."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SSRF address policy (INTEROP rule 5): URL syntax, encoded IPv4 forms, IPv6 embeddings, resolver."""
+"""SSRF address policy (SECURITY.md rule 5): URL syntax, encoded IPv4 forms, IPv6 embeddings, resolver."""
 
 from __future__ import annotations
 
