@@ -29,8 +29,8 @@ from node.models import (
     utcnow,
 )
 from node.services import contributions, hidden_activities, moderation_log, outbox
-from node.services.actors import MODERATOR_ROLES
 from node.services import proposals as proposal_service
+from node.services.actors import MODERATOR_ROLES
 
 CATEGORIES = ("spam", "abuse", "illegal", "misinformation", "other")
 MAX_REASON = 1000  # characters of a reason (a resident's or a Flag's content; longer is cut on receipt)
