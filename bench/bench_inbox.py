@@ -76,7 +76,7 @@ def _serve_raw(port: int, key: tuple[str, str], ready) -> None:
 # --- our node ------------------------------------------------------------------------------------
 
 def _serve_node(port: int, data_dir: str, ready) -> None:
-    from node.app import create_app
+    from civic.app import create_app
     from node.config import Settings
     from node.db import create_engine, session_factory, transaction
     from node.migrate import upgrade

@@ -31,8 +31,8 @@ from sqlalchemy import event, insert, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import append  # noqa: E402
+from civic.app import create_app  # noqa: E402
 from federation.runtime import RUNTIME  # noqa: E402
-from node.app import create_app  # noqa: E402
 from node.config import Settings  # noqa: E402
 from node.db import create_engine, session_factory, transaction  # noqa: E402
 from node.migrate import upgrade  # noqa: E402

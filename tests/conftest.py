@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import pytest
 from aiohttp import web
 
+from civic.app import create_app
 from federation.delivery import DeliveryWorker
 from federation.fanout import process_events
 from federation.processing import process_pending
 from federation.runtime import RUNTIME, Runtime
-from node.app import create_app
 from node.config import Settings
 from node.db import create_engine, session_factory
 from node.uris import Uris

@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from civic.app import create_app
 from federation.signatures import sign_headers
-from node.app import create_app
 from node.config import Settings
 from node.db import transaction
 from node.models import (

@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 from sqlalchemy import func, select
 
+from civic.cli import main
 from federation.signatures import verify_request
-from node.cli import main
 from node.db import transaction
 from node.errors import Conflict, InvalidInput, NotFound
 from node.models import Membership, OutboxEvent

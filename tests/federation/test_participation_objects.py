@@ -9,8 +9,8 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
+from civic.app import create_app
 from federation import participation_objects
-from node.app import create_app
 from node.config import Settings
 from node.db import transaction
 from node.models import Contribution, Discussion
@@ -38,7 +38,7 @@ async def _proposal_page(request: web.Request) -> web.Response:
 
 @pytest.fixture
 async def pnode(database_url, tmp_path):
-    """A running node with the participation routes: node/app.py's once it wires them, until
+    """A running node with the participation routes: civic/app.py's once it wires them, until
     then participation_objects.add_routes and stand-ins for the web pages' AS2 delegation."""
     port = free_port()
     settings = Settings(base_url=f"http://127.0.0.1:{port}", database_url=database_url,

@@ -9,8 +9,8 @@ import asyncio
 import pytest
 from aiohttp import web
 
+from civic.app import create_app
 from federation.runtime import RUNTIME
-from node.app import create_app
 from node.db import announce, create_engine, listen, session_factory, transaction
 from node.services import actors, outbox
 from tests.remote import free_port

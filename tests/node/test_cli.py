@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from node.cli import main
+from civic.cli import main
 from node.db import create_engine, session_factory
 from node.models import Actor, Membership, Note, OutboxEvent
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from node.cli import main
+from civic.cli import main
 from node.config import Settings, write_settings
 from node.files import private_umask
 from node.services.media import save_image

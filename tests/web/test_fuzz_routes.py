@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
-from node.app import create_app
+from civic.app import create_app
 from node.config import Settings
 from node.models import Article, Contribution, Initiative, Note, Proposal
 from tests.remote import free_port

@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from activities.html import text_to_html
+from civic.app import build_runtime, close_runtime, create_app, run_background
 from federation.fetch import FetchError
 from federation.policy import keep_blocks
 from federation.resolve import resolve_actor
 from node import __version__
-from node.app import build_runtime, close_runtime, create_app, run_background
 from node.config import CONFIG_FILE, DEFAULT_DATA_DIR, Settings, load_settings, write_settings
 from node.db import check_connection, create_engine, listen, session_factory, transaction
 from node.demo import seed_demo

@@ -1,0 +1,3 @@
+from civic.cli import main
+
+raise SystemExit(main())
