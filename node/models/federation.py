@@ -106,6 +106,16 @@ class Activity(Base):
     # Shown in the actor's outbox collection (public activities only).
     public: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What the activity carries, so that it answers at its id exactly when its object would
+    # (node/visibility.py): the object's id (the inner object's for an Announce of an activity),
+    # the visibility level it was sent at, and the organisation whose followers/members that
+    # level means (None for an actor's own notes and follows).
+    object_ap_id: Mapped[str | None] = mapped_column(String(2048), nullable=True, index=True)
+    level: Mapped[str] = mapped_column(String(16), default="public", server_default="public")
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("actors.id", ondelete="CASCADE"), nullable=True)
+    # Set when the object is deleted or erased: the activity leaves the outbox and answers 410.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (Index("ix_activities_actor_outbox", "actor_id", "public", "id"),)
 

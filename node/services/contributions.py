@@ -202,6 +202,7 @@ async def delete_contribution(session: AsyncSession, contribution: Contribution,
         raise Conflict("already deleted")
     contribution.deleted_at, contribution.content = utcnow(), ""
     contribution.content_map = contribution.content_warning = None  # SECURITY.md rule 9
+    await outbox.withdraw(session, contribution.ap_id)  # its Create and Announces go too (rule 24)
     if federate and contribution.local:
         await outbox.emit(session, CONTRIBUTION_DELETED, contribution_id=contribution.id)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db import announce
-from node.models import OutboxEvent
+from node.models import Activity, OutboxEvent, utcnow
 
 # Event kinds (the federation worker turns each into AS2 and deliveries).
 NOTE_CREATED = "note.created"
@@ -25,3 +26,13 @@ async def emit(session: AsyncSession, kind: str, **payload) -> OutboxEvent:
     await session.flush()
     await announce(session, "outbox")
     return event
+
+
+async def withdraw(session: AsyncSession, object_ap_id: str) -> int:
+    """The object was deleted or erased: every activity we published that carries it (its Create,
+    the group's Announces, Likes of it …) leaves the outbox and answers 410 at its id. Returns how
+    many were withdrawn."""
+    result = await session.execute(
+        update(Activity).where(Activity.object_ap_id == object_ap_id, Activity.withdrawn_at.is_(None))
+        .values(withdrawn_at=utcnow(), public=False))
+    return result.rowcount or 0
