@@ -7,25 +7,25 @@ import asyncio
 import dataclasses
 import getpass
 import logging
-import os
 import secrets
 import signal
 import sys
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from activities.html import text_to_html
+from civic import commands
 from civic.app import build_runtime, close_runtime, create_app, run_background
+from civic.common import data_dir_of, open_database, settings_of, with_runtime
 from federation.fetch import FetchError
 from federation.policy import keep_blocks
 from federation.resolve import resolve_actor
 from node import __version__
-from node.config import CONFIG_FILE, DEFAULT_DATA_DIR, Settings, load_settings, write_settings
-from node.db import check_connection, create_engine, listen, session_factory, transaction
+from node.config import CONFIG_FILE, Settings, load_settings, write_settings
+from node.db import listen, transaction
 from node.demo import seed_demo
-from node.errors import CivicError, ConfigError
+from node.errors import CivicError
 from node.files import make_private, private_umask
 from node.migrate import upgrade
 from node.services import accounts, actors, follows, moderation, notes, reports
@@ -34,27 +34,8 @@ from node.uris import Uris
 log = logging.getLogger("civic")
 
 
-def _data_dir(args) -> Path:
-    return Path(args.data_dir or os.environ.get("CIVIC_DATA_DIR") or DEFAULT_DATA_DIR)
-
-
-def _settings(args) -> Settings:
-    """Settings of an initialised data directory (or given wholly by CIVIC_* variables, as in
-    containers where a worker shares the database but not the web node's files)."""
-    data_dir = _data_dir(args)
-    if not (data_dir / CONFIG_FILE).exists() and not os.environ.get("CIVIC_DATABASE_URL"):
-        raise ConfigError(f"{data_dir} is not initialised: run `civic init` first")
-    return load_settings(data_dir)
-
-
-async def _open(settings: Settings):
-    engine = create_engine(settings.effective_database_url)
-    await check_connection(engine)
-    return engine, session_factory(engine)
-
-
 async def cmd_init(args) -> None:
-    data_dir = _data_dir(args)
+    data_dir = data_dir_of(args)
     existing = (data_dir / CONFIG_FILE).exists()
     settings = load_settings(
         data_dir,
@@ -67,7 +48,7 @@ async def cmd_init(args) -> None:
         settings = dataclasses.replace(settings, secret_key=secrets.token_hex(32))
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     # Reach and migrate the database before writing anything, so a failure leaves no config behind.
-    engine, sessions = await _open(settings)
+    engine, sessions = await open_database(settings)
     try:
         await upgrade(engine)
         async with transaction(sessions) as session:
@@ -86,8 +67,8 @@ def _report_private(settings: Settings) -> None:
 
 
 async def cmd_migrate(args) -> None:
-    settings = _settings(args)
-    engine, _ = await _open(settings)
+    settings = settings_of(args)
+    engine, _ = await open_database(settings)
     try:
         await upgrade(engine)
     finally:
@@ -114,8 +95,8 @@ async def _serve(settings: Settings, host: str, port: int, deliver: bool, announ
 
 
 async def cmd_serve(args) -> None:
-    settings = _settings(args)
-    engine, _ = await _open(settings)
+    settings = settings_of(args)
+    engine, _ = await open_database(settings)
     await upgrade(engine)
     await engine.dispose()
     _report_private(settings)
@@ -124,7 +105,7 @@ async def cmd_serve(args) -> None:
 
 
 async def cmd_worker(args) -> None:
-    settings = _settings(args)
+    settings = settings_of(args)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -139,8 +120,8 @@ async def cmd_worker(args) -> None:
 
 
 async def cmd_org_create(args) -> None:
-    settings = _settings(args)
-    engine, sessions = await _open(settings)
+    settings = settings_of(args)
+    engine, sessions = await open_database(settings)
     try:
         async with transaction(sessions) as session:
             org = await actors.create_organization(
@@ -152,8 +133,8 @@ async def cmd_org_create(args) -> None:
 
 
 async def cmd_org_list(args) -> None:
-    settings = _settings(args)
-    engine, sessions = await _open(settings)
+    settings = settings_of(args)
+    engine, sessions = await open_database(settings)
     try:
         async with sessions() as session:
             for org in await actors.list_local_actors(session, "Organization"):
@@ -163,9 +144,9 @@ async def cmd_org_list(args) -> None:
 
 
 async def cmd_org_announce(args) -> None:
-    settings = _settings(args)
+    settings = settings_of(args)
     text = sys.stdin.read() if args.text == "-" else args.text
-    engine, sessions = await _open(settings)
+    engine, sessions = await open_database(settings)
     try:
         async with transaction(sessions) as session:
             org = await actors.require_local_actor(session, args.handle, "Organization")
@@ -176,16 +157,8 @@ async def cmd_org_announce(args) -> None:
     print(f"Published {note.ap_id}; the running node delivers it to the followers.")
 
 
-async def _with_runtime(settings: Settings, work):
-    rt, engine = await build_runtime(settings)
-    try:
-        return await work(rt)
-    finally:
-        await close_runtime(rt, engine)
-
-
 async def cmd_org_follow(args) -> None:
-    settings = _settings(args)
+    settings = settings_of(args)
 
     async def work(rt):
         target = await resolve_actor(rt, args.target)
@@ -197,12 +170,12 @@ async def cmd_org_follow(args) -> None:
             follow = await follows.request_follow(session, rt.uris, org, target)
             return f"@{org.username} follows {target.ap_id} ({follow.state})."
 
-    print(await _with_runtime(settings, work))
+    print(await with_runtime(settings, work))
 
 
 async def cmd_org_requests(args) -> None:
-    settings = _settings(args)
-    engine, sessions = await _open(settings)
+    settings = settings_of(args)
+    engine, sessions = await open_database(settings)
     try:
         async with transaction(sessions) as session:
             org = await actors.require_local_actor(session, args.handle, "Organization")
@@ -224,11 +197,11 @@ async def cmd_org_requests(args) -> None:
 
 
 async def cmd_user_create(args) -> None:
-    settings = _settings(args)
+    settings = settings_of(args)
     password = args.password
     if password is None:
         password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else getpass.getpass()
-    engine, sessions = await _open(settings)
+    engine, sessions = await open_database(settings)
     try:
         async with transaction(sessions) as session:
             user = await actors.create_user(session, Uris(settings.base_url), args.handle, password,
@@ -242,8 +215,8 @@ async def cmd_user_create(args) -> None:
 
 
 async def cmd_user_pending(args) -> None:
-    settings = _settings(args)
-    engine, sessions = await _open(settings)
+    settings = settings_of(args)
+    engine, sessions = await open_database(settings)
     try:
         async with sessions() as session:
             waiting = await accounts.pending_accounts(session)
@@ -256,8 +229,8 @@ async def cmd_user_pending(args) -> None:
 
 
 async def cmd_user_approve(args) -> None:
-    settings = _settings(args)
-    engine, sessions = await _open(settings)
+    settings = settings_of(args)
+    engine, sessions = await open_database(settings)
     try:
         async with transaction(sessions) as session:
             user = await accounts.approve(session, args.handle)
@@ -267,8 +240,8 @@ async def cmd_user_approve(args) -> None:
 
 
 async def cmd_domain(args) -> None:
-    settings = _settings(args)
-    engine, sessions = await _open(settings)
+    settings = settings_of(args)
+    engine, sessions = await open_database(settings)
     try:
         async with transaction(sessions) as session:
             if args.action == "block":
@@ -296,7 +269,7 @@ async def cmd_domain(args) -> None:
 
 async def cmd_org_premoderate(args) -> None:
     """`civic org premoderate HANDLE N`: the organisation's pre-moderation of remote accounts."""
-    engine, sessions = await _open(_settings(args))
+    engine, sessions = await open_database(settings_of(args))
     try:
         async with transaction(sessions) as session:
             org = await actors.require_local_actor(session, args.handle, "Organization")
@@ -312,7 +285,7 @@ async def cmd_org_premoderate(args) -> None:
 async def cmd_org_member(args) -> None:
     """`civic org member add|remove ORG USER ROLE`: a person's role in an organisation. Admins and
     moderators are its discussions' FEP-1b12 moderators: the change federates as Add/Remove."""
-    engine, sessions = await _open(_settings(args))
+    engine, sessions = await open_database(settings_of(args))
     try:
         async with transaction(sessions) as session:
             org = await actors.require_local_actor(session, args.org, "Organization")
@@ -331,9 +304,9 @@ async def cmd_org_member(args) -> None:
 
 async def cmd_account(args) -> None:
     """`civic account block|silence|unblock ACCT_OR_URL`, `civic account list` (remote accounts)."""
-    settings = _settings(args)
+    settings = settings_of(args)
     if args.account_action == "list":
-        engine, sessions = await _open(settings)
+        engine, sessions = await open_database(settings)
         try:
             async with sessions() as session:
                 for row in await moderation.list_restrictions(session):
@@ -358,12 +331,12 @@ async def cmd_account(args) -> None:
             done = "Blocked" if args.account_action == "block" else "Silenced"
             return f"{done} {target}."
 
-    print(await _with_runtime(settings, work))
+    print(await with_runtime(settings, work))
 
 
 async def cmd_reports(args) -> None:
     """`civic reports`: the open reports (or every report with --all), oldest first."""
-    engine, sessions = await _open(_settings(args))
+    engine, sessions = await open_database(settings_of(args))
     try:
         async with sessions() as session:
             rows = await reports.all_reports(session, include_closed=args.all)
@@ -378,13 +351,13 @@ async def cmd_reports(args) -> None:
 
 
 async def cmd_demo(args) -> None:
-    data_dir = _data_dir(args)
+    data_dir = data_dir_of(args)
     if not (data_dir / CONFIG_FILE).exists():
         init_args = argparse.Namespace(data_dir=str(data_dir), base_url=args.base_url,
                                        database_url=None, development=True, instance_name=None)
         await cmd_init(init_args)
     settings = load_settings(data_dir)
-    engine, sessions = await _open(settings)
+    engine, sessions = await open_database(settings)
     try:
         await upgrade(engine)
         logins = await seed_demo(sessions, Uris(settings.base_url))
@@ -510,6 +483,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", default="http://127.0.0.1:8080")
     p.add_argument("--serve", action="store_true", help="then serve it")
     p.set_defaults(func=cmd_demo)
+
+    # Each feature's own commands (civic/commands/*.py) add themselves to these groups.
+    commands.register_all(sub, {"org": org, "user": user}, common)
     return parser
 
 
