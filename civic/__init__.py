@@ -1,2 +1,2 @@
-"""The composition root (DESIGN.md): the only package that wires node, activities, federation and
+"""The composition root (README "Development"): the only package that wires node, activities, federation and
 web together — the web application (``civic.app``) and the ``civic`` command (``civic.cli``)."""

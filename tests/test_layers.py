@@ -1,4 +1,4 @@
-"""The layering of DESIGN.md (web -> federation -> activities -> node) and lint hold."""
+"""The layering of README "Development" (civic -> web -> federation -> activities -> node) and lint hold."""
 
 from __future__ import annotations
 
