@@ -7,58 +7,26 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities import wrappers
-from activities.normalize import host_of
 from activities.notes import iso, note_to_as
 from federation.isolation import describe, transient
 from federation.moderation_fanout import BUILDERS as MODERATION_BUILDERS
+from federation.outbound import BUILDERS as OUTBOUND_BUILDERS
+from federation.outbound.publisher import Publisher
 from federation.participation_documents import local_actor_as
 from federation.participation_fanout import BUILDERS as PARTICIPATION_BUILDERS
-from federation.policy import refused
 from federation.runtime import Runtime, wait_for_signal
+from node import visibility
 from node.db import is_sqlite, writing
-from node.models import Activity, Actor, Delivery, Follow, Note, OutboxEvent, utcnow
+from node.models import Actor, Follow, Note, OutboxEvent, utcnow
 from node.services import follows, outbox
-from node.uris import new_token
 
 log = logging.getLogger(__name__)
 
 
-class Fanout:
+class Fanout(Publisher):
     """Builds the activity for one event inside the event's transaction."""
-
-    def __init__(self, rt: Runtime, session: AsyncSession):
-        self.rt, self.session = rt, session
-        self.deliveries = 0
-
-    def new_id(self) -> str:
-        return self.rt.uris.activity(new_token())
-
-    async def publish(self, actor: Actor, doc: dict, inboxes: list[str], *, public: bool) -> Activity:
-        """Store the activity and queue one delivery per inbox (each inbox once)."""
-        activity = Activity(ap_id=doc["id"], actor_id=actor.id, type=doc["type"], document=doc,
-                            public=public)
-        self.session.add(activity)
-        await self.session.flush()
-        # Never to this node itself, nor to a host the domain policy refuses (blocked, or not on
-        # the allow list in allow-list mode).
-        targets = sorted({i for i in inboxes if i and not self.rt.uris.is_local(i) and not refused(i, self.rt)})
-        if targets:
-            insert = sqlite_insert if is_sqlite(self.rt.settings.effective_database_url) else pg_insert
-            now = utcnow()
-            await self.session.execute(
-                insert(Delivery).values([
-                    {"activity_id": activity.id, "inbox": inbox, "host": host_of(inbox),
-                     "state": "queued", "attempts": 0, "next_try_at": now, "created_at": now}
-                    for inbox in targets
-                ]).on_conflict_do_nothing(index_elements=["activity_id", "inbox"])
-            )
-            self.deliveries += len(targets)
-        return activity
 
     async def _follow_parts(self, follow_id: int) -> tuple[Follow, Actor, Actor] | None:
         follow = await self.session.get(Follow, follow_id)
@@ -76,7 +44,7 @@ class Fanout:
         obj = note_to_as(note, actor)
         doc = wrappers.create(f"{note.ap_id}/activity", actor.ap_id, obj, iso(note.published))
         inboxes = await follows.delivery_inboxes(self.session, actor)
-        await self.publish(actor, doc, inboxes, public=note.visibility in ("public", "unlisted"))
+        await self.publish(actor, doc, inboxes, level=visibility.PUBLIC, listed=note.visibility in ("public", "unlisted"))
 
     async def note_deleted(self, note_id: int) -> None:
         note = await self.session.get(Note, note_id)
@@ -87,7 +55,7 @@ class Fanout:
                               to=["https://www.w3.org/ns/activitystreams#Public"],
                               cc=[actor.followers_url])
         await self.publish(actor, doc, await follows.delivery_inboxes(self.session, actor),
-                           public=False)
+                           level=visibility.PUBLIC, listed=False)
 
     async def follow_accepted(self, follow_id: int) -> None:
         parts = await self._follow_parts(follow_id)
@@ -96,7 +64,7 @@ class Fanout:
         follow, follower, followed = parts
         follow_doc = wrappers.follow(follow.ap_id, follower.ap_id, followed.ap_id)
         doc = wrappers.accept(self.new_id(), followed.ap_id, follow_doc)
-        await self.publish(followed, doc, [follower.inbox], public=False)
+        await self.publish(followed, doc, [follower.inbox], level=visibility.PUBLIC, listed=False)
 
     async def follow_rejected(self, follow_ap_id: str, follower: str, followed_id: int) -> None:
         followed = await self.session.get(Actor, followed_id)
@@ -105,7 +73,7 @@ class Fanout:
             return
         follow_doc = wrappers.follow(follow_ap_id, follower, followed.ap_id)
         doc = wrappers.reject(self.new_id(), followed.ap_id, follow_doc)
-        await self.publish(followed, doc, [target.inbox], public=False)
+        await self.publish(followed, doc, [target.inbox], level=visibility.PUBLIC, listed=False)
 
     async def follow_requested(self, follow_id: int) -> None:
         parts = await self._follow_parts(follow_id)
@@ -113,7 +81,7 @@ class Fanout:
             return
         follow, follower, followed = parts
         doc = wrappers.follow(follow.ap_id, follower.ap_id, followed.ap_id)
-        await self.publish(follower, doc, [followed.inbox], public=False)
+        await self.publish(follower, doc, [followed.inbox], level=visibility.PUBLIC, listed=False)
 
     async def follow_undone(self, follow_ap_id: str, follower_id: int, followed: str) -> None:
         follower = await self.session.get(Actor, follower_id)
@@ -122,7 +90,7 @@ class Fanout:
             return
         inner = wrappers.follow(follow_ap_id, follower.ap_id, followed)
         doc = wrappers.undo(self.new_id(), follower.ap_id, inner, [followed])
-        await self.publish(follower, doc, [target.inbox], public=False)
+        await self.publish(follower, doc, [target.inbox], level=visibility.PUBLIC, listed=False)
 
     async def actor_updated(self, actor_id: int) -> None:
         """Update{actor} to its followers: Mastodon refreshes the name, summary and avatar."""
@@ -131,7 +99,7 @@ class Fanout:
         if doc is None:
             return
         await self.publish(actor, wrappers.update_actor(self.new_id(), doc),
-                           await follows.delivery_inboxes(self.session, actor), public=True)
+                           await follows.delivery_inboxes(self.session, actor), level=visibility.PUBLIC, listed=True)
 
 
 BUILDERS: dict[str, Callable[..., Awaitable[None]]] = {
@@ -144,6 +112,7 @@ BUILDERS: dict[str, Callable[..., Awaitable[None]]] = {
     outbox.ACTOR_UPDATED: Fanout.actor_updated,
     **PARTICIPATION_BUILDERS,
     **MODERATION_BUILDERS,
+    **OUTBOUND_BUILDERS,
 }
 
 

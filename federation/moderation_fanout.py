@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 from activities.flags import flag_to_as
 from activities.moderators import moderators_change
 from federation import participation_documents as documents
-from federation.participation_fanout import Publisher
+from federation.outbound.publisher import Publisher
+from node import visibility
 from node.models import Actor, Report
 from node.services import actors, discussions, follows, reports
 from node.services.actors import local_actor
@@ -25,7 +26,7 @@ async def report_forwarded(fanout: Publisher, report_id: int, comment: str = "")
         return
     objects = [account.ap_id] + ([row.target_ap_id] if row.target_ap_id != account.ap_id else [])
     doc = flag_to_as(fanout.new_id(), instance.ap_id, objects, comment or row.reason, account.ap_id)
-    await fanout.publish(instance, doc, [account.delivery_inbox], public=False)
+    await fanout.publish(instance, doc, [account.delivery_inbox], level=visibility.PUBLIC, listed=False)
 
 
 async def moderators_changed(fanout: Publisher, organization_id: int, person_id: int, added: bool) -> None:
@@ -44,7 +45,7 @@ async def moderators_changed(fanout: Publisher, organization_id: int, person_id:
             continue
         doc = moderators_change(kind, fanout.new_id(), group.ap_id, person.ap_id,
                                 fanout.rt.uris.discussion_moderators(group.ap_id), group.followers_url)
-        await fanout.publish(group, doc, inboxes, public=True)
+        await fanout.publish(group, doc, inboxes, level=visibility.PUBLIC, listed=True)
 
 
 BUILDERS: dict[str, Callable[..., Awaitable[None]]] = {

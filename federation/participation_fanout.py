@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities import wrappers
 from activities.groups import group_announce, group_announce_id
 from activities.normalize import ids_of
 from activities.vocabulary import PUBLIC, is_public
 from federation import participation_documents as documents
-from federation.runtime import Runtime
+from federation.outbound.publisher import Publisher
+from node import visibility
 from node.models import (
     Activity,
     Actor,
@@ -31,18 +30,6 @@ from node.services import community, contributions, discussions, follows, propos
 # Inbound handlers emit this when a remote participant's Update or Delete of a contribution was
 # accepted: the group passes it on to its followers (FEP-1b12).
 GROUP_RELAYED = "participation.group_relayed"
-
-
-class Publisher(Protocol):
-    """What a builder needs of federation.fanout.Fanout (which imports this module)."""
-
-    rt: Runtime
-    session: AsyncSession
-
-    def new_id(self) -> str: ...
-
-    async def publish(self, actor: Actor, doc: dict, inboxes: list[str], *,
-                      public: bool) -> Activity: ...
 
 
 async def _followers(fanout: Publisher, *actors: Actor | None) -> list[str]:
@@ -71,11 +58,11 @@ async def _in_group(fanout: Publisher, discussion: Discussion, activity: dict, *
     addressed = is_public(ids_of(activity.get("to")) + ids_of(activity.get("cc")))
     await fanout.publish(group, group_announce(fanout.new_id(), group.ap_id, activity,
                                                group.followers_url), inboxes,
-                         public=public and addressed)
+                         level=visibility.PUBLIC, listed=public and addressed)
     if object_id is not None:
         await fanout.publish(group, group_announce_id(fanout.new_id(), group.ap_id, object_id,
                                                       group.followers_url, public=addressed),
-                             inboxes, public=False)
+                             inboxes, level=visibility.PUBLIC, listed=False)
 
 
 # ---- discussions and contributions
@@ -91,7 +78,7 @@ async def _discussion_page(fanout: Publisher, discussion_id: int, wrap) -> None:
     sender = author or organization
     doc = wrap(fanout.new_id(), sender.ap_id, page)
     inboxes = await _followers(fanout, organization, discussion.group, author)
-    await fanout.publish(sender, doc, inboxes, public=True)
+    await fanout.publish(sender, doc, inboxes, level=visibility.PUBLIC, listed=True)
 
 
 async def discussion_opened(fanout: Publisher, discussion_id: int) -> None:
@@ -128,7 +115,7 @@ async def contribution_created(fanout: Publisher, contribution_id: int) -> None:
     create = wrappers.create(fanout.new_id(), author.ap_id, note, note["published"])
     inboxes = await _followers(fanout, author, discussion.group)
     inboxes += _inbox_of(await _parent_author(fanout, contribution))
-    await fanout.publish(author, create, inboxes, public=True)
+    await fanout.publish(author, create, inboxes, level=visibility.PUBLIC, listed=True)
     await _in_group(fanout, discussion, create, object_id=contribution.ap_id, public=True)
 
 
@@ -152,7 +139,7 @@ async def contribution_deleted(fanout: Publisher, contribution_id: int) -> None:
                           cc=[group.ap_id, group.followers_url, author.followers_url])
     inboxes = await _followers(fanout, author, group)
     inboxes += _inbox_of(await _parent_author(fanout, contribution))
-    await fanout.publish(author, doc, inboxes, public=False)
+    await fanout.publish(author, doc, inboxes, level=visibility.PUBLIC, listed=False)
     await _in_group(fanout, discussion, doc)
 
 
@@ -170,7 +157,7 @@ async def _like(fanout: Publisher, like_id: str, actor: Actor, target_id: str, a
     doc = wrappers.like(like_id, actor.ap_id, target_id, [author.ap_id])
     if undo:
         doc = wrappers.undo(fanout.new_id(), actor.ap_id, doc, [author.ap_id])
-    await fanout.publish(actor, doc, _inbox_of(author), public=not undo)
+    await fanout.publish(actor, doc, _inbox_of(author), level=visibility.PUBLIC, listed=not undo)
     if discussion is not None:
         await _in_group(fanout, discussion, doc)
 
@@ -239,7 +226,7 @@ async def _join(fanout: Publisher, join_id: str, actor_id: int, initiative_id: i
     doc = wrappers.join(join_id, actor.ap_id, initiative.ap_id, [author.ap_id])
     if undo:
         doc = wrappers.undo(fanout.new_id(), actor.ap_id, doc, [author.ap_id])
-    await fanout.publish(actor, doc, _inbox_of(author), public=True)
+    await fanout.publish(actor, doc, _inbox_of(author), level=visibility.PUBLIC, listed=True)
     await _in_group(fanout, discussion, doc)
 
 
@@ -264,7 +251,7 @@ async def _proposal_page(fanout: Publisher, proposal_id: int, wrap) -> None:
     organization = await fanout.session.get(Actor, proposal.organization_id)
     author = proposal.author
     inboxes = await _followers(fanout, author, organization, discussion.group if discussion else None)
-    await fanout.publish(author, wrap(fanout.new_id(), author.ap_id, doc), inboxes, public=True)
+    await fanout.publish(author, wrap(fanout.new_id(), author.ap_id, doc), inboxes, level=visibility.PUBLIC, listed=True)
 
 
 async def proposal_published(fanout: Publisher, proposal_id: int) -> None:
@@ -290,7 +277,7 @@ async def answer_published(fanout: Publisher, proposal_id: int) -> None:
         wrappers.create(create_id, organization.ap_id, doc, doc["published"])
     inboxes = await _followers(fanout, organization, proposal.author,
                                discussion.group if discussion else None)
-    await fanout.publish(organization, activity, inboxes, public=True)
+    await fanout.publish(organization, activity, inboxes, level=visibility.PUBLIC, listed=True)
 
 
 async def _in_discussion(fanout: Publisher, row: Article | Initiative | None, convert) -> None:
@@ -301,7 +288,7 @@ async def _in_discussion(fanout: Publisher, row: Article | Initiative | None, co
     author = row.author
     create = wrappers.create(fanout.new_id(), author.ap_id, doc, doc["published"])
     inboxes = await _followers(fanout, author, discussion.organization, discussion.group)
-    await fanout.publish(author, create, inboxes, public=True)
+    await fanout.publish(author, create, inboxes, level=visibility.PUBLIC, listed=True)
 
 
 async def article_created(fanout: Publisher, article_id: int) -> None:
