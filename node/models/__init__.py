@@ -25,6 +25,7 @@ from node.models.federation import (
     InboxStates,
     OutboxEvent,
 )
+from node.models.legal import LEGAL_KINDS, LegalText
 from node.models.moderation import (
     AccountRestriction,
     AccountRestrictions,
@@ -82,6 +83,8 @@ __all__ = [
     "InboxActivity",
     "InboxRefusal",
     "InboxStates",
+    "LEGAL_KINDS",
+    "LegalText",
     "Membership",
     "Note",
     "OutboxEvent",
