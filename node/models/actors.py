@@ -41,6 +41,9 @@ class Actor(Base):
     document: Mapped[dict | None] = mapped_column(JSONDoc, nullable=True)
     fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A local person whose account was erased (node/services/erasure.py): the row stays as a
+    # tombstone (410 at its id) and keeps its handle, so nobody can register it again.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (
         # Handles are unique among local actors only: remote usernames repeat across hosts.

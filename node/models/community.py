@@ -64,6 +64,8 @@ class Initiative(Base):
     link: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     acted_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Erased with its author's account: a tombstone (410 at its id), title and text cleared.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     author: Mapped[Actor] = relationship(lazy="joined")
 

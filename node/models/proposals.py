@@ -56,6 +56,8 @@ class Proposal(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Erased with its author's account: a tombstone (410 at its id), title and text cleared.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     author: Mapped[Actor] = relationship(foreign_keys=[author_id], lazy="joined")
 

@@ -1,22 +1,33 @@
 """erasure and retention (tombstones, anonymised reactions, retention settings)
 
+Erased accounts leave tombstones: the person's actor row keeps its handle (reserved) with
+``deleted_at``; their proposals and initiatives get a ``deleted_at`` as articles, contributions
+and notes already have.
+
 Revision ID: c7a1e5f0a006
 Revises: c7a1e5f0a005
 Create Date: 2026-12-06 11:00:00
 """
-from alembic import op  # noqa: F401
-import sqlalchemy as sa  # noqa: F401
-import node.models.base  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
+
+import node.models.base
 
 revision = 'c7a1e5f0a006'
 down_revision = 'c7a1e5f0a005'
 branch_labels = None
 depends_on = None
 
+TABLES = ('actors', 'proposals', 'initiatives')
+
 
 def upgrade() -> None:
-    pass
+    for table in TABLES:
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column('deleted_at', node.models.base.UTCDateTime(), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    for table in reversed(TABLES):
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column('deleted_at')
