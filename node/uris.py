@@ -44,6 +44,48 @@ def new_token() -> str:
     return uuid.uuid4().hex
 
 
+# What a path segment of one of our ids may be: a token (new_token(), or a word in fixtures) and a
+# handle (people's, organisations' and discussions' "<organisation>.<slug>"). Anything else in
+# the path (percent-escapes, empty segments, a trailing slash) is not an id we minted.
+_TOKEN = r"[A-Za-z0-9_-]{1,128}"
+_HANDLE = r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])?"
+_SLUG = r"[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?"
+# Each id this module builds, as (kind, path pattern): the inverse of the builders below.
+_ID_PATHS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(pattern)) for kind, pattern in (
+        ("instance", r"/actor"),
+        ("actor", rf"/actors/({_HANDLE})"),
+        ("inbox", rf"/actors/({_HANDLE})/inbox"),
+        ("outbox", rf"/actors/({_HANDLE})/outbox"),
+        ("followers", rf"/actors/({_HANDLE})/followers"),
+        ("following", rf"/actors/({_HANDLE})/following"),
+        ("moderators", rf"/actors/({_HANDLE})/moderators"),
+        ("note", rf"/notes/({_TOKEN})"),
+        ("activity", rf"/activities/({_TOKEN})"),
+        ("discussion", rf"/orgs/({_HANDLE})/discussions/({_SLUG})"),
+        ("contribution", rf"/contributions/({_TOKEN})"),
+        ("proposal", rf"/proposals/({_TOKEN})"),
+        ("answer", rf"/proposals/({_TOKEN})/answer"),
+        ("article", rf"/articles/({_TOKEN})"),
+        ("initiative", rf"/initiatives/({_TOKEN})"),
+    ))
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What one of our ids names: ``kind`` ("actor", "discussion", "contribution", …) and its
+    ``key`` in the id (a token, a handle, or a discussion's (organisation, slug))."""
+
+    kind: str
+    key: tuple[str, ...] = ()
+
+    @property
+    def token(self) -> str:
+        return self.key[0]
+
+    username = token  # the handle, for the actor kinds
+
+
 @dataclass(frozen=True)
 class Uris:
     """The URL scheme of one node, rooted at its base URL."""
@@ -178,6 +220,29 @@ class Uris:
 
     def acct(self, username: str) -> str:
         return f"acct:{username}@{self.domain}"
+
+    def kind_of(self, ap_id: str | None) -> Kind | None:
+        """What our id ``ap_id`` names, read from the id alone (no database); None for anything
+        that is not exactly an id we mint: another host, a query string, a fragment other than
+        the actor key's, trailing segments, web pages and form targets."""
+        if not ap_id or not self.is_local(ap_id):
+            return None
+        if any(c in ap_id for c in "\t\r\n"):
+            return None  # urlsplit drops them silently; no id of ours has them
+        parts = urlsplit(ap_id)
+        if parts.query or ap_id.endswith("?"):
+            return None
+        if parts.fragment or "#" in ap_id:
+            if parts.fragment != "main-key":
+                return None
+            owner = self.kind_of(ap_id[: -len("#main-key")])
+            keyed = owner is not None and owner.kind in ("actor", "instance")
+            return Kind("key", owner.key) if keyed else None
+        for kind, pattern in _ID_PATHS:
+            found = pattern.fullmatch(parts.path)
+            if found:
+                return Kind(kind, found.groups())
+        return None
 
     def username_from_actor(self, ap_id: str) -> str | None:
         prefix = f"{self.base}/actors/"
