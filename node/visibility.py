@@ -24,9 +24,10 @@ exactly the 404 of a missing thing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, case, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.models import Follow, FollowStates, Membership, User
@@ -63,6 +64,22 @@ def level_of(*containers: object | None) -> str:
     """The level of a thing inside ``containers`` (its space, its discussion, …): the stricter of
     their ``visibility`` attributes. A thing inherits; it has no level of its own."""
     return stricter(*(getattr(c, "visibility", None) for c in containers if c is not None))
+
+
+def level_in(levels: Iterable[str], column, *columns) -> ColumnElement[bool]:
+    """SQL for :func:`level_of` of a row within ``levels``: the stricter of ``columns`` (the
+    ``visibility`` columns of its containers, outer-joined: NULL — no such container — is open;
+    anything unknown is the most closed) is one of ``levels``. For indexes and counts
+    (``level_in(listed_levels(who), Space.visibility, Discussion.visibility)``)."""
+    ranks = [LEVELS.index(level) for level in set(levels) if level in LEVELS]
+    if not ranks:
+        return false()
+    strictest = None
+    for each in (column, *columns):
+        rank = case((each.is_(None), 0), *((each == level, i) for i, level in enumerate(LEVELS)),
+                    else_=len(LEVELS) - 1)
+        strictest = rank if strictest is None else case((rank > strictest, rank), else_=strictest)
+    return strictest.in_(sorted(ranks))
 
 
 def federates(level: str) -> bool:

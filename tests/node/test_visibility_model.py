@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import String, literal, select
 
 from node import visibility as v
 
@@ -55,3 +56,21 @@ def test_visibility__only_members_never_federates():
 def test_visibility__standing_keys_separate_what_each_may_read():
     keys = {who: s.key for who, s in STANDINGS.items()}
     assert len(set(keys.values())) == 4
+
+
+VALUES = (*v.LEVELS, None, "typo")  # None: no such container (outer join); "typo": unknown
+
+
+async def test_visibility__level_in_is_level_of_in_sql(sessions):
+    """level_in(levels, *columns) selects exactly the rows whose level_of is in levels, on both
+    backends: NULL containers are open, unknown values the most closed."""
+    async with sessions() as session:
+        for who in STANDINGS.values():
+            levels = v.listed_levels(who)
+            for a in VALUES:
+                for b in VALUES:
+                    columns = (literal(a, String), literal(b, String))
+                    got = await session.scalar(select(v.level_in(levels, *columns)))
+                    expected = v.stricter(a, b) in levels
+                    assert bool(got) == expected, (who, a, b)
+        assert not await session.scalar(select(v.level_in((), literal("public", String))))
