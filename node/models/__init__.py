@@ -26,6 +26,12 @@ from node.models.federation import (
     OutboxEvent,
 )
 from node.models.legal import LEGAL_KINDS, LegalText
+from node.models.membership import (
+    CensusEntry,
+    MemberVerification,
+    VerificationCode,
+    VerificationSalt,
+)
 from node.models.moderation import (
     AccountRestriction,
     AccountRestrictions,
@@ -85,6 +91,7 @@ __all__ = [
     "InboxStates",
     "LEGAL_KINDS",
     "LegalText",
+    "CensusEntry", "MemberVerification", "VerificationCode", "VerificationSalt",
     "Membership",
     "Note",
     "OutboxEvent",

@@ -21,7 +21,7 @@ from node.models import Actor, Membership, User
 from node.services import outbox
 from node.uris import INSTANCE_USERNAME, Uris, check_username
 
-ROLES = ("admin", "moderator", "official", "ambassador")
+ROLES = ("admin", "moderator", "official", "ambassador", "member")  # member: verified (node.services.membership)
 # The roles that moderate an organisation's discussions: their holders are the FEP-1b12 moderators
 # of each discussion's Group; gaining or losing the first of them is federated as Add/Remove.
 MODERATOR_ROLES = ("admin", "moderator")
