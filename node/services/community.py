@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.errors import InvalidInput
+from node.errors import InvalidInput, NotFound
 from node.models import (
     STAKEHOLDER_ROLES,
     Actor,
@@ -19,7 +19,7 @@ from node.models import (
     InitiativeAction,
     Stakeholder,
 )
-from node.services import outbox
+from node.services import outbox, reactions
 from node.uris import Uris, new_token
 
 ARTICLE_CREATED = "article.created"
@@ -151,50 +151,31 @@ async def initiatives(session: AsyncSession, discussion: Discussion) -> list[Ini
                                       .order_by(Initiative.acted_count.desc(), Initiative.id)))
 
 
+async def _actionable(session: AsyncSession, initiative: Initiative, actor: Actor) -> None:
+    if initiative.deleted_at is not None:
+        raise NotFound("no such initiative")
+
+
+# "I acted" on a take-action initiative: once per person (a Join); its author may act too.
+ACTION = reactions.Reaction(
+    "action", InitiativeAction, Initiative, "initiative_id", "acted_count",
+    INITIATIVE_JOINED, "action_id", INITIATIVE_LEFT, ("join_ap_id", "initiative_id"),
+    state=_actionable)
+
+
 async def act(session: AsyncSession, uris: Uris, initiative: Initiative, actor: Actor,
               join_ap_id: str | None = None) -> bool:
-    """"I acted" (a Join), once per person; False if already recorded."""
-    if await session.scalar(select(InitiativeAction.id).where(
-            InitiativeAction.initiative_id == initiative.id, InitiativeAction.actor_id == actor.id)):
-        return False
-    row = InitiativeAction(ap_id=join_ap_id or uris.activity(new_token()), initiative_id=initiative.id,
-                           actor_id=actor.id)
-    session.add(row)
-    await session.execute(update(Initiative).where(Initiative.id == initiative.id)
-                          .values(acted_count=Initiative.acted_count + 1))
-    await session.flush()
-    await session.refresh(initiative, ["acted_count"])
-    if join_ap_id is None:
-        await outbox.emit(session, INITIATIVE_JOINED, action_id=row.id)
-    return True
+    """"I acted" (reactions.add with ACTION); False if already recorded."""
+    return await reactions.add(session, uris, ACTION, initiative, actor, join_ap_id)
 
 
 async def unact(session: AsyncSession, actor: Actor, *, initiative: Initiative | None = None,
                 join_ap_id: str | None = None) -> bool:
     """Take back "I acted", by the initiative (local click) or by the Join's id (Undo(Join))."""
-    query = select(InitiativeAction).where(InitiativeAction.actor_id == actor.id)
-    if initiative is not None:
-        query = query.where(InitiativeAction.initiative_id == initiative.id)
-    elif join_ap_id:
-        query = query.where(InitiativeAction.ap_id == join_ap_id)
-    else:
-        return False
-    row = await session.scalar(query)
-    if row is None:
-        return False
-    if actor.local:  # withdrawn here: Undo(Join) for those who received the Join
-        await outbox.emit(session, INITIATIVE_LEFT, join_ap_id=row.ap_id, actor_id=actor.id,
-                          initiative_id=row.initiative_id)
-    await session.execute(delete(InitiativeAction).where(InitiativeAction.id == row.id))
-    await session.execute(update(Initiative).where(Initiative.id == row.initiative_id)
-                          .values(acted_count=Initiative.acted_count - 1))
-    return True
+    return await reactions.withdraw(session, ACTION, actor, target=initiative, ap_id=join_ap_id)
 
 
 async def acted_in(session: AsyncSession, actor: Actor | None, discussion: Discussion) -> set[int]:
     """The initiatives of ``discussion`` where ``actor`` said "I acted"."""
-    if actor is None:
-        return set()
-    rows = await session.scalars(select(InitiativeAction.initiative_id).join(Initiative).where(
-        InitiativeAction.actor_id == actor.id, Initiative.discussion_id == discussion.id))
-    return set(rows)
+    return await reactions.given(session, ACTION, actor,
+                                 within=Initiative.discussion_id == discussion.id)

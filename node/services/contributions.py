@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.errors import Conflict, InvalidInput, NotFound
 from node.models import Actor, Agreement, Contribution, Discussion, utcnow
-from node.services import outbox
+from node.services import outbox, reactions
 from node.services.discussions import can_contribute
 from node.uris import Uris, new_token
 
@@ -115,53 +115,28 @@ async def require(session: AsyncSession, contribution_id: int) -> Contribution:
     return contribution
 
 
-async def agree(session: AsyncSession, uris: Uris, contribution: Contribution, actor: Actor,
-                like_ap_id: str | None = None) -> bool:
-    """Record "I agree" once per person; returns False when it was already recorded.
-
-    Raises ``Conflict`` when ``actor`` wrote the contribution: nobody agrees with themselves."""
+async def _agreeable(session: AsyncSession, contribution: Contribution, actor: Actor) -> None:
     if contribution.deleted_at is not None:
         raise NotFound("no such contribution")
-    existing = await session.scalar(select(Agreement.id).where(
-        Agreement.contribution_id == contribution.id, Agreement.actor_id == actor.id))
-    if existing is not None:
-        return False  # checked first: an agreement stored before the rule can still be withdrawn
-    if contribution.author_id == actor.id:
-        raise Conflict(SELF_AGREEMENT)  # the web form and an inbound Like alike (SECURITY.md rule 23)
-    local = like_ap_id is None
-    agreement = Agreement(ap_id=like_ap_id or uris.activity(new_token()),
-                          contribution_id=contribution.id, actor_id=actor.id)
-    session.add(agreement)
-    # Counted in SQL, not in Python: concurrent agreements must not overwrite each other.
-    await session.execute(update(Contribution).where(Contribution.id == contribution.id)
-                          .values(agree_count=Contribution.agree_count + 1))
-    await session.flush()
-    await session.refresh(contribution, ["agree_count"])
-    if local:
-        await outbox.emit(session, AGREEMENT_CREATED, agreement_id=agreement.id)
-    return True
+
+
+# "I agree" with a contribution: once per person, never by its author (a Like; node/services/reactions).
+AGREEMENT = reactions.Reaction(
+    "agreement", Agreement, Contribution, "contribution_id", "agree_count",
+    AGREEMENT_CREATED, "agreement_id", AGREEMENT_UNDONE, ("agreement_ap_id", "contribution_id"),
+    own=SELF_AGREEMENT, state=_agreeable)
+
+
+async def agree(session: AsyncSession, uris: Uris, contribution: Contribution, actor: Actor,
+                like_ap_id: str | None = None) -> bool:
+    """Record "I agree" (reactions.add with AGREEMENT); False when it was already recorded."""
+    return await reactions.add(session, uris, AGREEMENT, contribution, actor, like_ap_id)
 
 
 async def withdraw_agreement(session: AsyncSession, actor: Actor, *, contribution: Contribution | None = None,
                              like_ap_id: str | None = None) -> bool:
     """Undo an agreement, by the contribution (local click) or by the Like's id (Undo(Like))."""
-    query = select(Agreement).where(Agreement.actor_id == actor.id)
-    if contribution is not None:
-        query = query.where(Agreement.contribution_id == contribution.id)
-    elif like_ap_id:
-        query = query.where(Agreement.ap_id == like_ap_id)
-    else:
-        return False
-    agreement = await session.scalar(query)
-    if agreement is None:
-        return False
-    if actor.local:
-        await outbox.emit(session, AGREEMENT_UNDONE, agreement_ap_id=agreement.ap_id,
-                          actor_id=actor.id, contribution_id=agreement.contribution_id)
-    await session.execute(delete(Agreement).where(Agreement.id == agreement.id))
-    await session.execute(update(Contribution).where(Contribution.id == agreement.contribution_id)
-                          .values(agree_count=Contribution.agree_count - 1))
-    return True
+    return await reactions.withdraw(session, AGREEMENT, actor, target=contribution, ap_id=like_ap_id)
 
 
 async def own_unagreed_ids(session: AsyncSession, actor: Actor | None, discussion: Discussion) -> set[int]:
@@ -178,12 +153,8 @@ async def own_unagreed_ids(session: AsyncSession, actor: Actor | None, discussio
 
 
 async def agreed_ids(session: AsyncSession, actor: Actor | None, discussion: Discussion) -> set[int]:
-    if actor is None:
-        return set()
-    rows = await session.scalars(
-        select(Agreement.contribution_id).join(Contribution)
-        .where(Agreement.actor_id == actor.id, Contribution.discussion_id == discussion.id))
-    return set(rows)
+    return await reactions.given(session, AGREEMENT, actor,
+                                 within=Contribution.discussion_id == discussion.id)
 
 
 async def set_mark(session: AsyncSession, contribution: Contribution, *, quality: bool | None = None,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
 from node.models import Actor, Proposal, ProposalStates, ProposalSupport, Space, StateChange, utcnow
-from node.services import outbox
+from node.services import outbox, proposal_access, reactions
 from node.uris import Uris, new_token
 
 S = ProposalStates
@@ -33,6 +33,7 @@ SELF_SUPPORT = "the author cannot support their own proposal"
 async def create(session: AsyncSession, uris: Uris, organization: Actor, author: Actor, title: str,
                  body_html: str, *, space: Space | None = None, discussion_id: int | None = None,
                  publish: bool = False, language: str | None = None) -> Proposal:
+    await proposal_access.check_filing(session, organization, author, space, discussion_id)
     title = (title or "").strip()
     if not 3 <= len(title) <= 300:
         raise InvalidInput("the title must have between 3 and 300 characters")
@@ -103,54 +104,37 @@ async def _supports_in_space(session: AsyncSession, actor: Actor, space_id: int)
         .where(ProposalSupport.actor_id == actor.id, Proposal.space_id == space_id)) or 0
 
 
-async def support(session: AsyncSession, uris: Uris, proposal: Proposal, actor: Actor,
-                  like_ap_id: str | None = None) -> bool:
-    """One support per person; the space may cap supports per person. False if already given.
-
-    Raises ``Conflict`` when ``actor`` is the proposal's author: nobody supports themselves."""
+async def _supportable(session: AsyncSession, proposal: Proposal, actor: Actor) -> None:
+    if proposal.deleted_at is not None:
+        raise NotFound("no such proposal")
     if proposal.state not in SUPPORTABLE:
         raise Conflict("this proposal cannot be supported in its current state")
-    if await session.scalar(select(ProposalSupport.id).where(
-            ProposalSupport.proposal_id == proposal.id, ProposalSupport.actor_id == actor.id)):
-        return False  # checked first: a support stored before the rule can still be withdrawn
-    if proposal.author_id == actor.id:
-        raise Conflict(SELF_SUPPORT)  # the web form and an inbound Like alike (SECURITY.md rule 23)
-    if proposal.space_id is not None:
-        space = await session.get(Space, proposal.space_id)
-        if space.supports_per_person is not None and \
-                await _supports_in_space(session, actor, space.id) >= space.supports_per_person:
-            raise Conflict(f"you already gave your {space.supports_per_person} supports here")
-    row = ProposalSupport(ap_id=like_ap_id or uris.activity(new_token()), proposal_id=proposal.id,
-                          actor_id=actor.id)
-    session.add(row)
-    await session.execute(update(Proposal).where(Proposal.id == proposal.id)
-                          .values(support_count=Proposal.support_count + 1))
-    await session.flush()
-    await session.refresh(proposal, ["support_count"])
-    if like_ap_id is None:
-        await outbox.emit(session, SUPPORT_CREATED, support_id=row.id)
-    return True
+
+
+async def _within_space_limit(session: AsyncSession, proposal: Proposal, actor: Actor) -> None:
+    """The space may cap the supports each person gives in it."""
+    space = await session.get(Space, proposal.space_id) if proposal.space_id is not None else None
+    if space is not None and space.supports_per_person is not None and \
+            await _supports_in_space(session, actor, space.id) >= space.supports_per_person:
+        raise Conflict(f"you already gave your {space.supports_per_person} supports here")
+
+
+# A proposal's support: once per person, never by its author, within the space's limit (a Like).
+SUPPORT = reactions.Reaction(
+    "support", ProposalSupport, Proposal, "proposal_id", "support_count",
+    SUPPORT_CREATED, "support_id", SUPPORT_UNDONE, ("support_ap_id", "proposal_id"),
+    own=SELF_SUPPORT, state=_supportable, limits=(_within_space_limit,))
+
+
+async def support(session: AsyncSession, uris: Uris, proposal: Proposal, actor: Actor,
+                  like_ap_id: str | None = None) -> bool:
+    """Support a proposal (reactions.add with SUPPORT); False if already given."""
+    return await reactions.add(session, uris, SUPPORT, proposal, actor, like_ap_id)
 
 
 async def withdraw_support(session: AsyncSession, actor: Actor, *, proposal: Proposal | None = None,
                            like_ap_id: str | None = None) -> bool:
-    query = select(ProposalSupport).where(ProposalSupport.actor_id == actor.id)
-    if proposal is not None:
-        query = query.where(ProposalSupport.proposal_id == proposal.id)
-    elif like_ap_id:
-        query = query.where(ProposalSupport.ap_id == like_ap_id)
-    else:
-        return False
-    row = await session.scalar(query)
-    if row is None:
-        return False
-    if actor.local:
-        await outbox.emit(session, SUPPORT_UNDONE, support_ap_id=row.ap_id, actor_id=actor.id,
-                          proposal_id=row.proposal_id)
-    await session.execute(delete(ProposalSupport).where(ProposalSupport.id == row.id))
-    await session.execute(update(Proposal).where(Proposal.id == row.proposal_id)
-                          .values(support_count=Proposal.support_count - 1))
-    return True
+    return await reactions.withdraw(session, SUPPORT, actor, target=proposal, ap_id=like_ap_id)
 
 
 async def by_ap_id(session: AsyncSession, ap_id: str) -> Proposal | None:
@@ -179,9 +163,10 @@ class ProposalPage:
 
 async def index(session: AsyncSession, organization: Actor, *, state: str | None = None,
                 sort: str = "supports", page: int = 1, space_id: int | None = None,
-                page_size: int = PAGE_SIZE) -> ProposalPage:
+                page_size: int = PAGE_SIZE, levels: tuple[str, ...] | None = None) -> ProposalPage:
     """Filtered, sorted, paginated proposals; served by the (organisation, state, …) indexes,
-    never by reading supports (the count is denormalised on the proposal)."""
+    never by reading supports (the count is denormalised on the proposal). With ``levels``
+    (``visibility.listed_levels(who)``), only — and only counting — those listed to that reader."""
     if sort not in SORTS:
         raise InvalidInput(f"sort must be one of {', '.join(SORTS)}")
     if state is not None and state not in S.PUBLIC:
@@ -190,6 +175,8 @@ async def index(session: AsyncSession, organization: Actor, *, state: str | None
     where = [Proposal.organization_id == organization.id, Proposal.state.in_(states)]
     if space_id is not None:
         where.append(Proposal.space_id == space_id)
+    if levels is not None:
+        where.append(Proposal.id.in_(proposal_access.listed_ids(levels)))
     total = await session.scalar(select(func.count()).select_from(Proposal).where(*where)) or 0
     order = {"supports": (Proposal.support_count.desc(), Proposal.id.desc()),
              "recent": (Proposal.published_at.desc(), Proposal.id.desc()),
@@ -208,16 +195,9 @@ async def history(session: AsyncSession, proposal: Proposal) -> list[StateChange
 
 async def supported_in(session: AsyncSession, actor: Actor | None, organization: Actor) -> set[int]:
     """The proposals to ``organization`` that ``actor`` supports (by the supports' actor index)."""
-    if actor is None:
-        return set()
-    rows = await session.scalars(select(ProposalSupport.proposal_id).join(Proposal).where(
-        ProposalSupport.actor_id == actor.id, Proposal.organization_id == organization.id))
-    return set(rows)
+    return await reactions.given(session, SUPPORT, actor,
+                                 within=Proposal.organization_id == organization.id)
 
 
 async def supported_by(session: AsyncSession, actor: Actor | None, proposal_ids: list[int]) -> set[int]:
-    if actor is None or not proposal_ids:
-        return set()
-    rows = await session.scalars(select(ProposalSupport.proposal_id).where(
-        ProposalSupport.actor_id == actor.id, ProposalSupport.proposal_id.in_(proposal_ids)))
-    return set(rows)
+    return await reactions.given(session, SUPPORT, actor, proposal_ids)
