@@ -97,10 +97,15 @@ async def require_note(session: AsyncSession, ap_id: str) -> Note:
     return note
 
 
-async def notes_by(session: AsyncSession, actor: Actor, limit: int = 20) -> list[Note]:
+async def notes_by(session: AsyncSession, actor: Actor, limit: int = 20,
+                   levels: tuple[str, ...] | None = None) -> list[Note]:
+    """The actor's live notes, newest first; with ``levels`` (``visibility.listed_levels(who)``)
+    only those listed to that reader."""
+    query = select(Note).where(Note.actor_id == actor.id, Note.deleted_at.is_(None))
+    if levels is not None:
+        query = query.where(Note.visibility.in_(levels))
     rows = await session.scalars(
-        select(Note).where(Note.actor_id == actor.id, Note.deleted_at.is_(None))
-        .order_by(Note.published.desc(), Note.id.desc()).limit(limit)
+        query.order_by(Note.published.desc(), Note.id.desc()).limit(limit)
     )
     return list(rows)
 
@@ -117,7 +122,9 @@ async def timeline_of(session: AsyncSession, actor: Actor, limit: int = 50) -> l
     return list(rows)
 
 
-async def count_local_notes(session: AsyncSession) -> int:
-    return await session.scalar(
-        select(func.count()).select_from(Note).where(Note.local.is_(True), Note.deleted_at.is_(None))
-    ) or 0
+async def count_local_notes(session: AsyncSession, levels: tuple[str, ...] | None = None) -> int:
+    """Local live notes; with ``levels``, only those at one of them (NodeInfo counts public ones)."""
+    query = select(func.count()).select_from(Note).where(Note.local.is_(True), Note.deleted_at.is_(None))
+    if levels is not None:
+        query = query.where(Note.visibility.in_(levels))
+    return await session.scalar(query) or 0
