@@ -20,7 +20,6 @@ from activities.contributions import (
 from activities.errors import InvalidDocument
 from activities.normalize import first_type, id_of, ids_of
 from federation import participation_documents as documents
-from federation.participation_fanout import GROUP_RELAYED
 from federation.runtime import Runtime
 from node.errors import Conflict, Forbidden
 from node.models import (
@@ -35,6 +34,7 @@ from node.models import (
 )
 from node.services import community, contributions, discussions, notes, outbox, proposals
 from node.services.actors import local_actor
+from node.services.outbox import GROUP_RELAYED
 
 log = logging.getLogger(__name__)
 MAX_ID = 2048  # the length of our ap_id and url columns (PostgreSQL enforces it)

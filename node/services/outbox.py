@@ -16,6 +16,9 @@ FOLLOW_REJECTED = "follow.rejected"
 FOLLOW_REQUESTED = "follow.requested"  # a local actor follows a remote one: send Follow
 FOLLOW_UNDONE = "follow.undone"  # a local actor stops following: send Undo(Follow)
 ACTOR_UPDATED = "actor.updated"  # a local actor's document changed (an organisation's logo): Update
+# Inbound handlers emit this when a remote participant's Update or Delete of a contribution was
+# accepted: the discussion's group passes it on to its followers (FEP-1b12).
+GROUP_RELAYED = "participation.group_relayed"
 
 
 async def emit(session: AsyncSession, kind: str, **payload) -> OutboxEvent:
