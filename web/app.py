@@ -11,7 +11,7 @@ from aiohttp import web
 
 from federation.objects import wants_activity_json
 from node.config import Settings
-from web import accounts, cache, federation_admin, follow, i18n, media, pages, participation
+from web import accounts, cache, federation_admin, follow, i18n, legal, media, pages, participation
 from web.errors import nul_in_address, unexpected
 from web.render import render_error
 from web.security import SIGNER, SessionSigner, security_headers
@@ -53,6 +53,7 @@ def setup(app: web.Application, settings: Settings) -> None:
     follow.add_routes(app)
     media.add_routes(app)
     federation_admin.add_routes(app)
+    legal.add_routes(app)
     participation.setup(app)
     cache.setup(app)  # innermost middleware: serves pages from the micro-cache (web/cache.py)
     app.router.add_static("/static", HERE / "static", name="static", append_version=True)

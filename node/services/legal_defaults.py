@@ -1,0 +1,482 @@
+"""The default privacy and legal notices (fr, en, de): what this node's code stores, truthfully.
+
+Each privacy section says what a group of tables holds; ``PERSONAL_TABLES`` names those tables, so
+tests/node/test_legal.py fails when a table is added to the models without being classified here
+(said in a section, or listed in ``NOT_PERSONAL`` with the reason). Placeholders in braces are
+filled by node.services.legal from the node's settings. Texts use the notices' plain-text format:
+``# `` starts a heading, ``- `` a list item, a blank line a paragraph; bare http(s) addresses link.
+"""
+
+from __future__ import annotations
+
+# The sections of the privacy notice, in the order they are shown.
+SECTIONS = ("about", "account", "participation", "organisations", "remote", "logs", "moderation",
+            "retention", "cookies", "elsewhere", "federation", "rights")
+
+# The tables whose rows can name or describe a person, by the section that says what they hold.
+PERSONAL_TABLES: dict[str, tuple[str, ...]] = {
+    "account": ("users", "actors", "account_states"),
+    "participation": ("contributions", "agreements", "proposals", "proposal_supports",
+                      "proposal_state_changes", "articles", "initiatives", "initiative_actions",
+                      "follows", "discussions", "activities"),
+    "organisations": ("memberships", "stakeholders"),
+    "remote": ("actors", "notes", "contributions", "inbox_activities"),
+    "logs": ("inbox_activities", "inbox_refusals", "outbox_events", "deliveries", "rate_counters"),
+    "moderation": ("reports", "moderation_log", "hidden_content", "account_restrictions",
+                   "proposals", "legal_texts"),
+}
+
+# Tables that hold nothing about a person, and why.
+NOT_PERSONAL: dict[str, str] = {
+    "organization_profiles": "an organisation's public page (texts, colours, logo)",
+    "spaces": "participatory processes of organisations",
+    "phases": "dated steps of those processes",
+    "daily_visits": "page views per day, counted without cookies or addresses",
+    "domain_blocks": "remote domains this node refuses",
+    "domain_allows": "remote domains this node federates with in allow-list mode",
+    "moderation_settings": "an organisation's pre-moderation setting",
+}
+
+PRIVACY: dict[str, dict[str, str]] = {}
+LEGAL: dict[str, str] = {}
+# Phrases of the retention section: a number of days, or "kept" when the setting is off (0).
+RETENTION: dict[str, dict[str, str]] = {}
+
+# -- English -----------------------------------------------------------------------------------
+
+PRIVACY["en"] = {
+    "about": """\
+This notice says what {instance_name} ({base_url}) stores about you, who sees it, what it sends to \
+other servers and for how long it keeps it. It describes what the Civic Node software of this \
+server does; the administrator of this server may complete it. Who publishes this server and how \
+to reach them is in the legal notice: {base_url}/legal""",
+    "account": """\
+# Your account
+
+If you create an account, this server stores:
+
+- your handle and the display name you chose (a pseudonym is fine), shown with what you publish;
+- your e-mail address, only if you gave one (it is never shown or sent to anyone);
+- your password as an argon2 hash, never the password itself;
+- when the account was created, whether it waits for an administrator's approval, and a session \
+counter that ends every session of the account when you log out or change your password;
+- a pair of keys that signs what your account sends to other servers (the private key never leaves \
+this server).""",
+    "participation": """\
+# What you do here
+
+Your contributions and replies (with the position you chose: for, neutral or against), the \
+proposals you submit and the history of their states, the articles, reports, initiatives and \
+citizen discussions you add, your agreements ("I agree"), your supports of proposals, your "I \
+acted", who and what you follow and who follows you, and the activities this server published \
+for you. They are shown with your pseudonym to the readers the discussion or space allows.""",
+    "organisations": """\
+# Organisations
+
+Your roles in an organisation (admin, moderator, official, ambassador, member) and when you got \
+them. If an organisation verifies its members, your verification record (how: by an admin, a \
+census entry or a one-time code; when; by whom; and the identity it shows: the identifier you \
+typed, the label of the code you were given or the admin's note) is seen only by that \
+organisation's admins: everyone else sees your pseudonym. Census lists are stored only as salted \
+hashes, one-time codes only as hashes. An organisation may also list you as a key stakeholder of a \
+discussion, with a short description.""",
+    "remote": """\
+# Copies of content from other servers
+
+This server keeps the public profiles of the fediverse accounts it meets (name, handle, profile \
+address, public key), the posts and contributions they send to its discussions and organisations \
+or address to its accounts, and the activities as they were received.""",
+    "logs": """\
+# Logs
+
+- activities received from other servers (who sent them, what they said, whether they were \
+processed) and the requests refused, with their reason;
+- what this server sent to other servers: to which inbox, when, and with what result;
+- rate-limit counters, which hold the IP address (an IPv6 address by its /64) or the handle being \
+counted, for two windows of the limit (a few hours at most), to stop password guessing and floods.
+
+This server writes no log of the pages you read. Visits are counted per page and per day, without \
+cookies and without addresses. The web server in front of it may keep its own access logs; the \
+administrator says so below if it does.""",
+    "moderation": """\
+# Moderation
+
+Reports (who filed them, about what, why), the moderation log (which moderator did what, to what, \
+why and when), content hidden or held for review with its reason, and remote accounts blocked or \
+silenced. Reports are seen by the moderators of the organisation concerned and by the \
+administrators of this server; a report forwarded to another server never names who filed it. The \
+records of what administrators did (an official answer to a proposal, a change to these notices) \
+name who did it.""",
+    "retention": """\
+# How long
+
+Your account and what you published stay until you delete them. {remote_retention} \
+{log_retention}""",
+    "cookies": """\
+# Cookies
+
+One session cookie (civic_session, valid {session_days} days), set from your first visit: it keeps \
+you logged in, and the anti-forgery token of every form (the language switcher's too) is derived \
+from it. Until you log in it holds only a random value, no identifier. If you choose a language with the switcher, a "lang" cookie remembers it for a year. There is no \
+tracking, advertising or statistics cookie.""",
+    "elsewhere": """\
+# Nothing from other sites
+
+Pages load nothing from other sites: no fonts, scripts, images, videos, maps or statistics from \
+elsewhere. Your browser talks only to this server while you read it.""",
+    "federation": """\
+# What goes to other servers
+
+This server is part of the fediverse. What you publish in a public, unlisted or followers-only \
+discussion, with your pseudonym and your public profile, is sent to the servers of the accounts \
+and organisations that follow it; they keep copies and show them under their own rules. Content \
+for members only never leaves this server. When you delete something, or your account, this \
+server sends a Delete to every server that received a copy; they are expected to remove it, but \
+this server cannot force them to.""",
+    "rights": """\
+# Your rights
+
+- Access: download all your data (a JSON file) with "Download my data" on your account page, \
+{base_url}/account; the administrator can also export it (civic user export).
+- Erasure: delete your account on your account page (or ask the administrator: civic user \
+delete). Your contributions, proposals and articles are then shown as deleted, without text or \
+name; your agreements and supports stay counted with no link to you; every server that received \
+a copy is sent a Delete.
+- For anything else (correcting, objecting, a question), contact the administrator: see the legal \
+notice, {base_url}/legal""",
+}
+
+LEGAL["en"] = """\
+This site, {instance_name} ({base_url}), runs Civic Node, free software for citizen participation \
+(licence AGPL-3.0-or-later).
+
+# To be completed by the administrator
+
+The administrator of this server must complete this notice with:
+
+- the publisher: name and address (for an organisation: its legal form, registered office and \
+registration number) and the person responsible for publication;
+- the host: name, address and telephone number of the company that hosts the server;
+- a contact: an e-mail address or another way to reach the publisher.
+
+# Content
+
+What residents and organisations publish is theirs and under their responsibility; organisations' \
+moderators may hide it with a reason. Report a problem with "Report" next to it.
+
+# Personal data
+
+See the privacy notice: {base_url}/privacy"""
+
+RETENTION["en"] = {
+    "remote_days": "Copies of content from other servers that nobody here interacted with are "
+                   "removed after {days} days.",
+    "remote_kept": "Copies of content from other servers are kept until the administrator removes "
+                   "them.",
+    "log_days": "Logs (activities received, refusals, deliveries, the moderation log) are removed "
+                "after {days} days.",
+    "log_kept": "Logs (activities received, refusals, deliveries, the moderation log) are kept until "
+                "the administrator removes them; refusals are limited to the newest 10,000.",
+}
+
+# -- Français ----------------------------------------------------------------------------------
+
+PRIVACY["fr"] = {
+    "about": """\
+Cette politique dit ce que {instance_name} ({base_url}) enregistre à votre sujet, qui le voit, ce \
+qui est envoyé à d'autres serveurs et combien de temps c'est conservé. Elle décrit ce que fait le \
+logiciel Civic Node de ce serveur ; l'administrateur ou l'administratrice de ce serveur peut la \
+compléter. Qui publie ce serveur et comment le joindre : voir les mentions légales, {base_url}/legal""",
+    "account": """\
+# Votre compte
+
+Si vous créez un compte, ce serveur enregistre :
+
+- votre identifiant et le nom affiché que vous avez choisi (un pseudonyme convient), montrés avec ce \
+que vous publiez ;
+- votre adresse e-mail, seulement si vous l'avez donnée (elle n'est jamais affichée ni envoyée à \
+personne) ;
+- votre mot de passe sous forme d'empreinte argon2, jamais le mot de passe lui-même ;
+- la date de création du compte, s'il attend l'approbation d'un administrateur, et un compteur de \
+sessions qui met fin à toutes les sessions du compte quand vous vous déconnectez ou changez de mot \
+de passe ;
+- une paire de clés qui signe ce que votre compte envoie aux autres serveurs (la clé privée ne \
+quitte jamais ce serveur).""",
+    "participation": """\
+# Ce que vous faites ici
+
+Vos contributions et réponses (avec la position choisie : pour, neutre ou contre), les \
+propositions que vous déposez et l'historique de leurs états, les articles, rapports, initiatives \
+et discussions citoyennes que vous ajoutez, vos accords (« Je suis d'accord »), vos soutiens aux \
+propositions, vos « J'ai agi », qui et ce que vous suivez et qui vous suit, et les activités que ce \
+serveur a publiées pour vous. Ils sont montrés avec votre pseudonyme aux lecteurs que la \
+discussion ou l'espace autorise.""",
+    "organisations": """\
+# Organisations
+
+Vos rôles dans une organisation (administration, modération, élu·e ou agent·e, ambassadeur, membre) \
+et depuis quand. Si une organisation vérifie ses membres, votre fiche de vérification (comment : \
+par un administrateur, une entrée du recensement ou un code à usage unique ; quand ; par qui ; et \
+l'identité qu'elle montre : l'identifiant que vous avez saisi, le libellé du code qui vous a été \
+remis ou la note de l'administrateur) n'est vue que par les administrateurs de cette organisation : \
+tous les autres voient votre pseudonyme. Les listes de recensement ne sont enregistrées que sous \
+forme d'empreintes salées, les codes à usage unique sous forme d'empreintes. Une organisation peut \
+aussi vous citer comme acteur clé d'une discussion, avec une courte description.""",
+    "remote": """\
+# Copies de contenus d'autres serveurs
+
+Ce serveur conserve les profils publics des comptes du fédivers qu'il rencontre (nom, identifiant, \
+adresse du profil, clé publique), les messages et contributions qu'ils envoient à ses discussions \
+et organisations ou adressent à ses comptes, et les activités telles qu'elles ont été reçues.""",
+    "logs": """\
+# Journaux
+
+- les activités reçues d'autres serveurs (qui les a envoyées, ce qu'elles disaient, si elles ont \
+été traitées) et les requêtes refusées, avec leur motif ;
+- ce que ce serveur a envoyé à d'autres serveurs : à quelle boîte de réception, quand et avec quel \
+résultat ;
+- des compteurs de limitation de débit, qui contiennent l'adresse IP (une adresse IPv6 par son \
+/64) ou l'identifiant compté, pendant deux fenêtres de la limite (quelques heures au plus), pour \
+empêcher de deviner les mots de passe et les envois massifs.
+
+Ce serveur ne tient aucun journal des pages que vous lisez. Les visites sont comptées par page et \
+par jour, sans cookie et sans adresse. Le serveur web placé devant lui peut tenir ses propres \
+journaux d'accès ; si c'est le cas, l'administrateur l'indique ci-dessous.""",
+    "moderation": """\
+# Modération
+
+Les signalements (qui les a faits, sur quoi, pourquoi), le journal de modération (quel modérateur a \
+fait quoi, sur quoi, pourquoi et quand), les contenus masqués ou retenus pour relecture avec leur \
+motif, et les comptes distants bloqués ou mis en sourdine. Les signalements sont vus par les \
+modérateurs de l'organisation concernée et par les administrateurs de ce serveur ; un signalement \
+transmis à un autre serveur ne nomme jamais son auteur. Les traces de ce que font les \
+administrateurs (une réponse officielle à une proposition, une modification de ces textes) \
+nomment qui l'a fait.""",
+    "retention": """\
+# Durée de conservation
+
+Votre compte et ce que vous avez publié sont conservés jusqu'à ce que vous les supprimiez. \
+{remote_retention} {log_retention}""",
+    "cookies": """\
+# Cookies
+
+Un cookie de session (civic_session, valable {session_days} jours), posé dès votre première visite : \
+il vous garde connecté·e, et le jeton anti-falsification de chaque formulaire (y compris le \
+sélecteur de langue) en est dérivé. Tant que vous n'êtes pas connecté·e, il ne contient qu'une \
+valeur aléatoire, aucun identifiant. Si vous choisissez une langue avec le sélecteur, un cookie « lang » la \
+retient pendant un an. Il n'y a aucun cookie de pistage, de publicité ou de statistiques.""",
+    "elsewhere": """\
+# Rien d'autres sites
+
+Les pages ne chargent rien depuis d'autres sites : ni polices, ni scripts, ni images, vidéos, \
+cartes ou statistiques venues d'ailleurs. Pendant votre lecture, votre navigateur ne parle qu'à ce \
+serveur.""",
+    "federation": """\
+# Ce qui part vers d'autres serveurs
+
+Ce serveur fait partie du fédivers. Ce que vous publiez dans une discussion publique, non listée \
+ou réservée aux abonnés, avec votre pseudonyme et votre profil public, est envoyé aux serveurs des \
+comptes et organisations qui la suivent ; ils en gardent une copie et l'affichent selon leurs \
+propres règles. Les contenus réservés aux membres ne quittent jamais ce serveur. Quand vous \
+supprimez un contenu, ou votre compte, ce serveur envoie une suppression (Delete) à chaque serveur \
+qui en a reçu une copie ; ils sont censés l'effacer, mais ce serveur ne peut pas les y obliger.""",
+    "rights": """\
+# Vos droits
+
+- Accès : téléchargez toutes vos données (un fichier JSON) avec « Télécharger mes données » sur la \
+page de votre compte, {base_url}/account ; l'administrateur peut aussi les exporter (civic user \
+export).
+- Effacement : supprimez votre compte sur la page de votre compte (ou demandez-le à \
+l'administrateur : civic user delete). Vos contributions, propositions et articles apparaissent \
+alors comme supprimés, sans texte ni nom ; vos accords et soutiens restent comptés sans aucun lien \
+avec vous ; chaque serveur qui en a reçu une copie reçoit une suppression.
+- Pour tout le reste (rectification, opposition, question), contactez l'administrateur : voir les \
+mentions légales, {base_url}/legal""",
+}
+
+LEGAL["fr"] = """\
+Ce site, {instance_name} ({base_url}), fonctionne avec Civic Node, logiciel libre de participation \
+citoyenne (licence AGPL-3.0-or-later).
+
+# À compléter par l'administrateur
+
+L'administrateur ou l'administratrice de ce serveur doit compléter ces mentions avec :
+
+- l'éditeur : nom et adresse (pour une personne morale : forme juridique, siège social et numéro \
+d'immatriculation) et le ou la responsable de la publication ;
+- l'hébergeur : nom, adresse et numéro de téléphone de la société qui héberge le serveur ;
+- un contact : une adresse e-mail ou un autre moyen de joindre l'éditeur.
+
+# Contenus
+
+Ce que publient les habitants et les organisations leur appartient et relève de leur \
+responsabilité ; les modérateurs des organisations peuvent le masquer en donnant un motif. \
+Signalez un problème avec « Signaler » à côté du contenu.
+
+# Données personnelles
+
+Voir la politique de confidentialité : {base_url}/privacy"""
+
+RETENTION["fr"] = {
+    "remote_days": "Les copies de contenus d'autres serveurs avec lesquels personne ici n'a "
+                   "interagi sont effacées au bout de {days} jours.",
+    "remote_kept": "Les copies de contenus d'autres serveurs sont conservées jusqu'à ce que "
+                   "l'administrateur les efface.",
+    "log_days": "Les journaux (activités reçues, refus, envois, journal de modération) sont effacés "
+                "au bout de {days} jours.",
+    "log_kept": "Les journaux (activités reçues, refus, envois, journal de modération) sont conservés "
+                "jusqu'à ce que l'administrateur les efface ; seuls les 10 000 refus les plus récents "
+                "sont gardés.",
+}
+
+# -- Deutsch -----------------------------------------------------------------------------------
+
+PRIVACY["de"] = {
+    "about": """\
+Diese Datenschutzerklärung sagt, was {instance_name} ({base_url}) über Sie speichert, wer es sieht, \
+was an andere Server geht und wie lange es aufbewahrt wird. Sie beschreibt, was die Software Civic \
+Node dieses Servers tut; die Administration dieses Servers kann sie ergänzen. Wer diesen Server \
+betreibt und wie Sie ihn erreichen, steht im Impressum: {base_url}/legal""",
+    "account": """\
+# Ihr Konto
+
+Wenn Sie ein Konto anlegen, speichert dieser Server:
+
+- Ihren Benutzernamen und den gewählten Anzeigenamen (ein Pseudonym genügt), die mit Ihren \
+Beiträgen angezeigt werden;
+- Ihre E-Mail-Adresse, nur wenn Sie eine angegeben haben (sie wird nie angezeigt und an niemanden \
+gesendet);
+- Ihr Passwort als argon2-Hash, nie das Passwort selbst;
+- wann das Konto angelegt wurde, ob es auf die Freigabe durch die Administration wartet, und einen \
+Sitzungszähler, der alle Sitzungen des Kontos beendet, wenn Sie sich abmelden oder Ihr Passwort \
+ändern;
+- ein Schlüsselpaar, das signiert, was Ihr Konto an andere Server sendet (der private Schlüssel \
+verlässt diesen Server nie).""",
+    "participation": """\
+# Was Sie hier tun
+
+Ihre Beiträge und Antworten (mit der gewählten Haltung: dafür, neutral oder dagegen), die \
+Vorschläge, die Sie einreichen, und der Verlauf ihrer Status, die Artikel, Berichte, Initiativen \
+und Bürgerdiskussionen, die Sie hinzufügen, Ihre Zustimmungen („Ich stimme zu“), Ihre \
+Unterstützungen von Vorschlägen, Ihre „Ich habe gehandelt“, wem und was Sie folgen und wer Ihnen \
+folgt, sowie die Aktivitäten, die dieser Server für Sie veröffentlicht hat. Sie werden mit Ihrem \
+Pseudonym den Lesenden gezeigt, die die Diskussion oder der Bereich zulässt.""",
+    "organisations": """\
+# Organisationen
+
+Ihre Rollen in einer Organisation (Administration, Moderation, Amtsträger, Botschafter, Mitglied) \
+und seit wann. Wenn eine Organisation ihre Mitglieder verifiziert, sehen nur die Administratoren \
+dieser Organisation Ihren Verifizierungseintrag (wie: durch die Administration, einen Eintrag des \
+Melderegisters oder einen Einmalcode; wann; durch wen; und die Identität, die er zeigt: die von \
+Ihnen eingegebene Kennung, die Bezeichnung des Ihnen übergebenen Codes oder die Notiz der \
+Administration); alle anderen sehen Ihr Pseudonym. Melderegisterlisten werden nur als gesalzene \
+Hashes gespeichert, Einmalcodes nur als Hashes. Eine Organisation kann Sie auch als wichtige \
+Beteiligte einer Diskussion aufführen, mit einer kurzen Beschreibung.""",
+    "remote": """\
+# Kopien von Inhalten anderer Server
+
+Dieser Server bewahrt die öffentlichen Profile der Fediverse-Konten auf, denen er begegnet (Name, \
+Benutzername, Profiladresse, öffentlicher Schlüssel), die Beiträge, die sie an seine Diskussionen \
+und Organisationen senden oder an seine Konten richten, und die Aktivitäten so, wie sie empfangen \
+wurden.""",
+    "logs": """\
+# Protokolle
+
+- von anderen Servern empfangene Aktivitäten (wer sie gesendet hat, was sie enthielten, ob sie \
+verarbeitet wurden) und abgelehnte Anfragen mit ihrem Grund;
+- was dieser Server an andere Server gesendet hat: an welchen Posteingang, wann und mit welchem \
+Ergebnis;
+- Zähler für Ratenbegrenzungen, die die IP-Adresse (eine IPv6-Adresse nach ihrem /64) oder den \
+gezählten Benutzernamen enthalten, für zwei Zeitfenster der Begrenzung (höchstens einige Stunden), \
+um das Erraten von Passwörtern und Überflutungen zu verhindern.
+
+Dieser Server protokolliert nicht, welche Seiten Sie lesen. Besuche werden pro Seite und Tag \
+gezählt, ohne Cookies und ohne Adressen. Der vorgeschaltete Webserver kann eigene \
+Zugriffsprotokolle führen; falls ja, gibt die Administration das unten an.""",
+    "moderation": """\
+# Moderation
+
+Meldungen (wer sie erstattet hat, worüber, warum), das Moderationsprotokoll (welche Moderatorin \
+oder welcher Moderator was, woran, warum und wann getan hat), ausgeblendete oder zur Prüfung \
+zurückgehaltene Inhalte mit ihrem Grund sowie gesperrte oder stummgeschaltete entfernte Konten. \
+Meldungen sehen die Moderatoren der betroffenen Organisation und die Administration dieses \
+Servers; eine an einen anderen Server weitergeleitete Meldung nennt nie, wer sie erstattet hat. \
+Aufzeichnungen über Handlungen der Administration (eine offizielle Antwort auf einen Vorschlag, \
+eine Änderung dieser Texte) nennen, wer gehandelt hat.""",
+    "retention": """\
+# Speicherdauer
+
+Ihr Konto und was Sie veröffentlicht haben, bleiben gespeichert, bis Sie sie löschen. \
+{remote_retention} {log_retention}""",
+    "cookies": """\
+# Cookies
+
+Ein Sitzungscookie (civic_session, {session_days} Tage gültig), gesetzt ab Ihrem ersten Besuch: \
+Es hält Sie angemeldet, und das Fälschungsschutz-Token jedes Formulars (auch der Sprachauswahl) \
+wird daraus abgeleitet. Solange Sie nicht angemeldet sind, enthält es nur einen Zufallswert, keine \
+Kennung. Wenn Sie mit der Sprachauswahl eine Sprache wählen, merkt \
+sich ein Cookie „lang“ sie ein Jahr lang. Es gibt keine Tracking-, Werbe- oder Statistik-Cookies.""",
+    "elsewhere": """\
+# Nichts von anderen Websites
+
+Die Seiten laden nichts von anderen Websites: keine Schriften, Skripte, Bilder, Videos, Karten \
+oder Statistiken von anderswo. Während Sie lesen, spricht Ihr Browser nur mit diesem Server.""",
+    "federation": """\
+# Was an andere Server geht
+
+Dieser Server ist Teil des Fediverse. Was Sie in einer öffentlichen, nicht gelisteten oder nur \
+für Folgende sichtbaren Diskussion veröffentlichen, wird mit Ihrem Pseudonym und Ihrem \
+öffentlichen Profil an die Server der Konten und Organisationen gesendet, die ihr folgen; sie \
+bewahren Kopien auf und zeigen sie nach ihren eigenen Regeln. Inhalte nur für Mitglieder verlassen \
+diesen Server nie. Wenn Sie etwas oder Ihr Konto löschen, sendet dieser Server eine Löschung \
+(Delete) an jeden Server, der eine Kopie erhalten hat; diese sollen sie entfernen, aber dieser \
+Server kann sie nicht dazu zwingen.""",
+    "rights": """\
+# Ihre Rechte
+
+- Auskunft: Laden Sie alle Ihre Daten (eine JSON-Datei) mit „Meine Daten herunterladen“ auf Ihrer \
+Kontoseite herunter, {base_url}/account; die Administration kann sie auch exportieren (civic user \
+export).
+- Löschung: Löschen Sie Ihr Konto auf Ihrer Kontoseite (oder bitten Sie die Administration darum: \
+civic user delete). Ihre Beiträge, Vorschläge und Artikel erscheinen dann als gelöscht, ohne Text \
+und Namen; Ihre Zustimmungen und Unterstützungen bleiben gezählt, ohne Verbindung zu Ihnen; jeder \
+Server, der eine Kopie erhalten hat, erhält eine Löschung.
+- Für alles Weitere (Berichtigung, Widerspruch, Fragen) wenden Sie sich an die Administration: \
+siehe Impressum, {base_url}/legal""",
+}
+
+LEGAL["de"] = """\
+Diese Website, {instance_name} ({base_url}), läuft mit Civic Node, freier Software für \
+Bürgerbeteiligung (Lizenz AGPL-3.0-or-later).
+
+# Von der Administration zu ergänzen
+
+Die Administration dieses Servers muss dieses Impressum ergänzen um:
+
+- den Anbieter: Name und Anschrift (bei einer juristischen Person: Rechtsform, Sitz, \
+Registergericht und Registernummer, Vertretungsberechtigte) und die inhaltlich verantwortliche \
+Person;
+- den Hoster: Name, Anschrift und Telefonnummer des Unternehmens, das den Server betreibt;
+- einen Kontakt: eine E-Mail-Adresse oder einen anderen Weg, den Anbieter schnell zu erreichen.
+
+# Inhalte
+
+Was Einwohnerinnen, Einwohner und Organisationen veröffentlichen, gehört ihnen und liegt in ihrer \
+Verantwortung; die Moderatoren der Organisationen können es mit Begründung ausblenden. Melden Sie \
+ein Problem mit „Melden“ neben dem Inhalt.
+
+# Personenbezogene Daten
+
+Siehe die Datenschutzerklärung: {base_url}/privacy"""
+
+RETENTION["de"] = {
+    "remote_days": "Kopien von Inhalten anderer Server, mit denen hier niemand interagiert hat, "
+                   "werden nach {days} Tagen gelöscht.",
+    "remote_kept": "Kopien von Inhalten anderer Server werden aufbewahrt, bis die Administration "
+                   "sie löscht.",
+    "log_days": "Protokolle (empfangene Aktivitäten, Ablehnungen, Zustellungen, das "
+                "Moderationsprotokoll) werden nach {days} Tagen gelöscht.",
+    "log_kept": "Protokolle (empfangene Aktivitäten, Ablehnungen, Zustellungen, das "
+                "Moderationsprotokoll) werden aufbewahrt, bis die Administration sie löscht; von den "
+                "Ablehnungen werden nur die neuesten 10.000 behalten.",
+}
