@@ -160,7 +160,7 @@ async def _actionable(session: AsyncSession, initiative: Initiative, actor: Acto
 ACTION = reactions.Reaction(
     "action", InitiativeAction, Initiative, "initiative_id", "acted_count",
     INITIATIVE_JOINED, "action_id", INITIATIVE_LEFT, ("join_ap_id", "initiative_id"),
-    state=_actionable)
+    activity="Join", state=_actionable)
 
 
 async def act(session: AsyncSession, uris: Uris, initiative: Initiative, actor: Actor,

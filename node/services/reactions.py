@@ -44,6 +44,7 @@ class Reaction:
     undone: str
     undone_keys: tuple[str, str]
     own: str | None = None
+    activity: str = "Like"  # the AS2 activity that carries it (an Undo may name only its id)
     state: Rule | None = None  # may the target be reacted to now? (deleted, closed …)
     limits: tuple[Rule, ...] = field(default=())  # per-person limits, checked before a new row
 
