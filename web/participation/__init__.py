@@ -9,6 +9,7 @@ from web.participation import (
     admin_discussions,
     community,
     discussions,
+    members,
     moderation,
     organisations,
     proposals,
@@ -25,6 +26,7 @@ def setup(app: web.Application) -> None:
     admin.add_routes(app)
     admin_discussions.add_routes(app)
     moderation.add_routes(app)
+    members.add_routes(app)
     visits.setup(app)
 
 
