@@ -1,0 +1,158 @@
+"""Erasure, outbound: Delete{Tombstone} of each object to exactly the inboxes that received it,
+Delete{Person} to every inbox that heard from the person, and 410 Tombstones at the ids."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from node.db import transaction
+from node.models import Activity, Delivery, Discussion, User
+from node.services import actors, community, erasure, proposals
+from tests.federation.participation_scene import (
+    contribute,
+    follow_group,
+    make_activity,
+    open_scene,
+    post,
+)
+
+AS2 = {"Accept": "application/activity+json"}
+# The AS2 and HTML answers of erased proposals, initiatives and actors are served by the read
+# paths (federation/participation_objects.py, federation/objects.py, web/pages.py), which were
+# being changed by another helper when this was written.
+READ_PATHS = pytest.mark.xfail(strict=True, reason="410 Tombstones of erased proposals, initiatives "
+                               "and actors wait for the read paths' edit")
+
+
+def _own_inbox(remote, name: str):
+    """A remote actor without a shared inbox: its deliveries are told apart from the others'."""
+    actor = remote.add_actor(name)
+    del actor.document["endpoints"]
+    return actor
+
+
+@pytest.fixture
+async def erased(node, remote):
+    """amel's contribution, proposal, article and initiative reached: alice (follows the group,
+    shared inbox), carol (follows amel); dave follows only the organisation; erin follows nobody.
+    Then amel's account is erased."""
+    scene = await open_scene(node)
+    alice = remote.add_actor("alice")
+    carol, dave, erin = (_own_inbox(remote, n) for n in ("carol", "dave", "erin"))
+    await follow_group(node, remote, scene, alice)
+    await post(node, remote, f"{scene.amel}/inbox", make_activity(carol, "Follow", 1, scene.amel), carol)
+    await post(node, remote, f"{scene.org}/inbox", make_activity(dave, "Follow", 1, scene.org), dave)
+    note = await contribute(node, scene)
+    async with transaction(node.rt.sessions) as s:
+        amel = await actors.require_local_actor(s, "amel")
+        org = await actors.require_local_actor(s, "lyon")
+        discussion = await s.get(Discussion, scene.discussion_id)
+        proposal = await proposals.create(s, node.uris, org, amel, "Des bancs", "<p>Des bancs</p>",
+                                          discussion_id=discussion.id, publish=True)
+        article = await community.add_article(s, node.uris, discussion, amel, "Un article",
+                                              body_html="<p>Texte de l'article</p>")
+        initiative = await community.create_initiative(s, node.uris, discussion, amel, "Nettoyage",
+                                                       "<p>Nettoyons le parc</p>")
+        objects = {"contribution": note, "proposal": proposal.ap_id, "article": article.ap_id,
+                   "initiative": initiative.ap_id}
+    await node.step()
+    before = len(remote.received)
+    async with transaction(node.rt.sessions) as s:
+        user = await s.scalar(select(User).where(User.actor_id == amel.id))
+        await erasure.erase_account(s, user, by=user)
+    await node.step()
+    return {"scene": scene, "objects": objects, "remote": remote, "since": before,
+            "inboxes": {"shared": f"{remote.base}/inbox", "carol": carol.inbox, "dave": dave.inbox,
+                        "erin": erin.inbox}}
+
+
+async def _deliveries(node, kind: str, object_id: str) -> set[str]:
+    async with node.rt.sessions() as s:
+        rows = await s.execute(select(Delivery.inbox, Activity.document).join(
+            Activity, Activity.id == Delivery.activity_id).where(Activity.type == kind))
+        found = set()
+        for inbox, doc in rows:
+            target = doc["object"]["id"] if isinstance(doc["object"], dict) else doc["object"]
+            if target == object_id:
+                found.add(inbox)
+        return found
+
+
+async def _received_before(node, object_id: str) -> set[str]:
+    """The inboxes that received an activity carrying the object before the erasure."""
+    async with node.rt.sessions() as s:
+        rows = await s.execute(select(Delivery.inbox, Activity.document, Activity.type).join(
+            Activity, Activity.id == Delivery.activity_id).where(Activity.type != "Delete"))
+        return {inbox for inbox, doc, _ in rows if object_id in repr(doc.get("object"))}
+
+
+async def test_erasure_delivery__delete_of_each_object_to_exactly_its_recipients(node, erased):
+    """Each object's Delete goes to the inboxes that received it (the contribution: the group's
+    follower alice and amel's follower carol; the proposal also dave, the organisation's
+    follower), never to erin."""
+    inboxes = erased["inboxes"]
+    for kind, object_id in erased["objects"].items():
+        got = await _deliveries(node, "Delete", object_id)
+        assert got == await _received_before(node, object_id), kind
+        assert inboxes["erin"] not in got and inboxes["shared"] in got, kind
+    assert inboxes["dave"] in await _deliveries(node, "Delete", erased["objects"]["proposal"])
+    assert inboxes["dave"] not in await _deliveries(node, "Delete", erased["objects"]["contribution"])
+
+
+async def test_erasure_delivery__deletes_arrive_with_tombstones(node, erased):
+    """What the remote host received: a signed Delete by amel per object, its object a Tombstone."""
+    amel = erased["scene"].amel
+    deletes = [d for d in erased["remote"].received[erased["since"]:]
+               if d["type"] == "Delete" and d["actor"] == amel]
+    tombstones = {d["object"]["id"]: d["object"] for d in deletes if isinstance(d["object"], dict)}
+    assert set(erased["objects"].values()) <= set(tombstones)
+    assert all(t["type"] == "Tombstone" for t in tombstones.values())
+    assert {"Note", "Page", "Article"} <= {t["formerType"] for t in tombstones.values()}
+
+
+async def test_erasure_delivery__delete_person_to_every_inbox_that_heard_from_her(node, erased):
+    """Delete{Person} (object: the actor's id) reaches her follower carol, the shared inbox that
+    received her texts and dave, who received her proposal; erin gets nothing."""
+    amel, inboxes = erased["scene"].amel, erased["inboxes"]
+    got = await _deliveries(node, "Delete", amel)
+    assert got == {inboxes["carol"], inboxes["shared"], inboxes["dave"]}
+    person = [d for d in erased["remote"].received if d["type"] == "Delete" and d["object"] == amel]
+    assert len(person) == 3  # one per inbox on that host: the shared one, carol's and dave's
+
+
+async def _get(url: str, headers: dict) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url, headers=headers, allow_redirects=False) as response:
+            return response.status, await response.text()
+
+
+@pytest.mark.parametrize("kind", ["contribution", pytest.param("proposal", marks=READ_PATHS), "article",
+                                  pytest.param("initiative", marks=READ_PATHS)])
+async def test_erasure_delivery__objects_answer_410_tombstones(node, erased, kind):
+    """Each erased object's id answers 410 with a Tombstone to AS2 requests."""
+    object_id = erased["objects"][kind]
+    status, body = await _get(object_id, AS2)
+    assert status == 410, body
+    assert '"Tombstone"' in body and object_id in body
+
+
+@READ_PATHS
+async def test_erasure_delivery__actor_answers_410_tombstone(node, erased):
+    """The person's id answers 410 with a Tombstone (formerType Person) and her HTML page shows
+    no name."""
+    amel = erased["scene"].amel
+    status, body = await _get(amel, AS2)
+    assert status == 410, body
+    assert '"Tombstone"' in body and '"Person"' in body
+    status, page = await _get(amel, {"Accept": "text/html"})
+    assert status == 410 and "Amel" not in page
+
+
+async def test_erasure_delivery__html_pages_show_no_content(node, erased):
+    """People following the ids of the erased texts get no text and no author name."""
+    for kind, object_id in erased["objects"].items():
+        status, page = await _get(object_id, {"Accept": "text/html"})
+        assert status in (404, 410) or ("Amel" not in page and "Des bancs" not in page
+                                        and "Nettoyons" not in page), kind
