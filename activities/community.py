@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from activities.addressing import addressing
 from activities.groups import plain_summary
 from activities.html import plain_text, text_to_html
 from activities.notes import iso
-from activities.vocabulary import CONTEXT, PUBLIC
+from activities.vocabulary import CONTEXT
 from node.models import Actor, Article, Initiative, Stakeholder
 
 
-def _addressing(author_actor: Actor, group_id: str) -> tuple[list, list]:
-    """Public, addressed to the discussion's group (FEP-1b12), which announces it onwards."""
-    return [PUBLIC], [c for c in (group_id, author_actor.followers_url) if c]
+def _addressing(level: str, author_actor: Actor, group_id: str, followers: Sequence[str]
+                ) -> tuple[list, list]:
+    """Addressed to the discussion's group (FEP-1b12), which announces it onwards, at the
+    discussion's level: the author's own followers only when anyone may read it."""
+    return addressing(level, group=group_id, followers=followers,
+                      open_followers=[author_actor.followers_url])
 
 
-def article_to_as(article: Article, author_actor: Actor, group_id: str) -> dict:
+def article_to_as(article: Article, author_actor: Actor, group_id: str, *, level: str,
+                  followers: Sequence[str] = ()) -> dict:
     """A crowdsourced article or report: AS2 ``Article``, shown by Mastodon as name + summary +
-    url (status_parser.rb), so ``url`` is the linked article when there is one."""
-    to, cc = _addressing(author_actor, group_id)
+    url (status_parser.rb), so ``url`` is the linked article when there is one.
+
+    ``level`` is its discussion's (node/visibility.py level_of), ``followers`` the organisation's
+    and the group's followers collections (activities/addressing.py)."""
+    to, cc = _addressing(level, author_actor, group_id, followers)
     name = plain_text(article.title, 300)
     return {
         "@context": CONTEXT,
@@ -38,9 +48,11 @@ def article_to_as(article: Article, author_actor: Actor, group_id: str) -> dict:
     }
 
 
-def initiative_to_as(initiative: Initiative, author_actor: Actor, group_id: str) -> dict:
-    """A take-action initiative: a Page; each "I acted" is a ``Join`` of it (``civic:acted``)."""
-    to, cc = _addressing(author_actor, group_id)
+def initiative_to_as(initiative: Initiative, author_actor: Actor, group_id: str, *, level: str,
+                     followers: Sequence[str] = ()) -> dict:
+    """A take-action initiative: a Page; each "I acted" is a ``Join`` of it (``civic:acted``).
+    ``level`` and ``followers`` as for :func:`article_to_as`."""
+    to, cc = _addressing(level, author_actor, group_id, followers)
     name = plain_text(initiative.title, 300)
     doc = {
         "@context": CONTEXT,

@@ -8,6 +8,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from activities.addressing import addressing
 from activities.attachments import (
     MEDIA_TYPES,
     Media,
@@ -17,7 +18,6 @@ from activities.attachments import (
     sources_of,
 )
 from activities.errors import InvalidDocument
-from activities.groups import group_addressing
 from activities.html import is_web_url, plain_text, sanitize_html
 from activities.normalize import (
     as_list,
@@ -34,6 +34,7 @@ from activities.notes import iso
 from activities.tags import Tag, link_tags, tags_of
 from activities.vocabulary import CONTEXT, is_public
 from node.models import Actor, Contribution, Discussion
+from node.visibility import level_of
 
 # Note (Mastodon, Pleroma, Friendica, Lemmy comments), Page (Lemmy, lotide posts), Article
 # (Friendica, NodeBB, WordPress); "Comment" is not AS2 but is seen in the wild. An Image, Audio,
@@ -51,14 +52,19 @@ def contribution_to_as(
     group_actor: Actor,
     *,
     in_reply_to: str,
+    level: str | None = None,
 ) -> dict:
     """A contribution as a Note in the discussion's group (FEP-1b12) and thread (FEP-7888).
 
     ``in_reply_to`` is the discussion Page's id for a top-level contribution, else the parent
-    contribution's ``ap_id``.
+    contribution's ``ap_id``. ``level`` is the discussion's (with its space's: node/visibility.py
+    level_of), the discussion's own by default; the author's followers are addressed only when
+    anyone may read it (activities/addressing.py).
     """
     group_id = group_actor.ap_id
-    to, cc = group_addressing(discussion.visibility, group_id, group_actor.followers_url)
+    to, cc = addressing(level or level_of(discussion), group=group_id,
+                        followers=[group_actor.followers_url],
+                        open_followers=[author_actor.followers_url])
     doc = {
         "@context": CONTEXT,
         "id": contribution.ap_id,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from activities.actors import actor_to_as
-from activities.groups import group_addressing, plain_summary
+from activities.addressing import addressing
+from activities.groups import plain_summary
 from activities.html import plain_text, text_to_html
 from activities.notes import iso
 from activities.vocabulary import CONTEXT
+from node import visibility
 from node.models import Actor, Discussion
 
 
@@ -25,12 +29,15 @@ def discussion_group_to_as(
     *,
     title: str,
     summary: str,
+    level: str | None = None,
 ) -> dict:
     """The Group actor of a discussion: followable on its own (FEP-1b12, final).
 
     Lemmy's group document (lemmy/objects/group.json) is the shape group-aware servers read:
-    moderators as a collection in ``attributedTo``, ``postingRestrictedToMods``.
+    moderators as a collection in ``attributedTo``, ``postingRestrictedToMods``. ``level`` is the
+    discussion's with its space's (node/visibility.py level_of), the discussion's own by default.
     """
+    level = level or visibility.level_of(discussion)
     doc = actor_to_as(group_actor)
     doc.update(
         {
@@ -40,8 +47,9 @@ def discussion_group_to_as(
             "url": group_actor.url or discussion.page_ap_id,
             "attributedTo": moderators_url,  # FEP-1b12: the moderators collection
             "postingRestrictedToMods": bool(discussion.official_only),
-            # Public discussions auto-accept, gated ones wait for a moderator.
-            "manuallyApprovesFollowers": discussion.visibility not in ("public", "unlisted"),
+            # Discussions anyone may read auto-accept; a followers (or members) one waits for a
+            # moderator: following it is what lets a remote actor read it (SECURITY.md rule 24).
+            "manuallyApprovesFollowers": not visibility.admits(level, visibility.NOBODY),
             "civic:organization": organization_actor.ap_id,
             "civic:discussionKind": discussion.kind,
             "civic:status": discussion.status,
@@ -61,6 +69,11 @@ def discussion_page_to_as(
     language: str | None,
     conclusion: str | None = None,
     author_actor: Actor | None = None,
+    level: str | None = None,
+    followers: Sequence[str] = (),
+    name_map: dict[str, str] | None = None,
+    summary_map: dict[str, str] | None = None,
+    content_map: dict[str, str] | None = None,
 ) -> dict:
     """The opening Page of a discussion, in the group and attributed to who wrote it: the
     organisation, or for a citizen discussion the resident who started it (``author_actor``),
@@ -68,14 +81,22 @@ def discussion_page_to_as(
 
     ``content`` and ``conclusion`` are HTML; when ``conclusion`` is not given the stored
     conclusion (plain text, in ``language`` or any) is used once the discussion is closed.
+
+    ``level`` is the discussion's with its space's (default: its own); ``followers`` the
+    organisation's followers collection, addressed with the group's (activities/addressing.py).
+    ``name_map``/``summary_map``/``content_map`` are the texts in every language they were written
+    in; without them ``content`` is sent as written in ``language``.
     """
     group_id = group_actor.ap_id
-    to, cc = group_addressing(discussion.visibility, group_id, group_actor.followers_url)
+    sender = author_actor or organization_actor
+    to, cc = addressing(level or visibility.level_of(discussion), group=group_id,
+                        followers=[group_actor.followers_url, *followers],
+                        open_followers=[sender.followers_url] if author_actor else [])
     doc = {
         "@context": CONTEXT,
         "id": discussion.page_ap_id,
         "type": "Page",
-        "attributedTo": (author_actor or organization_actor).ap_id,
+        "attributedTo": sender.ap_id,
         "name": plain_text(title, 500),
         # Mastodon shows a Page as name + summary + url (status_parser.rb): plain and short.
         "summary": plain_summary(summary) or plain_summary(content) or plain_text(title, 280),
@@ -89,8 +110,14 @@ def discussion_page_to_as(
         "civic:discussionKind": discussion.kind,
         "civic:status": discussion.status,
     }
-    if language:
+    if content_map:
+        doc["contentMap"] = content_map
+    elif language:
         doc["contentMap"] = {language: content}
+    if name_map:
+        doc["nameMap"] = {lang: plain_text(text, 500) for lang, text in name_map.items()}
+    if summary_map:
+        doc["summaryMap"] = {lang: plain_summary(text) for lang, text in summary_map.items()}
     if discussion.status == "closed":
         text = conclusion
         if text is None:

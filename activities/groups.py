@@ -1,14 +1,12 @@
-"""FEP-1b12 groups: addressing of what is published in a discussion, the group's Announces."""
+"""FEP-1b12 groups: the group's Announces, and the plain summaries of what is published in a discussion."""
 
 from __future__ import annotations
 
 import re
 
+from activities.addressing import addressing
 from activities.html import plain_text
-from activities.normalize import ids_of
-from activities.vocabulary import PUBLIC, is_public
 from activities.wrappers import announce, strip_context
-from node.errors import InvalidInput
 
 SUMMARY_LENGTH = 280
 # Block ends become spaces before tags are stripped, so "<p>a</p><p>b</p>" reads "a b".
@@ -31,39 +29,24 @@ def plain_summary(text: str | None, limit: int = SUMMARY_LENGTH) -> str:
     return cut.rstrip(" ,;:.") + "…"
 
 
-def group_addressing(visibility: str, group_id: str, followers_url: str) -> tuple[list, list]:
-    """``to``/``cc`` of an object published in a discussion (FEP-1b12: addressed to the group).
-
-    ``members`` discussions never leave the node, so nothing is addressed for them.
-    """
-    if visibility == "public":
-        return [PUBLIC], [group_id, followers_url]
-    if visibility == "unlisted":
-        return [group_id, followers_url], [PUBLIC]
-    if visibility == "followers":
-        return [group_id, followers_url], []
-    raise InvalidInput(f"a {visibility!r} discussion is not federated")
-
-
-def group_announce(ap_id: str, group_actor_id: str, activity: dict, followers_url: str) -> dict:
+def group_announce(ap_id: str, group_actor_id: str, activity: dict, followers_url: str, *,
+                   level: str) -> dict:
     """FEP-1b12: the group re-sends a participant's activity, unchanged, to its followers.
 
     For group-aware servers (Lemmy, Mbin, PieFed, Friendica) — ``Announce{Create{Note}}``,
     ``Announce{Like}``, ``Announce{Delete}`` … as Lemmy's announce_create_page.json shows.
+    Addressed by the discussion's ``level`` (activities/addressing.py), whatever the inner
+    activity says: a remote reply addressed to ``Public`` in an unlisted discussion is announced
+    unlisted.
     """
-    inner = strip_context(activity)
-    addressed = ids_of(inner.get("to")) + ids_of(inner.get("cc"))
-    if is_public(addressed):
-        return announce(ap_id, group_actor_id, inner, [PUBLIC], [followers_url])
-    return announce(ap_id, group_actor_id, inner, [followers_url], [])
+    to, cc = addressing(level, followers=[followers_url])
+    return announce(ap_id, group_actor_id, strip_context(activity), to, cc)
 
 
-def group_announce_id(
-    ap_id: str, group_actor_id: str, object_id: str, followers_url: str, *, public: bool = True
-) -> dict:
+def group_announce_id(ap_id: str, group_actor_id: str, object_id: str, followers_url: str, *,
+                      level: str) -> dict:
     """``Announce{<object id>}`` for microblog followers: Mastodon does not implement FEP-1b12,
     fetches an announced Note by its URI, and drops Announce(Like/Delete/Update)
     (app/lib/activitypub/activity/announce.rb). Only Create is worth sending this way."""
-    if public:
-        return announce(ap_id, group_actor_id, object_id, [PUBLIC], [followers_url])
-    return announce(ap_id, group_actor_id, object_id, [followers_url], [])
+    to, cc = addressing(level, followers=[followers_url])
+    return announce(ap_id, group_actor_id, object_id, to, cc)

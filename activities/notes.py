@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from activities.addressing import addressing
 from activities.errors import InvalidDocument
 from activities.html import plain_text, sanitize_html
 from activities.normalize import first_type, host_of, id_of, ids_of, parse_time, require_id, text_of
-from activities.vocabulary import CONTEXT, PUBLIC, is_public
+from activities.vocabulary import CONTEXT, is_public
 from node.models import Actor, Note
 
 NOTE_TYPES = frozenset({"Note", "Article", "Page", "Question", "Event"})
@@ -19,11 +20,8 @@ def iso(moment: datetime) -> str:
 
 
 def note_addressing(note: Note, actor: Actor) -> tuple[list[str], list[str]]:
-    if note.visibility == "public":
-        return [PUBLIC], [actor.followers_url]
-    if note.visibility == "unlisted":
-        return [actor.followers_url], [PUBLIC]
-    return [actor.followers_url], []
+    """An actor's own note, to its followers at the note's level (activities/addressing.py)."""
+    return addressing(note.visibility, followers=[actor.followers_url])
 
 
 def note_to_as(note: Note, actor: Actor, *, with_context: bool = True) -> dict:

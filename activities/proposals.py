@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from activities.addressing import addressing
 from activities.groups import plain_summary
 from activities.html import plain_text
 from activities.notes import iso
-from activities.vocabulary import CONTEXT, PUBLIC
+from activities.vocabulary import CONTEXT
 from node.models import Actor, Proposal
 
 
@@ -19,15 +20,21 @@ def proposal_to_as(
     author_actor: Actor,
     organization_actor: Actor,
     *,
+    level: str,
     group_id: str | None = None,
+    group_followers: str | None = None,
     support_threshold: int | None = None,
 ) -> dict:
     """A proposal as a Page; supports are Likes, counted in ``likes`` and ``civic:supports``.
 
     Mastodon shows it as name + summary + url (status_parser.rb); Lemmy as a post in the
-    discussion's group when ``group_id`` is given (FEP-1b12 ``audience``).
+    discussion's group when ``group_id`` is given (FEP-1b12 ``audience``). ``level`` is its
+    space's and discussion's (node/visibility.py level_of); the text is sent in the language it
+    was written in (``proposal.language``), never the organisation's default.
     """
-    cc = [author_actor.followers_url, organization_actor.followers_url, group_id]
+    to, cc = addressing(level, group=group_id,
+                        followers=[organization_actor.followers_url, group_followers],
+                        open_followers=[author_actor.followers_url])
     doc = {
         "@context": CONTEXT,
         "id": proposal.ap_id,
@@ -40,8 +47,8 @@ def proposal_to_as(
         "audience": group_id or organization_actor.ap_id,  # FEP-1b12
         "context": _thread(proposal, group_id),  # FEP-7888
         "published": iso(proposal.published_at or proposal.created_at),
-        "to": [PUBLIC],
-        "cc": list(dict.fromkeys(c for c in cc if c)),
+        "to": to,
+        "cc": cc,
         "likes": {"type": "Collection", "totalItems": proposal.support_count or 0},
         "civic:status": proposal.state,
         "civic:supports": proposal.support_count or 0,
@@ -50,6 +57,7 @@ def proposal_to_as(
         doc["civic:supportThreshold"] = support_threshold
     if proposal.language:
         doc["contentMap"] = {proposal.language: proposal.body}
+        doc["nameMap"] = {proposal.language: doc["name"]}
     if proposal.updated_at:
         doc["updated"] = iso(proposal.updated_at)
     return doc
@@ -60,12 +68,17 @@ def official_answer_to_as(
     organization_actor: Actor,
     *,
     answer_id: str,
+    level: str,
     group_id: str | None = None,
+    group_followers: str | None = None,
 ) -> dict:
     """The organisation's published answer: a Note replying to the proposal, marked official.
 
     A Note so that Mastodon shows it in full under the proposal; ``proposal.answer`` is HTML.
+    ``level`` is the proposal's.
     """
+    to, cc = addressing(level, group=group_id,
+                        followers=[organization_actor.followers_url, group_followers])
     answered = proposal.answer_published_at or proposal.updated_at or proposal.created_at
     return {
         "@context": CONTEXT,
@@ -78,8 +91,8 @@ def official_answer_to_as(
         "audience": group_id or organization_actor.ap_id,  # FEP-1b12
         "context": _thread(proposal, group_id),  # FEP-7888: the proposal's thread
         "published": iso(answered),
-        "to": [PUBLIC],
-        "cc": [organization_actor.followers_url],
+        "to": to,
+        "cc": cc,
         "civic:officialAnswer": True,
         "civic:status": proposal.state,
     }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from activities.addressing import addressing
 from activities.vocabulary import CONTEXT
+from node.visibility import PUBLIC
 
 
 def _activity(kind: str, ap_id: str, actor: str, obj, to=None, cc=None, **extra) -> dict:
@@ -33,8 +35,8 @@ def update(ap_id: str, actor: str, obj: dict) -> dict:
 
 def update_actor(ap_id: str, actor_doc: dict) -> dict:
     """A local actor's changed profile (an organisation's logo), public, to its followers."""
-    return _activity("Update", ap_id, actor_doc["id"], strip_context(actor_doc),
-                     ["https://www.w3.org/ns/activitystreams#Public"], [actor_doc["followers"]])
+    to, cc = addressing(PUBLIC, followers=[actor_doc["followers"]])
+    return _activity("Update", ap_id, actor_doc["id"], strip_context(actor_doc), to, cc)
 
 
 def delete(ap_id: str, actor: str, object_id: str, to: list[str], cc: list[str] | None = None) -> dict:

@@ -1,4 +1,5 @@
-"""Participation objects as AS2: what federates, loaded from the database and converted once."""
+"""Participation objects as AS2: what federates and at which level, loaded from the database and
+converted once (the fan-out and the AS2 GETs both read them here)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from activities.contributions import contribution_to_as
 from activities.discussions import discussion_group_to_as, discussion_page_to_as
 from activities.html import text_to_html
 from activities.proposals import official_answer_to_as, proposal_to_as
+from node import visibility
 from node.models import (
     Actor,
     Article,
@@ -26,13 +28,27 @@ from node.services import discussions, media
 from node.services.i18n import pick
 from node.uris import Uris
 
-FEDERATED_VISIBILITIES = ("public", "unlisted")
+APPROVED = "approved"
 
 
 def federates(discussion: Discussion | None) -> bool:
-    """Approved public/unlisted discussions federate; pending, rejected, followers-only and
-    members-only ones never leave the node (DESIGN "Data sovereignty")."""
-    return discussion is not None and discussions.is_visible(discussion)
+    """Approved discussions at a level that leaves the node (public, unlisted, followers) federate;
+    pending, rejected and members-only ones never do (SECURITY.md rule 24). The discussion's own
+    level only: :func:`discussion_level` adds its space's."""
+    return (discussion is not None and discussion.moderation == APPROVED
+            and visibility.federates(visibility.level_of(discussion)))
+
+
+async def space_of(session: AsyncSession, space_id: int | None) -> Space | None:
+    return await session.get(Space, space_id) if space_id else None
+
+
+async def discussion_level(session: AsyncSession, discussion: Discussion) -> str:
+    """The level of the discussion and of everything in it: the stricter of its space's and its
+    own (node/visibility.py level_of); a discussion not approved is ``members`` (never sent)."""
+    if discussion.moderation != APPROVED:
+        return visibility.MEMBERS
+    return visibility.level_of(await space_of(session, discussion.space_id), discussion)
 
 
 async def language_of(session: AsyncSession, organization: Actor) -> str:
@@ -43,9 +59,11 @@ async def language_of(session: AsyncSession, organization: Actor) -> str:
 
 
 async def discussion_of(session: AsyncSession, discussion_id: int | None) -> Discussion | None:
-    """The discussion when it federates, else None."""
+    """The discussion when it federates (with its space's level), else None."""
     discussion = await session.get(Discussion, discussion_id) if discussion_id else None
-    return discussion if federates(discussion) else None
+    if discussion is None or not visibility.federates(await discussion_level(session, discussion)):
+        return None
+    return discussion
 
 
 async def organization_actor_as(session: AsyncSession, uris: Uris, organization: Actor) -> dict:
@@ -71,13 +89,14 @@ async def group_actor_as(session: AsyncSession, uris: Uris, group: Actor) -> dic
     discussion = await discussions.by_group(session, group)
     if discussion is None:
         return actor_to_as(group)
-    if not federates(discussion):
+    level = await discussion_level(session, discussion)
+    if not visibility.federates(level):
         return None
     lang = await language_of(session, discussion.organization)
     return discussion_group_to_as(discussion, group, discussion.organization,
                                   uris.discussion_moderators(group.ap_id),
                                   title=pick(discussion.title, lang),
-                                  summary=pick(discussion.summary, lang))
+                                  summary=pick(discussion.summary, lang), level=level)
 
 
 async def discussion_author(session: AsyncSession, discussion: Discussion) -> Actor | None:
@@ -88,15 +107,34 @@ async def discussion_author(session: AsyncSession, discussion: Discussion) -> Ac
     return await session.get(Actor, discussion.author_id)
 
 
+def written_in(texts: dict | None, preferred: str) -> str | None:
+    """The language a {language: text} map holds its text in: ``preferred`` (the organisation's
+    default) when the text was written in it, else the first language it was written in; None
+    for no text. A text written only in English is English, whatever the default."""
+    written = [lang for lang, text in (texts or {}).items() if text]
+    if not written:
+        return None
+    return preferred if preferred in written else written[0]
+
+
 async def discussion_page_as(session: AsyncSession, discussion: Discussion) -> dict:
-    lang = await language_of(session, discussion.organization)
+    """The opening Page, each text in the language(s) it was written in (``contentMap``,
+    ``nameMap``, ``summaryMap``), at the discussion's level with its space's."""
+    default = await language_of(session, discussion.organization)
+    lang = written_in(discussion.body, default) or written_in(discussion.title, default) or default
     conclusion = pick(discussion.conclusion, lang)
     return discussion_page_to_as(
         discussion, discussion.group, discussion.organization,
         title=pick(discussion.title, lang), summary=pick(discussion.summary, lang),
-        content=text_to_html(pick(discussion.body, lang)), language=lang,
+        content=text_to_html(pick(discussion.body, lang)),
+        language=written_in(discussion.body, lang),
         conclusion=text_to_html(conclusion) if conclusion else None,
         author_actor=await discussion_author(session, discussion),
+        level=await discussion_level(session, discussion),
+        followers=[discussion.organization.followers_url],
+        name_map={k: v for k, v in (discussion.title or {}).items() if v},
+        summary_map={k: v for k, v in (discussion.summary or {}).items() if v},
+        content_map={k: text_to_html(v) for k, v in (discussion.body or {}).items() if v},
     )
 
 
@@ -113,19 +151,33 @@ async def in_reply_to_of(session: AsyncSession, contribution: Contribution,
 async def contribution_as(session: AsyncSession, contribution: Contribution,
                           discussion: Discussion) -> dict:
     return contribution_to_as(contribution, contribution.author, discussion, discussion.group,
-                              in_reply_to=await in_reply_to_of(session, contribution, discussion))
+                              in_reply_to=await in_reply_to_of(session, contribution, discussion),
+                              level=await discussion_level(session, discussion))
 
 
 async def proposal_context(session: AsyncSession, proposal: Proposal
                            ) -> tuple[bool, Discussion | None, Space | None]:
-    """(does it federate, its discussion, its space): a published proposal in a public space and,
-    when it belongs to one, a federated discussion."""
-    space = await session.get(Space, proposal.space_id) if proposal.space_id else None
+    """(does it federate, its discussion, its space): a published proposal whose level — the
+    stricter of its space's and its discussion's (:func:`proposal_level`) — leaves the node."""
+    space = await space_of(session, proposal.space_id)
     discussion = await session.get(Discussion, proposal.discussion_id) if proposal.discussion_id else None
-    ok = (proposal.state in ProposalStates.PUBLIC
-          and (space is None or space.visibility in FEDERATED_VISIBILITIES)
-          and (discussion is None or federates(discussion)))
+    ok = proposal.state in ProposalStates.PUBLIC and visibility.federates(
+        await _level_in(session, space, discussion))
     return ok, discussion, space
+
+
+async def _level_in(session: AsyncSession, space: Space | None, discussion: Discussion | None) -> str:
+    if discussion is None:
+        return visibility.level_of(space)
+    return visibility.stricter(visibility.level_of(space), await discussion_level(session, discussion))
+
+
+async def proposal_level(session: AsyncSession, proposal: Proposal) -> str:
+    """The level of a proposal and its official answer: its space's and its discussion's (with
+    the discussion's own space) — a proposal has no level of its own."""
+    space = await space_of(session, proposal.space_id)
+    discussion = await session.get(Discussion, proposal.discussion_id) if proposal.discussion_id else None
+    return await _level_in(session, space, discussion)
 
 
 async def proposal_as(session: AsyncSession, proposal: Proposal) -> dict | None:
@@ -134,29 +186,43 @@ async def proposal_as(session: AsyncSession, proposal: Proposal) -> dict | None:
         return None
     organization = await session.get(Actor, proposal.organization_id)
     return proposal_to_as(proposal, proposal.author, organization,
+                          level=await _level_in(session, space, discussion),
                           group_id=discussion.group.ap_id if discussion else None,
+                          group_followers=discussion.group.followers_url if discussion else None,
                           support_threshold=space.support_threshold if space else None)
 
 
 async def answer_as(session: AsyncSession, proposal: Proposal) -> dict | None:
     """The published official answer (a Note by the organisation), None before it is published."""
-    ok, discussion, _ = await proposal_context(session, proposal)
+    ok, discussion, space = await proposal_context(session, proposal)
     if not ok or proposal.answer_published_at is None or not proposal.answer_ap_id:
         return None
     organization = await session.get(Actor, proposal.organization_id)
     return official_answer_to_as(proposal, organization, answer_id=proposal.answer_ap_id,
-                                 group_id=discussion.group.ap_id if discussion else None)
+                                 level=await _level_in(session, space, discussion),
+                                 group_id=discussion.group.ap_id if discussion else None,
+                                 group_followers=discussion.group.followers_url if discussion else None)
 
 
 async def article_as(session: AsyncSession, article: Article) -> dict | None:
     discussion = await discussion_of(session, article.discussion_id)
     if discussion is None:
         return None
-    return article_to_as(article, article.author, discussion.group.ap_id)
+    return article_to_as(article, article.author, discussion.group.ap_id,
+                         level=await discussion_level(session, discussion),
+                         followers=_discussion_followers(discussion))
 
 
 async def initiative_as(session: AsyncSession, initiative: Initiative) -> dict | None:
     discussion = await discussion_of(session, initiative.discussion_id)
     if discussion is None:
         return None
-    return initiative_to_as(initiative, initiative.author, discussion.group.ap_id)
+    return initiative_to_as(initiative, initiative.author, discussion.group.ap_id,
+                            level=await discussion_level(session, discussion),
+                            followers=_discussion_followers(discussion))
+
+
+def _discussion_followers(discussion: Discussion) -> list[str]:
+    """The collections the level ``followers`` means in a discussion: its organisation's and its
+    group's followers."""
+    return [discussion.organization.followers_url, discussion.group.followers_url]

@@ -107,15 +107,15 @@ CASES: dict[str, Callable[[World], dict]] = {
     "contribution_note": _contribution,
     "contribution_reply": _reply,
     "proposal_published": lambda w: proposal_to_as(
-        w.proposal, w.alice, w.org, group_id=w.group.ap_id, support_threshold=50
+        w.proposal, w.alice, w.org, level="public", group_id=w.group.ap_id, support_threshold=50
     ),
-    "proposal_accepted": lambda w: proposal_to_as(w.accepted, w.marc, w.org),
+    "proposal_accepted": lambda w: proposal_to_as(w.accepted, w.marc, w.org, level="public"),
     "official_answer": lambda w: official_answer_to_as(
-        w.accepted, w.org, answer_id=f"{w.accepted.ap_id}/answer"
+        w.accepted, w.org, answer_id=f"{w.accepted.ap_id}/answer", level="public"
     ),
-    "article": lambda w: article_to_as(w.article, w.alice, w.group.ap_id),
-    "article_report": lambda w: article_to_as(w.report, w.marc, w.group.ap_id),
-    "initiative": lambda w: initiative_to_as(w.initiative, w.org, w.group.ap_id),
+    "article": lambda w: article_to_as(w.article, w.alice, w.group.ap_id, level="public"),
+    "article_report": lambda w: article_to_as(w.report, w.marc, w.group.ap_id, level="public"),
+    "initiative": lambda w: initiative_to_as(w.initiative, w.org, w.group.ap_id, level="public"),
     "stakeholder": lambda w: stakeholder_to_as(
         w.stakeholder, w.marc, w.group.ap_id, support_received=8
     ),
@@ -132,10 +132,12 @@ CASES: dict[str, Callable[[World], dict]] = {
         URIS.activity("j-1"), w.marc.ap_id, w.initiative.ap_id, [w.org.ap_id]
     ),
     "group_announce_create": lambda w: group_announce(
-        URIS.activity("a-1"), w.group.ap_id, _contribution_create(w), w.group.followers_url
+        URIS.activity("a-1"), w.group.ap_id, _contribution_create(w), w.group.followers_url,
+        level="public",
     ),
     "group_announce_id": lambda w: group_announce_id(
-        URIS.activity("a-2"), w.group.ap_id, w.contribution.ap_id, w.group.followers_url
+        URIS.activity("a-2"), w.group.ap_id, w.contribution.ap_id, w.group.followers_url,
+        level="public",
     ),
     "accept_follow": lambda w: wrappers.accept(
         URIS.activity("f-1"), w.group.ap_id, _remote_follow(w)

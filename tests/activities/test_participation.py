@@ -8,9 +8,8 @@ from activities import wrappers
 from activities.community import article_to_as, stakeholder_to_as
 from activities.contributions import as_to_contribution, contribution_to_as
 from activities.discussions import discussion_group_to_as, discussion_page_to_as
-from activities.groups import group_addressing, group_announce, group_announce_id, plain_summary
+from activities.groups import group_announce, group_announce_id, plain_summary
 from activities.proposals import official_answer_to_as, proposal_to_as
-from activities.vocabulary import PUBLIC
 from node.errors import InvalidInput
 from node.models import ProposalStates
 from tests.activities.samples import URIS, world
@@ -36,20 +35,7 @@ def test_plain_summary__cuts_long_text_at_a_word_with_an_ellipsis():
     assert plain_summary("") == "" and plain_summary(None) == ""
 
 
-@pytest.mark.parametrize(
-    ("visibility", "to", "cc"),
-    [
-        ("public", [PUBLIC], ["G", "G/followers"]),
-        ("unlisted", ["G", "G/followers"], [PUBLIC]),
-        ("followers", ["G", "G/followers"], []),
-    ],
-)
-def test_group_addressing__follows_the_discussion_visibility(visibility, to, cc):
-    """Public, unlisted (quiet public) and followers-only discussions address the group."""
-    assert group_addressing(visibility, "G", "G/followers") == (to, cc)
-
-
-def test_group_addressing__members_only_never_leaves_the_node():
+def test_contribution_to_as__members_only_never_leaves_the_node():
     """A members-only discussion has no AS2 addressing: converting it is refused."""
     w = world()
     w.discussion.visibility = "members"
@@ -128,7 +114,7 @@ def test_contribution_to_as__round_trips_through_as_to_contribution():
 def test_proposal_to_as__without_a_discussion_lives_with_the_organisation():
     """No group: audience is the organisation, context the proposal itself (FEP-7888)."""
     w = world()
-    doc = proposal_to_as(w.accepted, w.marc, w.org)
+    doc = proposal_to_as(w.accepted, w.marc, w.org, level="public")
     assert doc["audience"] == w.org.ap_id and doc["context"] == w.accepted.ap_id
     assert "civic:supportThreshold" not in doc
     assert doc["civic:supports"] == doc["likes"]["totalItems"] == 57
@@ -139,14 +125,14 @@ def test_proposal_to_as__publishes_every_public_state(state):
     """civic:status is the ProposalStates value, whichever public state the proposal is in."""
     w = world()
     w.proposal.state = state
-    assert proposal_to_as(w.proposal, w.alice, w.org)["civic:status"] == state
+    assert proposal_to_as(w.proposal, w.alice, w.org, level="public")["civic:status"] == state
 
 
 def test_official_answer_to_as__replies_in_the_proposal_thread():
     """The answer is a Note by the organisation, in reply to and in the thread of the proposal."""
     w = world()
     w.accepted.state = ProposalStates.rejected
-    doc = official_answer_to_as(w.accepted, w.org, answer_id="A", group_id=w.group.ap_id)
+    doc = official_answer_to_as(w.accepted, w.org, answer_id="A", level="public", group_id=w.group.ap_id)
     assert (doc["inReplyTo"], doc["context"], doc["audience"]) == (
         w.accepted.ap_id,
         w.group.ap_id,
@@ -158,7 +144,7 @@ def test_official_answer_to_as__replies_in_the_proposal_thread():
 def test_article_to_as__text_article_links_to_its_own_page():
     """Without an external link the url is the article's own page."""
     w = world()
-    doc = article_to_as(w.article, w.alice, w.group.ap_id)
+    doc = article_to_as(w.article, w.alice, w.group.ap_id, level="public")
     assert doc["url"] == w.article.ap_id
     assert doc["summary"] == "Une synthèse des trois réunions publiques de février."
 
@@ -177,22 +163,25 @@ def test_group_announce__wraps_the_activity_unchanged():
     w = world()
     note = contribution_to_as(w.contribution, w.alice, w.discussion, w.group, in_reply_to="p")
     create = wrappers.create(URIS.activity("c1"), w.alice.ap_id, note)
-    announce = group_announce(URIS.activity("a1"), w.group.ap_id, create, w.group.followers_url)
+    announce = group_announce(URIS.activity("a1"), w.group.ap_id, create, w.group.followers_url,
+                              level="public")
     assert announce["object"] == wrappers.strip_context(create)
     assert announce["actor"] == w.group.ap_id and "@context" in announce
 
 
-def test_group_announce__non_public_activities_stay_with_followers():
-    """An activity addressed without Public is announced to the group's followers only."""
+def test_group_announce__followers_discussion_stays_with_followers():
+    """In a followers discussion the group announces to its followers only, never to Public,
+    whatever the inner activity says (activities/addressing.py)."""
     like = wrappers.like(
         "https://civic.example/activities/l",
         "https://civic.example/actors/m",
         "https://civic.example/contributions/c",
         ["https://civic.example/actors/a"],
     )
-    announce = group_announce("https://civic.example/activities/a", "G", like, "G/followers")
+    announce = group_announce("https://civic.example/activities/a", "G", like, "G/followers",
+                              level="followers")
     assert (announce["to"], announce["cc"]) == (["G/followers"], [])
     quiet = group_announce_id(
-        "https://civic.example/activities/b", "G", "O", "G/followers", public=False
+        "https://civic.example/activities/b", "G", "O", "G/followers", level="followers"
     )
     assert (quiet["object"], quiet["to"], quiet["cc"]) == ("O", ["G/followers"], [])
