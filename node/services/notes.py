@@ -76,6 +76,7 @@ async def delete_note(session: AsyncSession, note: Note, *, federate: bool) -> N
         return
     note.deleted_at = utcnow()
     note.content = ""
+    await outbox.withdraw(session, note.ap_id)  # its Create leaves the outbox, 410 at its id (rule 24)
     if federate:
         await outbox.emit(session, outbox.NOTE_DELETED, note_id=note.id)
 
