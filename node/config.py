@@ -42,6 +42,8 @@ _ENV = {
     "follow_lookup_window": "CIVIC_FOLLOW_LOOKUP_WINDOW",
     "inbox_host_limit": "CIVIC_INBOX_HOST_LIMIT",
     "inbox_host_window": "CIVIC_INBOX_HOST_WINDOW",
+    "retention_remote_days": "CIVIC_RETENTION_REMOTE_DAYS",
+    "retention_log_days": "CIVIC_RETENTION_LOG_DAYS",
 }
 # Rate limits (SECURITY.md rule 17): (limit, window) pairs, both at least 1.
 LIMIT_SETTINGS = ("registration", "login_ip", "login_account", "follow_lookup", "inbox_host")
@@ -89,6 +91,11 @@ class Settings:
     # Retry-After above it. Mastodon answers a busy relay the same way.
     inbox_host_limit: int = 3600
     inbox_host_window: int = 60
+    # Retention, applied by `civic retention apply` (node/services/retention.py); 0 keeps forever.
+    # Copies of remote posts older than this that nobody here follows or answered: deleted.
+    retention_remote_days: int = 180
+    # Processed inbox rows, refusals, finished deliveries and outbox events, moderation log entries.
+    retention_log_days: int = 90
 
     @property
     def domain(self) -> str:
@@ -126,6 +133,9 @@ class Settings:
             for part in ("limit", "window"):
                 if getattr(self, f"{name}_{part}") < 1:
                     raise ConfigError(f"{name}_{part} must be at least 1")
+        for name in ("retention_remote_days", "retention_log_days"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be 0 (keep forever) or more")
         self.proxy_networks  # noqa: B018 — raises ConfigError when one is not an address
         url = self.effective_database_url
         if not (url.startswith("sqlite+aiosqlite://") or url.startswith("postgresql+asyncpg://")):
