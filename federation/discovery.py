@@ -5,8 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import func, select
 
+from federation.objects import actor_readable
 from federation.runtime import RUNTIME, Runtime
-from node import __version__
+from node import __version__, visibility
 from node.models import Actor, User, utcnow
 from node.services import actors as actor_service
 from node.services.notes import count_local_notes
@@ -53,7 +54,10 @@ async def webfinger(request: web.Request) -> web.Response:
         if not username:
             return _error(404, "unknown resource")
         actor = await actor_service.local_actor(session, username)
-    if actor is None or actor.username == INSTANCE_USERNAME and not resource.startswith("acct:"):
+        # The Group of a discussion the reader may not read answers like a missing handle
+        # (SECURITY.md rule 24): its existence is not for them to learn.
+        hidden = actor is not None and not await actor_readable(request, session, actor)
+    if actor is None or hidden or actor.username == INSTANCE_USERNAME and not resource.startswith("acct:"):
         return _error(404, "no such actor")
     subject = f"acct:{actor.username}@{uris.domain}"
     return web.json_response(_jrd(subject, actor), content_type=JRD,
@@ -92,7 +96,8 @@ async def _usage(rt: Runtime) -> dict:
             select(func.count()).select_from(Actor)
             .where(Actor.local.is_(True), Actor.type == "Organization")
         ) or 0
-        posts = await count_local_notes(session)
+        # Only what anyone may list is counted (SECURITY.md rule 24).
+        posts = await count_local_notes(session, visibility.listed_levels(visibility.NOBODY))
         now = utcnow()
         # Activity is approximated by account creation until participation is tracked per user.
         month = await session.scalar(

@@ -1,4 +1,8 @@
-"""Participation objects served at their ids: discussion pages, contributions, proposals, answers…"""
+"""Participation objects served at their ids: discussion pages, contributions, proposals, answers…
+
+Each answers exactly when its reader may read it (node/visibility.py, SECURITY.md rule 24): as
+AS2, the signed reader of federation.objects; as a redirect to its page, the signed-in visitor
+the web layer checks (``PAGE_CHECK``). Otherwise the 404 of a missing object."""
 
 from __future__ import annotations
 
@@ -12,12 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from activities.collections import ordered_collection
 from activities.notes import tombstone_to_as
 from federation import participation_documents as documents
-from federation.objects import as_response, not_found, wants_activity_json
+from federation.objects import actor_readable, as_response, not_found, readable, wants_activity_json
 from federation.runtime import RUNTIME, Runtime
-from node.models import Article, Contribution, Initiative
+from node.models import Article, Contribution, Discussion, Initiative, ProposalStates
 from node.services import actors as actor_service
-from node.services import discussions, proposals, reports
+from node.services import discussions, proposal_access, proposals, reports
 from node.uris import Uris
+
+# May this reader read a thing of an organisation at a level? (organisation id, level) -> bool
+Check = Callable[[int, str], Awaitable[bool]]
+# The web layer's check for people (the signed-in visitor), used before redirecting them to the
+# page that shows an object; without it, people are checked as an unsigned AS2 reader.
+PAGE_CHECK = web.AppKey("civic_page_check", object)
 
 
 @dataclass(frozen=True)
@@ -37,19 +47,31 @@ def _tombstone(ap_id: str, former_type: str, deleted, page: str) -> Served:
     return Served(tombstone_to_as(ap_id, former_type, deleted), page, status=410)
 
 
-async def _discussion(session: AsyncSession, uris: Uris, org: str, slug: str) -> Served | None:
-    discussion = await discussions.by_page(session, uris.discussion_page(org.lower(), slug.lower()))
-    if not documents.federates(discussion):
+async def _readable_discussion(session: AsyncSession, check: Check, discussion_id: int | None
+                               ) -> Discussion | None:
+    """The discussion when it is approved and the reader may read it (and what is inside it)."""
+    discussion = await session.get(Discussion, discussion_id) if discussion_id else None
+    if discussion is None or discussion.moderation != "approved":
+        return None
+    if not await check(discussion.organization_id, await discussions.level(session, discussion)):
+        return None
+    return discussion
+
+
+async def _discussion(session: AsyncSession, uris: Uris, check: Check, org: str, slug: str) -> Served | None:
+    found = await discussions.by_page(session, uris.discussion_page(org.lower(), slug.lower()))
+    discussion = await _readable_discussion(session, check, found.id if found else None)
+    if discussion is None:
         return None
     return Served(await documents.discussion_page_as(session, discussion), discussion.page_ap_id)
 
 
-async def _contribution(session: AsyncSession, uris: Uris, token: str) -> Served | None:
+async def _contribution(session: AsyncSession, uris: Uris, check: Check, token: str) -> Served | None:
     contribution = await session.scalar(select(Contribution).where(
         Contribution.ap_id == uris.contribution(token), Contribution.local.is_(True)))
     if contribution is None or contribution.hidden:
         return None
-    discussion = await documents.discussion_of(session, contribution.discussion_id)
+    discussion = await _readable_discussion(session, check, contribution.discussion_id)
     if discussion is None:
         return None
     page = f"{discussion.page_ap_id}#contribution-{token}"
@@ -58,23 +80,36 @@ async def _contribution(session: AsyncSession, uris: Uris, token: str) -> Served
     return Served(await documents.contribution_as(session, contribution, discussion), page)
 
 
-async def _proposal(session: AsyncSession, uris: Uris, token: str) -> Served | None:
+async def _readable_proposal(session: AsyncSession, uris: Uris, check: Check, token: str):
+    """The published proposal when the reader may read it (its space's and discussion's level)."""
     proposal = await proposals.by_ap_id(session, uris.proposal(token))
-    if proposal is not None and await reports.hidden(session, proposal.ap_id):
+    if proposal is None or proposal.state not in ProposalStates.PUBLIC:
+        return None
+    if await reports.hidden(session, proposal.ap_id):
         return None  # hidden by the moderators: the same 404 as a missing one (SECURITY.md rule 22)
+    _space, discussion = await proposal_access.containers(session, proposal)
+    if discussion is not None and discussion.moderation != "approved":
+        return None
+    if not await check(proposal.organization_id, await proposal_access.level(session, proposal)):
+        return None
+    return proposal
+
+
+async def _proposal(session: AsyncSession, uris: Uris, check: Check, token: str) -> Served | None:
+    proposal = await _readable_proposal(session, uris, check, token)
     doc = await documents.proposal_as(session, proposal) if proposal else None
     return Served(doc, proposal.ap_id) if doc else None
 
 
-async def _answer(session: AsyncSession, uris: Uris, token: str) -> Served | None:
-    proposal = await proposals.by_ap_id(session, uris.proposal(token))
+async def _answer(session: AsyncSession, uris: Uris, check: Check, token: str) -> Served | None:
+    proposal = await _readable_proposal(session, uris, check, token)
     doc = await documents.answer_as(session, proposal) if proposal else None
     return Served(doc, f"{proposal.ap_id}#answer") if doc else None
 
 
-async def _article(session: AsyncSession, uris: Uris, token: str) -> Served | None:
+async def _article(session: AsyncSession, uris: Uris, check: Check, token: str) -> Served | None:
     article = await session.scalar(select(Article).where(Article.ap_id == uris.article(token)))
-    discussion = await documents.discussion_of(session, article.discussion_id) if article else None
+    discussion = await _readable_discussion(session, check, article.discussion_id) if article else None
     if discussion is None:
         return None
     if article.deleted_at is not None:
@@ -85,24 +120,31 @@ async def _article(session: AsyncSession, uris: Uris, token: str) -> Served | No
     return Served(await documents.article_as(session, article), page)
 
 
-async def _initiative(session: AsyncSession, uris: Uris, token: str) -> Served | None:
+async def _initiative(session: AsyncSession, uris: Uris, check: Check, token: str) -> Served | None:
     initiative = await session.scalar(select(Initiative).where(
         Initiative.ap_id == uris.initiative(token)))
-    discussion = await documents.discussion_of(session, initiative.discussion_id) if initiative else None
+    discussion = await _readable_discussion(session, check, initiative.discussion_id) if initiative else None
     if discussion is None:
         return None
     page = f"{discussion.page_ap_id}#initiative-{token}"
     return Served(await documents.initiative_as(session, initiative), page)
 
 
-async def _load(request: web.Request, load: Loader, *args: str) -> Served | None:
+async def _load(request: web.Request, load: Loader, *args: str, as2: bool = True) -> Served | None:
     rt: Runtime = request.app[RUNTIME]
+    page_check = None if as2 else request.app.get(PAGE_CHECK)
     async with rt.sessions() as session:
-        return await load(session, rt.uris, *args)
+        async def check(organization_id: int, level: str) -> bool:
+            if page_check is not None:
+                return await page_check(request, session, organization_id, level)
+            return await readable(request, session, organization_id, level)
+
+        return await load(session, rt.uris, check, *args)
 
 
 async def _as2(request: web.Request, load: Loader, *args: str) -> web.Response:
-    """The AS2 document; missing and non-public objects get the same 404 (SECURITY.md rule 10)."""
+    """The AS2 document; missing objects and those the reader may not read get the same 404
+    (SECURITY.md rules 10, 24)."""
     found = await _load(request, load, *args)
     return as_response(found.doc, found.status) if found else not_found()
 
@@ -114,7 +156,7 @@ def _negotiated(load: Loader) -> Callable[[web.Request], Awaitable[web.StreamRes
         token = request.match_info["token"]
         if wants_activity_json(request):
             return await _as2(request, load, token)
-        found = await _load(request, load, token)
+        found = await _load(request, load, token, as2=False)
         if found is None:
             raise web.HTTPNotFound()
         if found.status == 410:
@@ -162,7 +204,7 @@ async def moderators(request: web.Request) -> web.Response:
     async with rt.sessions() as session:
         group = await actor_service.local_actor(session, request.match_info["username"])
         discussion = await discussions.by_group(session, group) if group else None
-        if not documents.federates(discussion):
+        if discussion is None or not await actor_readable(request, session, group):
             return not_found()
         people = await actor_service.moderators_of(session, discussion.organization)
         items = [discussion.organization.ap_id] + [person.ap_id for person in people]

@@ -44,6 +44,7 @@ from markupsafe import Markup
 
 from federation.objects import wants_activity_json
 from federation.runtime import RUNTIME
+from node import visibility
 from node.db import announce_now
 from web.i18n import locale_of
 from web.sessions import csrf_token, get_session
@@ -59,6 +60,8 @@ CSRF_PLACEHOLDER = f"__civic_csrf_{_TAG}__"
 NAME_PLACEHOLDER = f"__civic_name_{_TAG}__"
 URL_PLACEHOLDER = f"__civic_url_{_TAG}__"
 CACHEABLE = web.RequestKey("civic_cacheable", bool)
+# The strictest visibility level of what a rendering shows (see :func:`shows`).
+SHOWN_LEVEL = web.RequestKey("civic_shown_level", str)
 VIEWER = web.RequestKey("civic_viewer", object)
 MARKS = web.RequestKey("civic_marks", object)
 # Handlers that count a page view store (organisation id, discussion id) here for replay on hits.
@@ -212,6 +215,15 @@ def uncacheable(request: web.Request) -> None:
     request[CACHEABLE] = False
 
 
+def shows(request: web.Request, level: str) -> None:
+    """A handler says its page shows a thing at ``level`` (node/visibility.py). An anonymous
+    rendering is stored only when everything it shows is listed to everyone: a page of an
+    ``unlisted`` or stricter thing is rendered for each anonymous request, so a change of its
+    level made where no invalidation reaches (the CLI on SQLite) can never be served from here
+    (SECURITY.md rules 12, 24). Signed-in renderings are keyed by audience (:func:`share_page`)."""
+    request[SHOWN_LEVEL] = visibility.stricter(request.get(SHOWN_LEVEL), level)
+
+
 def share_page(request: web.Request, signed_in: bool, audience: str = RESIDENT,
                **marks: Collection) -> Marks:
     """Let signed-in visitors of this page share renderings: everyone with the same ``audience``
@@ -349,7 +361,8 @@ async def _render(request: web.Request, handler, uid: int | None, lang: str, ver
     entry = Entry.cut(response.text, slots, headers, request.get(VISIT), version,
                       time.monotonic() + cache.ttl)
     # A session whose account is gone renders as anonymous but is not stored as such.
-    if cacheable and response.status == 200 and (uid is None) == (viewer is None):
+    public = visibility.lists(request.get(SHOWN_LEVEL, visibility.PUBLIC), visibility.NOBODY)
+    if cacheable and response.status == 200 and (uid is None) == (viewer is None) and (viewer or public):
         cache.put((request.path_qs, lang, viewer.audience if viewer else ANONYMOUS), entry)
         if viewer is not None:
             _keep_viewer(cache, uid, request.path_qs, viewer, version)

@@ -8,10 +8,12 @@ from sqlalchemy import select
 from activities.html import text_to_html
 from federation import objects
 from federation.runtime import RUNTIME, Runtime
+from node import visibility
 from node.errors import CivicError
 from node.models import Note
 from node.services import actors as actor_service
 from node.services import follows, notes
+from web.cache import shows
 from web.i18n import _
 from web.participation.organisations import page_for_actor
 from web.render import add_vary, current_user, read_form, render
@@ -36,7 +38,9 @@ async def actor_page(request: web.Request) -> web.StreamResponse:
         actor = await actor_service.local_actor(session, username)
         if actor is None:
             raise web.HTTPNotFound(text=_("There is no such page on this node."))
-        posts = await notes.notes_by(session, actor)
+        # Followers-only notes are listed to the actor's approved followers only (SECURITY.md rule 24).
+        who = await visibility.standing(session, visibility.Reader.of_user(user), actor.id)
+        posts = await notes.notes_by(session, actor, levels=visibility.listed_levels(who))
         follower_count = await follows.count(session, actor)
         can_post = (
             bool(user)
@@ -70,10 +74,14 @@ async def note_page(request: web.Request) -> web.StreamResponse:
     ap_id = rt.uris.note(request.match_info["token"])
     if objects.wants_activity_json(request):
         return await objects.note_document(request, ap_id)
+    user = await current_user(request)
     async with rt.sessions() as session:
         note = await session.scalar(select(Note).where(Note.ap_id == ap_id, Note.local.is_(True)))
-    if note is None or note.visibility not in ("public", "unlisted"):
+        readable = note is not None and await visibility.may_read(
+            session, visibility.Reader.of_user(user), note.actor_id, note.visibility)
+    if not readable:  # the 404 of a missing note (SECURITY.md rule 24)
         raise web.HTTPNotFound(text=_("There is no such page on this node."))
+    shows(request, note.visibility)  # web/cache.py
     if note.deleted_at is not None:
         raise web.HTTPGone(text=_("This announcement was deleted."))
     response = await render(request, "note.html", {"note": note})

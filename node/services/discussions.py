@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node import visibility as visibility_module
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
 from node.models import Actor, Contribution, Discussion, Follow, FollowStates, Space, utcnow
 from node.services import outbox
@@ -65,7 +66,7 @@ async def open_discussion(
     discussion.group, discussion.organization = group, organization
     session.add(discussion)
     await session.flush()
-    if discussion.moderation == "approved" and visibility in ("public", "unlisted"):
+    if discussion.moderation == "approved" and visibility_module.federates(visibility_module.level_of(space, discussion)):
         await outbox.emit(session, DISCUSSION_OPENED, discussion_id=discussion.id)
     return discussion
 
@@ -75,7 +76,7 @@ async def moderate(session: AsyncSession, discussion: Discussion, approve: bool)
     if discussion.moderation != "pending":
         raise Conflict("this discussion was already moderated")
     discussion.moderation = "approved" if approve else "rejected"
-    if approve and discussion.visibility in ("public", "unlisted"):
+    if approve and visibility_module.federates(await level(session, discussion)):
         await outbox.emit(session, DISCUSSION_OPENED, discussion_id=discussion.id)
 
 
@@ -88,7 +89,36 @@ async def close(session: AsyncSession, discussion: Discussion, conclusion: dict 
 
 
 def is_visible(discussion: Discussion) -> bool:
-    return discussion.moderation == "approved" and discussion.visibility in ("public", "unlisted")
+    """Approved and open to everyone: what federation.participation_documents federates today
+    (helper A replaces it there with node/visibility.py; read paths ask :func:`readable`)."""
+    return discussion.moderation == "approved" and visibility_module.admits(
+        discussion.visibility, visibility_module.NOBODY)
+
+
+async def space_of(session: AsyncSession, discussion: Discussion) -> Space | None:
+    return await session.get(Space, discussion.space_id) if discussion.space_id else None
+
+
+async def level(session: AsyncSession, discussion: Discussion) -> str:
+    """The discussion's level: the stricter of its own and its space's (node/visibility.py)."""
+    return visibility_module.level_of(await space_of(session, discussion), discussion)
+
+
+async def readable(session: AsyncSession, reader: visibility_module.Reader, discussion: Discussion, *,
+                   federated: bool = False) -> bool:
+    """May ``reader`` read this approved discussion (and what is inside it)? With ``federated``,
+    as an AS2 document: ``members`` never answers as AS2 (SECURITY.md rule 24)."""
+    if discussion.moderation != "approved":
+        return False
+    at = await level(session, discussion)
+    if federated and not visibility_module.federates(at):
+        return False
+    return await visibility_module.may_read(session, reader, discussion.organization_id, at)
+
+
+def listed_clause(levels: tuple[str, ...]):
+    """SQL: discussions (outer-joined with their Space) whose level is within ``levels``."""
+    return visibility_module.level_in(levels, Space.visibility, Discussion.visibility)
 
 
 def can_contribute(discussion: Discussion) -> None:
@@ -123,8 +153,13 @@ async def by_group_ap_id(session: AsyncSession, ap_id: str) -> Discussion | None
 
 
 async def list_for(session: AsyncSession, organization: Actor, *, status: str | None = "open",
-                   kind: str | None = None, include_pending: bool = False) -> list[Discussion]:
+                   kind: str | None = None, include_pending: bool = False,
+                   levels: tuple[str, ...] | None = None) -> list[Discussion]:
+    """The organisation's discussions; with ``levels`` (``visibility.listed_levels(who)``) only
+    those listed to that reader."""
     query = select(Discussion).where(Discussion.organization_id == organization.id)
+    if levels is not None:
+        query = query.outerjoin(Space, Space.id == Discussion.space_id).where(listed_clause(levels))
     if status:
         query = query.where(Discussion.status == status)
     if kind:

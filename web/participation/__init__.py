@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from federation.participation_objects import PAGE_CHECK
 from web.participation import (
     admin,
     admin_discussions,
@@ -15,6 +16,7 @@ from web.participation import (
     proposals,
     visits,
 )
+from web.participation.common import page_check
 
 
 def setup(app: web.Application) -> None:
@@ -28,6 +30,7 @@ def setup(app: web.Application) -> None:
     moderation.add_routes(app)
     members.add_routes(app)
     visits.setup(app)
+    app[PAGE_CHECK] = page_check  # who may be sent to an object's page (SECURITY.md rule 24)
 
 
 __all__ = ["setup"]

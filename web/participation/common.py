@@ -14,20 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from activities.html import text_to_html
 from federation import objects
 from federation.runtime import RUNTIME, Runtime
+from node import visibility
 from node.errors import NotFound
 from node.models import (
     Actor,
     Contribution,
     Discussion,
-    Follow,
-    FollowStates,
     Membership,
     User,
 )
 from node.services import actors as actor_service
 from node.services import discussions as discussion_service
 from node.services.i18n import pick
-from web.cache import RESIDENT, Viewer, make_viewer
+from web.cache import RESIDENT, Viewer, make_viewer, shows
 from web.i18n import LANGUAGES, _, locale_of, translate
 from web.render import current_user, render
 
@@ -48,8 +47,8 @@ ROLE_LABELS = {
 }
 ALIGNMENT_LABELS = {"favour": _("In favour"), "neutral": _("Neutral"), "against": _("Against")}
 VISIBILITY_LABELS = {
-    "public": _("Public"), "unlisted": _("Unlisted"), "followers": _("Followers of the organisation"),
-    "members": _("Members only"),
+    visibility.PUBLIC: _("Public"), visibility.UNLISTED: _("Unlisted"),
+    visibility.FOLLOWERS: _("Followers of the organisation"), visibility.MEMBERS: _("Members only"),
 }
 COMPONENT_LABELS = {
     "discussions": _("Discussions"), "proposals": _("Proposals"), "articles": _("Articles"),
@@ -197,12 +196,6 @@ async def person(session: AsyncSession, user: User) -> Actor:
     return await session.get(Actor, user.actor_id)
 
 
-async def follows_actor(session: AsyncSession, follower_id: int, followed_id: int) -> bool:
-    return bool(await session.scalar(select(Follow.id).where(
-        Follow.follower_id == follower_id, Follow.followed_id == followed_id,
-        Follow.state == FollowStates.accepted)))
-
-
 async def memberships(session: AsyncSession, user: User | None, org: Actor) -> set[str]:
     if user is None:
         return set()
@@ -214,22 +207,35 @@ async def memberships(session: AsyncSession, user: User | None, org: Actor) -> s
     return roles
 
 
+async def standing_in(session: AsyncSession, user: User | None, org: Actor) -> visibility.Standing:
+    """What the visitor is to the organisation (node/visibility.py): staff, member, follower or outsider."""
+    return await visibility.standing(session, visibility.Reader.of_user(user), org.id)
+
+
+async def page_check(request: web.Request, session: AsyncSession, organization_id: int, level: str) -> bool:
+    """federation.participation_objects ``PAGE_CHECK``: may the signed-in visitor (or an anonymous
+    one) read a thing of this organisation at ``level``, before being sent to the page showing it?"""
+    return await visibility.may_read(session, visibility.Reader.of_user(await current_user(request)),
+                                     organization_id, level)
+
+
 async def can_see(session: AsyncSession, user: User | None, org: Actor, discussion: Discussion) -> bool:
-    """Pending or rejected citizen discussions: staff and their author only. Restricted visibility: followers of
-    the organisation (``followers``) or its members (``members``); staff see everything."""
-    if await has_role(session, user, org, STAFF):
-        return True
-    if user is not None and discussion.author_id == user.actor_id:
-        return True  # the author sees their citizen discussion while it waits
+    """Whether the visitor may read the discussion and what is in it (SECURITY.md rule 24)."""
+    return await _seen_at(session, user, org, discussion) is not None
+
+
+async def _seen_at(session: AsyncSession, user: User | None, org: Actor, discussion: Discussion) -> str | None:
+    """The discussion's level (the stricter of its own and its space's) when its standing lets
+    the visitor read it, else None. Staff read everything; a citizen discussion waiting for
+    moderation (or rejected) is for its staff and its author only."""
+    at = await discussion_service.level(session, discussion)
+    who = await standing_in(session, user, org)
+    if who.staff:
+        return at
     if discussion.moderation != "approved":
-        return False
-    if discussion.visibility in ("public", "unlisted"):
-        return True
-    if user is None:
-        return False
-    if discussion.visibility == "followers":
-        return await follows_actor(session, user.actor_id, org.id)
-    return bool(await memberships(session, user, org))
+        # The author sees their citizen discussion while it waits.
+        return at if user is not None and discussion.author_id == user.actor_id else None
+    return at if visibility.admits(at, who) else None
 
 
 async def discussion_in(session: AsyncSession, request: web.Request, org: Actor, user: User | None,
@@ -239,8 +245,10 @@ async def discussion_in(session: AsyncSession, request: web.Request, org: Actor,
         discussion = await discussion_service.by_slug(session, org, slug or request.match_info["slug"])
     except NotFound:
         raise not_found(request) from None
-    if not await can_see(session, user, org, discussion):
+    at = await _seen_at(session, user, org, discussion)
+    if at is None:
         raise not_found(request)
+    shows(request, at)  # what the page shows is at this level (web/cache.py)
     return discussion
 
 

@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node import visibility
 from node.db import transaction
 from node.errors import CivicError
 from node.models import Actor, OrganizationProfile
@@ -24,10 +25,12 @@ from web.participation.common import (
     MODERATORS,
     OFFICIALS,
     STAFF,
+    can_see,
     discussion_stats,
     forbidden,
     has_role,
     memberships,
+    not_found,
     now,
     organisation,
     page,
@@ -36,6 +39,7 @@ from web.participation.common import (
     require_user,
     row_id,
     runtime,
+    standing_in,
 )
 from web.render import add_vary, current_user, read_form
 
@@ -146,9 +150,10 @@ async def organisation_page(request: web.Request, org_username: str) -> web.Stre
         profile = await profile_of(session, org)
         roles = await memberships(session, user, org)
         is_staff = await has_role(session, user, org, STAFF)
-        open_discussions = await discussion_service.list_for(session, org, status="open")
-        if not is_staff:
-            open_discussions = [d for d in open_discussions if d.visibility in ("public", "unlisted")]
+        # Listings, their counts and the dashboard show only what this visitor may list
+        # (SECURITY.md rule 24): staff everything, others no unlisted thing nor one above them.
+        listed = visibility.listed_levels(await standing_in(session, user, org))
+        open_discussions = await discussion_service.list_for(session, org, status="open", levels=listed)
         stats = await discussion_stats(session, [d.id for d in open_discussions])
         context = {
             "org": org,
@@ -162,11 +167,12 @@ async def organisation_page(request: web.Request, org_username: str) -> web.Stre
             "can_announce": await has_role(session, user, org, OFFICIALS),
             "can_moderate": await has_role(session, user, org, MODERATORS),
             "dashboard": dashboard_view(request, await dashboard_service.dashboard(
-                session, org.id, now().date(), DASHBOARD_DAYS)),
+                session, org.id, now().date(), DASHBOARD_DAYS, levels=listed)),
             "discussions": open_discussions,
             "stats": stats,
-            "proposals": await proposal_service.index(session, org, sort="supports", page_size=5),
-            "announcements": await notes.notes_by(session, org, limit=5),
+            "proposals": await proposal_service.index(session, org, sort="supports", page_size=5,
+                                                      levels=listed),
+            "announcements": await notes.notes_by(session, org, limit=5, levels=listed),
             "pending_follows": await follows.pending_requests(session, org) if is_staff else [],
             "can_answer_follows": await has_role(session, user, org, ADMINS),
             "pending_discussions": await discussion_service.pending_moderation(session, org)
@@ -190,6 +196,10 @@ async def page_for_actor(request: web.Request, username: str) -> web.StreamRespo
         if actor.type == "Group":
             discussion = await discussion_service.by_group(session, actor)
             if discussion is not None:
+                # A discussion the visitor may not read has no group either: the 404 of a missing
+                # handle, not a redirect that tells it exists (SECURITY.md rule 24).
+                if not await can_see(session, await current_user(request), discussion.organization, discussion):
+                    raise not_found(request)
                 raise web.HTTPFound(discussion.page_ap_id)
             return None
     if actor.type != "Organization":

@@ -8,13 +8,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation import participation_objects
+from node import visibility
 from node.db import transaction
-from node.errors import Conflict, Forbidden, InvalidInput
+from node.errors import Conflict, Forbidden, InvalidInput, NotFound
 from node.models import Actor, Proposal, ProposalStates, ProposalSupport, Space, User
+from node.services import proposal_access, reports
 from node.services import proposals as proposal_service
-from node.services import reports
 from node.services import spaces as space_service
-from web.cache import RESIDENT, Viewer, share_page, viewers_from
+from web.cache import RESIDENT, Viewer, share_page, shows, viewers_from
 from web.i18n import _, locale_of, translate
 from web.participation.common import (
     MODERATORS,
@@ -31,6 +32,7 @@ from web.participation.common import (
     require_user,
     row_id,
     runtime,
+    standing_in,
     viewer_on_organisation_page,
     wants_as2,
 )
@@ -45,10 +47,17 @@ MAX_BODY = 20_000
 PROPOSAL_LIMITS = {"title": 300, "body": MAX_BODY}
 
 
+def index_audience(who: visibility.Standing) -> str:
+    """The index lists what the visitor's standing lists: one shared rendering per standing
+    (web/cache.py), so a member's list never reaches anyone else (SECURITY.md rules 12, 24)."""
+    return f"{RESIDENT}+{who.key}"
+
+
 async def index_viewer(request: web.Request) -> Viewer | None:
-    """A signed-in visitor's side of the proposal index: the proposals they support."""
+    """A signed-in visitor's side of the proposal index: its standing and the proposals they support."""
     async def sides(session: AsyncSession, user: User, org: Actor) -> tuple[str, dict]:
-        return RESIDENT, {"supported": await proposal_service.supported_in(session, await person(session, user), org)}
+        return index_audience(await standing_in(session, user, org)), {
+            "supported": await proposal_service.supported_in(session, await person(session, user), org)}
 
     return await viewer_on_organisation_page(request, sides)
 
@@ -66,28 +75,35 @@ async def index(request: web.Request) -> web.StreamResponse:
         state, sort, raw_page = None, "supports", "1"
     async with runtime(request).sessions() as session:
         org = await organisation(session, request)
-        result = await proposal_service.index(session, org, state=state, sort=sort, page=int(raw_page))
+        who = await standing_in(session, user, org)
+        result = await proposal_service.index(session, org, state=state, sort=sort, page=int(raw_page),
+                                              levels=visibility.listed_levels(who))
         profile = await profile_of(session, org)
         supported = await proposal_service.supported_in(
             session, await person(session, user) if user else None, org)
     context = {
         "org": org, "result": result, "state": state, "sort": sort, "error": error,
         "states": list(S.PUBLIC), "sorts": SORT_LABELS,
-        "mark": share_page(request, user is not None, RESIDENT, supported=supported),
+        "mark": share_page(request, user is not None, index_audience(who), supported=supported),
         "theme_version": theme_version(profile),
     }
     return await page(request, "participation/proposals.html", context, status=400 if error else 200)
 
 
 async def _proposal(session: AsyncSession, request: web.Request, user: User | None) -> tuple[Proposal, Actor]:
-    """The proposal of the URL; drafts only for their author and the organisation's team."""
+    """The proposal of the URL, when the visitor may read it (its space's and discussion's level,
+    SECURITY.md rule 24); drafts only for their author and the organisation's team. Otherwise the
+    404 of a missing one."""
     proposal = await proposal_service.by_ap_id(session, runtime(request).uris.proposal(request.match_info["token"]))
     if proposal is None:
         raise not_found(request)
     org = await session.get(Actor, proposal.organization_id)
-    if proposal.state == S.draft and not (
-            (user and user.actor_id == proposal.author_id) or await has_role(session, user, org, STAFF)):
+    is_staff = await has_role(session, user, org, STAFF)
+    if not is_staff and not await proposal_access.readable(session, visibility.Reader.of_user(user), proposal):
         raise not_found(request)
+    if proposal.state == S.draft and not ((user and user.actor_id == proposal.author_id) or is_staff):
+        raise not_found(request)
+    shows(request, await proposal_access.level(session, proposal))  # web/cache.py
     return proposal, org
 
 
@@ -193,20 +209,34 @@ async def withdraw(request: web.Request) -> web.StreamResponse:
     return await _author_move(request, S.withdrawn)
 
 
-async def _form_context(session: AsyncSession, org: Actor) -> dict:
+async def _form_context(session: AsyncSession, org: Actor, user: User) -> dict:
+    """The spaces the user may file a proposal into: open for proposals now, and readable by them."""
     today = now().date()
+    who = await standing_in(session, user, org)
     open_spaces = [s for s in await space_service.spaces_of(session, org)
-                   if await space_service.component_enabled(session, s, "proposals", today)]
+                   if visibility.admits(visibility.level_of(s), who)
+                   and await space_service.component_enabled(session, s, "proposals", today)]
     return {"org": org, "spaces": open_spaces}
+
+
+async def _space(session: AsyncSession, request: web.Request, org: Actor, user: User, raw: str) -> Space:
+    """The space chosen in the form: one of the organisation's that the user may read, else the
+    404 of a space that does not exist (filing into a ``members`` space would show its members'
+    things to others, SECURITY.md rule 24)."""
+    space = await session.get(Space, row_id(raw)) if row_id(raw) else None
+    if space is None or space.organization_id != org.id or not visibility.admits(
+            visibility.level_of(space), await standing_in(session, user, org)):
+        raise not_found(request)
+    return space
 
 
 async def proposal_form(request: web.Request) -> web.StreamResponse:
     """GET /orgs/{org}/proposals/new."""
     rt = runtime(request)
-    await require_user(request, rt.uris.proposal_form(request.match_info["org"]))
+    user = await require_user(request, rt.uris.proposal_form(request.match_info["org"]))
     async with rt.sessions() as session:
         org = await organisation(session, request)
-        context = await _form_context(session, org)
+        context = await _form_context(session, org, user)
     return await page(request, "participation/proposal_form.html", context)
 
 
@@ -225,11 +255,11 @@ async def submit(request: web.Request) -> web.StreamResponse:
     status = oversize_errors(request, errors, oversize, PROPOSAL_LIMITS, fallback="body")
     async with transaction(rt.sessions) as session:
         org = await organisation(session, request)
-        context = await _form_context(session, org)
+        context = await _form_context(session, org, user)
         space = None
         if values["space"]:
-            space = next((s for s in context["spaces"] if str(s.id) == values["space"]), None)
-            if space is None:
+            space = await _space(session, request, org, user, values["space"])
+            if space.id not in {s.id for s in context["spaces"]}:
                 errors["space"] = translate(request, _("Proposals are not open in this space now."))
         if not errors:
             try:
@@ -239,6 +269,8 @@ async def submit(request: web.Request) -> web.StreamResponse:
                     language=locale_of(request))
             except InvalidInput:
                 errors["body"] = translate(request, _("Check the title and the text."))
+            except NotFound:
+                raise not_found(request) from None
             else:
                 target = proposal.ap_id
     if errors:
