@@ -93,8 +93,8 @@ def default_text(settings: Settings, kind: str, language: str) -> str:
         "instance_name": settings.instance_name,
         "base_url": settings.base_url,
         "session_days": SESSION_DAYS,
-        "remote_retention": _retention(language, getattr(settings, "retention_remote_days", 0), "remote"),
-        "log_retention": _retention(language, getattr(settings, "retention_log_days", 0), "log"),
+        "remote_retention": _retention(language, settings.retention_remote_days, "remote"),
+        "log_retention": _retention(language, settings.retention_log_days, "log"),
     }
     if kind == "legal":
         template = legal_defaults.LEGAL[language]

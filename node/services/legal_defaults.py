@@ -19,7 +19,8 @@ PERSONAL_TABLES: dict[str, tuple[str, ...]] = {
     "participation": ("contributions", "agreements", "proposals", "proposal_supports",
                       "proposal_state_changes", "articles", "initiatives", "initiative_actions",
                       "follows", "discussions", "activities"),
-    "organisations": ("memberships", "stakeholders"),
+    "organisations": ("memberships", "stakeholders", "member_verifications", "census_entries",
+                      "verification_codes"),
     "remote": ("actors", "notes", "contributions", "inbox_activities"),
     "logs": ("inbox_activities", "inbox_refusals", "outbox_events", "deliveries", "rate_counters"),
     "moderation": ("reports", "moderation_log", "hidden_content", "account_restrictions",
@@ -35,6 +36,7 @@ NOT_PERSONAL: dict[str, str] = {
     "domain_blocks": "remote domains this node refuses",
     "domain_allows": "remote domains this node federates with in allow-list mode",
     "moderation_settings": "an organisation's pre-moderation setting",
+    "verification_salts": "an organisation's random salt for census and code hashes",
 }
 
 PRIVACY: dict[str, dict[str, str]] = {}
@@ -111,7 +113,8 @@ name who did it.""",
 # How long
 
 Your account and what you published stay until you delete them. {remote_retention} \
-{log_retention}""",
+{log_retention} These periods are settings of this server (retention_remote_days, \
+retention_log_days), applied each time its administrator runs "civic retention apply".""",
     "cookies": """\
 # Cookies
 
@@ -139,9 +142,10 @@ this server cannot force them to.""",
 - Access: download all your data (a JSON file) with "Download my data" on your account page, \
 {base_url}/account; the administrator can also export it (civic user export).
 - Erasure: delete your account on your account page (or ask the administrator: civic user \
-delete). Your contributions, proposals and articles are then shown as deleted, without text or \
-name; your agreements and supports stay counted with no link to you; every server that received \
-a copy is sent a Delete.
+delete). Your contributions, proposals, articles and initiatives are then shown as deleted, \
+without text or name; your agreements and supports stay counted with no link to you; your e-mail \
+address, password, follows and roles are removed; your handle stays reserved so that nobody can \
+take it to pass for you; every server that received a copy is sent a Delete.
 - For anything else (correcting, objecting, a question), contact the administrator: see the legal \
 notice, {base_url}/legal""",
 }
@@ -169,14 +173,16 @@ moderators may hide it with a reason. Report a problem with "Report" next to it.
 See the privacy notice: {base_url}/privacy"""
 
 RETENTION["en"] = {
-    "remote_days": "Copies of content from other servers that nobody here interacted with are "
-                   "removed after {days} days.",
-    "remote_kept": "Copies of content from other servers are kept until the administrator removes "
-                   "them.",
-    "log_days": "Logs (activities received, refusals, deliveries, the moderation log) are removed "
-                "after {days} days.",
-    "log_kept": "Logs (activities received, refusals, deliveries, the moderation log) are kept until "
-                "the administrator removes them; refusals are limited to the newest 10,000.",
+    "remote_days": "Copies of posts from other servers whose author nobody here follows and that "
+                   "nobody here answered are removed after {days} days; contributions to discussions "
+                   "stay, as the record of the consultation.",
+    "remote_kept": "Copies of content from other servers are kept; contributions to discussions stay "
+                   "in any case, as the record of the consultation.",
+    "log_days": "Logs (activities received, refusals, finished deliveries, the moderation log) are "
+                "removed after {days} days, except the list of servers that received a text still "
+                "online, which is needed to send them its deletion.",
+    "log_kept": "Logs (activities received, refusals, deliveries, the moderation log) are kept; only "
+                "the newest 10,000 refusals are.",
 }
 
 # -- Français ----------------------------------------------------------------------------------
@@ -256,7 +262,9 @@ nomment qui l'a fait.""",
 # Durée de conservation
 
 Votre compte et ce que vous avez publié sont conservés jusqu'à ce que vous les supprimiez. \
-{remote_retention} {log_retention}""",
+{remote_retention} {log_retention} Ces durées sont des réglages de ce serveur \
+(retention_remote_days, retention_log_days), appliqués chaque fois que son administrateur lance \
+« civic retention apply ».""",
     "cookies": """\
 # Cookies
 
@@ -287,9 +295,11 @@ qui en a reçu une copie ; ils sont censés l'effacer, mais ce serveur ne peut p
 page de votre compte, {base_url}/account ; l'administrateur peut aussi les exporter (civic user \
 export).
 - Effacement : supprimez votre compte sur la page de votre compte (ou demandez-le à \
-l'administrateur : civic user delete). Vos contributions, propositions et articles apparaissent \
-alors comme supprimés, sans texte ni nom ; vos accords et soutiens restent comptés sans aucun lien \
-avec vous ; chaque serveur qui en a reçu une copie reçoit une suppression.
+l'administrateur : civic user delete). Vos contributions, propositions, articles et initiatives \
+apparaissent alors comme supprimés, sans texte ni nom ; vos accords et soutiens restent comptés \
+sans aucun lien avec vous ; votre adresse e-mail, votre mot de passe, vos abonnements et vos rôles \
+sont effacés ; votre identifiant reste réservé pour que personne ne puisse le prendre et se faire \
+passer pour vous ; chaque serveur qui en a reçu une copie reçoit une suppression.
 - Pour tout le reste (rectification, opposition, question), contactez l'administrateur : voir les \
 mentions légales, {base_url}/legal""",
 }
@@ -318,15 +328,16 @@ Signalez un problème avec « Signaler » à côté du contenu.
 Voir la politique de confidentialité : {base_url}/privacy"""
 
 RETENTION["fr"] = {
-    "remote_days": "Les copies de contenus d'autres serveurs avec lesquels personne ici n'a "
-                   "interagi sont effacées au bout de {days} jours.",
-    "remote_kept": "Les copies de contenus d'autres serveurs sont conservées jusqu'à ce que "
-                   "l'administrateur les efface.",
-    "log_days": "Les journaux (activités reçues, refus, envois, journal de modération) sont effacés "
-                "au bout de {days} jours.",
-    "log_kept": "Les journaux (activités reçues, refus, envois, journal de modération) sont conservés "
-                "jusqu'à ce que l'administrateur les efface ; seuls les 10 000 refus les plus récents "
-                "sont gardés.",
+    "remote_days": "Les copies de messages d'autres serveurs dont personne ici ne suit l'auteur et "
+                   "auxquels personne ici n'a répondu sont effacées au bout de {days} jours ; les "
+                   "contributions aux discussions restent, comme trace de la concertation.",
+    "remote_kept": "Les copies de contenus d'autres serveurs sont conservées ; les contributions aux "
+                   "discussions restent de toute façon, comme trace de la concertation.",
+    "log_days": "Les journaux (activités reçues, refus, envois terminés, journal de modération) sont "
+                "effacés au bout de {days} jours, sauf la liste des serveurs qui ont reçu un texte "
+                "encore en ligne, nécessaire pour leur en envoyer la suppression.",
+    "log_kept": "Les journaux (activités reçues, refus, envois, journal de modération) sont "
+                "conservés ; seuls les 10 000 refus les plus récents sont gardés.",
 }
 
 # -- Deutsch -----------------------------------------------------------------------------------
@@ -407,7 +418,9 @@ eine Änderung dieser Texte) nennen, wer gehandelt hat.""",
 # Speicherdauer
 
 Ihr Konto und was Sie veröffentlicht haben, bleiben gespeichert, bis Sie sie löschen. \
-{remote_retention} {log_retention}""",
+{remote_retention} {log_retention} Diese Fristen sind Einstellungen dieses Servers \
+(retention_remote_days, retention_log_days) und werden angewandt, wann immer die Administration \
+„civic retention apply“ ausführt.""",
     "cookies": """\
 # Cookies
 
@@ -438,9 +451,11 @@ Server kann sie nicht dazu zwingen.""",
 Kontoseite herunter, {base_url}/account; die Administration kann sie auch exportieren (civic user \
 export).
 - Löschung: Löschen Sie Ihr Konto auf Ihrer Kontoseite (oder bitten Sie die Administration darum: \
-civic user delete). Ihre Beiträge, Vorschläge und Artikel erscheinen dann als gelöscht, ohne Text \
-und Namen; Ihre Zustimmungen und Unterstützungen bleiben gezählt, ohne Verbindung zu Ihnen; jeder \
-Server, der eine Kopie erhalten hat, erhält eine Löschung.
+civic user delete). Ihre Beiträge, Vorschläge, Artikel und Initiativen erscheinen dann als \
+gelöscht, ohne Text und Namen; Ihre Zustimmungen und Unterstützungen bleiben gezählt, ohne \
+Verbindung zu Ihnen; Ihre E-Mail-Adresse, Ihr Passwort, Ihre Abonnements und Rollen werden \
+entfernt; Ihr Benutzername bleibt reserviert, damit niemand ihn nutzen kann, um sich als Sie \
+auszugeben; jeder Server, der eine Kopie erhalten hat, erhält eine Löschung.
 - Für alles Weitere (Berichtigung, Widerspruch, Fragen) wenden Sie sich an die Administration: \
 siehe Impressum, {base_url}/legal""",
 }
@@ -470,13 +485,15 @@ ein Problem mit „Melden“ neben dem Inhalt.
 Siehe die Datenschutzerklärung: {base_url}/privacy"""
 
 RETENTION["de"] = {
-    "remote_days": "Kopien von Inhalten anderer Server, mit denen hier niemand interagiert hat, "
-                   "werden nach {days} Tagen gelöscht.",
-    "remote_kept": "Kopien von Inhalten anderer Server werden aufbewahrt, bis die Administration "
-                   "sie löscht.",
-    "log_days": "Protokolle (empfangene Aktivitäten, Ablehnungen, Zustellungen, das "
-                "Moderationsprotokoll) werden nach {days} Tagen gelöscht.",
+    "remote_days": "Kopien von Beiträgen anderer Server, deren Urheber hier niemand folgt und auf "
+                   "die hier niemand geantwortet hat, werden nach {days} Tagen gelöscht; Beiträge zu "
+                   "Diskussionen bleiben als Nachweis der Beteiligung erhalten.",
+    "remote_kept": "Kopien von Inhalten anderer Server werden aufbewahrt; Beiträge zu Diskussionen "
+                   "bleiben ohnehin als Nachweis der Beteiligung erhalten.",
+    "log_days": "Protokolle (empfangene Aktivitäten, Ablehnungen, abgeschlossene Zustellungen, das "
+                "Moderationsprotokoll) werden nach {days} Tagen gelöscht, außer der Liste der Server, "
+                "die einen noch veröffentlichten Text erhalten haben: Sie wird gebraucht, um ihnen "
+                "seine Löschung zu senden.",
     "log_kept": "Protokolle (empfangene Aktivitäten, Ablehnungen, Zustellungen, das "
-                "Moderationsprotokoll) werden aufbewahrt, bis die Administration sie löscht; von den "
-                "Ablehnungen werden nur die neuesten 10.000 behalten.",
+                "Moderationsprotokoll) werden aufbewahrt; von den Ablehnungen nur die neuesten 10.000.",
 }
