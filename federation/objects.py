@@ -113,6 +113,8 @@ async def actor_document(request: web.Request, username: str) -> web.Response:
         actor = await actor_service.local_actor(session, username)
         if actor is None or not await actor_readable(request, session, actor):
             return not_found()
+        if actor.deleted_at is not None:  # an erased account: SECURITY.md rule 9
+            return as_response(tombstone_to_as(actor.ap_id, actor.type, actor.deleted_at), status=410)
         # A discussion's Group (FEP-1b12) is None while it does not federate.
         doc = await local_actor_as(session, rt.uris, actor)
     return as_response(doc) if doc else not_found()

@@ -97,12 +97,16 @@ async def _readable_proposal(session: AsyncSession, uris: Uris, check: Check, to
 
 async def _proposal(session: AsyncSession, uris: Uris, check: Check, token: str) -> Served | None:
     proposal = await _readable_proposal(session, uris, check, token)
+    if proposal is not None and proposal.deleted_at is not None:
+        return _tombstone(proposal.ap_id, "Page", proposal.deleted_at, proposal.ap_id)
     doc = await documents.proposal_as(session, proposal) if proposal else None
     return Served(doc, proposal.ap_id) if doc else None
 
 
 async def _answer(session: AsyncSession, uris: Uris, check: Check, token: str) -> Served | None:
     proposal = await _readable_proposal(session, uris, check, token)
+    if proposal is not None and proposal.deleted_at is not None:
+        return None  # erased with its proposal (which answers 410)
     doc = await documents.answer_as(session, proposal) if proposal else None
     return Served(doc, f"{proposal.ap_id}#answer") if doc else None
 
@@ -127,6 +131,8 @@ async def _initiative(session: AsyncSession, uris: Uris, check: Check, token: st
     if discussion is None:
         return None
     page = f"{discussion.page_ap_id}#initiative-{token}"
+    if initiative.deleted_at is not None:
+        return _tombstone(initiative.ap_id, "Page", initiative.deleted_at, page)
     return Served(await documents.initiative_as(session, initiative), page)
 
 

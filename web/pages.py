@@ -38,6 +38,8 @@ async def actor_page(request: web.Request) -> web.StreamResponse:
         actor = await actor_service.local_actor(session, username)
         if actor is None:
             raise web.HTTPNotFound(text=_("There is no such page on this node."))
+        if actor.deleted_at is not None:  # an erased account shows nothing of it
+            raise web.HTTPGone(text=_("This account was deleted."))
         # Followers-only notes are listed to the actor's approved followers only (SECURITY.md rule 24).
         who = await visibility.standing(session, visibility.Reader.of_user(user), actor.id)
         posts = await notes.notes_by(session, actor, levels=visibility.listed_levels(who))

@@ -19,13 +19,6 @@ from tests.federation.participation_scene import (
 )
 
 AS2 = {"Accept": "application/activity+json"}
-# The AS2 and HTML answers of erased proposals, initiatives and actors are served by the read
-# paths (federation/participation_objects.py, federation/objects.py, web/pages.py), which were
-# being changed by another helper when this was written.
-READ_PATHS = pytest.mark.xfail(strict=True, reason="410 Tombstones of erased proposals, initiatives "
-                               "and actors wait for the read paths' edit")
-
-
 def _own_inbox(remote, name: str):
     """A remote actor without a shared inbox: its deliveries are told apart from the others'."""
     actor = remote.add_actor(name)
@@ -128,8 +121,7 @@ async def _get(url: str, headers: dict) -> tuple[int, str]:
             return response.status, await response.text()
 
 
-@pytest.mark.parametrize("kind", ["contribution", pytest.param("proposal", marks=READ_PATHS), "article",
-                                  pytest.param("initiative", marks=READ_PATHS)])
+@pytest.mark.parametrize("kind", ["contribution", "proposal", "article", "initiative"])
 async def test_erasure_delivery__objects_answer_410_tombstones(node, erased, kind):
     """Each erased object's id answers 410 with a Tombstone to AS2 requests."""
     object_id = erased["objects"][kind]
@@ -138,7 +130,6 @@ async def test_erasure_delivery__objects_answer_410_tombstones(node, erased, kin
     assert '"Tombstone"' in body and object_id in body
 
 
-@READ_PATHS
 async def test_erasure_delivery__actor_answers_410_tombstone(node, erased):
     """The person's id answers 410 with a Tombstone (formerType Person) and her HTML page shows
     no name."""

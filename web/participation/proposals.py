@@ -103,6 +103,8 @@ async def _proposal(session: AsyncSession, request: web.Request, user: User | No
         raise not_found(request)
     if proposal.state == S.draft and not ((user and user.actor_id == proposal.author_id) or is_staff):
         raise not_found(request)
+    if proposal.deleted_at is not None:
+        raise web.HTTPGone(text=translate(request, _("This proposal was deleted.")))
     shows(request, await proposal_access.level(session, proposal))  # web/cache.py
     return proposal, org
 
