@@ -1,4 +1,5 @@
-"""Processing stored inbound activities: dispatch by type, idempotent, in batches after the 202."""
+"""Processing stored inbound activities: dispatched by (type, kind of target), idempotent, in batches
+after the 202."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from activities.jsonld import readable
 from federation.fetch import FetchError
-from federation.handlers import HANDLERS, Inbound
+from federation.inbound import Inbound, dispatch, knows
 from federation.isolation import ERROR_LIMIT, describe, transient
 from federation.moderation_policy import refused_actors
 from federation.runtime import Runtime, wait_for_quiet, wait_for_signal
@@ -52,7 +53,7 @@ async def _run_handler(rt: Runtime, session, row: InboxActivity, actor: Actor,
     # read as compact AS2 (activities.jsonld.readable).
     doc = {**readable(row.document), "id": row.document["id"]}
     async with session.begin_nested():
-        return await HANDLERS[row.type](Inbound(rt, session, doc, actor))
+        return await dispatch(Inbound(rt, session, doc, actor))
 
 
 async def _process_row(rt: Runtime, session, row: InboxActivity, actor: Actor | str,
@@ -61,7 +62,7 @@ async def _process_row(rt: Runtime, session, row: InboxActivity, actor: Actor | 
     fails this row alone (SECURITY.md rule 13). Returns False when the handler's changes were
     rolled back (objects it touched may be expired: the caller re-reads what it keeps)."""
     kept = True
-    if row.type not in HANDLERS:
+    if not knows(row.type):
         row.state, row.error = InboxStates.ignored, "unknown type"
     elif isinstance(actor, str):
         row.state, row.error = InboxStates.failed, f"refused: {actor}"

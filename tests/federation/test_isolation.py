@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from federation import fanout, handlers, processing
+from federation import fanout, processing
 from federation.delivery import DeliveryWorker
+from federation.inbound import registry
 from node.db import transaction
 from node.models import (
     Activity,
@@ -104,13 +105,13 @@ async def test_isolation__exception_in_a_handler_fails_that_row_only(node, remot
     scene = await open_scene(node)
     alice, bob = remote.add_actor("alice"), remote.add_actor("bob")
     note_id = await contribute(node, scene)
-    real_create = handlers.HANDLERS["Create"]
+    real_create = registry.HANDLERS[("Create", "contribution")]
 
     async def exploding(ctx):
         await real_create(ctx)  # writes the contribution first: it must be rolled back
         raise OverflowError("date value out of range")
 
-    monkeypatch.setitem(handlers.HANDLERS, "Create", exploding)
+    monkeypatch.setitem(registry.HANDLERS, ("Create", "contribution"), exploding)
     reply = mastodon_reply(alice, 1, note_id, scene.group)
     assert (await remote.post(scene.group_inbox, reply, alice))[0] == 202
     assert (await remote.post(scene.group_inbox, make_activity(bob, "Follow", 1, scene.group), bob))[0] == 202
@@ -130,7 +131,7 @@ async def test_isolation__a_row_that_cannot_commit_gives_up_after_its_tries(node
     async def locked(ctx):
         raise OperationalError("INSERT", {}, Exception("database is locked"))
 
-    monkeypatch.setitem(handlers.HANDLERS, "Create", locked)
+    monkeypatch.setitem(registry.HANDLERS, ("Create", "contribution"), locked)
     reply = mastodon_reply(alice, 1, note_id, scene.group)
     assert (await remote.post(scene.group_inbox, reply, alice))[0] == 202
     assert (await remote.post(scene.group_inbox, make_activity(bob, "Follow", 1, scene.group), bob))[0] == 202
