@@ -13,7 +13,7 @@ from federation import participation_objects
 from node.db import transaction
 from node.errors import Conflict, InvalidInput, NotFound
 from node.models import Actor, Contribution, Discussion, User
-from node.services import community, contributions, follows, reports
+from node.services import community, contributions, follows, reactions, reports
 from node.services import discussions as discussion_service
 from node.services.contributions import ALIGNMENTS, MAX_CONTENT
 from node.uris import GROUP_HANDLE_RE
@@ -272,8 +272,7 @@ async def agree(request: web.Request) -> web.StreamResponse:
         _refuse_closed(discussion)
         me = await person(session, user)
         try:
-            if not await contributions.agree(session, rt.uris, contribution, me):
-                await contributions.withdraw_agreement(session, me, contribution=contribution)
+            await reactions.toggle(session, rt.uris, contributions.AGREEMENT, contribution, me)
         except Conflict:  # their own contribution (SECURITY.md rule 23): nothing is written
             raise web.HTTPConflict(text=SELF_AGREEMENT) from None
         target = f"{discussion.page_ap_id}#{contribution_anchor(contribution)}"
