@@ -12,7 +12,7 @@ from node import visibility
 from node.db import transaction
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
 from node.models import Actor, Proposal, ProposalStates, ProposalSupport, Space, User
-from node.services import proposal_access, reports
+from node.services import proposal_access, reactions, reports
 from node.services import proposals as proposal_service
 from node.services import spaces as space_service
 from web.cache import RESIDENT, Viewer, share_page, shows, viewers_from
@@ -164,8 +164,7 @@ async def support(request: web.Request) -> web.StreamResponse:
             raise forbidden(_("Supports are not open in this phase."))
         me = await person(session, user)
         try:
-            if not await proposal_service.support(session, rt.uris, proposal, me):
-                await proposal_service.withdraw_support(session, me, proposal=proposal)
+            await reactions.toggle(session, rt.uris, proposal_service.SUPPORT, proposal, me)
         except Conflict:
             if proposal.author_id == me.id:  # SECURITY.md rule 23: nothing is written
                 error = translate(request, _("You cannot support your own proposal."))
