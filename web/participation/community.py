@@ -9,7 +9,7 @@ from federation import participation_objects
 from node.db import transaction
 from node.errors import InvalidInput
 from node.models import STAKEHOLDER_ROLES, Article, Discussion, Initiative
-from node.services import community
+from node.services import community, reactions
 from web.cache import share_page
 from web.i18n import _, translate
 from web.participation.common import (
@@ -200,8 +200,7 @@ async def act(request: web.Request) -> web.StreamResponse:
         if discussion.status != "open" or discussion.moderation != "approved":
             raise forbidden(CLOSED)
         me = await person(session, user)
-        if not await community.act(session, rt.uris, initiative, me):
-            await community.unact(session, me, initiative=initiative)
+        await reactions.toggle(session, rt.uris, community.ACTION, initiative, me)
         target = rt.uris.discussion_section(discussion.organization.username, discussion.slug,
                                             "initiatives")
     rt.outbox_ready.set()
