@@ -11,12 +11,12 @@ from sqlalchemy import literal, select, union_all
 from activities.contributions import CONTRIBUTION_TYPES
 from activities.normalize import first_type, id_of, ids_of
 from federation.inbound.context import Inbound, Target
-from node.models import Contribution, Note
+from node.models import Actor, Contribution, Note
 from node.services import contributions, discussions, reactions
 
 WRAPPING = ("Undo", "Accept", "Reject")
 # The remote objects we store, by kind: a Delete or an Update of one names it by its id.
-STORED = {"contribution": Contribution, "note": Note}
+STORED = {"contribution": Contribution, "note": Note, "actor": Actor}
 
 
 async def resolve(ctx: Inbound) -> Target:
@@ -32,7 +32,7 @@ async def resolve(ctx: Inbound) -> Target:
 
 async def object_target(ctx: Inbound, ap_id: str | None) -> Target:
     """The kind of the object ``ap_id``: the signer itself ("actor"), one of our ids (its kind),
-    a remote object we store ("contribution", "note"), else "unknown"."""
+    a remote object we store ("contribution", "note", another "actor"), else "unknown"."""
     if not ap_id:
         return Target("nothing")
     if ap_id == ctx.actor.ap_id:
@@ -46,7 +46,7 @@ async def object_target(ctx: Inbound, ap_id: str | None) -> Target:
 
 async def stored(ctx: Inbound, ap_id: str) -> Target:
     """A remote object we hold, found by one query over the tables that hold them (each ``ap_id``
-    column is indexed unique), then loaded."""
+    column is indexed unique), then loaded. Handlers check who may act on it (SECURITY.md rule 1)."""
     query = union_all(*(select(literal(kind).label("kind"), model.id.label("id"))
                         .where(model.ap_id == ap_id) for kind, model in STORED.items()))
     found = (await ctx.session.execute(query.limit(1))).first()
