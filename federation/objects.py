@@ -245,7 +245,9 @@ async def activity_document(request: web.Request) -> web.Response:
     withdrawn, node/services/outbox.withdraw). Rows stored before they recorded their object
     (``object_ap_id`` None) answer by their level and their ``public`` flag."""
     rt: Runtime = request.app[RUNTIME]
-    ap_id = rt.uris.activity(request.match_info["token"])
+    # /activities/<token>, and the ids some activities take after their object's
+    # (<note>/activity, <proposal>/answer/activity): the stored id is this URL.
+    ap_id = rt.uris.base + request.path
     async with rt.sessions() as session:
         activity = await session.scalar(select(Activity).where(Activity.ap_id == ap_id))
         if activity is None or not await readable(
@@ -266,3 +268,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/actors/{username}/followers", followers)
     app.router.add_get("/actors/{username}/following", following)
     app.router.add_get("/activities/{token}", activity_document)
+    app.router.add_get("/notes/{token}/activity", activity_document)
+    app.router.add_get("/proposals/{token}/answer/activity", activity_document)
