@@ -28,7 +28,18 @@ from node.models import (
     User,
     utcnow,
 )
-from node.services import accounts, follows, moderation_log, outbox
+
+# community, contributions and proposals define the reaction kinds (reactions.KINDS).
+from node.services import (
+    accounts,
+    community,  # noqa: F401
+    contributions,  # noqa: F401
+    follows,
+    moderation_log,
+    outbox,
+    proposals,  # noqa: F401
+    reactions,
+)
 from node.uris import new_token
 
 # Outbox events (federation/outbound/erasure.py builds them).
@@ -74,7 +85,9 @@ async def _anonymise_reactions(session: AsyncSession, actor: Actor) -> int:
     session.add(anonymous)
     await session.flush()
     moved = 0
-    for model in (Agreement, ProposalSupport, InitiativeAction):
+    # Every kind of reaction (node/services/reactions.py), so a kind added later is covered.
+    models = {kind.model for kind in reactions.KINDS.values()} | {Agreement, ProposalSupport, InitiativeAction}
+    for model in sorted(models, key=lambda m: m.__tablename__):
         result = await session.execute(update(model).where(model.actor_id == actor.id)
                                        .values(actor_id=anonymous.id))
         moved += result.rowcount or 0
