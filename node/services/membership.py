@@ -421,7 +421,8 @@ async def verify_with_identifier(sessions: async_sessionmaker[AsyncSession], org
 
     async def check(session: AsyncSession, org: Actor, user: User) -> MemberVerification:
         digest = identifier_digest(await salt_of(session, org), typed)
-        valid = bool(normalise(typed)) and len(normalise(typed)) <= MAX_IDENTIFIER
+        valid = 0 < len(normalise(typed)) <= MAX_IDENTIFIER and \
+            not any(unicodedata.category(ch) in ("Cc", "Cs") for ch in typed)  # as the import refuses
         match = None
         for entry in await _candidates(session, CensusEntry, org, digest):
             if same_digest(entry.digest, digest) and valid:

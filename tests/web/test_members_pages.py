@@ -101,8 +101,11 @@ async def test_members_page__admit_by_handle_with_a_note_and_remove(node, town, 
     assert reply.status == 303 and reply.location.endswith("?done=admitted")
     page = await admin.get(local(node, reply.location))
     assert "Camille M., carte 4471" in page.text and "The person is now a member." in page.text
-    unknown = await admin.post(MEMBERS + "/admit", {"handle": "nobody", "note": ""})
-    assert unknown.status == 400 and 'id="handle-error">No account with this handle' in unknown.text
+    for handle in ("nobody", "cam\x00ille", "x" * 5000):
+        unknown = await admin.post(MEMBERS + "/admit", {"handle": handle, "note": ""})
+        assert unknown.status == 400 and 'id="handle-error">No account with this handle' in unknown.text
+    bad_note = await admin.post(MEMBERS + "/admit", {"handle": "eva", "note": "a\x00b"})
+    assert bad_note.status == 400 and 'id="note-error">The note is limited' in bad_note.text
     again = await admin.post(MEMBERS + "/admit", {"handle": "camille", "note": ""})
     assert again.status == 400 and "already a member" in again.text
     async with node.rt.sessions() as s:
@@ -172,6 +175,9 @@ async def test_verify__residents_verify_with_a_code_and_with_an_identifier(node,
     assert page.status == 200 and 'name="code"' in page.text and 'name="identifier"' in page.text
     wrong = await camille.post(VERIFY, {"method": "code", "code": "AAAAA-AAAAA"})
     assert wrong.status == 400 and 'id="code-error">Not recognised.' in wrong.text
+    for typed in ("ab\x0012-34", "\x00"):  # a NUL never reaches the database, and is not recognised
+        nul = await camille.post(VERIFY, {"method": "identifier", "identifier": typed})
+        assert nul.status == 400 and 'id="identifier-error">Not recognised.' in nul.text
     empty = await camille.post(VERIFY, {"method": "identifier", "identifier": " "})
     assert empty.status == 400 and 'id="identifier-error">Type your identifier.' in empty.text
     done = await camille.post(VERIFY, {"method": "code", "code": codes[0].lower()})

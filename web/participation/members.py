@@ -17,6 +17,7 @@ from node.errors import Conflict, InvalidInput, NotFound
 from node.models import Actor, User
 from node.services import actors as actor_service
 from node.services import membership as service
+from node.uris import USERNAME_RE
 from web import ratelimit
 from web.i18n import _, translate
 from web.participation.common import (
@@ -92,7 +93,9 @@ async def admit(request: web.Request) -> web.StreamResponse:
     errors = {}
     async with transaction(runtime(request).sessions) as session:
         admin, org = await _admin_or_404(request, session)
-        person = await actor_service.user_by_username(session, values["handle"]) if values["handle"] else None
+        # Checked before any lookup: a NUL or an over-long text never reaches the database.
+        known = USERNAME_RE.fullmatch(values["handle"].lower())
+        person = await actor_service.user_by_username(session, values["handle"]) if known else None
         if person is None:
             errors["handle"] = translate(request, _("No account with this handle on this node."))
         else:
