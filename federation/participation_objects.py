@@ -32,11 +32,18 @@ PAGE_CHECK = web.AppKey("civic_page_check", object)
 
 @dataclass(frozen=True)
 class Served:
-    """An AS2 document and the HTML page that shows the object to people."""
+    """An object found for its reader: the page that shows it to people, and its AS2 document
+    (``doc``, or ``make`` to build it only for AS2 requests: people's redirects never convert,
+    and ``members`` things have no AS2 form)."""
 
-    doc: dict
+    doc: dict | None
     page: str
     status: int = 200
+    make: Callable[[], Awaitable[dict | None]] | None = None
+
+
+def _later(page: str, make: Callable[[], Awaitable[dict | None]]) -> Served:
+    return Served(None, page, make=make)
 
 
 Loader = Callable[..., Awaitable[Served | None]]
@@ -63,7 +70,7 @@ async def _discussion(session: AsyncSession, uris: Uris, check: Check, org: str,
     discussion = await _readable_discussion(session, check, found.id if found else None)
     if discussion is None:
         return None
-    return Served(await documents.discussion_page_as(session, discussion), discussion.page_ap_id)
+    return _later(discussion.page_ap_id, lambda: documents.discussion_page_as(session, discussion))
 
 
 async def _contribution(session: AsyncSession, uris: Uris, check: Check, token: str) -> Served | None:
@@ -77,7 +84,7 @@ async def _contribution(session: AsyncSession, uris: Uris, check: Check, token: 
     page = f"{discussion.page_ap_id}#contribution-{token}"
     if contribution.deleted_at is not None:
         return _tombstone(contribution.ap_id, "Note", contribution.deleted_at, page)
-    return Served(await documents.contribution_as(session, contribution, discussion), page)
+    return _later(page, lambda: documents.contribution_as(session, contribution, discussion))
 
 
 async def _readable_proposal(session: AsyncSession, uris: Uris, check: Check, token: str):
@@ -99,16 +106,16 @@ async def _proposal(session: AsyncSession, uris: Uris, check: Check, token: str)
     proposal = await _readable_proposal(session, uris, check, token)
     if proposal is not None and proposal.deleted_at is not None:
         return _tombstone(proposal.ap_id, "Page", proposal.deleted_at, proposal.ap_id)
-    doc = await documents.proposal_as(session, proposal) if proposal else None
-    return Served(doc, proposal.ap_id) if doc else None
+    return _later(proposal.ap_id, lambda: documents.proposal_as(session, proposal)) if proposal else None
 
 
 async def _answer(session: AsyncSession, uris: Uris, check: Check, token: str) -> Served | None:
     proposal = await _readable_proposal(session, uris, check, token)
     if proposal is not None and proposal.deleted_at is not None:
         return None  # erased with its proposal (which answers 410)
-    doc = await documents.answer_as(session, proposal) if proposal else None
-    return Served(doc, f"{proposal.ap_id}#answer") if doc else None
+    if proposal is None or proposal.answer_published_at is None or not proposal.answer_ap_id:
+        return None  # not answered, or the answer is not published yet
+    return _later(f"{proposal.ap_id}#answer", lambda: documents.answer_as(session, proposal))
 
 
 async def _article(session: AsyncSession, uris: Uris, check: Check, token: str) -> Served | None:
@@ -121,7 +128,7 @@ async def _article(session: AsyncSession, uris: Uris, check: Check, token: str) 
                           f"{discussion.page_ap_id}#article-{token}")
     # People go to the article's own page (the discussion lists only its latest articles).
     page = uris.discussion_article(discussion.organization.username, discussion.slug, token)
-    return Served(await documents.article_as(session, article), page)
+    return _later(page, lambda: documents.article_as(session, article))
 
 
 async def _initiative(session: AsyncSession, uris: Uris, check: Check, token: str) -> Served | None:
@@ -133,7 +140,7 @@ async def _initiative(session: AsyncSession, uris: Uris, check: Check, token: st
     page = f"{discussion.page_ap_id}#initiative-{token}"
     if initiative.deleted_at is not None:
         return _tombstone(initiative.ap_id, "Page", initiative.deleted_at, page)
-    return Served(await documents.initiative_as(session, initiative), page)
+    return _later(page, lambda: documents.initiative_as(session, initiative))
 
 
 async def _load(request: web.Request, load: Loader, *args: str, as2: bool = True) -> Served | None:
@@ -145,7 +152,11 @@ async def _load(request: web.Request, load: Loader, *args: str, as2: bool = True
                 return await page_check(request, session, organization_id, level)
             return await readable(request, session, organization_id, level)
 
-        return await load(session, rt.uris, check, *args)
+        found = await load(session, rt.uris, check, *args)
+        if as2 and found is not None and found.make is not None:
+            doc = await found.make()
+            found = Served(doc, found.page, found.status) if doc else None
+        return found
 
 
 async def _as2(request: web.Request, load: Loader, *args: str) -> web.Response:
