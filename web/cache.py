@@ -227,8 +227,9 @@ def shows(request: web.Request, level: str) -> None:
 def share_page(request: web.Request, signed_in: bool, audience: str = RESIDENT,
                **marks: Collection) -> Marks:
     """Let signed-in visitors of this page share renderings: everyone with the same ``audience``
-    (choose it from what changes the page besides the marks: roles, rights) sees the same page,
-    except for ``marks`` (kind → keys this visitor has), applied to each copy.
+    (choose it from what changes the page besides the marks: roles, rights, and the visitor's
+    ``visibility.Standing.key`` wherever what is listed depends on it) sees the same page, except
+    for ``marks`` (kind → keys this visitor has), applied to each copy.
 
     Returns the ``mark`` helper for the template; call it before rendering."""
     shared = bool(signed_in and request.get(CACHEABLE))

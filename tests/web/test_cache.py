@@ -8,7 +8,7 @@ import pytest
 
 from node.db import transaction
 from node.models import Actor, Agreement
-from node.services import actors, contributions, discussions, proposals
+from node.services import actors, contributions, discussions, proposals, spaces
 from tests.web.client import Browser
 from web.cache import CSRF_PLACEHOLDER, PAGE_CACHE
 
@@ -302,3 +302,49 @@ async def test_cache__text_written_by_anyone_cannot_receive_a_readers_token_or_n
             assert "__civic_csrf_placeholder__" in link and token not in link and "Alice" not in link
     finally:
         await alice.close()
+
+
+async def test_cache__a_members_rendering_is_never_served_to_anyone_else(node, clos_jouve):
+    """The proposal index lists a members space's proposal to the organisation's members only:
+    a member's shared rendering (keyed by standing, SECURITY.md rules 12, 24) never reaches a
+    signed-in resident nor an anonymous visitor, however the visits follow each other."""
+    async with transaction(node.rt.sessions) as s:
+        org = await actors.require_local_actor(s, "lyon")
+        space = await spaces.create_space(s, org, "interne", "Interne", visibility="members")
+        marie = await actors.create_user(s, node.uris, "marie", "password-123", "Marie")
+        await actors.add_member(s, marie, org, "member")
+        await proposals.create(s, node.uris, org, marie.actor, "Proposition interne", "<p>…</p>",
+                               space=space, publish=True)
+    cache = node.app[PAGE_CACHE]
+    member, resident, anonymous = await signed_in(node, "marie"), await signed_in(node, "bob"), Browser(node.base)
+    try:
+        for _ in range(2):
+            _, seen = await member.get("/orgs/lyon/proposals")
+            hits = cache.hits
+            _, resident_page = await resident.get("/orgs/lyon/proposals")
+            _, anonymous_page = await anonymous.get("/orgs/lyon/proposals")
+            assert "Proposition interne" in seen
+            assert "Proposition interne" not in resident_page + anonymous_page
+        assert cache.hits > hits  # each audience shares its own rendering
+    finally:
+        await member.close()
+        await resident.close()
+        await anonymous.close()
+
+
+async def test_cache__anonymous_renderings_of_non_public_things_are_not_stored(node, clos_jouve):
+    """An unlisted discussion's page is rendered for each anonymous visit (a change of its level
+    that reaches no process can never be served from the cache); a public one is shared."""
+    async with transaction(node.rt.sessions) as s:
+        org = await actors.require_local_actor(s, "lyon")
+        await discussions.open_discussion(s, node.uris, org, "par-lien", "Par lien", visibility="unlisted")
+    cache = node.app[PAGE_CACHE]
+    visitor = Browser(node.base)
+    try:
+        for path, shared in (("/orgs/lyon/discussions/par-lien", False), (PAGE, True)):
+            status, first = await visitor.get(path)
+            renders = cache.renders
+            status, again = await visitor.get(path)
+            assert status == 200 and (cache.renders == renders) == shared, path
+    finally:
+        await visitor.close()
