@@ -21,7 +21,8 @@ async def _in_discussion(p: Publisher, row: Article | Initiative | None, convert
     level = await documents.discussion_level(p.session, discussion)
     author = row.author
     create = wrappers.create(p.new_id(), author.ap_id, doc, doc["published"])
-    targets = await inboxes(p.session, level, followed=[discussion.organization, discussion.group],
+    targets = await inboxes(p.session, level, organization=discussion.organization,
+                            followed=[discussion.organization, discussion.group],
                             open_followed=[author])
     await p.publish(author, create, targets, level=level, organization_id=discussion.organization_id,
                     object_ap_id=row.ap_id)

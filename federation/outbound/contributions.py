@@ -43,7 +43,8 @@ async def contribution_created(p: Publisher, contribution_id: int) -> None:
     author = contribution.author
     note = await documents.contribution_as(p.session, contribution, discussion)
     create = wrappers.create(p.new_id(), author.ap_id, note, note["published"])
-    targets = await inboxes(p.session, level, followed=[discussion.group], open_followed=[author],
+    targets = await inboxes(p.session, level, organization=discussion.organization,
+                            followed=[discussion.group], open_followed=[author],
                             concerned=[await _parent_author(p, contribution)])
     await p.publish(author, create, targets, level=level, organization_id=discussion.organization_id,
                     object_ap_id=contribution.ap_id)
@@ -74,7 +75,8 @@ async def contribution_deleted(p: Publisher, contribution_id: int) -> None:
     to, cc = addressing(level, group=group.ap_id, followers=[group.followers_url],
                         open_followers=[author.followers_url])
     doc = wrappers.delete(p.new_id(), author.ap_id, contribution.ap_id, to=to, cc=cc)
-    targets = await inboxes(p.session, level, followed=[group], open_followed=[author],
+    targets = await inboxes(p.session, level, organization=discussion.organization,
+                            followed=[group], open_followed=[author],
                             concerned=[await _parent_author(p, contribution)])
     await p.publish(author, doc, targets, level=level, organization_id=discussion.organization_id,
                     object_ap_id=contribution.ap_id, listed=False)

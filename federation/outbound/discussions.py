@@ -23,7 +23,8 @@ async def _discussion_page(p: Publisher, discussion_id: int, wrap) -> None:
     author = await documents.discussion_author(p.session, discussion)
     sender = author or organization
     doc = wrap(p.new_id(), sender.ap_id, page)
-    targets = await inboxes(p.session, level, followed=[organization, discussion.group],
+    targets = await inboxes(p.session, level, organization=organization,
+                            followed=[organization, discussion.group],
                             open_followed=[author])
     await p.publish(sender, doc, targets, level=level, organization_id=organization.id,
                     object_ap_id=discussion.page_ap_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from activities.groups import group_announce, group_announce_id
 from activities.normalize import id_of
 from federation import participation_documents as documents
-from federation.outbound.audience import followers_of
+from federation.outbound.audience import inboxes as audience
 from federation.outbound.publisher import Publisher
 from federation.outbound.registry import builds
 from node import visibility
@@ -15,7 +15,8 @@ from node.services.outbox import GROUP_RELAYED
 
 async def in_group(p: Publisher, discussion: Discussion, level: str, activity: dict, *,
                    object_ap_id: str | None, announce_object: bool = False, listed: bool = False) -> None:
-    """The group re-sends a participant's activity, unchanged, to its followers (FEP-1b12).
+    """The group re-sends a participant's activity, unchanged, to its followers (FEP-1b12) — at
+    ``followers`` level only those who are approved followers of the organisation (audience.py).
 
     For a Create it also sends Announce(<object id>), which Mastodon shows as a boost (it drops
     Announce(Create)); both forms go to every follower, as Lemmy does: a follower's software is not
@@ -24,7 +25,7 @@ async def in_group(p: Publisher, discussion: Discussion, level: str, activity: d
     object takes a signed fetch by an approved follower anyway. Both carry ``object_ap_id`` so
     that deleting the object withdraws them (node/services/outbox.withdraw)."""
     group = discussion.group
-    inboxes = await followers_of(p.session, group)
+    inboxes = await audience(p.session, level, organization=discussion.organization, followed=[group])
     org = discussion.organization_id
     await p.publish(group, group_announce(p.new_id(), group.ap_id, activity, group.followers_url,
                                           level=level),

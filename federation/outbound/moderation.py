@@ -7,7 +7,7 @@ from __future__ import annotations
 from activities.flags import flag_to_as
 from activities.moderators import moderators_change
 from federation import participation_documents as documents
-from federation.outbound.audience import followers_of
+from federation.outbound.audience import inboxes as audience
 from federation.outbound.publisher import Publisher
 from federation.outbound.registry import builds
 from node import visibility
@@ -46,7 +46,7 @@ async def moderators_changed(p: Publisher, organization_id: int, person_id: int,
     for discussion in await discussions.list_for(p.session, organization, status=None):
         level = await documents.discussion_level(p.session, discussion)
         group = discussion.group
-        inboxes = await followers_of(p.session, group) if visibility.federates(level) else []
+        inboxes = await audience(p.session, level, organization=organization, followed=[group])
         if not inboxes:
             continue
         doc = moderators_change(kind, p.new_id(), group.ap_id, person.ap_id,

@@ -24,7 +24,8 @@ async def _proposal_page(p: Publisher, proposal_id: int, wrap) -> None:
     level = await documents.proposal_level(p.session, proposal)
     organization = await p.session.get(Actor, proposal.organization_id)
     author = proposal.author
-    targets = await inboxes(p.session, level, followed=[organization, discussion.group if discussion else None],
+    targets = await inboxes(p.session, level, organization=organization,
+                            followed=[organization, discussion.group if discussion else None],
                             open_followed=[author])
     await p.publish(author, wrap(p.new_id(), author.ap_id, doc), targets, level=level,
                     organization_id=organization.id, object_ap_id=proposal.ap_id)
@@ -55,7 +56,8 @@ async def answer_published(p: Publisher, proposal_id: int) -> None:
     seen = await p.session.scalar(select(Activity.id).where(Activity.ap_id == create_id))
     activity = wrappers.update(p.new_id(), organization.ap_id, doc) if seen else \
         wrappers.create(create_id, organization.ap_id, doc, doc["published"])
-    targets = await inboxes(p.session, level, followed=[organization, discussion.group if discussion else None],
+    targets = await inboxes(p.session, level, organization=organization,
+                            followed=[organization, discussion.group if discussion else None],
                             open_followed=[proposal.author])
     await p.publish(organization, activity, targets, level=level, organization_id=organization.id,
                     object_ap_id=proposal.answer_ap_id)

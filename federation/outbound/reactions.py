@@ -28,10 +28,10 @@ from node.services import community, contributions, proposals
 async def _react(p: Publisher, doc: dict, actor: Actor, author: Actor, target_id: str, *,
                  discussion: Discussion | None, level: str, organization_id: int,
                  listed: bool) -> None:
-    """send: to the author of the target (at ``followers`` level only an approved follower of
-    the organisation or the group: audience.concerned_inboxes), then the group's relay."""
-    followed = [await p.session.get(Actor, organization_id), discussion.group if discussion else None]
-    targets = await concerned_inboxes(p.session, level, [author], followed)
+    """send: to the author of the target (at ``followers`` level only if an approved follower of
+    the organisation: audience.concerned_inboxes), then the group's relay."""
+    organization = await p.session.get(Actor, organization_id)
+    targets = await concerned_inboxes(p.session, level, [author], organization)
     await p.publish(actor, doc, targets, level=level, organization_id=organization_id,
                     object_ap_id=target_id, listed=listed)
     if discussion is not None:

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from node.db import transaction
 from node.models import Contribution, Discussion, Initiative
-from node.services import actors, community, contributions, discussions, proposals
+from node.services import actors, community, contributions, discussions, follows, proposals
 from tests.federation.participation_scene import (
     PUBLIC,
     contribute,
@@ -149,3 +149,50 @@ async def test_fanout__local_act_and_its_withdrawal_send_join_then_undo_join(nod
     join, undo = relayed
     assert (join["actor"], join["object"]) == (nadia_id, initiative_id)
     assert undo["actor"] == nadia_id and undo["object"]["id"] == join["id"] and undo["object"]["type"] == "Join"
+
+
+# ---- delivery by visibility level (SECURITY.md rule 24)
+
+async def _approved_follower(node, remote, scene, actor) -> None:
+    """``actor`` follows the organisation, then the followers discussion's group (only the
+    organisation's approved followers may), each request approved by a moderator if it waits."""
+    for n, (inbox, target, username) in enumerate(
+            [(f"{scene.org}/inbox", scene.org, "lyon"),
+             (scene.group_inbox, scene.group, "lyon.clos-jouve")], start=1):
+        await post(node, remote, inbox, make_activity(actor, "Follow", n, target), actor)
+        async with transaction(node.rt.sessions) as s:
+            followed = await actors.require_local_actor(s, username)
+            for follow, _ in await follows.pending_requests(s, followed):
+                await follows.accept(s, follow)
+        await node.step()
+
+
+async def test_fanout__followers_discussion_reaches_approved_followers_without_public(node, remote):
+    """A followers discussion federates: its approved group follower receives the contribution's
+    Create and the group's Announce(Create), neither addressed to Public, and no Announce(<id>)
+    (Mastodon would not boost it, and the note answers signed fetches of followers only)."""
+    scene = await open_scene(node, visibility="followers")
+    alice = remote.add_actor("alice")
+    await _approved_follower(node, remote, scene, alice)
+    note_id = await contribute(node, scene)
+    await node.step()
+    [create] = received(remote, "Create", scene.amel)
+    assert create["object"]["id"] == note_id
+    announces = received(remote, "Announce", scene.group)
+    assert [type(a["object"]) for a in announces] == [dict]
+    for doc in (create, create["object"], *announces):
+        assert PUBLIC not in doc["to"] + doc["cc"]
+    assert scene.group + "/followers" in announces[0]["to"]
+
+
+async def test_fanout__unlisted_discussion_is_sent_with_public_in_cc_only(node, remote):
+    """An unlisted discussion's contribution and the group's Announces arrive with Public in cc,
+    never in to: readable by link, on no public timeline (the leak of issue 8)."""
+    scene = await open_scene(node, visibility="unlisted")
+    alice = remote.add_actor("alice")
+    await follow_group(node, remote, scene, alice)
+    await contribute(node, scene)
+    await node.step()
+    sent = received(remote, "Create", scene.amel) + received(remote, "Announce", scene.group)
+    assert len(sent) == 3
+    assert all(PUBLIC not in d["to"] and PUBLIC in d["cc"] for d in sent)

@@ -2,9 +2,10 @@
 publish in a discussion, at each level, which remote inboxes get a delivery row.
 
 The remote people, each on its own inbox (no shared inbox, so every row names one person):
-``orgf`` follows the organisation, ``grpf`` follows the discussion's group, ``pending`` asked to
-follow both and was not approved, ``author`` follows nothing and wrote the contribution that a
-local resident replies to and agrees with."""
+``orgf`` follows the organisation, ``grpf`` follows it and the discussion's group (as a followers
+discussion requires), ``lapsed`` follows the group but no longer the organisation, ``pending``
+asked to follow both and was not approved, ``author`` follows nothing and wrote the contribution
+that a local resident replies to and agrees with."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from node.db import transaction
 from node.models import Activity, Actor, Contribution, Delivery, Follow, FollowStates
 from node.services import actors, community, contributions, discussions, proposals, spaces
 
-PEOPLE = ("orgf", "grpf", "pending", "author")
+PEOPLE = ("orgf", "grpf", "lapsed", "pending", "author")
 
 
 @dataclass
@@ -68,6 +69,8 @@ async def publish_everything(node, remote, *, discussion_level: str = "public",
         group = d.group
         await _follow(s, remote_actors["orgf"], org, FollowStates.accepted, 1)
         await _follow(s, remote_actors["grpf"], group, FollowStates.accepted, 2)
+        await _follow(s, remote_actors["grpf"], org, FollowStates.accepted, 5)
+        await _follow(s, remote_actors["lapsed"], group, FollowStates.accepted, 6)
         await _follow(s, remote_actors["pending"], org, FollowStates.pending, 3)
         await _follow(s, remote_actors["pending"], group, FollowStates.pending, 4)
         author = remote_actors["author"]
@@ -127,23 +130,24 @@ def addressed_publicly(doc) -> bool:
 # organisation and its residents publish in the discussion, the group's followers of everything
 # in it, and the author of a contribution of the replies to it and the agreements with it.
 OPEN = {
-    "discussion_page": {"orgf", "grpf"},
-    "contribution": {"grpf", "author"},
-    "remote_contribution": {"grpf", "author"},
-    "proposal": {"orgf", "grpf"},
-    "official_answer": {"orgf", "grpf"},
-    "article": {"orgf", "grpf"},
-    "initiative": {"orgf", "grpf"},
+    "discussion_page": {"orgf", "grpf", "lapsed"},
+    "contribution": {"grpf", "lapsed", "author"},
+    "remote_contribution": {"grpf", "lapsed", "author"},
+    "proposal": {"orgf", "grpf", "lapsed"},
+    "official_answer": {"orgf", "grpf", "lapsed"},
+    "article": {"orgf", "grpf", "lapsed"},
+    "initiative": {"orgf", "grpf", "lapsed"},
 }
-# At followers level the same, less everyone who is not an approved follower.
-FOLLOWERS = {kind: people - {"author"} for kind, people in OPEN.items()}
+# At followers level the same, less everyone who is not an approved follower of the organisation.
+FOLLOWERS = {kind: people - {"author", "lapsed"} for kind, people in OPEN.items()}
 
 
 @pytest.mark.parametrize(("level", "expected"), [("public", OPEN), ("unlisted", OPEN),
                                                   ("followers", FOLLOWERS)])
 async def test_visibility_delivery__who_gets_a_delivery_row_per_kind(node, remote, level, expected):
     """The delivery column: per kind and level, exactly the expected people get a row; the
-    pending follower never does, the non-follower author not at followers level."""
+    pending follower never does; at followers level neither the non-follower author nor the group
+    follower who no longer follows the organisation."""
     published = await publish_everything(node, remote, discussion_level=level)
     assert await delivered(node, published) == expected
 
