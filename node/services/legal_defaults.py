@@ -58,7 +58,8 @@ to reach them is in the legal notice: {base_url}/legal""",
 If you create an account, this server stores:
 
 - your handle and the display name you chose (a pseudonym is fine), shown with what you publish;
-- your e-mail address, only if you gave one (it is never shown or sent to anyone);
+- your e-mail address, only if you gave one (no page shows it and it is never sent to other \
+servers; this server's administrators can see it);
 - your password as an argon2 hash, never the password itself;
 - when the account was created, whether it waits for an administrator's approval, and a session \
 counter that ends every session of the account when you log out or change your password;
@@ -76,7 +77,8 @@ for you. They are shown with your pseudonym to the readers the discussion or spa
 # Organisations
 
 Your roles in an organisation (admin, moderator, official, ambassador, member) and when you got \
-them. If an organisation verifies its members, your verification record (how: by an admin, a \
+them; an organisation's admins and moderators are listed publicly, here and on other servers, as \
+the moderators of its discussions. If an organisation verifies its members, your verification record (how: by an admin, a \
 census entry or a one-time code; when; by whom; and the identity it shows: the identifier you \
 typed, the label of the code you were given or the admin's note) is seen only by that \
 organisation's admins: everyone else sees your pseudonym. Census lists are stored only as salted \
@@ -85,8 +87,8 @@ discussion, with a short description.""",
     "remote": """\
 # Copies of content from other servers
 
-This server keeps the public profiles of the fediverse accounts it meets (name, handle, profile \
-address, public key), the posts and contributions they send to its discussions and organisations \
+This server keeps the public profiles of the fediverse accounts it meets, as their servers \
+publish them (name, handle, biography, addresses, public key), the posts and contributions they send to its discussions and organisations \
 or address to its accounts, and the activities as they were received.""",
     "logs": """\
 # Logs
@@ -97,9 +99,10 @@ processed) and the requests refused, with their reason;
 - rate-limit counters, which hold the IP address (an IPv6 address by its /64) or the handle being \
 counted, for two windows of the limit (a few hours at most), to stop password guessing and floods.
 
-This server writes no log of the pages you read. Visits are counted per page and per day, without \
-cookies and without addresses. The web server in front of it may keep its own access logs; the \
-administrator says so below if it does.""",
+This server writes no log of the pages you read. Visits to organisation and discussion pages are \
+counted per day, without cookies and without addresses. The web server in front of it (a reverse \
+proxy) may keep its own access logs, with addresses; if it does, the administrator should say so \
+in this notice.""",
     "moderation": """\
 # Moderation
 
@@ -108,7 +111,8 @@ why and when), content hidden or held for review with its reason, and remote acc
 silenced. Reports are seen by the moderators of the organisation concerned and by the \
 administrators of this server; a report forwarded to another server never names who filed it. The \
 records of what administrators did (an official answer to a proposal, a change to these notices) \
-name who did it.""",
+name who did it. A moderator's name stays in the moderation log after their account is deleted, \
+until the log is removed (see below).""",
     "retention": """\
 # How long
 
@@ -131,8 +135,10 @@ elsewhere. Your browser talks only to this server while you read it.""",
 # What goes to other servers
 
 This server is part of the fediverse. What you publish in a public, unlisted or followers-only \
-discussion, with your pseudonym and your public profile, is sent to the servers of the accounts \
-and organisations that follow it; they keep copies and show them under their own rules. Content \
+discussion or space (contributions, proposals, articles, initiatives) and your agreements, \
+supports and "I acted" there, with your pseudonym and your public profile, are sent to the \
+servers of the accounts that follow you, the organisation or the discussion, and to the server \
+of the author you answer or agree with; they keep copies and show them under their own rules. Content \
 for members only never leaves this server. When you delete something, or your account, this \
 server sends a Delete to every server that received a copy; they are expected to remove it, but \
 this server cannot force them to.""",
@@ -200,8 +206,8 @@ Si vous créez un compte, ce serveur enregistre :
 
 - votre identifiant et le nom affiché que vous avez choisi (un pseudonyme convient), montrés avec ce \
 que vous publiez ;
-- votre adresse e-mail, seulement si vous l'avez donnée (elle n'est jamais affichée ni envoyée à \
-personne) ;
+- votre adresse e-mail, seulement si vous l'avez donnée (aucune page ne l'affiche et elle n'est \
+jamais envoyée à d'autres serveurs ; les administrateurs de ce serveur peuvent la voir) ;
 - votre mot de passe sous forme d'empreinte argon2, jamais le mot de passe lui-même ;
 - la date de création du compte, s'il attend l'approbation d'un administrateur, et un compteur de \
 sessions qui met fin à toutes les sessions du compte quand vous vous déconnectez ou changez de mot \
@@ -221,7 +227,9 @@ discussion ou l'espace autorise.""",
 # Organisations
 
 Vos rôles dans une organisation (administration, modération, élu·e ou agent·e, ambassadeur, membre) \
-et depuis quand. Si une organisation vérifie ses membres, votre fiche de vérification (comment : \
+et depuis quand ; les administrateurs et modérateurs d'une organisation sont affichés \
+publiquement, ici et sur d'autres serveurs, comme modérateurs de ses discussions. Si une \
+organisation vérifie ses membres, votre fiche de vérification (comment : \
 par un administrateur, une entrée du recensement ou un code à usage unique ; quand ; par qui ; et \
 l'identité qu'elle montre : l'identifiant que vous avez saisi, le libellé du code qui vous a été \
 remis ou la note de l'administrateur) n'est vue que par les administrateurs de cette organisation : \
@@ -231,8 +239,8 @@ aussi vous citer comme acteur clé d'une discussion, avec une courte description
     "remote": """\
 # Copies de contenus d'autres serveurs
 
-Ce serveur conserve les profils publics des comptes du fédivers qu'il rencontre (nom, identifiant, \
-adresse du profil, clé publique), les messages et contributions qu'ils envoient à ses discussions \
+Ce serveur conserve les profils publics des comptes du fédivers qu'il rencontre, tels que leurs \
+serveurs les publient (nom, identifiant, biographie, adresses, clé publique), les messages et contributions qu'ils envoient à ses discussions \
 et organisations ou adressent à ses comptes, et les activités telles qu'elles ont été reçues.""",
     "logs": """\
 # Journaux
@@ -245,9 +253,10 @@ résultat ;
 /64) ou l'identifiant compté, pendant deux fenêtres de la limite (quelques heures au plus), pour \
 empêcher de deviner les mots de passe et les envois massifs.
 
-Ce serveur ne tient aucun journal des pages que vous lisez. Les visites sont comptées par page et \
-par jour, sans cookie et sans adresse. Le serveur web placé devant lui peut tenir ses propres \
-journaux d'accès ; si c'est le cas, l'administrateur l'indique ci-dessous.""",
+Ce serveur ne tient aucun journal des pages que vous lisez. Les visites des pages des \
+organisations et des discussions sont comptées par jour, sans cookie et sans adresse. Le serveur \
+web placé devant lui (un proxy inverse) peut tenir ses propres journaux d'accès, avec les \
+adresses ; si c'est le cas, l'administrateur doit l'indiquer dans ce texte.""",
     "moderation": """\
 # Modération
 
@@ -257,7 +266,8 @@ motif, et les comptes distants bloqués ou mis en sourdine. Les signalements son
 modérateurs de l'organisation concernée et par les administrateurs de ce serveur ; un signalement \
 transmis à un autre serveur ne nomme jamais son auteur. Les traces de ce que font les \
 administrateurs (une réponse officielle à une proposition, une modification de ces textes) \
-nomment qui l'a fait.""",
+nomment qui l'a fait. Le nom d'un modérateur reste dans le journal de modération après la \
+suppression de son compte, jusqu'à l'effacement du journal (voir ci-dessous).""",
     "retention": """\
 # Durée de conservation
 
@@ -282,10 +292,12 @@ serveur.""",
     "federation": """\
 # Ce qui part vers d'autres serveurs
 
-Ce serveur fait partie du fédivers. Ce que vous publiez dans une discussion publique, non listée \
-ou réservée aux abonnés, avec votre pseudonyme et votre profil public, est envoyé aux serveurs des \
-comptes et organisations qui la suivent ; ils en gardent une copie et l'affichent selon leurs \
-propres règles. Les contenus réservés aux membres ne quittent jamais ce serveur. Quand vous \
+Ce serveur fait partie du fédivers. Ce que vous publiez dans une discussion ou un espace public, \
+non listé ou réservé aux abonnés (contributions, propositions, articles, initiatives) et vos \
+accords, soutiens et « J'ai agi », avec votre pseudonyme et votre profil public, sont envoyés aux \
+serveurs des comptes qui vous suivent, qui suivent l'organisation ou la discussion, et au serveur \
+de l'auteur à qui vous répondez ou avec qui vous êtes d'accord ; ils en gardent une copie et \
+l'affichent selon leurs propres règles. Les contenus réservés aux membres ne quittent jamais ce serveur. Quand vous \
 supprimez un contenu, ou votre compte, ce serveur envoie une suppression (Delete) à chaque serveur \
 qui en a reçu une copie ; ils sont censés l'effacer, mais ce serveur ne peut pas les y obliger.""",
     "rights": """\
@@ -355,8 +367,8 @@ Wenn Sie ein Konto anlegen, speichert dieser Server:
 
 - Ihren Benutzernamen und den gewählten Anzeigenamen (ein Pseudonym genügt), die mit Ihren \
 Beiträgen angezeigt werden;
-- Ihre E-Mail-Adresse, nur wenn Sie eine angegeben haben (sie wird nie angezeigt und an niemanden \
-gesendet);
+- Ihre E-Mail-Adresse, nur wenn Sie eine angegeben haben (keine Seite zeigt sie, und sie wird nie \
+an andere Server gesendet; die Administration dieses Servers kann sie sehen);
 - Ihr Passwort als argon2-Hash, nie das Passwort selbst;
 - wann das Konto angelegt wurde, ob es auf die Freigabe durch die Administration wartet, und einen \
 Sitzungszähler, der alle Sitzungen des Kontos beendet, wenn Sie sich abmelden oder Ihr Passwort \
@@ -376,7 +388,8 @@ Pseudonym den Lesenden gezeigt, die die Diskussion oder der Bereich zulässt."""
 # Organisationen
 
 Ihre Rollen in einer Organisation (Administration, Moderation, Amtsträger, Botschafter, Mitglied) \
-und seit wann. Wenn eine Organisation ihre Mitglieder verifiziert, sehen nur die Administratoren \
+und seit wann; die Administratoren und Moderatoren einer Organisation werden öffentlich, hier und \
+auf anderen Servern, als Moderatoren ihrer Diskussionen aufgeführt. Wenn eine Organisation ihre Mitglieder verifiziert, sehen nur die Administratoren \
 dieser Organisation Ihren Verifizierungseintrag (wie: durch die Administration, einen Eintrag des \
 Melderegisters oder einen Einmalcode; wann; durch wen; und die Identität, die er zeigt: die von \
 Ihnen eingegebene Kennung, die Bezeichnung des Ihnen übergebenen Codes oder die Notiz der \
@@ -386,8 +399,9 @@ Beteiligte einer Diskussion aufführen, mit einer kurzen Beschreibung.""",
     "remote": """\
 # Kopien von Inhalten anderer Server
 
-Dieser Server bewahrt die öffentlichen Profile der Fediverse-Konten auf, denen er begegnet (Name, \
-Benutzername, Profiladresse, öffentlicher Schlüssel), die Beiträge, die sie an seine Diskussionen \
+Dieser Server bewahrt die öffentlichen Profile der Fediverse-Konten auf, denen er begegnet, so wie \
+ihre Server sie veröffentlichen (Name, Benutzername, Biografie, Adressen, öffentlicher Schlüssel), \
+die Beiträge, die sie an seine Diskussionen \
 und Organisationen senden oder an seine Konten richten, und die Aktivitäten so, wie sie empfangen \
 wurden.""",
     "logs": """\
@@ -401,9 +415,10 @@ Ergebnis;
 gezählten Benutzernamen enthalten, für zwei Zeitfenster der Begrenzung (höchstens einige Stunden), \
 um das Erraten von Passwörtern und Überflutungen zu verhindern.
 
-Dieser Server protokolliert nicht, welche Seiten Sie lesen. Besuche werden pro Seite und Tag \
-gezählt, ohne Cookies und ohne Adressen. Der vorgeschaltete Webserver kann eigene \
-Zugriffsprotokolle führen; falls ja, gibt die Administration das unten an.""",
+Dieser Server protokolliert nicht, welche Seiten Sie lesen. Besuche der Seiten von Organisationen \
+und Diskussionen werden pro Tag gezählt, ohne Cookies und ohne Adressen. Der vorgeschaltete \
+Webserver (ein Reverse Proxy) kann eigene Zugriffsprotokolle mit Adressen führen; falls ja, muss \
+die Administration das in dieser Erklärung angeben.""",
     "moderation": """\
 # Moderation
 
@@ -413,7 +428,9 @@ zurückgehaltene Inhalte mit ihrem Grund sowie gesperrte oder stummgeschaltete e
 Meldungen sehen die Moderatoren der betroffenen Organisation und die Administration dieses \
 Servers; eine an einen anderen Server weitergeleitete Meldung nennt nie, wer sie erstattet hat. \
 Aufzeichnungen über Handlungen der Administration (eine offizielle Antwort auf einen Vorschlag, \
-eine Änderung dieser Texte) nennen, wer gehandelt hat.""",
+eine Änderung dieser Texte) nennen, wer gehandelt hat. Der Name einer Moderatorin oder eines \
+Moderators bleibt nach der Löschung des Kontos im Moderationsprotokoll, bis das Protokoll \
+gelöscht wird (siehe unten).""",
     "retention": """\
 # Speicherdauer
 
@@ -438,9 +455,12 @@ oder Statistiken von anderswo. Während Sie lesen, spricht Ihr Browser nur mit d
 # Was an andere Server geht
 
 Dieser Server ist Teil des Fediverse. Was Sie in einer öffentlichen, nicht gelisteten oder nur \
-für Folgende sichtbaren Diskussion veröffentlichen, wird mit Ihrem Pseudonym und Ihrem \
-öffentlichen Profil an die Server der Konten und Organisationen gesendet, die ihr folgen; sie \
-bewahren Kopien auf und zeigen sie nach ihren eigenen Regeln. Inhalte nur für Mitglieder verlassen \
+für Folgende sichtbaren Diskussion oder einem solchen Bereich veröffentlichen (Beiträge, \
+Vorschläge, Artikel, Initiativen), und Ihre Zustimmungen, Unterstützungen und „Ich habe \
+gehandelt“ dort werden mit Ihrem Pseudonym und Ihrem öffentlichen Profil an die Server der Konten \
+gesendet, die Ihnen, der Organisation oder der Diskussion folgen, und an den Server der Person, \
+der Sie antworten oder zustimmen; sie bewahren Kopien auf und zeigen sie nach ihren eigenen \
+Regeln. Inhalte nur für Mitglieder verlassen \
 diesen Server nie. Wenn Sie etwas oder Ihr Konto löschen, sendet dieser Server eine Löschung \
 (Delete) an jeden Server, der eine Kopie erhalten hat; diese sollen sie entfernen, aber dieser \
 Server kann sie nicht dazu zwingen.""",
