@@ -176,3 +176,51 @@ async def test_admin_legal__unknown_notice_bad_token_and_oversize_are_refused(no
 def test_session_days__the_notice_says_what_the_cookie_lives():
     """The privacy notice's session cookie lifetime is web.security's."""
     assert legal.SESSION_DAYS * 24 * 3600 == SESSION_MAX_AGE
+
+
+def _hostile_bodies(token: str) -> list[tuple[str, dict, bytes]]:
+    """(name, headers, body): what a script may post to the edit form instead of a text."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    boundary = "legalb0undary"
+    multipart = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+    def parts(*items: tuple[str, bytes]) -> bytes:
+        out = b"".join(f"--{boundary}\r\n{headers}\r\n\r\n".encode() + data + b"\r\n" for headers, data in items)
+        return out + f"--{boundary}--\r\n".encode()
+
+    csrf = ('Content-Disposition: form-data; name="csrf_token"', token.encode())
+    return [
+        ("percent garbage", form, f"csrf_token={token}&text=%ff%fe%C3%28".encode()),
+        ("lone surrogate", form, f"csrf_token={token}&text=a%ED%A0%80b".encode()),
+        ("nul", form, f"csrf_token={token}&text=a%00b".encode()),
+        ("text twice", form, f"csrf_token={token}&text=one&text=two&action=save".encode()),
+        ("unknown action", form, f"csrf_token={token}&text=ok&action=%00drop".encode()),
+        ("bogus charset", {"Content-Type": "application/x-www-form-urlencoded; charset=bogus"},
+         f"csrf_token={token}&text=x".encode()),
+        ("file for the text", multipart, parts(csrf, (
+            'Content-Disposition: form-data; name="text"; filename="a.txt"\r\nContent-Type: text/plain',
+            b"\x89PNG\r\n\x1a\n"))),
+        ("cut multipart", multipart, parts(csrf)[:-12]),
+    ]
+
+
+async def test_admin_legal__hostile_bodies_get_4xx_or_a_stored_text_never_5xx(node, make_browser):
+    """Undecodable, duplicated or file-shaped bodies posted by a node admin give a 4xx with a page,
+    or store a text the database holds faithfully (invalid percent-encoded bytes arrive as U+FFFD),
+    never a 5xx, a traceback, a NUL or a lone surrogate."""
+    await _node_admin(node)
+    admin = make_browser("en")
+    await admin.login("nadia")
+    token = (await admin.get("/admin/legal")).csrf
+    outcomes = {}
+    for name, headers, body in _hostile_bodies(token):
+        async with admin.session.post(node.base + "/admin/legal/privacy/en", data=body, headers=headers,
+                                      allow_redirects=False) as response:
+            text = await response.text(errors="replace")
+            outcomes[name] = response.status
+            assert response.status < 500 and "Traceback" not in text, (name, response.status, text[:300])
+        async with node.rt.sessions() as s:
+            stored = (await legal.notice(s, node.settings, "privacy", "en")).text
+        assert legal.problem(stored) is None, (name, stored)
+    assert outcomes["nul"] == outcomes["bogus charset"] == outcomes["file for the text"] == 400, outcomes
+    assert outcomes["cut multipart"] == 400 and outcomes["text twice"] == 303, outcomes
