@@ -149,3 +149,34 @@ def test_member_journey__code_members_only_discussion_download_then_delete(new_c
     expect(admin.get_by_text(CONTRIBUTION[:40])).to_have_count(0)
     visit(admin, contribution_url, status=410)
     expect(admin.get_by_role("main")).to_contain_text("This page was deleted.")
+
+
+def test_legal_edit__a_node_admin_completes_the_legal_notice_then_restores_the_default(new_context):
+    """The node admin follows "Edit this notice" from the German legal notice, completes it (the
+    form passes axe-core), and a signed-out German reader sees it at once; restoring the default
+    text brings the default back."""
+    admin = new_context("de").new_page()
+    log_in(admin, "node_admin")
+    visit(admin, "/legal")
+    admin.get_by_role("link", name="Diesen Text bearbeiten").click()
+    text = admin.get_by_label("Text", exact=True)
+    expect(text).to_have_value(re.compile(r"muss dieses Impressum ergänzen"))  # the default, to adapt
+    violations = serious_axe_violations(admin)
+    assert not violations, "legal notice form: serious or critical axe violations:\n" + describe_violations(violations)
+    text.fill("# Anbieter\n\nStadt Lyon, 1 place de la Comédie, 69001 Lyon\n\n- Kontakt: https://www.lyon.fr/kontakt")
+    admin.get_by_role("button", name="Speichern").click()
+    expect(admin.get_by_role("status")).to_have_text("Der Text wurde gespeichert.")
+
+    reader = new_context("de").new_page()
+    visit(reader, "/legal")
+    notice = reader.locator(".prose")
+    expect(notice.get_by_role("heading", level=2)).to_have_text("Anbieter")
+    expect(notice.get_by_role("link", name="https://www.lyon.fr/kontakt")).to_have_attribute(
+        "href", "https://www.lyon.fr/kontakt")
+    expect(reader.locator(".legal-notice .meta")).to_contain_text("Zuletzt geändert am")
+    expect(reader.get_by_role("link", name="Diesen Text bearbeiten")).to_have_count(0)
+
+    visit(admin, "/admin/legal/legal/de")
+    admin.get_by_role("button", name="Standardtext wiederherstellen").click()
+    reader.reload()
+    expect(reader.locator(".prose")).to_contain_text("muss dieses Impressum ergänzen")
