@@ -14,7 +14,8 @@ from federation.outbound.registry import BUILDERS, builds
 
 __all__ = ["BUILDERS", "Publisher", "builds"]
 
-# The two modules above are the machinery; every other module is a feature.
+# The two modules above are the machinery; every other module is imported, so that a feature
+# module's @builds registers it (a helper such as audience.py registers nothing).
 for _module in pkgutil.iter_modules(__path__):
     if _module.name not in {"publisher", "registry"} and not _module.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_module.name}")
