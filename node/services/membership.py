@@ -223,20 +223,36 @@ async def remove(session: AsyncSession, org: Actor, user: User) -> None:
     await session.flush()
 
 
-async def members(session: AsyncSession, org: Actor) -> list[MemberRow]:
-    """Everyone with a role in ``org``, with how they were verified: for its admins only."""
-    rows = (await session.execute(
-        select(Membership.user_id, Membership.role).where(Membership.organization_id == org.id))).all()
+def _people(org: Actor):
+    """The ids of everyone with a role in ``org`` or a verification record there."""
+    return select(Membership.user_id.label("user_id")).where(Membership.organization_id == org.id).union(
+        select(MemberVerification.user_id).where(MemberVerification.organization_id == org.id)).subquery()
+
+
+async def members(session: AsyncSession, org: Actor, *, limit: int | None = None,
+                  offset: int = 0) -> list[MemberRow]:
+    """Everyone with a role in ``org``, by handle, with how they were verified: for its admins only.
+    ``limit``/``offset`` page through a large membership."""
+    people = _people(org)
+    users = list(await session.scalars(
+        select(User).join(Actor, Actor.id == User.actor_id).where(User.id.in_(select(people.c.user_id)))
+        .order_by(Actor.username).offset(offset).limit(limit)))
+    ids = [u.id for u in users]
+    if not ids:
+        return []
     roles: dict[int, list[str]] = {}
-    for user_id, role in rows:
+    for user_id, role in (await session.execute(select(Membership.user_id, Membership.role).where(
+            Membership.organization_id == org.id, Membership.user_id.in_(ids)))).all():
         roles.setdefault(user_id, []).append(role)
     verifications = {v.user_id: v for v in await session.scalars(select(MemberVerification).where(
-        MemberVerification.organization_id == org.id))}
-    ids = set(roles) | set(verifications)
-    users = list(await session.scalars(select(User).where(User.id.in_(ids)))) if ids else []
-    result = [MemberRow(u, u.actor, tuple(sorted(roles.get(u.id, ()))), verifications.get(u.id))
-              for u in users]
-    return sorted(result, key=lambda row: row.actor.username)
+        MemberVerification.organization_id == org.id, MemberVerification.user_id.in_(ids)))}
+    return [MemberRow(u, u.actor, tuple(sorted(roles.get(u.id, ()))), verifications.get(u.id)) for u in users]
+
+
+async def count_people(session: AsyncSession, org: Actor) -> int:
+    """How many people :func:`members` lists in all."""
+    people = _people(org)
+    return await session.scalar(select(func.count()).select_from(people)) or 0
 
 
 async def count_members(session: AsyncSession, org: Actor) -> int:

@@ -110,6 +110,19 @@ async def test_admit__makes_a_verified_member_and_remove_takes_it_back(sessions,
             await service.remove(s, town.org, camille)
 
 
+async def test_members__paged_by_handle_with_the_total(sessions, town):
+    """A large membership is listed a page at a time, by handle; the total counts everyone once."""
+    async with transaction(sessions) as s:
+        for name in ("eva", "camille"):
+            await service.admit(s, town.org, town.people[name], town.admin, name)
+        await actors.add_member(s, town.people["camille"], town.org, "ambassador")
+    async with sessions() as s:
+        pages = [[row.actor.username for row in await service.members(s, town.org, limit=2, offset=o)]
+                 for o in (0, 2, 4)]
+        assert await service.count_people(s, town.org) == 3
+    assert pages == [["camille", "eva"], ["maire"], []]
+
+
 async def test_is_verified__a_staff_role_is_membership_but_not_verification(sessions, town):
     """The organisation's admin is a member for the visibility model, not a verified member."""
     async with sessions() as s:

@@ -15,6 +15,7 @@ from node.services import actors
 from node.services import membership as service
 from tests.web.conftest import PASSWORD, Browser
 from web.cache import PAGE_CACHE
+from web.participation import members as members_module
 
 MEMBERS = "/orgs/lyon/admin/members"
 VERIFY = "/orgs/lyon/verify"
@@ -92,6 +93,14 @@ async def test_members_page__everyone_but_the_admins_gets_404(node, town, make_b
     browser = await signed_in(make_browser, "maire")
     page = await browser.get(MEMBERS)
     assert page.status == 200 and "@modo" in page.text and "@maire" in page.text
+
+
+async def test_members_page__a_large_membership_is_paged(node, town, admin, monkeypatch):
+    """With more people than a page holds, the list is paged by handle with links between pages."""
+    monkeypatch.setattr(members_module, "PAGE", 1)
+    first, second = (await admin.get(MEMBERS)).text, (await admin.get(MEMBERS + "?page=2")).text
+    assert "@maire" in first and "@modo" not in first and "Page 1 of 2 (2 people)" in first
+    assert "@modo" in second and "@maire" not in second and 'rel="prev"' in second
 
 
 async def test_members_page__admit_by_handle_with_a_note_and_remove(node, town, admin):

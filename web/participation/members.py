@@ -33,6 +33,7 @@ from web.participation.common import (
 from web.participation.limits import read_form_keeping
 from web.render import read_form
 
+PAGE = 100  # people per page of the members list
 CENSUS_FORM = 1024 * 1024  # the node's request size cap; larger censuses: `civic org census`
 DONE = {
     "admitted": _("The person is now a member."),
@@ -55,9 +56,12 @@ async def _admin_or_404(request: web.Request, session: AsyncSession) -> tuple[Us
     return user, org
 
 
-async def _context(session: AsyncSession, org: Actor, **extra) -> dict:
+async def _context(session: AsyncSession, org: Actor, page_number: int = 1, **extra) -> dict:
     total, used = await service.census_size(session, org)
-    return {"org": org, "section": "members", "rows": await service.members(session, org),
+    people = await service.count_people(session, org)
+    return {"org": org, "section": "members", "page_number": page_number,
+            "rows": await service.members(session, org, limit=PAGE, offset=(page_number - 1) * PAGE),
+            "people": people, "pages": max(1, -(-people // PAGE)),
             "census_total": total, "census_used": used,
             "codes": await service.unused_codes(session, org),
             "salt": await service.salt_of(session, org), **extra}
@@ -78,7 +82,9 @@ async def members_page(request: web.Request) -> web.StreamResponse:
     imported = None
     if query.get("done") == "imported" and all(row_id(query.get(k)) is not None for k in ("added", "duplicates")):
         imported = (int(query["added"]), int(query["duplicates"]))
-    return await _render(request, org, done=translate(request, done) if done else None, imported=imported)
+    number = row_id(query.get("page")) or 1
+    return await _render(request, org, page_number=number, done=translate(request, done) if done else None,
+                         imported=imported)
 
 
 def _back(request: web.Request, org: Actor, done: str, **query: int) -> web.HTTPSeeOther:
