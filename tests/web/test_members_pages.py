@@ -224,8 +224,9 @@ async def test_identity__seen_on_the_admins_members_page_only(node, town, admin,
     camille = await signed_in(make_browser, "camille")
     assert (await camille.post(VERIFY, {"method": "identifier", "identifier": "zx-998877"})).status == 303
     secrets = ("zx-998877", "passeport 12AB34")
-    members_page = (await admin.get(MEMBERS)).text
-    assert all(secret in members_page for secret in secrets)
+    members_page = await admin.get(MEMBERS)
+    assert all(secret in members_page.text for secret in secrets)
+    assert members_page.headers["Cache-Control"] == "no-store"
     modo = await signed_in(make_browser, "modo")
     anonymous, other = make_browser("en"), make_browser("en")
     cache = node.app[PAGE_CACHE]

@@ -70,7 +70,9 @@ async def _context(session: AsyncSession, org: Actor, page_number: int = 1, **ex
 async def _render(request: web.Request, org: Actor, status: int = 200, **extra) -> web.Response:
     async with transaction(runtime(request).sessions) as session:  # the salt may be made here
         context = await _context(session, org, **extra)
-    return await page(request, "participation/admin/members.html", context, status=status)
+    response = await page(request, "participation/admin/members.html", context, status=status)
+    response.headers["Cache-Control"] = "no-store"  # identities: kept by no cache on the way
+    return response
 
 
 async def members_page(request: web.Request) -> web.StreamResponse:
