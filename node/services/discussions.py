@@ -30,7 +30,7 @@ async def open_discussion(
     kind: str = "official",
     author: Actor | None = None,
     space: Space | None = None,
-    visibility: str = "public",
+    visibility: str = visibility_module.PUBLIC,
     alignment_enabled: bool = False,
     support_threshold: int = 5,
     official_only: bool = False,
@@ -44,6 +44,8 @@ async def open_discussion(
         raise InvalidInput("a citizen discussion needs its author")
     if not 1 <= support_threshold <= 1_000_000:
         raise InvalidInput("the support threshold must be between 1 and 1,000,000")
+    if visibility not in visibility_module.LEVELS:
+        raise InvalidInput(f"visibility must be one of {', '.join(visibility_module.LEVELS)}")
     slug = check_slug(slug)
     title_map = text_map(title, required=True, what="title", max_length=200)
     handle = uris.discussion_handle(organization.username, slug)
@@ -86,13 +88,6 @@ async def close(session: AsyncSession, discussion: Discussion, conclusion: dict 
     discussion.status, discussion.closed_at = "closed", utcnow()
     discussion.conclusion = text_map(conclusion, required=True, what="conclusion")
     await outbox.emit(session, DISCUSSION_UPDATED, discussion_id=discussion.id)
-
-
-def is_visible(discussion: Discussion) -> bool:
-    """Approved and open to everyone: what federation.participation_documents federates today
-    (helper A replaces it there with node/visibility.py; read paths ask :func:`readable`)."""
-    return discussion.moderation == "approved" and visibility_module.admits(
-        discussion.visibility, visibility_module.NOBODY)
 
 
 async def space_of(session: AsyncSession, discussion: Discussion) -> Space | None:

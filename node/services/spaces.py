@@ -8,9 +8,10 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node import visibility as levels
 from node.errors import Conflict, InvalidInput, NotFound
 from node.models import Actor, OrganizationProfile, Phase, Space
-from node.models.participation import COMPONENTS, LANGUAGES, VISIBILITIES
+from node.models.participation import COMPONENTS, LANGUAGES
 from node.services import outbox
 from node.services.i18n import text_map
 from node.uris import check_slug
@@ -64,12 +65,12 @@ async def update_profile(session: AsyncSession, organization: Actor, *, intro: d
 
 
 async def create_space(session: AsyncSession, organization: Actor, slug: str, title: dict | str, *,
-                       description: dict | str | None = None, visibility: str = "public",
+                       description: dict | str | None = None, visibility: str = levels.PUBLIC,
                        supports_per_person: int | None = None,
                        support_threshold: int | None = None) -> Space:
     slug = check_slug(slug)
-    if visibility not in VISIBILITIES:
-        raise InvalidInput(f"visibility must be one of {', '.join(VISIBILITIES)}")
+    if visibility not in levels.LEVELS:
+        raise InvalidInput(f"visibility must be one of {', '.join(levels.LEVELS)}")
     for name, value in (("supports per person", supports_per_person), ("support threshold", support_threshold)):
         if value is not None and not 1 <= value <= 1_000_000:
             raise InvalidInput(f"the {name} must be between 1 and 1,000,000")

@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from node.db import transaction
 from node.errors import Conflict, InvalidInput, NotFound
 from node.models import Actor, Proposal, ProposalStates, User
-from node.models.participation import COMPONENTS, LANGUAGES, VISIBILITIES
+from node.models.participation import COMPONENTS, LANGUAGES
 from node.services import discussions as discussion_service
 from node.services import media
 from node.services import proposals as proposal_service
 from node.services import spaces as space_service
 from node.uris import SLUG_RE
+from node.visibility import LEVELS as VISIBILITIES
 from web.i18n import _, translate
 from web.participation.common import (
     ADMINS,

@@ -12,12 +12,12 @@ from federation.ssrf import UnsafeURL
 from node.db import transaction
 from node.errors import CivicError, Conflict, InvalidInput, NotFound
 from node.models import STAKEHOLDER_ROLES, Actor, Contribution, Discussion
-from node.models.participation import VISIBILITIES
 from node.services import actors as actor_service
 from node.services import community, contributions, reports
 from node.services import discussions as discussion_service
 from node.services import spaces as space_service
 from node.uris import SLUG_RE
+from node.visibility import LEVELS as VISIBILITIES
 from web.i18n import _, translate
 from web.participation.admin import flat, staff_only, texts
 from web.participation.common import (
