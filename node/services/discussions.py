@@ -99,18 +99,6 @@ async def level(session: AsyncSession, discussion: Discussion) -> str:
     return visibility_module.level_of(await space_of(session, discussion), discussion)
 
 
-async def readable(session: AsyncSession, reader: visibility_module.Reader, discussion: Discussion, *,
-                   federated: bool = False) -> bool:
-    """May ``reader`` read this approved discussion (and what is inside it)? With ``federated``,
-    as an AS2 document: ``members`` never answers as AS2 (SECURITY.md rule 24)."""
-    if discussion.moderation != "approved":
-        return False
-    at = await level(session, discussion)
-    if federated and not visibility_module.federates(at):
-        return False
-    return await visibility_module.may_read(session, reader, discussion.organization_id, at)
-
-
 def listed_clause(levels: tuple[str, ...]):
     """SQL: discussions (outer-joined with their Space) whose level is within ``levels``."""
     return visibility_module.level_in(levels, Space.visibility, Discussion.visibility)
