@@ -147,7 +147,8 @@ async def create_initiative(session: AsyncSession, uris: Uris, discussion: Discu
 
 
 async def initiatives(session: AsyncSession, discussion: Discussion) -> list[Initiative]:
-    return list(await session.scalars(select(Initiative).where(Initiative.discussion_id == discussion.id)
+    return list(await session.scalars(select(Initiative).where(Initiative.discussion_id == discussion.id,
+                                                               Initiative.deleted_at.is_(None))
                                       .order_by(Initiative.acted_count.desc(), Initiative.id)))
 
 

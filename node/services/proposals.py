@@ -172,7 +172,8 @@ async def index(session: AsyncSession, organization: Actor, *, state: str | None
     if state is not None and state not in S.PUBLIC:
         raise InvalidInput(f"unknown state {state!r}")
     states = [state] if state else list(S.PUBLIC)
-    where = [Proposal.organization_id == organization.id, Proposal.state.in_(states)]
+    where = [Proposal.organization_id == organization.id, Proposal.state.in_(states),
+             Proposal.deleted_at.is_(None)]  # erased with its author's account
     if space_id is not None:
         where.append(Proposal.space_id == space_id)
     if levels is not None:

@@ -142,8 +142,18 @@ async def test_erasure_delivery__actor_answers_410_tombstone(node, erased):
 
 
 async def test_erasure_delivery__html_pages_show_no_content(node, erased):
-    """People following the ids of the erased texts get no text and no author name."""
-    for kind, object_id in erased["objects"].items():
-        status, page = await _get(object_id, {"Accept": "text/html"})
-        assert status in (404, 410) or ("Amel" not in page and "Des bancs" not in page
-                                        and "Nettoyons" not in page), kind
+    """People following the ids of the erased texts, or reading the discussion, its initiatives
+    and the proposal index, find no text of hers and not her name."""
+    texts = ("Amel", "Un jardin partagé", "Des bancs", "Texte de l'article", "Nettoy")
+    base = f"{node.base}/orgs/lyon"
+    pages = [*erased["objects"].values(), f"{base}/discussions/clos-jouve",
+             f"{base}/discussions/clos-jouve/initiatives", f"{base}/proposals"]
+    for url in pages:
+        status, page = await _get(url, {"Accept": "text/html", "Accept-Language": "en"})
+        assert status in (200, 404, 410), url
+        if status == 200:
+            found = [text for text in texts if text in page]
+            assert not found, (url, found)
+            # Not even as an empty entry: no link to (or anchor of) an erased text.
+            tokens = [ap_id.rsplit("/", 1)[1] for ap_id in erased["objects"].values()]
+            assert not [t for t in tokens if t in page and url not in erased["objects"].values()], url
