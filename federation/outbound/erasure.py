@@ -1,5 +1,5 @@
 """Erasure, outbound: Delete of each erased object to exactly the inboxes that received it, and
-Delete{Person} to every inbox that heard from the person (FEDERATION.md, "Erasure")."""
+Delete{Person} to every inbox that heard from the person (FEDERATION.md, "What we send")."""
 
 from __future__ import annotations
 

@@ -104,7 +104,7 @@ async def erase_account(session: AsyncSession, user: User, *, by: User | None) -
     entries, memberships, account state, e-mail and password go with the user row; reactions
     stay counted without a link to the person; the Person actor stays as a tombstone that keeps
     the handle, so it cannot be registered again. One outbox event per object and one for the
-    actor send the Deletes (FEDERATION.md, "Erasure")."""
+    actor send the Deletes (FEDERATION.md, "What we send")."""
     actor = await session.get(Actor, user.actor_id)
     if actor is None or actor.type != "Person":
         raise InvalidInput("only a person's account can be erased")
