@@ -28,6 +28,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # A plain ALTER TABLE … DROP COLUMN (SQLite 3.35+ has it): batch mode would copy and drop the
+    # table, and dropping ``actors`` on SQLite with foreign keys on deletes every row that
+    # depends on an actor (ON DELETE CASCADE).
     for table in reversed(TABLES):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column('deleted_at')
+        op.execute(f'ALTER TABLE {table} DROP COLUMN deleted_at')
