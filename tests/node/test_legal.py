@@ -254,3 +254,12 @@ def test_cli_legal__bad_input_is_one_message_and_nothing_is_written(initialised,
     assert code != 0
     assert message in err and "Traceback" not in err + out, err
     assert asyncio.run(_texts(database_url)) == []
+
+
+def test_cli_legal__has_help(capsys):
+    """`civic legal --help` exits 0 and names its actions, kinds and languages."""
+    with pytest.raises(SystemExit) as exited:
+        main(["legal", "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: civic legal" in out and "{show,set,reset}" in out and "{privacy,legal}" in out
