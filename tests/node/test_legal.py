@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from civic.cli import main
-from node.db import create_engine, session_factory, transaction
+from node.db import create_engine, is_sqlite, listen, session_factory, transaction
 from node.errors import InvalidInput
 from node.models import Base, LegalText, User
 from node.services import actors, legal
@@ -174,6 +174,35 @@ async def test_reset__goes_back_to_the_default(sessions, settings):
         assert await legal.reset(s, "privacy", "de") is False
     async with sessions() as s:
         assert (await legal.notice(s, settings, "privacy", "de")).is_default
+
+
+async def test_set_text__other_processes_of_the_node_are_told(engine, sessions):
+    """On PostgreSQL, saving or resetting a notice (from the web or `civic legal`) announces a
+    change, so every `civic serve` drops its cached pages at once (node.db.listen)."""
+    if is_sqlite(engine):
+        pytest.skip("SQLite has no LISTEN/NOTIFY: other processes' cached pages expire (web/cache.py TTL)")
+    heard: list[str] = []
+    told, ready, stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    def on_change(what: str) -> None:
+        heard.append(what)
+        told.set()
+
+    listening = asyncio.create_task(listen(engine, on_change, stop, ready=ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        async with transaction(sessions) as s:
+            await legal.set_text(s, "legal", "en", "Publisher: the City of Lyon")
+        await asyncio.wait_for(told.wait(), 10)
+        assert heard == ["content"]
+        told.clear()
+        async with transaction(sessions) as s:
+            await legal.reset(s, "legal", "en")
+        await asyncio.wait_for(told.wait(), 10)
+        assert heard == ["content", "content"]
+    finally:
+        stop.set()
+        await listening
 
 
 # -- the command (run in this process: the same code as the `civic` script, without its start-up) ----
