@@ -70,7 +70,7 @@ this server).""",
 
 Your contributions and replies (with the position you chose: for, neutral or against), the \
 proposals you submit and the history of their states, the articles, reports, initiatives and \
-citizen discussions you add, your agreements ("I agree"), your supports of proposals, your "I \
+citizen discussions you add, your agreements ("Agree"), your supports of proposals, your "I \
 acted", who and what you follow and who follows you, and the activities this server published \
 for you. They are shown with your pseudonym to the readers the discussion or space allows.""",
     "organisations": """\
@@ -219,7 +219,7 @@ quitte jamais ce serveur).""",
 
 Vos contributions et réponses (avec la position choisie : pour, neutre ou contre), les \
 propositions que vous déposez et l'historique de leurs états, les articles, rapports, initiatives \
-et discussions citoyennes que vous ajoutez, vos accords (« Je suis d'accord »), vos soutiens aux \
+et discussions citoyennes que vous ajoutez, vos accords (« D'accord »), vos soutiens aux \
 propositions, vos « J'ai agi », qui et ce que vous suivez et qui vous suit, et les activités que ce \
 serveur a publiées pour vous. Ils sont montrés avec votre pseudonyme aux lecteurs que la \
 discussion ou l'espace autorise.""",
@@ -380,7 +380,7 @@ verlässt diesen Server nie).""",
 
 Ihre Beiträge und Antworten (mit der gewählten Haltung: dafür, neutral oder dagegen), die \
 Vorschläge, die Sie einreichen, und der Verlauf ihrer Status, die Artikel, Berichte, Initiativen \
-und Bürgerdiskussionen, die Sie hinzufügen, Ihre Zustimmungen („Ich stimme zu“), Ihre \
+und Bürgerdiskussionen, die Sie hinzufügen, Ihre Zustimmungen („Zustimmen“), Ihre \
 Unterstützungen von Vorschlägen, Ihre „Ich habe gehandelt“, wem und was Sie folgen und wer Ihnen \
 folgt, sowie die Aktivitäten, die dieser Server für Sie veröffentlicht hat. Sie werden mit Ihrem \
 Pseudonym den Lesenden gezeigt, die die Diskussion oder der Bereich zulässt.""",
@@ -394,8 +394,8 @@ dieser Organisation Ihren Verifizierungseintrag (wie: durch die Administration, 
 Melderegisters oder einen Einmalcode; wann; durch wen; und die Identität, die er zeigt: die von \
 Ihnen eingegebene Kennung, die Bezeichnung des Ihnen übergebenen Codes oder die Notiz der \
 Administration); alle anderen sehen Ihr Pseudonym. Melderegisterlisten werden nur als gesalzene \
-Hashes gespeichert, Einmalcodes nur als Hashes. Eine Organisation kann Sie auch als wichtige \
-Beteiligte einer Diskussion aufführen, mit einer kurzen Beschreibung.""",
+Hashes gespeichert, Einmalcodes nur als Hashes. Eine Organisation kann Sie auch als wichtigen \
+Akteur einer Diskussion aufführen, mit einer kurzen Beschreibung.""",
     "remote": """\
 # Kopien von Inhalten anderer Server
 
