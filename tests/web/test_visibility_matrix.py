@@ -3,9 +3,10 @@ object we publish × the four levels × every kind of reader × every path (HTML
 listings and their counts) answers what node/visibility.py says — and a thing a reader may not
 read answers byte for byte what a made-up id of the same kind gets.
 
-One node per test holds the whole table: for each level a space and a discussion at that level,
-and in them a contribution, an article, an initiative, a proposal (in the space, and one in the
-discussion) with its official answer, and an announcement of the organisation."""
+One node per backend, built once for the module (the tests only read), holds the whole table:
+for each level a space and a discussion at that level, and in them a contribution, an article, an
+initiative, a proposal (in the space, and one in the discussion) with its official answer, and an
+announcement of the organisation."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 import pytest
+import pytest_asyncio
 from sqlalchemy import select
 
 from federation.signatures import sign_headers
@@ -32,8 +34,13 @@ from node.services import (
     proposals,
     spaces,
 )
+from tests.conftest import start_node
+from tests.dbs import backends, drop_pg_database, migrated_pg_database, migrated_sqlite
 from tests.federation.participation_scene import make_activity, post
+from tests.remote import RemoteHost
 from tests.web.participation_helpers import PASSWORD, Client
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 AS2 = "application/activity+json"
 NOTE_LEVELS = (v.PUBLIC, v.UNLISTED, v.FOLLOWERS)  # an announcement is never members-only
@@ -147,17 +154,41 @@ async def signed(url: str, actor) -> tuple[int, str, str]:
             return response.status, response.headers.get("Content-Type", ""), await response.text()
 
 
-@pytest.fixture
-async def world(node, remote):
-    return await build(node, remote)
+@dataclass
+class Scene:
+    node: object
+    world: World
+    readers: dict[str, Client]  # the local readers, signed in
 
 
-async def _local(node, clients) -> dict[str, Client]:
-    readers = {"anonymous": clients()}
-    for name, handle in (("resident", "camille"), ("follower", "suivi"), ("member", "marie"), ("admin", "maire")):
-        readers[name] = clients()
-        await readers[name].login(handle)
-    return readers
+@pytest.fixture(scope="module", params=backends())
+def backend(request) -> str:
+    return request.param
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def scene(backend, tmp_path_factory):
+    """The node with the whole table, its remote readers' host, and the local readers signed in."""
+    directory = tmp_path_factory.mktemp(f"matrix-{backend}")
+    url = await (migrated_pg_database() if backend == "postgresql" else migrated_sqlite(directory))
+    node, runner = await start_node(url, directory)
+    remote = await RemoteHost().start()
+    readers = {}
+    try:
+        world = await build(node, remote)
+        readers["anonymous"] = Client(node.base)
+        for name, handle in (("resident", "camille"), ("follower", "suivi"), ("member", "marie"),
+                             ("admin", "maire")):
+            readers[name] = Client(node.base)
+            await readers[name].login(handle)
+        yield Scene(node, world, readers)
+    finally:
+        for client in readers.values():
+            await client.close()
+        await remote.stop()
+        await runner.cleanup()
+        if backend == "postgresql":
+            await drop_pg_database(url)
 
 
 HTML_KINDS = {  # kind -> status when readable (negotiated ids redirect people to the page)
@@ -166,10 +197,10 @@ HTML_KINDS = {  # kind -> status when readable (negotiated ids redirect people t
 }
 
 
-async def test_visibility_matrix__html_pages(node, world, clients):
+async def test_visibility_matrix__html_pages(scene):
     """Every object's HTML page × level × local reader: shown (200, or 302 to the page showing it)
     exactly when its level admits the reader's standing, else the 404 of a made-up id."""
-    readers = await _local(node, clients)
+    node, world, readers = scene.node, scene.world, scene.readers
     absent = made_up(node.base)
     wrong = []
     for name, client in readers.items():
@@ -191,11 +222,12 @@ AS2_KINDS = ("discussion", "contribution", "article", "initiative", "proposal", 
              "note", "group", "outbox", "followers")
 
 
-async def test_visibility_matrix__as2_documents(node, world):
+async def test_visibility_matrix__as2_documents(scene):
     """Every object's AS2 document, the Group with its outbox and followers, and the activity
     that carried the contribution × level × remote reader: 200 exactly when the level federates
     and admits the reader (followers: a signed fetch by an approved follower only), else the 404
     of a made-up id, byte for byte. Members-level things leave no activity at all."""
+    node, world = scene.node, scene.world
     readers = {"anonymous": None, "remote follower": world.follower, "remote stranger": world.stranger}
     absent = made_up(node.base)
     assert world.minted[v.MEMBERS] is None
@@ -220,13 +252,14 @@ OPEN_OFFICIAL = re.compile(r'Open official discussions</dt><dd><span class="numb
 COUNT = re.compile(r'class="result-count" role="status">(\d+) proposals?')
 
 
-async def test_visibility_matrix__listings_and_counts(node, world, clients):
+async def test_visibility_matrix__listings_and_counts(scene):
     """The organisation page (discussions, announcements, dashboard figures), the proposal index
     (and its count) for each local reader, and the organisation's and groups' outboxes (items
     and totalItems) for each remote reader, list and count exactly what the level lists to them:
     unlisted things to staff only."""
+    node, world = scene.node, scene.world
     wrong = []
-    for name, client in (await _local(node, clients)).items():
+    for name, client in scene.readers.items():
         who = LOCAL[name]
         listed = [level for level in v.LEVELS if v.lists(level, who)]
         org_page = (await client.get("/actors/lyon", **{"Accept-Language": "en"})).text
@@ -264,10 +297,10 @@ async def test_visibility_matrix__listings_and_counts(node, world, clients):
     assert not wrong, wrong
 
 
-async def test_visibility_matrix__dashboard_counts_only_what_is_listed(node, world):
+async def test_visibility_matrix__dashboard_counts_only_what_is_listed(scene):
     """The dashboard's figures for each standing count the contributions, discussions and
     answers of the levels listed to it, and nothing else."""
-    async with node.rt.sessions() as s:
+    async with scene.node.rt.sessions() as s:
         lyon = await actors.require_local_actor(s, "lyon")
         for name, who in LOCAL.items():
             listed = v.listed_levels(who)
