@@ -48,7 +48,7 @@ async def discussion_level(session: AsyncSession, discussion: Discussion) -> str
     own (node/visibility.py level_of); a discussion not approved is ``members`` (never sent)."""
     if discussion.moderation != APPROVED:
         return visibility.MEMBERS
-    return visibility.level_of(await space_of(session, discussion.space_id), discussion)
+    return await discussions.level(session, discussion)
 
 
 async def language_of(session: AsyncSession, organization: Actor) -> str:
