@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import aiohttp
 
+from federation.signatures import sign_headers
 from node.db import transaction
-from node.services import actors, follows, notes
+from node.services import actors, discussions, follows, notes
+from tests.federation.participation_scene import make_activity, post
 
 AS = "application/activity+json"
 
@@ -157,3 +159,42 @@ async def test_objects__followers_only_note_answers_like_a_missing_one(node):
     missing = await _get(f"{node.base}/notes/nothing")
     assert hidden[0] == missing[0] == 404
     assert hidden[2] == missing[2]
+
+
+async def test_webfinger__a_followers_discussions_group_answers_its_signed_followers_only(node, remote):
+    """WebFinger of a followers discussion's Group: 404 like an absent handle to an unsigned
+    request and to a stranger's signed one; the JRD to a signed request by an approved follower
+    of the organisation (SECURITY.md rule 24)."""
+    org = await _org(node)
+    async with transaction(node.rt.sessions) as s:
+        await discussions.open_discussion(s, node.uris, await s.merge(org), "abonnes", "Entre abonnés",
+                                          visibility="followers")
+    fidele, inconnu = remote.add_actor("fidele"), remote.add_actor("inconnu")
+    await post(node, remote, org.inbox, make_activity(fidele, "Follow", 1, org.ap_id), fidele)
+    url = f"{node.base}/.well-known/webfinger?resource=acct:lyon.abonnes@{node.uris.domain}"
+    absent = await _signed(url.replace("lyon.abonnes", "lyon.absente"), None)
+    assert absent[0] == 404
+    assert await _signed(url, None) == absent
+    assert await _signed(url, inconnu) == absent
+    status, body = await _signed(url, fidele)
+    assert status == 200 and f"acct:lyon.abonnes@{node.uris.domain}" in body
+
+
+async def test_nodeinfo__local_posts_count_what_anyone_may_list(node):
+    """usage.localPosts counts public announcements, not unlisted or followers-only ones."""
+    org = await _org(node)
+    async with transaction(node.rt.sessions) as s:
+        for level in ("public", "unlisted", "followers"):
+            await notes.publish_announcement(s, node.uris, await s.merge(org), f"<p>{level}</p>",
+                                             visibility=level)
+    _, _, doc = await _get(f"{node.base}/nodeinfo/2.1", accept="application/json")
+    assert doc["usage"]["localPosts"] == 1
+
+
+async def _signed(url: str, actor) -> tuple[int, str]:
+    headers = {"Accept": "application/jrd+json"}
+    if actor is not None:
+        headers.update(sign_headers("GET", url, None, actor.key_id, actor.private_pem))
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url, headers=headers) as response:
+            return response.status, await response.text()
