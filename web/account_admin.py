@@ -39,8 +39,14 @@ async def _accounts(request: web.Request, query: str) -> list[tuple[User, Actor]
 
 async def _page(request: web.Request, query: str, *, errors: dict | None = None, done: str = "",
                 status: int = 200) -> web.Response:
+    """The listing; an error is shown next to its account's row, or above the list when that
+    account is not in it."""
+    accounts = await _accounts(request, query)
+    errors = errors or {}
+    listed = {actor.username for _, actor in accounts}
+    general = [message for handle, message in errors.items() if handle not in listed]
     return await render(request, "admin_accounts.html", {
-        "query": query, "accounts": await _accounts(request, query), "errors": errors or {},
+        "query": query, "accounts": accounts, "errors": errors, "general_errors": general,
         "deleted": done}, status=status)
 
 
@@ -59,7 +65,9 @@ async def delete_account(request: web.Request) -> web.StreamResponse:
     handle = (form.get("handle") or "").strip().lstrip("@").lower()[:MAX_QUERY]
     confirm = (form.get("confirm") or "").strip().lstrip("@").lower()
     async with transaction(request.app[RUNTIME].sessions) as session:
-        user = await actor_service.user_by_username(session, handle) if handle else None
+        # A handle is printable; anything else (a NUL, which PostgreSQL refuses) names no account
+        # and is never looked up (SECURITY.md rule 19).
+        user = await actor_service.user_by_username(session, handle) if handle.isprintable() and handle else None
         if user is None:
             error = tr.gettext("No account has this handle.")
         elif confirm != handle:
@@ -68,7 +76,8 @@ async def delete_account(request: web.Request) -> web.StreamResponse:
             await erasure.erase_account(session, user, by=await session.get(User, admin.id))
             error = ""
     if error:
-        return await _page(request, handle, errors={handle: error}, status=400)
+        shown = handle if handle.isprintable() else ""
+        return await _page(request, shown, errors={shown: error}, status=400)
     raise web.HTTPSeeOther(f"/admin/accounts?deleted={handle}")
 
 

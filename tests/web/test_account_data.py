@@ -131,10 +131,14 @@ async def test_admin_delete__confirmed_erasure_is_logged(node, amel, browser):
 
 
 async def test_admin_delete__unknown_handle_is_a_400(node, amel, browser):
-    """An unknown or organisation handle: 400 with the reason, nothing erased."""
+    """An unknown, organisation, NUL-holding or over-long handle: 400 with the reason, nothing
+    erased, never a 500 (SECURITY.md rule 19)."""
     async with transaction(node.rt.sessions) as s:
         await actor_service.create_user(s, node.uris, "nodeadmin", PASSWORD, "Node Admin", is_admin=True)
     await browser.login("nodeadmin")
-    page = await browser.post("/admin/accounts/delete", {"handle": "lyon", "confirm": "lyon"},
-                              form_page="/admin/accounts")
-    assert page.status == 400 and "No account has this handle." in page.text
+    for handle in ("lyon", "am\x00el", "x" * 5000):
+        page = await browser.post("/admin/accounts/delete", {"handle": handle, "confirm": handle},
+                                  form_page="/admin/accounts")
+        assert page.status == 400 and "No account has this handle." in page.text, handle[:10]
+    async with node.rt.sessions() as s:
+        assert await s.get(User, amel["user_id"]) is not None
