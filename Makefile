@@ -50,10 +50,15 @@ lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
+# The suite runs on one pytest-xdist worker per core (TEST_WORKERS=0: one process); the tests
+# that share peers or a browser stay together on one worker (xdist_group in tests/conftest.py).
+# Bytecode is cached even where PYTHONDONTWRITEBYTECODE is set: the suite starts hundreds of
+# Python processes (`civic` commands, nodes, workers), each of which would compile the node again.
+TEST_WORKERS ?= auto
 test: $(VENV)/.test-installed peers browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/pytest -ra
+	env -u PYTHONDONTWRITEBYTECODE $(VENV)/bin/pytest -ra -n $(TEST_WORKERS) --dist loadgroup
 
 # Property-based fuzzing of the inbound path with 10,000 examples (the suite runs a few hundred).
 fuzz: $(VENV)/.test-installed

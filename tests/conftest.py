@@ -1,9 +1,12 @@
-"""Shared fixtures: settings, a migrated database on every backend, the app, the worker stepper."""
+"""Shared fixtures: settings, a migrated database on every backend, the app, the worker stepper,
+and what keeps the run short (xdist groups, cheap keys and hashes, compiled templates kept)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import aiohttp_jinja2
+import jinja2
 import pytest
 from aiohttp import web
 
@@ -15,9 +18,10 @@ from federation.runtime import RUNTIME, Runtime
 from node.config import Settings
 from node.db import create_engine, session_factory
 from node.uris import Uris
+from tests import cheap_crypto
 from tests.dbs import (
     backends,
-    drop_pg_database,
+    drop_pg_database_later,
     drop_templates,
     migrated_pg_database,
     migrated_sqlite,
@@ -25,6 +29,65 @@ from tests.dbs import (
 from tests.remote import RemoteHost, free_port
 
 BASE = "http://127.0.0.1:18080"
+# Tests that share expensive session or module state run on one xdist worker, in file order, under
+# `--dist loadgroup` (Makefile): the interop peers and nodes, the browser's demo node and chromium.
+XDIST_GROUPS = {"tests/interop/": "interop", "tests/e2e/": "e2e"}
+
+
+# Modules with a fixture broader than one test: keys restart per module there, not per test.
+SHARED_STATE_MODULES: set[str] = set()
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks to group the tests
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for folder, group in XDIST_GROUPS.items():
+            if item.nodeid.startswith(folder):
+                item.add_marker(pytest.mark.xdist_group(group))
+        if cheap_crypto.shares_state(item, own="tests"):
+            SHARED_STATE_MODULES.add(item.nodeid.split("::")[0])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_crypto():
+    """RSA keys from a pool and argon2 at its smallest cost in this process (tests.cheap_crypto)."""
+    if not cheap_crypto.wanted():
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        cheap_crypto.install(patch)
+        yield
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _fresh_keys_per_module():
+    """Keys restart with each module (tests.cheap_crypto.KeyPool)."""
+    cheap_crypto.POOL.restart()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keys_per_test(request):
+    """…and with each test, unless the module's tests share a fixture (tests.cheap_crypto)."""
+    if request.node.nodeid.split("::")[0] not in SHARED_STATE_MODULES:
+        cheap_crypto.POOL.restart()
+
+
+class _TemplateCode(jinja2.BytecodeCache):
+    """Compiled templates kept for the run: each test's node would compile them again (tens of
+    milliseconds each). Keyed by template and checked against the source's checksum by jinja2."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if bucket.key in self._code:
+            bucket.bytecode_from_string(self._code[bucket.key])
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CODE = _TemplateCode()
 
 
 @dataclass
@@ -65,7 +128,7 @@ async def database_url(request, tmp_path):
         url = await migrated_pg_database()
     yield url
     if request.param == "postgresql":
-        await drop_pg_database(url)
+        drop_pg_database_later(url)
 
 
 @pytest.fixture
@@ -110,6 +173,7 @@ async def start_node(database_url: str, data_dir, host: str = "127.0.0.1") -> tu
                         data_dir=data_dir, development=True, instance_name="Test node",
                         secret_key="test-secret")
     app = create_app(settings, background=False)
+    aiohttp_jinja2.get_env(app).bytecode_cache = TEMPLATE_CODE
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
@@ -146,7 +210,7 @@ async def node_factory(request, tmp_path):
     for runner in runners:
         await runner.cleanup()
     for url in databases:
-        await drop_pg_database(url)
+        drop_pg_database_later(url)
 
 
 def pytest_sessionfinish(session, exitstatus):
