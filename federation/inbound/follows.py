@@ -9,7 +9,7 @@ from activities.normalize import id_of
 from federation.inbound.context import Inbound
 from federation.inbound.registry import handles
 from node import visibility
-from node.models import Actor, Discussion, Follow, FollowStates, Space
+from node.models import Actor, Discussion, Follow, FollowStates
 from node.services import discussions, follows
 from node.services.actors import local_actor
 
@@ -32,8 +32,7 @@ async def _discussion_refusal(ctx: Inbound, discussion: Discussion) -> str | Non
     levels", SECURITY.md rule 24)."""
     if discussion.moderation != "approved":
         return CANNOT_FOLLOW
-    space = await ctx.session.get(Space, discussion.space_id) if discussion.space_id else None
-    level = visibility.level_of(space, discussion)
+    level = await discussions.level(ctx.session, discussion)
     if not visibility.federates(level):
         return CANNOT_FOLLOW
     if visibility.admits(level, visibility.NOBODY):
