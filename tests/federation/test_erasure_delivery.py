@@ -7,8 +7,9 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from federation.fanout import process_events
 from node.db import transaction
-from node.models import Activity, Delivery, Discussion, User
+from node.models import Activity, Actor, Contribution, Delivery, Discussion, User
 from node.services import actors, community, erasure, proposals
 from tests.federation.participation_scene import (
     contribute,
@@ -157,3 +158,33 @@ async def test_erasure_delivery__html_pages_show_no_content(node, erased):
             # Not even as an empty entry: no link to (or anchor of) an erased text.
             tokens = [ap_id.rsplit("/", 1)[1] for ap_id in erased["objects"].values()]
             assert not [t for t in tokens if t in page and url not in erased["objects"].values()], url
+
+
+async def test_erasure_delivery__activities_stored_before_their_object_was_recorded(node):
+    """Activities stored before activities recorded their object (object_ap_id NULL, migration
+    009) still count: the group's Announce{Create{Note}} that reached an inbox makes the Delete
+    go there; an unrelated activity of the author does not."""
+    scene = await open_scene(node)
+    note = await contribute(node, scene)
+    legacy, unrelated = "https://legacy.example/inbox", "https://unrelated.example/inbox"
+    async with transaction(node.rt.sessions) as s:
+        group = await s.scalar(select(Actor).where(Actor.ap_id == scene.group))
+        amel = await s.scalar(select(Actor).where(Actor.ap_id == scene.amel))
+        await s.execute(Delivery.__table__.delete())  # only the rows below say who received what
+        announce = Activity(ap_id=node.uris.activity("legacy-announce"), actor_id=group.id, type="Announce",
+                            document={"type": "Announce", "object": {"type": "Create", "object": {"id": note}}})
+        other = Activity(ap_id=node.uris.activity("legacy-like"), actor_id=amel.id, type="Like",
+                         document={"type": "Like", "object": "https://elsewhere.example/post/1"})
+        s.add_all([announce, other])
+        await s.flush()
+        s.add_all([Delivery(activity_id=announce.id, inbox=legacy, host="legacy.example", state="delivered"),
+                   Delivery(activity_id=other.id, inbox=unrelated, host="unrelated.example", state="delivered")])
+        await s.execute(Activity.__table__.update().where(Activity.id.in_([announce.id, other.id]))
+                        .values(object_ap_id=None))
+        user = await s.scalar(select(User).where(User.actor_id == amel.id))
+        await erasure.erase_account(s, user, by=user)
+    await process_events(node.rt)
+    assert await _deliveries(node, "Delete", note) == {legacy}
+    assert unrelated in await _deliveries(node, "Delete", scene.amel)  # she sent it something
+    async with node.rt.sessions() as s:
+        assert (await s.scalar(select(Contribution).where(Contribution.ap_id == note))).deleted_at is not None
