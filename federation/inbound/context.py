@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from activities.errors import InvalidDocument
 from activities.normalize import first_type, id_of
 from federation.runtime import Runtime
+from node import visibility
 from node.models import Actor
 
 MAX_ID = 2048  # the length of our ap_id and url columns (PostgreSQL enforces it)
@@ -50,3 +51,11 @@ def check_ids(*ids: str | None) -> None:
     """Refuse (a 4xx outcome) an id that no column can hold, rather than fail the whole batch."""
     if any(i and len(i) > MAX_ID for i in ids):
         raise InvalidDocument(f"ids are limited to {MAX_ID} characters")
+
+
+async def admitted(ctx: Inbound, organization_id: int, level: str) -> bool:
+    """Whether the signer may take part in a thing of this organisation at ``level``: a remote
+    actor contributes or reacts only where it may read (node/visibility.py, SECURITY.md rule 24);
+    nothing at a level that never leaves the node."""
+    return visibility.federates(level) and await visibility.may_read(
+        ctx.session, visibility.Reader.of_remote(ctx.actor.id), organization_id, level)

@@ -16,7 +16,7 @@ from activities.normalize import first_type
 from federation import participation_documents as documents
 from federation.inbound import moderation
 from federation.inbound import notes as inbound_notes
-from federation.inbound.context import Inbound, check_ids
+from federation.inbound.context import Inbound, admitted, check_ids
 from federation.inbound.registry import handles
 from node.errors import Forbidden
 from node.models import Contribution, Discussion, utcnow
@@ -58,7 +58,8 @@ async def on_create_contribution(ctx: Inbound) -> str:
     if not (data.public or group in data.addressed or data.audience == group):
         # A private reply to the page is a message to the organisation, not a post.
         return await inbound_notes.store(ctx, obj)
-    if not documents.federates(discussion):
+    level = await documents.discussion_level(session, discussion)
+    if not await admitted(ctx, discussion.organization_id, level):
         return "ignored: this discussion takes no contributions from the fediverse"
     if discussion.official_only:
         raise Forbidden("only the organisation posts in this discussion")  # postingRestrictedToMods

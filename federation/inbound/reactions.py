@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.normalize import id_of
 from federation import participation_documents as documents
-from federation.inbound.context import Inbound, Target, check_ids
+from federation.inbound.context import Inbound, Target, admitted, check_ids
 from federation.inbound.registry import handles
 from federation.inbound.targets import object_target
 from node.errors import Conflict
-from node.models import Contribution, Initiative, Proposal
+from node.models import Contribution, Discussion, Initiative, Proposal, ProposalStates
 from node.services import community, contributions, proposals, reactions
 
 log = logging.getLogger(__name__)
@@ -26,12 +26,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Reacting:
-    """How an activity of ours becomes one kind of reaction: the spec, how to load its target
-    from its id, whether the fediverse may react to it, and the outcomes' words."""
+    """How an activity becomes one kind of reaction: the spec, the target's table, where the
+    target is (only those who may read it react: SECURITY.md rule 24), the outcomes' words."""
 
     spec: reactions.Reaction
     model: type  # the target's table, looked up by ap_id
-    shown: Callable[[AsyncSession, Any], Awaitable[bool]]  # does the target federate?
+    # the organisation and level of the target (node/visibility.py); None when it is gone
+    placed: Callable[[AsyncSession, Any], Awaitable[tuple[int, str] | None]]
     what: str  # "contribution": "ignored: the contribution is not public"
     recorded: str  # "agreement recorded"
     already: str  # "already agreed"
@@ -51,7 +52,8 @@ async def on_react(ctx: Inbound) -> str:
     session, activity = ctx.session, ctx.type or ""
     how = REACTIONS[(activity, ctx.target.kind)]
     target = await _load(session, how, ctx.target)
-    if target is None or not await how.shown(session, target):
+    placed = await how.placed(session, target) if target is not None else None
+    if placed is None or not await admitted(ctx, *placed):
         return f"ignored: the {how.what} is not public"
     check_ids(ctx.doc["id"])
     try:
@@ -91,23 +93,22 @@ async def on_undo_reaction(ctx: Inbound) -> str:
     return f"ignored: no matching {activity}"
 
 
-async def _contribution_shown(session: AsyncSession, contribution: Contribution) -> bool:
-    return contribution.deleted_at is None and \
-        await documents.discussion_of(session, contribution.discussion_id) is not None
+async def _in_discussion(session: AsyncSession, row: Contribution | Initiative) -> tuple[int, str] | None:
+    discussion = await session.get(Discussion, row.discussion_id)
+    if row.deleted_at is not None or discussion is None:
+        return None
+    return discussion.organization_id, await documents.discussion_level(session, discussion)
 
 
-async def _proposal_shown(session: AsyncSession, proposal: Proposal) -> bool:
-    return (await documents.proposal_context(session, proposal))[0]
+async def _proposal_in(session: AsyncSession, proposal: Proposal) -> tuple[int, str] | None:
+    if proposal.deleted_at is not None or proposal.state not in ProposalStates.PUBLIC:
+        return None
+    return proposal.organization_id, await documents.proposal_level(session, proposal)
 
 
-async def _initiative_shown(session: AsyncSession, initiative: Initiative) -> bool:
-    return initiative.deleted_at is None and \
-        await documents.discussion_of(session, initiative.discussion_id) is not None
-
-
-reacts("Like", "contribution", Reacting(contributions.AGREEMENT, Contribution, _contribution_shown,
+reacts("Like", "contribution", Reacting(contributions.AGREEMENT, Contribution, _in_discussion,
                                         "contribution", "agreement recorded", "already agreed"))
-reacts("Like", "proposal", Reacting(proposals.SUPPORT, Proposal, _proposal_shown,
+reacts("Like", "proposal", Reacting(proposals.SUPPORT, Proposal, _proposal_in,
                                     "proposal", "support recorded", "already supported"))
-reacts("Join", "initiative", Reacting(community.ACTION, Initiative, _initiative_shown,
+reacts("Join", "initiative", Reacting(community.ACTION, Initiative, _in_discussion,
                                       "initiative", "action recorded", "already acted"))

@@ -12,13 +12,15 @@ from federation.inbound import HANDLERS, Inbound, handles
 from federation.inbound.registry import HandlerConflict
 from node.db import transaction
 from node.models import Actor, Discussion, Follow, FollowStates
-from node.services import actors, community, discussions, follows
+from node.services import actors, community, contributions, discussions, follows
 from tests.federation.participation_scene import (
     make_activity,
     mastodon_like,
+    mastodon_reply,
     open_scene,
     outcome_of,
     post,
+    stored_contribution,
 )
 
 # The dispatch table: (activity, kind of target) -> feature module and handler.
@@ -148,7 +150,7 @@ async def test_dispatch__an_unknown_activity_type_is_ignored(node, remote):
     assert await outcome_of(node, doc["id"]) == ("ignored", "unknown type")
 
 
-# ---- Follow of a discussion's Group, by its level (FEDERATION.md "Visibility levels")
+# ---- Follows and participation by level (FEDERATION.md "Visibility levels")
 
 
 async def _group_follow_state(node, group_ap_id: str, follower_ap_id: str) -> str | None:
@@ -196,3 +198,31 @@ async def test_follow__a_members_discussion_answers_as_an_absent_one(node, remot
     async with node.rt.sessions() as s:
         org = await actors.require_local_actor(s, "lyon")
         assert [a.ap_id for a in await follows.followers(s, org)] == [alice.ap_id]
+
+
+async def test_participation__a_followers_discussion_takes_part_only_from_those_it_admits(node, remote):
+    """In a ``followers`` discussion, an approved follower of the organisation contributes and
+    agrees; a stranger's reply and Like are ignored with the reason and change nothing
+    (SECURITY.md rule 24)."""
+    scene = await open_scene(node)
+    alice, mallory = remote.add_actor("alice"), remote.add_actor("mallory")
+    async with transaction(node.rt.sessions) as s:
+        org = await actors.require_local_actor(s, "lyon")
+        amel = await actors.require_local_actor(s, "amel")
+        d = await discussions.open_discussion(s, node.uris, org, "budget", "Budget", visibility="followers")
+        page, group = d.page_ap_id, d.group.ap_id
+        note = (await contributions.contribute(s, node.uris, d, amel, "<p>Un banc</p>")).ap_id
+    await post(node, remote, f"{scene.org}/inbox", make_activity(alice, "Follow", 1, scene.org), alice)
+    replies = {who.ap_id: mastodon_reply(who, 1, page, group) for who in (alice, mallory)}
+    likes = {who.ap_id: mastodon_like(who, 1, note) for who in (alice, mallory)}
+    for who in (alice, mallory):
+        await post(node, remote, f"{scene.org}/inbox", replies[who.ap_id], who)
+        await post(node, remote, f"{scene.amel}/inbox", likes[who.ap_id], who)
+    assert await outcome_of(node, replies[alice.ap_id]["id"]) == ("processed", "contribution stored")
+    assert await outcome_of(node, likes[alice.ap_id]["id"]) == ("processed", "agreement recorded")
+    assert await outcome_of(node, replies[mallory.ap_id]["id"]) == (
+        "processed", "ignored: this discussion takes no contributions from the fediverse")
+    assert await outcome_of(node, likes[mallory.ap_id]["id"]) == (
+        "processed", "ignored: the contribution is not public")
+    assert await stored_contribution(node, replies[mallory.ap_id]["object"]["id"]) is None
+    assert (await stored_contribution(node, note)).agree_count == 1
