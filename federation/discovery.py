@@ -59,6 +59,8 @@ async def webfinger(request: web.Request) -> web.Response:
         hidden = actor is not None and not await actor_readable(request, session, actor)
     if actor is None or hidden or actor.username == INSTANCE_USERNAME and not resource.startswith("acct:"):
         return _error(404, "no such actor")
+    if actor.deleted_at is not None:  # an erased account: its handle is reserved, nobody answers to it
+        return _error(410, "this account was deleted")
     subject = f"acct:{actor.username}@{uris.domain}"
     return web.json_response(_jrd(subject, actor), content_type=JRD,
                              headers={"Access-Control-Allow-Origin": "*"})

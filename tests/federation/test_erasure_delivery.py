@@ -188,3 +188,11 @@ async def test_erasure_delivery__activities_stored_before_their_object_was_recor
     assert unrelated in await _deliveries(node, "Delete", scene.amel)  # she sent it something
     async with node.rt.sessions() as s:
         assert (await s.scalar(select(Contribution).where(Contribution.ap_id == note))).deleted_at is not None
+
+
+async def test_erasure_delivery__webfinger_of_an_erased_handle_is_410(node, erased):
+    """WebFinger no longer resolves the erased handle (410), while others still resolve."""
+    base = f"{node.base}/.well-known/webfinger?resource=acct:"
+    status, body = await _get(f"{base}amel@{node.uris.domain}", {})
+    assert status == 410 and "deleted" in body
+    assert (await _get(f"{base}lyon@{node.uris.domain}", {}))[0] == 200
