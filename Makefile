@@ -50,11 +50,12 @@ lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
-# The suite runs on one pytest-xdist worker per core (TEST_WORKERS=0: one process); the tests
-# that share peers or a browser stay together on one worker (xdist_group in tests/conftest.py).
+# The suite runs on one pytest-xdist worker per core the process may use (`-n auto` would count
+# physical cores once psutil is installed: one on a two-vCPU machine); TEST_WORKERS=0 runs it in
+# one process. Tests sharing peers or a browser stay on one worker (xdist_group, tests/conftest.py).
 # Bytecode is cached even where PYTHONDONTWRITEBYTECODE is set: the suite starts hundreds of
 # Python processes (`civic` commands, nodes, workers), each of which would compile the node again.
-TEST_WORKERS ?= auto
+TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 test: $(VENV)/.test-installed peers browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports

@@ -1,12 +1,11 @@
 """Shared fixtures: settings, a migrated database on every backend, the app, the worker stepper,
-and what keeps the run short (xdist groups, cheap keys and hashes, compiled templates kept)."""
+and what keeps the run short (xdist groups, cheap keys and hashes, catalogs and templates compiled once)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import aiohttp_jinja2
-import jinja2
 import pytest
 from aiohttp import web
 
@@ -18,7 +17,7 @@ from federation.runtime import RUNTIME, Runtime
 from node.config import Settings
 from node.db import create_engine, session_factory
 from node.uris import Uris
-from tests import cheap_crypto
+from tests import cheap_crypto, start_caches
 from tests.dbs import (
     backends,
     drop_pg_database_later,
@@ -49,13 +48,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _cheap_crypto():
-    """RSA keys from a pool and argon2 at its smallest cost in this process (tests.cheap_crypto)."""
-    if not cheap_crypto.wanted():
-        yield
-        return
+def _cheap_start():
+    """Message catalogs compiled once (tests.start_caches); RSA keys from a pool and argon2 at its
+    smallest cost (tests.cheap_crypto, unless CIVIC_TEST_REAL_CRYPTO=1)."""
     with pytest.MonkeyPatch.context() as patch:
-        cheap_crypto.install(patch)
+        start_caches.install(patch)
+        if cheap_crypto.wanted():
+            cheap_crypto.install(patch)
         yield
 
 
@@ -70,24 +69,6 @@ def _fresh_keys_per_test(request):
     """…and with each test, unless the module's tests share a fixture (tests.cheap_crypto)."""
     if request.node.nodeid.split("::")[0] not in SHARED_STATE_MODULES:
         cheap_crypto.POOL.restart()
-
-
-class _TemplateCode(jinja2.BytecodeCache):
-    """Compiled templates kept for the run: each test's node would compile them again (tens of
-    milliseconds each). Keyed by template and checked against the source's checksum by jinja2."""
-
-    def __init__(self) -> None:
-        self._code: dict[str, bytes] = {}
-
-    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        if bucket.key in self._code:
-            bucket.bytecode_from_string(self._code[bucket.key])
-
-    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        self._code[bucket.key] = bucket.bytecode_to_string()
-
-
-TEMPLATE_CODE = _TemplateCode()
 
 
 @dataclass
@@ -173,7 +154,7 @@ async def start_node(database_url: str, data_dir, host: str = "127.0.0.1") -> tu
                         data_dir=data_dir, development=True, instance_name="Test node",
                         secret_key="test-secret")
     app = create_app(settings, background=False)
-    aiohttp_jinja2.get_env(app).bytecode_cache = TEMPLATE_CODE
+    aiohttp_jinja2.get_env(app).bytecode_cache = start_caches.TEMPLATE_CODE
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
