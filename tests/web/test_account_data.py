@@ -105,6 +105,7 @@ async def test_admin_delete__only_node_admins(node, amel, browser):
     assert (await browser.get("/admin/accounts")).status == 404
     await browser.login("amel")
     assert (await browser.get("/admin/accounts")).status == 404
+    assert 'href="/admin/accounts"' not in (await browser.get("/account")).text
     page = await browser.post("/admin/accounts/delete", {"handle": "maire", "confirm": "maire"},
                               form_page="/account")
     assert page.status == 404
@@ -115,6 +116,7 @@ async def test_admin_delete__confirmed_erasure_is_logged(node, amel, browser):
     async with transaction(node.rt.sessions) as s:
         await actor_service.create_user(s, node.uris, "nodeadmin", PASSWORD, "Node Admin", is_admin=True)
     await browser.login("nodeadmin")
+    assert 'href="/admin/accounts"' in (await browser.get("/account")).text
     listing = await browser.get("/admin/accounts?q=am")
     assert listing.status == 200 and "@amel" in listing.text and "@maire" not in listing.text
     refused = await browser.post("/admin/accounts/delete", {"handle": "amel", "confirm": "ame"},
