@@ -112,8 +112,10 @@ class Activity(Base):
     # level means (None for an actor's own notes and follows).
     object_ap_id: Mapped[str | None] = mapped_column(String(2048), nullable=True, index=True)
     level: Mapped[str] = mapped_column(String(16), default="public", server_default="public")
-    organization_id: Mapped[int | None] = mapped_column(
-        ForeignKey("actors.id", ondelete="CASCADE"), nullable=True)
+    # No foreign key: adding one would make SQLite copy the table on upgrade, and dropping the old
+    # copy with foreign keys on deletes every delivery (ON DELETE CASCADE). An id left by a deleted
+    # organisation admits nobody beyond its level's open readers.
+    organization_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Set when the object is deleted or erased: the activity leaves the outbox and answers 410.
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

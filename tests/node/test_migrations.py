@@ -85,3 +85,39 @@ async def test_migrations__self_agreements_and_self_supports_stored_earlier_are_
             assert (await s.execute(text("SELECT count(*) FROM proposal_supports"))).scalar() == 0
     finally:
         await engine.dispose()
+
+
+async def test_migrations__activity_columns_come_and_go_without_losing_deliveries(database_url):
+    """Migration 009 adds and removes the activities' object/level columns in place: on SQLite a
+    copied table would take every delivery with it (ON DELETE CASCADE)."""
+    from node.db import session_factory, transaction
+    from node.models import Activity, Delivery
+    from node.services import actors
+    from node.uris import Uris
+
+    engine = create_engine(database_url)
+    try:
+        async with transaction(session_factory(engine)) as s:
+            org = await actors.create_organization(s, Uris("https://civic.example"), "lyon", "Lyon")
+            activity = Activity(ap_id="https://civic.example/activities/1", actor_id=org.id,
+                                type="Create", document={}, level="followers", organization_id=org.id)
+            s.add(activity)
+            await s.flush()
+            s.add(Delivery(activity_id=activity.id, inbox="https://b.example/inbox", host="b.example",
+                           state="queued", attempts=0))
+        async with engine.begin() as conn:
+            await conn.run_sync(_downgrade, "c7a1e5f0a008")
+        assert await _counts(engine) == (1, 1)
+        await upgrade(engine)
+        assert await _counts(engine) == (1, 1)
+    finally:
+        await engine.dispose()
+
+
+async def _counts(engine) -> tuple[int, int]:
+    """(activities, deliveries) stored."""
+    from sqlalchemy import text
+
+    async with engine.connect() as conn:
+        return ((await conn.execute(text("SELECT count(*) FROM activities"))).scalar(),
+                (await conn.execute(text("SELECT count(*) FROM deliveries"))).scalar())

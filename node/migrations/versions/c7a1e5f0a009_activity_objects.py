@@ -15,21 +15,17 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('activities') as batch:
-        batch.add_column(sa.Column('object_ap_id', sa.String(length=2048), nullable=True))
-        batch.add_column(sa.Column('level', sa.String(length=16), server_default='public', nullable=False))
-        batch.add_column(sa.Column('organization_id', sa.Integer(), nullable=True))
-        batch.add_column(sa.Column('withdrawn_at', node.models.base.UTCDateTime(), nullable=True))
-        batch.create_index('ix_activities_object_ap_id', ['object_ap_id'])
-        batch.create_foreign_key('fk_activities_organization_id_actors', 'actors',
-                                 ['organization_id'], ['id'], ondelete='CASCADE')
+    # Plain ALTER TABLE (no batch mode, no foreign key): batch mode would copy ``activities`` on
+    # SQLite, and dropping the old table with foreign keys on deletes every delivery.
+    op.add_column('activities', sa.Column('object_ap_id', sa.String(length=2048), nullable=True))
+    op.add_column('activities', sa.Column('level', sa.String(length=16), server_default='public',
+                                          nullable=False))
+    op.add_column('activities', sa.Column('organization_id', sa.Integer(), nullable=True))
+    op.add_column('activities', sa.Column('withdrawn_at', node.models.base.UTCDateTime(), nullable=True))
+    op.create_index('ix_activities_object_ap_id', 'activities', ['object_ap_id'])
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('activities') as batch:
-        batch.drop_constraint('fk_activities_organization_id_actors', type_='foreignkey')
-        batch.drop_index('ix_activities_object_ap_id')
-        batch.drop_column('withdrawn_at')
-        batch.drop_column('organization_id')
-        batch.drop_column('level')
-        batch.drop_column('object_ap_id')
+    op.drop_index('ix_activities_object_ap_id', table_name='activities')
+    for column in ('withdrawn_at', 'organization_id', 'level', 'object_ap_id'):
+        op.execute(f'ALTER TABLE activities DROP COLUMN {column}')
