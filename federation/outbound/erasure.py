@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from activities import wrappers
 from activities.notes import tombstone_to_as
 from activities.vocabulary import PUBLIC
+from federation import participation_documents as documents
+from federation.outbound.groups import in_group
 from federation.outbound.publisher import Publisher
 from federation.outbound.registry import builds
 from node import visibility
@@ -94,6 +96,20 @@ async def object_erased(publisher: Publisher, actor_id: int, object_ap_id: str, 
     doc["object"] = tombstone
     await publisher.publish(actor, doc, sorted(inboxes), level=level, organization_id=organization_id,
                             object_ap_id=object_ap_id, listed=False)
+    await _relay_in_group(publisher, object_ap_id, doc)
+
+
+async def _relay_in_group(publisher: Publisher, object_ap_id: str, delete: dict) -> None:
+    """A contribution's Delete is also announced by its discussion's Group (FEP-1b12), as for any
+    deleted contribution: the group's followers got the contribution through the group, and may
+    never have fetched the erased person's key, which no longer answers (410)."""
+    session = publisher.session
+    discussion_id = await session.scalar(select(Contribution.discussion_id)
+                                         .where(Contribution.ap_id == object_ap_id))
+    discussion = await documents.discussion_of(session, discussion_id)
+    if discussion is not None:
+        await in_group(publisher, discussion, await documents.discussion_level(session, discussion),
+                       delete, object_ap_id=object_ap_id)
 
 
 @builds(ACTOR_ERASED)

@@ -106,6 +106,19 @@ async def test_erasure_delivery__deletes_arrive_with_tombstones(node, erased):
     assert {"Note", "Page", "Article"} <= {t["formerType"] for t in tombstones.values()}
 
 
+async def test_erasure_delivery__the_group_announces_each_erased_contributions_delete(node, erased):
+    """The discussion's Group relays amel's Delete of her contribution (FEP-1b12) to its
+    follower alice, signed by the group: alice got the contribution through the group and can
+    verify the group's key, while amel's actor now answers 410."""
+    scene, note = erased["scene"], erased["objects"]["contribution"]
+    announces = [d for d in erased["remote"].received[erased["since"]:]
+                 if d["type"] == "Announce" and isinstance(d["object"], dict)
+                 and d["object"].get("type") == "Delete"]
+    relayed = [d for d in announces if d["object"]["object"]["id"] == note]
+    assert len(relayed) == 1
+    assert relayed[0]["actor"] == scene.group and relayed[0]["object"]["actor"] == scene.amel
+
+
 async def test_erasure_delivery__delete_person_to_every_inbox_that_heard_from_her(node, erased):
     """Delete{Person} (object: the actor's id) reaches her follower carol, the shared inbox that
     received her texts and dave, who received her proposal; erin gets nothing."""
