@@ -106,7 +106,7 @@ async def test_migrations__activity_columns_come_and_go_without_losing_deliverie
             s.add(Delivery(activity_id=activity.id, inbox="https://b.example/inbox", host="b.example",
                            state="queued", attempts=0))
         async with engine.begin() as conn:
-            await conn.run_sync(_downgrade, "c7a1e5f0a008")
+            await conn.run_sync(_downgrade, "c7a1e5f0a007")
         assert await _counts(engine) == (1, 1)
         await upgrade(engine)
         assert await _counts(engine) == (1, 1)

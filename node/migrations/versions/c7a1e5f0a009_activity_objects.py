@@ -1,7 +1,7 @@
 """activities record their object, level and organisation, and when they were withdrawn
 
 Revision ID: c7a1e5f0a009
-Revises: c7a1e5f0a008
+Revises: c7a1e5f0a007
 Create Date: 2026-12-06 11:00:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import node.models.base
 
 revision = 'c7a1e5f0a009'
-down_revision = 'c7a1e5f0a008'
+down_revision = 'c7a1e5f0a007'
 branch_labels = None
 depends_on = None
 
