@@ -13,7 +13,7 @@ from activities.vocabulary import AS_NS, CIVIC_NS, CONTEXT
 
 _BUNDLE = Path(__file__).with_name("data") / "jsonld-contexts.json"
 # Contexts whose terms the compact reader in ``activities.normalize`` understands: documents
-# using only these skip pyld on the hot path (DESIGN.md: pyld is ~100x slower than JSON).
+# using only these skip pyld on the hot path (pyld is about 100 times slower than reading JSON).
 KNOWN_CONTEXTS = frozenset({
     AS_NS, "https://www.w3.org/ns/activitystreams#", "https://w3id.org/security/v1",
     "https://w3id.org/security/data-integrity/v1", "https://w3id.org/security/multikey/v1",

@@ -71,5 +71,5 @@ def like(ap_id: str, actor: str, object_id: str, to: list[str]) -> dict:
 
 
 def join(ap_id: str, actor: str, object_id: str, to: list[str]) -> dict:
-    """The "I acted" of a take-action initiative (DESIGN.md mapping); retracted with Undo."""
+    """The "I acted" of a take-action initiative (FEDERATION.md "What we send"); retracted with Undo."""
     return _activity("Join", ap_id, actor, object_id, to)

@@ -7,9 +7,11 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CODE = ("node", "federation", "activities", "web")
+CODE = ("civic", "node", "federation", "activities", "web")
 RULE_ROW = re.compile(r"^\| *(\d+) *\|(.+)$", re.MULTILINE)
 CITED = re.compile(r"SECURITY\.md,? rules? ((?:\d+(?:, | and | or |-|–))*\d+)")
+SECTION = re.compile(r'FEDERATION\.md,? \(?"([^"]+)"')
+HEADING = re.compile(r"^#+ +(.+?) *$", re.MULTILINE)
 
 
 def _rules() -> dict[int, str]:
@@ -46,8 +48,17 @@ def test_security_doc__every_rule_the_code_cites_exists_and_no_outside_document_
     rules = _rules()
     for path in _code_files():
         text = path.read_text(encoding="utf-8")
-        assert "INTEROP" not in text and "../shared" not in text, \
+        assert "INTEROP" not in text and "../shared" not in text and "DESIGN" not in text, \
             f"{path.relative_to(ROOT)} cites a document outside this repository"
         for group in CITED.findall(text):
             for number in re.findall(r"\d+", group):
                 assert int(number) in rules, f"{path.relative_to(ROOT)} cites rule {number}"
+
+
+def test_security_doc__every_federation_section_the_code_cites_exists():
+    """Comments cite FEDERATION.md sections by their heading ("What we send"); each must exist."""
+    headings = set(HEADING.findall((ROOT / "FEDERATION.md").read_text(encoding="utf-8")))
+    for path in _code_files():
+        for section in SECTION.findall(path.read_text(encoding="utf-8")):
+            section = re.sub(r"\s+#?\s*", " ", section)  # a citation may wrap onto a comment line
+            assert section in headings, f"{path.relative_to(ROOT)} cites FEDERATION.md {section!r}"

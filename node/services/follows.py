@@ -156,7 +156,7 @@ async def pending_requests(session: AsyncSession, actor: Actor) -> list[tuple[Fo
 
 
 async def delivery_inboxes(session: AsyncSession, actor: Actor) -> list[str]:
-    """Inboxes of the actor's remote followers, each shared inbox once (DESIGN.md fan-out)."""
+    """Inboxes of the actor's remote followers, each shared inbox once (FEDERATION.md "What we send": shared inboxes de-duplicated)."""
     rows = await session.execute(
         select(Actor.shared_inbox, Actor.inbox).join(Follow, Follow.follower_id == Actor.id)
         .where(Follow.followed_id == actor.id, Follow.state == FollowStates.accepted,

@@ -13,7 +13,7 @@ from node.services import outbox, proposal_access, reactions
 from node.uris import Uris, new_token
 
 S = ProposalStates
-# Who may move a proposal from one state to another (DESIGN: status lifecycle).
+# Who may move a proposal from one state to another (its status lifecycle, FEDERATION.md "Extension namespace").
 AUTHOR_MOVES = {S.draft: {S.published, S.withdrawn}, S.published: {S.withdrawn},
                 S.evaluating: {S.withdrawn}}
 ADMIN_MOVES = {S.published: {S.evaluating, S.accepted, S.rejected},

@@ -139,7 +139,7 @@ async def test_inbound__delete_by_another_actor_is_refused(node, remote):
 
 
 async def test_inbound__actor_delete_tombstones_its_contributions(node, remote):
-    """Delete{<actor>}: the account's contributions become tombstones (DESIGN "erasure")."""
+    """Delete{<actor>}: the account's contributions become tombstones (FEDERATION.md "What we accept")."""
     scene = await open_scene(node)
     alice = remote.add_actor("alice")
     reply = mastodon_reply(alice, 1, scene.page, scene.org)
