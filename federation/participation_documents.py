@@ -24,7 +24,7 @@ from node.models import (
     ProposalStates,
     Space,
 )
-from node.services import discussions, media
+from node.services import discussions, media, proposal_access
 from node.services.i18n import pick
 from node.uris import Uris
 
@@ -162,22 +162,14 @@ async def proposal_context(session: AsyncSession, proposal: Proposal
     space = await space_of(session, proposal.space_id)
     discussion = await session.get(Discussion, proposal.discussion_id) if proposal.discussion_id else None
     ok = proposal.state in ProposalStates.PUBLIC and visibility.federates(
-        await _level_in(session, space, discussion))
+        await proposal_access.level_in(session, space, discussion))
     return ok, discussion, space
 
 
-async def _level_in(session: AsyncSession, space: Space | None, discussion: Discussion | None) -> str:
-    if discussion is None:
-        return visibility.level_of(space)
-    return visibility.stricter(visibility.level_of(space), await discussion_level(session, discussion))
-
-
 async def proposal_level(session: AsyncSession, proposal: Proposal) -> str:
-    """The level of a proposal and its official answer: its space's and its discussion's (with
-    the discussion's own space) — a proposal has no level of its own."""
-    space = await space_of(session, proposal.space_id)
-    discussion = await session.get(Discussion, proposal.discussion_id) if proposal.discussion_id else None
-    return await _level_in(session, space, discussion)
+    """The level of a proposal and its official answer — a proposal has no level of its own
+    (node/services/proposal_access.py)."""
+    return await proposal_access.level(session, proposal)
 
 
 async def proposal_as(session: AsyncSession, proposal: Proposal) -> dict | None:
@@ -186,7 +178,7 @@ async def proposal_as(session: AsyncSession, proposal: Proposal) -> dict | None:
         return None
     organization = await session.get(Actor, proposal.organization_id)
     return proposal_to_as(proposal, proposal.author, organization,
-                          level=await _level_in(session, space, discussion),
+                          level=await proposal_access.level_in(session, space, discussion),
                           group_id=discussion.group.ap_id if discussion else None,
                           group_followers=discussion.group.followers_url if discussion else None,
                           support_threshold=space.support_threshold if space else None)
@@ -199,7 +191,7 @@ async def answer_as(session: AsyncSession, proposal: Proposal) -> dict | None:
         return None
     organization = await session.get(Actor, proposal.organization_id)
     return official_answer_to_as(proposal, organization, answer_id=proposal.answer_ap_id,
-                                 level=await _level_in(session, space, discussion),
+                                 level=await proposal_access.level_in(session, space, discussion),
                                  group_id=discussion.group.ap_id if discussion else None,
                                  group_followers=discussion.group.followers_url if discussion else None)
 

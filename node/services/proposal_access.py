@@ -19,7 +19,12 @@ async def reader_of(session: AsyncSession, actor: Actor) -> visibility.Reader:
     return visibility.Reader.of_user(user) if user is not None else visibility.Reader.of_remote(actor.id)
 
 
-async def _level(session: AsyncSession, space: Space | None, discussion: Discussion | None) -> str:
+async def level_in(session: AsyncSession, space: Space | None, discussion: Discussion | None) -> str:
+    """The level of what is filed in ``space`` and/or ``discussion``: the stricter of the space's,
+    the discussion's and that discussion's own space's; a discussion not approved is ``members``
+    (only its organisation's people and its author see it, and nothing in it leaves the node)."""
+    if discussion is not None and discussion.moderation != "approved":
+        return visibility.MEMBERS
     outer = await discussions.space_of(session, discussion) if discussion is not None else None
     return visibility.level_of(space, discussion, outer)
 
@@ -32,7 +37,7 @@ async def containers(session: AsyncSession, proposal: Proposal) -> tuple[Space |
 
 async def level(session: AsyncSession, proposal: Proposal) -> str:
     """The proposal's level: the stricter of its space's, its discussion's and that one's space's."""
-    return await _level(session, *await containers(session, proposal))
+    return await level_in(session, *await containers(session, proposal))
 
 
 async def readable(session: AsyncSession, reader: visibility.Reader, proposal: Proposal, *,
@@ -43,7 +48,7 @@ async def readable(session: AsyncSession, reader: visibility.Reader, proposal: P
     space, discussion = await containers(session, proposal)
     if discussion is not None and discussion.moderation != "approved":
         return False
-    at = await _level(session, space, discussion)
+    at = await level_in(session, space, discussion)
     if federated and not visibility.federates(at):
         return False
     return await visibility.may_read(session, reader, proposal.organization_id, at)
@@ -63,7 +68,7 @@ async def check_filing(session: AsyncSession, organization: Actor, author: Actor
         raise missing
     if space is None and discussion is None:
         return
-    at = await _level(session, space, discussion)
+    at = await level_in(session, space, discussion)
     if not await visibility.may_read(session, await reader_of(session, author), organization.id, at):
         raise missing
 
