@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from node.errors import ConfigError
+from node.private_file import write_private
 
 CONFIG_FILE = "civic.toml"
 DEFAULT_DATA_DIR = "./civic-data"
@@ -209,14 +209,6 @@ def write_settings(settings: Settings) -> Path:
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = settings.data_dir / CONFIG_FILE
     text = "# Civic Node settings; CIVIC_* environment variables override them.\n" + "\n".join(lines) + "\n"
-    # It holds secret_key: written to a 0600 file (mkstemp) and renamed over the old one, so it is
-    # never readable by others, not even for a moment, and never half-written (SECURITY.md rule 15).
-    fd, temporary = tempfile.mkstemp(dir=settings.data_dir, prefix=".civic-", suffix=".toml")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    # It holds secret_key: never readable by others, never half-written (SECURITY.md rule 15).
+    write_private(path, text, suffix=".toml")
     return path

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from civic.common import open_database, settings_of
 from node.db import transaction
 from node.errors import CivicError, NotFound
+from node.private_file import write_private
 from node.services import actors, erasure, export, retention
 from node.uris import Uris
 
@@ -28,15 +27,7 @@ def _write_private(path: Path, text: str) -> None:
     under umask 077, so the export is readable by its owner only: SECURITY.md rule 15)."""
     if path.is_dir():
         raise CivicError(f"{path} is a directory: give a file name")
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".civic-export-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_private(path, text, prefix=".civic-export-", suffix=".json")
 
 
 async def cmd_user_export(args) -> None:
