@@ -229,12 +229,12 @@ discussion ou l'espace autorise.""",
 Vos rôles dans une organisation (administration, modération, élu·e ou agent·e, ambassadeur, membre) \
 et depuis quand ; les administrateurs et modérateurs d'une organisation sont affichés \
 publiquement, ici et sur d'autres serveurs, comme modérateurs de ses discussions. Si une \
-organisation vérifie ses membres, votre fiche de vérification (comment : \
-par un administrateur, une entrée du recensement ou un code à usage unique ; quand ; par qui ; et \
-l'identité qu'elle montre : l'identifiant que vous avez saisi, le libellé du code qui vous a été \
-remis ou la note de l'administrateur) n'est vue que par les administrateurs de cette organisation : \
-tous les autres voient votre pseudonyme. Les listes de recensement ne sont enregistrées que sous \
-forme d'empreintes salées, les codes à usage unique sous forme d'empreintes. Une organisation peut \
+organisation vérifie ses membres, votre fiche de vérification (comment : par un administrateur, \
+une entrée du registre ou un code à usage unique ; quand ; par qui ; et l'identité qu'elle \
+montre : le numéro d'identification que vous avez saisi, le libellé du code qui vous a été remis \
+ou la note de l'administrateur) n'est vue que par les administrateurs de cette organisation : \
+tous les autres voient votre pseudonyme. Les registres importés ne sont conservés que sous forme \
+d'empreintes salées, les codes à usage unique sous forme d'empreintes. Une organisation peut \
 aussi vous citer comme acteur clé d'une discussion, avec une courte description.""",
     "remote": """\
 # Copies de contenus d'autres serveurs
@@ -391,9 +391,9 @@ Ihre Rollen in einer Organisation (Administration, Moderation, Amtsträger, Bots
 und seit wann; die Administratoren und Moderatoren einer Organisation werden öffentlich, hier und \
 auf anderen Servern, als Moderatoren ihrer Diskussionen aufgeführt. Wenn eine Organisation ihre Mitglieder verifiziert, sehen nur die Administratoren \
 dieser Organisation Ihren Verifizierungseintrag (wie: durch die Administration, einen Eintrag des \
-Melderegisters oder einen Einmalcode; wann; durch wen; und die Identität, die er zeigt: die von \
+Verzeichnisses oder einen Einmalcode; wann; durch wen; und die Identität, die er zeigt: die von \
 Ihnen eingegebene Kennung, die Bezeichnung des Ihnen übergebenen Codes oder die Notiz der \
-Administration); alle anderen sehen Ihr Pseudonym. Melderegisterlisten werden nur als gesalzene \
+Administration); alle anderen sehen Ihr Pseudonym. Verzeichnisse werden nur als gesalzene \
 Hashes gespeichert, Einmalcodes nur als Hashes. Eine Organisation kann Sie auch als wichtigen \
 Akteur einer Diskussion aufführen, mit einer kurzen Beschreibung.""",
     "remote": """\
