@@ -77,7 +77,10 @@ def test_member_journey__code_members_only_discussion_download_then_delete(new_c
     assert discussion_url.endswith(f"/orgs/lyon/discussions/{SLUG}"), discussion_url
 
     # -- and issues a one-time code for the resident (the printable list shows it once) ------------
-    visit(admin, "/orgs/lyon/admin/members")
+    visit(admin, "/actors/lyon")
+    admin.locator(".page-nav").get_by_role("link", name="Manage").click()
+    admin.locator(".admin-nav").get_by_role("link", name="Members").click()
+    expect(admin.get_by_role("heading", level=1)).to_have_text("Members")
     admin.get_by_label("Labels (optional, one per line: to whom each code is handed)").fill("Inès, Pentes")
     admin.get_by_role("button", name="Issue and print the codes").click()
     card = admin.locator(".printable-codes .code-card")
@@ -97,8 +100,10 @@ def test_member_journey__code_members_only_discussion_download_then_delete(new_c
     expect(resident.locator(".account-menu")).to_contain_text(f"Signed in as {NAME}")
     visit(resident, discussion_url, status=404)
 
-    # -- enters the code and becomes a member ------------------------------------------------------
-    visit(resident, "/orgs/lyon/verify")
+    # -- enters the code (from the organisation page's link) and becomes a member -----------------
+    visit(resident, "/actors/lyon")
+    resident.get_by_role("link", name="Become a member").click()
+    expect(resident.get_by_role("heading", level=1)).to_have_text("Become a member of Ville de Lyon")
     by_code = resident.locator("section").filter(has=resident.get_by_role("heading", name="With a code"))
     by_code.get_by_label("Code").fill(code)
     by_code.get_by_role("button", name="Verify").click()
