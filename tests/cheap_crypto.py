@@ -75,7 +75,8 @@ POOL = KeyPool()
 def shares_state(item, own: str) -> bool:
     """Whether ``item`` uses a fixture of a scope broader than the test, other than the plugins'
     and those of the conftest ``own`` (the root conftest: none of them makes keys)."""
-    for definitions in item._fixtureinfo.name2fixturedefs.values():
+    info = getattr(item, "_fixtureinfo", None)  # test functions have one; other items no fixtures
+    for definitions in (info.name2fixturedefs.values() if info else ()):
         fixture = definitions[-1]
         if fixture.scope != "function" and fixture.baseid not in ("", own):
             return True
