@@ -130,6 +130,10 @@ class FedifyPeer(LoopbackPeer):
         """Forgets what the inbox and error log hold (followers and following stay)."""
         self.control("POST", "reset")
 
+    def forget_followers(self) -> int:
+        """Forgets alice's followers, as her server would once it sent Delete{alice}."""
+        return self.control("POST", "forget-followers")["forgotten"]
+
     def wait_for_inbox(self, predicate: Predicate, timeout: float = 15) -> dict:
         """The first inbox entry matching `predicate`, polling for at most `timeout` s."""
         return wait_for(

@@ -299,6 +299,13 @@ const routes = {
     errors.length = 0;
     return { ok: true };
   },
+  // What a server does after it sent Delete{actor} for this user: it has no followers left to
+  // deliver to (the tests send that Delete by hand with /_control/send).
+  "POST /_control/forget-followers": async () => {
+    const forgotten = followers.size;
+    followers.clear();
+    return { forgotten };
+  },
   "POST /_control/lookup": async (ctx, body) => ({
     object: await (await lookup(ctx, body.url)).toJsonLd({ format: "compact" }),
   }),
