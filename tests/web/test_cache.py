@@ -53,6 +53,7 @@ async def test_cache__signed_in_pages_are_not_shared_unless_opted_in_and_changes
     process (written straight in the database, announced to no one) shows after the TTL (here
     forced by expiring the entry: the cache keeps nothing past its deadline)."""
     cache = node.app[PAGE_CACHE]
+    cache.ttl = 3600.0  # nothing expires by itself during the test (a loaded machine is slow)
     reader = Browser(node.base)
     try:
         await reader.get("/actors/lyon")
@@ -216,6 +217,7 @@ async def test_cache__a_change_made_elsewhere_reaches_signed_in_readers_after_th
     """Alice's agreement written straight in the database (announced to no process) shows once the
     entries expire; a cached copy is never older than the TTL."""
     cache = node.app[PAGE_CACHE]
+    cache.ttl = 3600.0  # nothing expires by itself during the test (a loaded machine is slow)
     made, _ = clos_jouve
     alice = await signed_in(node, "alice")
     try:
