@@ -21,7 +21,6 @@ from node.models.actors import Actor
 from node.models.base import Base, JSONDoc, UTCDateTime, utcnow
 
 LANGUAGES = ("fr", "en", "de")
-VISIBILITIES = ("public", "unlisted", "followers", "members")
 COMPONENTS = ("discussions", "proposals", "articles", "initiatives", "supports")
 
 

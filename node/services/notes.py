@@ -7,13 +7,15 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node import visibility
 from node.errors import InvalidInput, NotFound
 from node.models import Actor, Follow, FollowStates, Note, utcnow
 from node.services import outbox
 from node.uris import Uris, new_token
 
 MAX_ANNOUNCEMENT = 5000
-VISIBILITIES = ("public", "unlisted", "followers")
+# A person's notes have no organisation, so no members: the levels that federate.
+VISIBILITIES = tuple(level for level in visibility.LEVELS if visibility.federates(level))
 
 
 async def publish_announcement(
