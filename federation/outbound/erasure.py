@@ -7,8 +7,8 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities import wrappers
+from activities.addressing import addressing
 from activities.notes import tombstone_to_as
-from activities.vocabulary import PUBLIC
 from federation import participation_documents as documents
 from federation.outbound.groups import in_group
 from federation.outbound.publisher import Publisher
@@ -87,10 +87,8 @@ async def object_erased(publisher: Publisher, actor_id: int, object_ap_id: str, 
     # The Delete is as visible as what it deletes: the strictest level it was sent at.
     level = visibility.stricter(*(a.level for a in sent))
     organization_id = next((a.organization_id for a in sent if a.organization_id), None)
-    public = visibility.admits(level, visibility.NOBODY)
-    doc = wrappers.delete(publisher.new_id(), actor.ap_id, object_ap_id,
-                          to=[PUBLIC] if public else [actor.followers_url],
-                          cc=[actor.followers_url] if public else [])
+    to, cc = addressing(level, followers=[actor.followers_url])
+    doc = wrappers.delete(publisher.new_id(), actor.ap_id, object_ap_id, to=to, cc=cc)
     tombstone = tombstone_to_as(object_ap_id, former_type, utcnow())
     tombstone.pop("@context", None)
     doc["object"] = tombstone
@@ -132,7 +130,7 @@ async def actor_erased(publisher: Publisher, actor_id: int, inboxes: list[str]) 
     targets = set(inboxes) | await inboxes_of(session, sent)
     if not targets:
         return
-    doc = wrappers.delete(publisher.new_id(), actor.ap_id, actor.ap_id, to=[PUBLIC],
-                          cc=[actor.followers_url] if actor.followers_url else [])
+    to, cc = addressing(visibility.PUBLIC, followers=[actor.followers_url])
+    doc = wrappers.delete(publisher.new_id(), actor.ap_id, actor.ap_id, to=to, cc=cc)
     await publisher.publish(actor, doc, sorted(targets), level=visibility.PUBLIC,
                             object_ap_id=actor.ap_id, listed=False)

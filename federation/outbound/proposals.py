@@ -13,20 +13,27 @@ from node.models import Activity, Actor, Proposal
 from node.services import proposals
 
 
+async def _audience(p: Publisher, proposal: Proposal) -> tuple[str, Actor, list[str]]:
+    """(level, organisation, inboxes) of what a proposal publishes: the organisation's and the
+    group's followers (and the author's when anyone may read it), at the level of its space and
+    discussion."""
+    _, discussion, _ = await documents.proposal_context(p.session, proposal)
+    level = await documents.proposal_level(p.session, proposal)
+    organization = await p.session.get(Actor, proposal.organization_id)
+    targets = await inboxes(p.session, level, organization=organization,
+                            followed=[organization, discussion.group if discussion else None],
+                            open_followed=[proposal.author])
+    return level, organization, targets
+
+
 async def _proposal_page(p: Publisher, proposal_id: int, wrap) -> None:
-    """guard → load → convert → wrap → send: to the organisation's and the group's followers
-    (and the author's when anyone may read it), at the level of its space and discussion."""
+    """guard → load → convert → wrap → send."""
     proposal = await p.session.get(Proposal, proposal_id)
     doc = await documents.proposal_as(p.session, proposal) if proposal else None
     if doc is None:
         return
-    _, discussion, _ = await documents.proposal_context(p.session, proposal)
-    level = await documents.proposal_level(p.session, proposal)
-    organization = await p.session.get(Actor, proposal.organization_id)
+    level, organization, targets = await _audience(p, proposal)
     author = proposal.author
-    targets = await inboxes(p.session, level, organization=organization,
-                            followed=[organization, discussion.group if discussion else None],
-                            open_followed=[author])
     await p.publish(author, wrap(p.new_id(), author.ap_id, doc), targets, level=level,
                     organization_id=organization.id, object_ap_id=proposal.ap_id)
 
@@ -49,15 +56,10 @@ async def answer_published(p: Publisher, proposal_id: int) -> None:
     doc = await documents.answer_as(p.session, proposal) if proposal else None
     if doc is None:
         return
-    _, discussion, _ = await documents.proposal_context(p.session, proposal)
-    level = await documents.proposal_level(p.session, proposal)
-    organization = await p.session.get(Actor, proposal.organization_id)
+    level, organization, targets = await _audience(p, proposal)
     create_id = f"{proposal.answer_ap_id}/activity"
     seen = await p.session.scalar(select(Activity.id).where(Activity.ap_id == create_id))
     activity = wrappers.update(p.new_id(), organization.ap_id, doc) if seen else \
         wrappers.create(create_id, organization.ap_id, doc, doc["published"])
-    targets = await inboxes(p.session, level, organization=organization,
-                            followed=[organization, discussion.group if discussion else None],
-                            open_followed=[proposal.author])
     await p.publish(organization, activity, targets, level=level, organization_id=organization.id,
                     object_ap_id=proposal.answer_ap_id)
