@@ -372,21 +372,25 @@ class DeliveryWorker:
         finished = asyncio.Event()  # set by _done; cheaper than asyncio.wait() over all in hand
         pending: set[int] = set()  # leased rows whose outcome is not recorded yet
         keeper = asyncio.create_task(self._keep_leases(pending))
-        attempted, drained = 0, False
+        attempted, drained, blocked = 0, False, False
         try:
             while True:
                 want = min(self._claim_batch, limit - attempted)
                 stopping = stop is not None and stop.is_set()
-                if not drained and not stopping and want > 0 and len(in_hand) <= self._claim_batch:
+                if not (drained or blocked or stopping) and want > 0 and len(in_hand) <= self._claim_batch:
                     busy = [host for host, n in self._load.items() if n >= self._host_backlog]
                     rows = await self._claim(want, busy)
-                    drained, attempted = len(rows) < want, attempted + len(rows)
+                    attempted += len(rows)
+                    # Fewer rows than asked: none are left, unless the rest are on the hosts we
+                    # skipped as busy; then claim again once a row in hand has finished.
+                    drained, blocked = len(rows) < want and not busy, len(rows) < want and bool(busy)
                     await self._start(rows, in_hand, pending, finished)
                     continue
                 if not in_hand:
                     return attempted
                 finished.clear()
                 await finished.wait()
+                blocked = False
         finally:
             keeper.cancel()
             for task in in_hand:  # only when cancelled: their rows are retried after the lease

@@ -1,12 +1,16 @@
-"""The publisher: stores one activity we send and queues one delivery per target inbox."""
+"""The publisher: stores one activity we send and queues one delivery per target inbox, in
+batches."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.normalize import host_of
+from federation.outbound.audience import Audience
 from federation.policy import refused
 from federation.runtime import Runtime
 from node import visibility
@@ -28,10 +32,12 @@ class Publisher:
     def new_id(self) -> str:
         return self.rt.uris.activity(new_token())
 
-    async def publish(self, actor: Actor, doc: dict, inboxes: list[str], *, level: str,
+    async def publish(self, actor: Actor, doc: dict, inboxes: Audience | Iterable[str], *, level: str,
                       organization_id: int | None = None, object_ap_id: str | None = None,
                       listed: bool = True) -> Activity:
-        """Store the activity and queue one delivery per inbox (each inbox once).
+        """Store the activity and queue one delivery per inbox (each inbox once), reading
+        ``inboxes`` in batches (federation/outbound/audience.py) so that no fan-out holds all of
+        its followers at once.
 
         ``level`` is the visibility level of what the activity carries (node/visibility.py) and
         ``organization_id`` the organisation that level refers to, so that the activity answers at
@@ -48,18 +54,26 @@ class Publisher:
                             object_ap_id=object_ap_id)
         self.session.add(activity)
         await self.session.flush()
+        audience = inboxes if isinstance(inboxes, Audience) else Audience(named=tuple(inboxes))
+        async for batch in audience.batches(self.session):
+            await self._queue(activity, batch)
+        return activity
+
+    async def _queue(self, activity: Activity, inboxes: list[str]) -> None:
+        """One delivery row per inbox of one batch, in one INSERT; an inbox already queued for the
+        activity (a shared inbox met in an earlier batch) is skipped by the database."""
         # Never to this node itself, nor to a host the domain policy refuses (blocked, or not on
         # the allow list in allow-list mode).
         targets = sorted({i for i in inboxes if i and not self.rt.uris.is_local(i) and not refused(i, self.rt)})
-        if targets:
-            insert = sqlite_insert if is_sqlite(self.rt.settings.effective_database_url) else pg_insert
-            now = utcnow()
-            await self.session.execute(
-                insert(Delivery).values([
-                    {"activity_id": activity.id, "inbox": inbox, "host": host_of(inbox),
-                     "state": "queued", "attempts": 0, "next_try_at": now, "created_at": now}
-                    for inbox in targets
-                ]).on_conflict_do_nothing(index_elements=["activity_id", "inbox"])
-            )
-            self.deliveries += len(targets)
-        return activity
+        if not targets:
+            return
+        insert = sqlite_insert if is_sqlite(self.rt.settings.effective_database_url) else pg_insert
+        now = utcnow()
+        result = await self.session.execute(
+            insert(Delivery).values([
+                {"activity_id": activity.id, "inbox": inbox, "host": host_of(inbox),
+                 "state": "queued", "attempts": 0, "next_try_at": now, "created_at": now}
+                for inbox in targets
+            ]).on_conflict_do_nothing(index_elements=["activity_id", "inbox"])
+        )
+        self.deliveries += result.rowcount
