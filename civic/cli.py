@@ -7,8 +7,10 @@ import asyncio
 import dataclasses
 import getpass
 import logging
+import os
 import secrets
 import signal
+import socket
 import sys
 from urllib.parse import urlsplit
 
@@ -18,14 +20,15 @@ from activities.html import text_to_html
 from civic import commands
 from civic.app import build_runtime, close_runtime, create_app, run_background
 from civic.common import data_dir_of, open_database, settings_of, with_runtime
+from civic.processes import stop_when_closed, supervise
 from federation.fetch import FetchError
 from federation.policy import keep_blocks
 from federation.resolve import resolve_actor
 from node import __version__
-from node.config import CONFIG_FILE, Settings, load_settings, write_settings
-from node.db import listen, transaction
+from node.config import CONFIG_FILE, MAX_PROCESSES, Settings, load_settings, write_settings
+from node.db import is_sqlite, listen, transaction
 from node.demo import seed_demo
-from node.errors import CivicError
+from node.errors import CivicError, ConfigError
 from node.files import make_private, private_umask
 from node.migrate import upgrade
 from node.services import accounts, actors, follows, moderation, notes, reports
@@ -77,31 +80,75 @@ async def cmd_migrate(args) -> None:
     print("The database schema is up to date.")
 
 
-async def _serve(settings: Settings, host: str, port: int, deliver: bool, announce=None) -> None:
-    app = create_app(settings, deliver=deliver)
+async def _serve(settings: Settings, host: str, port: int, deliver: bool, announce=None, *,
+                 background: bool = True, sock: socket.socket | None = None) -> None:
+    """Serve until SIGTERM or SIGINT; on ``sock`` when a supervisor gave one (civic/processes.py)."""
+    app = create_app(settings, background=background, deliver=deliver)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port) if sock is None else web.SockSite(runner, sock)
     await site.start()
-    print(f"Civic Node {__version__} serving {settings.base_url} on http://{host}:{port}/", flush=True)
+    process = "" if sock is None else f" (web process, pid {os.getpid()})"
+    print(f"Civic Node {__version__} serving {settings.base_url} on http://{host}:{port}/{process}",
+          flush=True)
     if announce:
         announce()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if sock is not None:
+        stop_when_closed(sys.stdin.fileno(), stop)
     await stop.wait()
     await runner.cleanup()
 
 
+# Why `--processes` above 1 is refused on SQLite (exit status 2).
+SQLITE_REFUSAL = (
+    "--processes {count} needs PostgreSQL. On SQLite the node's writers take turns inside one "
+    "process (a lock per process), and its processes cannot tell each other about changes: a "
+    "second process would wait on the database's lock and show pages up to a few seconds old. "
+    "Serve SQLite with one process, or move the node to PostgreSQL.")
+
+
 async def cmd_serve(args) -> None:
     settings = settings_of(args)
+    host, port = args.host or settings.host, args.port or settings.port
+    if args.listen_fd is not None:  # one of the web processes of `civic serve --processes N`
+        await _serve(settings, host, port, deliver=not args.no_worker, background=not args.web_only,
+                     sock=socket.socket(fileno=args.listen_fd))
+        return
+    count = settings.processes if args.processes is None else args.processes
+    if not 1 <= count <= MAX_PROCESSES:
+        raise ConfigError(f"--processes must be between 1 and {MAX_PROCESSES}")
+    if count > 1 and is_sqlite(settings.effective_database_url):
+        print(f"civic: error: {SQLITE_REFUSAL.format(count=count)}", file=sys.stderr)
+        raise SystemExit(2)
     engine, _ = await open_database(settings)
     await upgrade(engine)
     await engine.dispose()
     _report_private(settings)
-    await _serve(settings, args.host or settings.host, args.port or settings.port,
-                 deliver=not args.no_worker)
+    if count == 1:
+        await _serve(settings, host, port, deliver=not args.no_worker)
+        return
+    print(f"Civic Node {__version__} serving {settings.base_url} on http://{host}:{port}/ with "
+          f"{count} web processes (supervisor pid {os.getpid()})", flush=True)
+    await supervise(lambda index, fd: _web_process(args, host, port, index, fd), host, port, count)
+
+
+def _web_process(args, host: str, port: int, index: int, fd: int) -> list[str]:
+    """The command of web process ``index`` (from 0) of `civic serve --processes N`, serving on the
+    socket ``fd``. The first runs the background work as one `civic serve` does (inbox processing,
+    fan-out, delivery unless --no-worker); the others only answer requests, so deliveries keep the
+    per-host limits of one process, and the first process's fan-out wakes its delivery worker."""
+    argv = [sys.executable, "-m", "civic", *(["-v"] if args.verbose else []), "serve",
+            "--data-dir", str(data_dir_of(args).resolve()), "--host", host, "--port", str(port),
+            "--listen-fd", str(fd)]
+    if args.no_worker:
+        argv.append("--no-worker")
+    if index > 0:
+        argv.append("--web-only")
+    return argv
 
 
 async def cmd_worker(args) -> None:
@@ -398,6 +445,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="port to bind (default 8080)")
     p.add_argument("--no-worker", action="store_true",
                    help="do not deliver in this process (PostgreSQL with separate `civic worker`s)")
+    p.add_argument("--processes", type=int, metavar="N",
+                   help="web processes sharing the address and port (PostgreSQL; default from config, 1)")
+    # Internal: how a supervisor (civic/processes.py) starts each of its web processes.
+    p.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--web-only", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("worker", parents=[common], help="process the inbox and deliver activities")

@@ -23,6 +23,7 @@ _ENV = {
     "development": "CIVIC_DEVELOPMENT",
     "host": "CIVIC_HOST",
     "port": "CIVIC_PORT",
+    "processes": "CIVIC_PROCESSES",
     "instance_name": "CIVIC_INSTANCE_NAME",
     "delivery_give_up_seconds": "CIVIC_DELIVERY_GIVE_UP_SECONDS",
     "delivery_per_host": "CIVIC_DELIVERY_PER_HOST",
@@ -47,6 +48,7 @@ _ENV = {
 }
 # Rate limits (SECURITY.md rule 17): (limit, window) pairs, both at least 1.
 LIMIT_SETTINGS = ("registration", "login_ip", "login_account", "follow_lookup", "inbox_host")
+MAX_PROCESSES = 64  # web processes of one `civic serve`; each holds its own database pool
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,9 @@ class Settings:
     development: bool = False
     host: str = "127.0.0.1"
     port: int = 8080
+    # Web processes of `civic serve` on that address and port (PostgreSQL only above 1: they share
+    # nothing but the database; civic/processes.py).
+    processes: int = 1
     instance_name: str = "Civic Node"
     delivery_give_up_seconds: int = 3 * 24 * 3600
     delivery_per_host: int = 4
@@ -133,6 +138,8 @@ class Settings:
             for part in ("limit", "window"):
                 if getattr(self, f"{name}_{part}") < 1:
                     raise ConfigError(f"{name}_{part} must be at least 1")
+        if not 1 <= self.processes <= MAX_PROCESSES:
+            raise ConfigError(f"processes must be between 1 and {MAX_PROCESSES}")
         for name in ("retention_remote_days", "retention_log_days"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be 0 (keep forever) or more")
