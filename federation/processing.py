@@ -15,7 +15,7 @@ from federation.inbound import Inbound, dispatch, knows
 from federation.isolation import ERROR_LIMIT, describe, transient
 from federation.moderation_policy import refused_actors
 from federation.runtime import Runtime, wait_for_quiet, wait_for_signal
-from node.db import announce, is_sqlite, writing
+from node.db import is_sqlite, writing
 from node.errors import CivicError, Forbidden
 from node.models import Actor, InboxActivity, InboxStates, utcnow
 
@@ -104,7 +104,7 @@ async def _process_rows(rt: Runtime, ids: list[int], actors: dict[str, Actor | s
                 actor = merged[row.actor]
             if not await _process_row(rt, session, row, actor, refusals.get(row.actor)):
                 merged.clear()  # a rolled-back savepoint expires what it touched: merge again
-        await announce(session, "content")  # the node's other processes drop their cached pages
+        # What the activities changed is announced with the commit, by scope (node/changes.py).
 
 
 async def _record_attempt(rt: Runtime, row_id: int, exc: BaseException) -> None:
@@ -147,7 +147,6 @@ async def process_batch(rt: Runtime, limit: int = 25) -> int:
             except Exception as exc:
                 await _record_attempt(rt, row_id, exc)  # raises too when the database is away
     rt.outbox_ready.set()
-    rt.content_version += 1
     return len(pending)
 
 

@@ -10,6 +10,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from node import changes as node_changes
 from node.config import Settings
 from node.uris import Uris
 
@@ -28,9 +29,11 @@ class Runtime:
     allowed_domains: set[str] = field(default_factory=set)  # used in allow-list mode only
     # Monotonic time of the last inbox write: processing yields to a burst of incoming POSTs.
     last_ingest: float = 0.0
-    # Bumped whenever this process changes what pages show (processed activities, form posts):
-    # the web layer's page cache drops what it rendered before.
-    content_version: int = 0
+    # What pages show, by scope (node/changes.py): bumped after each commit of this process that
+    # changed something, and for each change another process announces; the page cache keeps a
+    # rendering while nothing it depends on changed.
+    changes: node_changes.Versions = field(default_factory=node_changes.Versions)
+    origin: str | None = None  # the id this process's announcements of changes carry
 
     # Set (and cleared by whoever waits on it) when another process announced a change; `listening`
     # once this process receives those announcements (PostgreSQL).
@@ -42,14 +45,31 @@ class Runtime:
     blocks_changed: asyncio.Event = field(default_factory=asyncio.Event)
     blocks_reloaded: asyncio.Event = field(default_factory=asyncio.Event)
 
+    def __post_init__(self) -> None:
+        if self.sessions is not None:
+            self.origin = node_changes.subscribe(self.sessions, self.changes.bump)
+
     @property
     def uris(self) -> Uris:
         return Uris(self.settings.base_url)
 
+    @property
+    def content_version(self) -> int:
+        """The clock of the changes this process knows of (any scope)."""
+        return self.changes.clock
+
+    @content_version.setter
+    def content_version(self, _value: int) -> None:
+        """Setting it (``rt.content_version += 1``) means: everything may have changed."""
+        self.changes.bump({node_changes.EVERYTHING})
+
     def on_change(self, what: str) -> None:
-        """Another process of this node announced a change (node.db.listen, PostgreSQL): wake the
-        workers it concerns, and let the page cache drop what it rendered before."""
-        self.content_version += 1
+        """A process of this node announced a change (node.db.listen, PostgreSQL): wake the
+        workers it concerns, and let the page cache drop what depends on the scopes it changed
+        (its own announcements were counted at commit; ``*`` after a reconnection: everything)."""
+        heard = node_changes.parse(what)
+        if heard is not None and heard[0] != self.origin:
+            self.changes.bump(heard[1])
         self.last_heard = what
         if what in ("inbox", "*"):
             self.inbox_ready.set()

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from node.changes import TrackedSession, tracker_info
 from node.errors import ConfigError
 
 
@@ -51,7 +52,10 @@ def create_engine(url: str, **kwargs) -> AsyncEngine:
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    """Sessions that record what they write: at commit, the scopes of the pages it changed are
+    announced to the node's processes (node/changes.py)."""
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=TrackedSession,
+                              info=tracker_info())
 
 
 async def check_connection(engine: AsyncEngine) -> None:
@@ -110,7 +114,8 @@ def _dialect(session: AsyncSession) -> str:
 
 
 async def announce(session: AsyncSession, what: str) -> None:
-    """Tell the node's other processes that ``what`` changed ("inbox", "outbox", "content").
+    """Tell the node's other processes that ``what`` changed ("inbox", "outbox", "blocks"; what
+    pages show is announced with each commit that changes it, node/changes.py).
 
     On PostgreSQL a NOTIFY in the session's transaction: sent at commit, dropped on rollback,
     repeated ones merged. On SQLite nothing: the other processes notice by polling."""

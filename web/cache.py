@@ -17,9 +17,12 @@ One rendering per page, language and audience is made at a time: visitors who as
 wait for it instead of rendering the same page in parallel (after an invalidation, a burst of
 visitors costs one rendering, not one each).
 
-Entries are dropped at once when this process changes content (any successful form POST, inbound
-activities processed) and, on PostgreSQL, when another process of the node announces a change
-(node.db.listen). They expire after ``TTL`` seconds for changes that reach no one that way (the
+A page says what it shows with :func:`depends` (scopes of node/changes.py: its discussion, its
+organisation, ``site``…); a page that says nothing depends on everything. Each commit that changes
+what pages show bumps the scopes of the rows it wrote (node/changes.py, the runtime's ``changes``),
+in this process at once and, on PostgreSQL, in the node's other processes (node.db.listen): a
+rendering (and a viewer's marks) is served only while none of its scopes changed since it was
+rendered — a contribution in one discussion leaves the other discussions' pages in place. They expire after ``TTL`` seconds for changes that reach no one that way (the
 CLI on SQLite, another `civic serve` on SQLite). A rendering just past its TTL still goes to the visitors who
 ask while one request renders the page again; a visitor's marks are kept for a random half to
 whole TTL, so that readers who came together are not looked up again all at once. AS2 requests and non-200 answers are never cached; signed-in
@@ -45,7 +48,7 @@ from markupsafe import Markup
 from federation.objects import wants_activity_json
 from federation.runtime import RUNTIME
 from node import visibility
-from node.db import announce_now
+from node.changes import Versions
 from web.i18n import locale_of
 from web.sessions import csrf_token, get_session
 
@@ -63,6 +66,8 @@ CACHEABLE = web.RequestKey("civic_cacheable", bool)
 # The strictest visibility level of what a rendering shows (see :func:`shows`).
 SHOWN_LEVEL = web.RequestKey("civic_shown_level", str)
 VIEWER = web.RequestKey("civic_viewer", object)
+# The scopes (node/changes.py) of what the page shows, declared with :func:`depends`.
+DEPENDS = web.RequestKey("civic_depends", set)
 MARKS = web.RequestKey("civic_marks", object)
 # Handlers that count a page view store (organisation id, discussion id) here for replay on hits.
 VISIT = web.RequestKey("civic_visit", tuple)
@@ -78,7 +83,8 @@ class Viewer:
     marks: dict[str, frozenset]
     name: str = ""
     url: str = ""
-    version: int = 0
+    scopes: frozenset | None = None  # what the marks depend on (None: everything)
+    seen: int = 0  # the clock of changes (node.changes.Versions) when they were read
     expires: float = 0.0
 
 
@@ -131,12 +137,13 @@ class Entry:
     parts: list
     headers: dict[str, str]
     visit: tuple | None
-    version: int
+    scopes: frozenset | None  # what the page shows (None: everything)
+    seen: int  # the clock of changes (node.changes.Versions) when its rendering began
     expires: float
 
     @classmethod
     def cut(cls, body: str, slots: list[tuple[str, object, Markup, Markup]], headers: dict[str, str],
-            visit: tuple | None, version: int, expires: float) -> Entry:
+            visit: tuple | None, scopes: frozenset | None, seen: int, expires: float) -> Entry:
         parts, start = [], 0
         for hole in _HOLES.finditer(body):
             parts.append(body[start:hole.start()].encode())
@@ -147,7 +154,7 @@ class Entry:
                 parts.append((kind, key, str(yes).encode(), str(no).encode()))
             start = hole.end()
         parts.append(body[start:].encode())
-        return cls(parts, headers, visit, version, expires)
+        return cls(parts, headers, visit, scopes, seen, expires)
 
 
 class PageCache:
@@ -160,11 +167,12 @@ class PageCache:
         self.rendering: dict[tuple, asyncio.Future] = {}  # renderings in progress, by entry key
         self.hits = self.misses = self.renders = 0
 
-    def _fresh(self, table: OrderedDict, key: tuple, version: int, grace: float = 0.0):
-        """(value, stale): stale when past its deadline by less than ``grace`` seconds."""
+    def _fresh(self, table: OrderedDict, key: tuple, changes: Versions, grace: float = 0.0):
+        """(value, stale): stale when past its deadline by less than ``grace`` seconds; None when
+        something it depends on changed since it was read."""
         found = table.get(key)
         late = time.monotonic() - found.expires if found is not None else 0.0
-        if found is None or found.version != version or late > grace:
+        if found is None or changes.latest(found.scopes) > found.seen or late > grace:
             table.pop(key, None)
             return None, False
         table.move_to_end(key)
@@ -177,10 +185,10 @@ class PageCache:
         while len(table) > limit:
             table.popitem(last=False)
 
-    def get(self, key: tuple, version: int) -> tuple[Entry | None, bool]:
+    def get(self, key: tuple, changes: Versions) -> tuple[Entry | None, bool]:
         """The rendering and whether it is stale: past its TTL by less than another TTL, it may be
         served while one request renders the page again (never after a change in this process)."""
-        entry, stale = self._fresh(self._entries, key, version, grace=self.ttl)
+        entry, stale = self._fresh(self._entries, key, changes, grace=self.ttl)
         if entry is None:
             self.misses += 1
         else:
@@ -190,8 +198,8 @@ class PageCache:
     def put(self, key: tuple, entry: Entry) -> None:
         self._store(self._entries, key, entry, self.max_entries)
 
-    def viewer(self, key: tuple, version: int) -> Viewer | None:
-        return self._fresh(self._viewers, key, version)[0]
+    def viewer(self, key: tuple, changes: Versions) -> Viewer | None:
+        return self._fresh(self._viewers, key, changes)[0]
 
     def put_viewer(self, key: tuple, viewer: Viewer) -> None:
         self._store(self._viewers, key, viewer, self.max_viewers)
@@ -213,6 +221,21 @@ PAGE_CACHE = web.AppKey("civic_page_cache", PageCache)
 def uncacheable(request: web.Request) -> None:
     """A handler whose page depends on more than the URL and the language says so here."""
     request[CACHEABLE] = False
+
+
+def depends(request: web.Request, *scopes: str, instead_of: tuple[str, ...] = ()) -> None:
+    """A handler says its page shows what changes in ``scopes`` (node/changes.py), and nothing
+    else: its renderings are kept while none of them changes. ``instead_of`` narrows what an
+    earlier call declared (a discussion's page depends on its organisation's profile, not on all
+    its lists). A page that declares nothing depends on every change."""
+    declared = request.setdefault(DEPENDS, set())
+    declared.difference_update(instead_of)
+    declared.update(scopes)
+
+
+def _depends_on(request: web.Request) -> frozenset | None:
+    declared = request.get(DEPENDS)
+    return frozenset(declared) if declared else None
 
 
 def shows(request: web.Request, level: str) -> None:
@@ -273,13 +296,6 @@ def _respond(request: web.Request, entry: Entry, viewer: Viewer | None) -> web.R
                         content_type="text/html", charset="utf-8")
 
 
-async def _changed(rt) -> None:
-    """This process changed something: its cached pages are stale, and so are those of the node's
-    other processes (told through the database, PostgreSQL only)."""
-    rt.content_version += 1
-    await announce_now(rt.sessions, "content")
-
-
 async def _viewer_of(request: web.Request) -> Viewer | None:
     viewer_of = getattr(request.match_info.handler, _VIEWER_OF, None)
     if viewer_of is None:
@@ -292,35 +308,27 @@ async def _viewer_of(request: web.Request) -> Viewer | None:
 
 @web.middleware
 async def cached_pages(request: web.Request, handler):
-    rt = request.app[RUNTIME]
-    if request.method == "POST":
-        try:
-            response = await handler(request)
-        except web.HTTPException as exc:  # handlers answer most form posts with a raised 303
-            if exc.status < 400:
-                await _changed(rt)
-            raise
-        if response.status < 400:
-            await _changed(rt)
-        return response
+    # Form posts change nothing here: what they commit bumps its scopes (node/changes.py).
     if not _eligible(request):
         return await handler(request)
+    changes = request.app[RUNTIME].changes
     cache = request.app[PAGE_CACHE]
     uid = get_session(request).get("uid")
-    lang, version, path = locale_of(request), rt.content_version, request.path_qs
+    # The clock before anything is read: a change committed while the page is made makes it stale.
+    lang, seen, path = locale_of(request), changes.clock, request.path_qs
     viewer = None
     if uid is not None:
-        viewer = cache.viewer((uid, path), version)
+        viewer = cache.viewer((uid, path), changes)
         if viewer is None and (viewer := await _viewer_of(request)) is not None:
-            _keep_viewer(cache, uid, path, viewer, version)
+            _keep_viewer(cache, uid, path, viewer, seen, _depends_on(request))
         if viewer is None:  # this reader's side of the page is unknown: the handler finds it
             cache.misses += 1
-            return await _render(request, handler, uid, lang, version)
+            return await _render(request, handler, uid, lang, seen)
     key = (path, lang, viewer.audience if viewer else ANONYMOUS)
-    entry, stale = cache.get(key, version)
+    entry, stale = cache.get(key, changes)
     if entry is None and key in cache.rendering:
         await asyncio.shield(cache.rendering[key])  # the same page is being rendered: use it
-        entry, stale = cache.get(key, version)
+        entry, stale = cache.get(key, changes)
     # A stale copy goes to everyone but the one request that renders the page again.
     if entry is not None and not (stale and key not in cache.rendering):
         if entry.visit and request.app.get(VISIT_COUNTER) is not None:
@@ -329,21 +337,23 @@ async def cached_pages(request: web.Request, handler):
     done = asyncio.get_running_loop().create_future()
     cache.rendering[key] = done
     try:
-        return await _render(request, handler, uid, lang, version)
+        return await _render(request, handler, uid, lang, seen)
     finally:
         if cache.rendering.get(key) is done:
             del cache.rendering[key]
         done.set_result(None)
 
 
-def _keep_viewer(cache: PageCache, uid: int, path: str, viewer: Viewer, version: int) -> None:
+def _keep_viewer(cache: PageCache, uid: int, path: str, viewer: Viewer, seen: int,
+                 scopes: frozenset | None) -> None:
     # Kept between half the TTL and the TTL: readers who arrived together are not looked up again
     # all at the same moment.
-    viewer.version, viewer.expires = version, time.monotonic() + cache.ttl * (0.5 + random.random() / 2)
+    viewer.scopes, viewer.seen = scopes, seen
+    viewer.expires = time.monotonic() + cache.ttl * (0.5 + random.random() / 2)
     cache.put_viewer((uid, path), viewer)
 
 
-async def _render(request: web.Request, handler, uid: int | None, lang: str, version: int) -> web.StreamResponse:
+async def _render(request: web.Request, handler, uid: int | None, lang: str, seen: int) -> web.StreamResponse:
     """Run the handler with placeholders; keep the rendering when it can be shared."""
     cache = request.app[PAGE_CACHE]
     cache.renders += 1
@@ -359,14 +369,15 @@ async def _render(request: web.Request, handler, uid: int | None, lang: str, ver
         return response  # rendered for this visitor alone
     headers = {k: response.headers[k] for k in _KEPT_HEADERS if k in response.headers}
     slots = request[MARKS].slots if MARKS in request else []
-    entry = Entry.cut(response.text, slots, headers, request.get(VISIT), version,
+    scopes = _depends_on(request)
+    entry = Entry.cut(response.text, slots, headers, request.get(VISIT), scopes, seen,
                       time.monotonic() + cache.ttl)
     # A session whose account is gone renders as anonymous but is not stored as such.
     public = visibility.lists(request.get(SHOWN_LEVEL, visibility.PUBLIC), visibility.NOBODY)
     if cacheable and response.status == 200 and (uid is None) == (viewer is None) and (viewer or public):
         cache.put((request.path_qs, lang, viewer.audience if viewer else ANONYMOUS), entry)
         if viewer is not None:
-            _keep_viewer(cache, uid, request.path_qs, viewer, version)
+            _keep_viewer(cache, uid, request.path_qs, viewer, seen, scopes)
     fresh = _respond(request, entry, viewer)
     fresh.set_status(response.status)
     return fresh

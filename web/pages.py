@@ -8,12 +8,12 @@ from sqlalchemy import select
 from activities.html import text_to_html
 from federation import objects
 from federation.runtime import RUNTIME, Runtime
-from node import visibility
+from node import changes, visibility
 from node.errors import CivicError
 from node.models import Note
 from node.services import actors as actor_service
 from node.services import follows, notes
-from web.cache import shows
+from web.cache import depends, shows
 from web.i18n import _
 from web.participation.organisations import page_for_actor
 from web.render import add_vary, current_user, read_form, render
@@ -23,6 +23,7 @@ async def home(request: web.Request) -> web.Response:
     rt: Runtime = request.app[RUNTIME]
     async with rt.sessions() as session:
         organizations = await actor_service.list_local_actors(session, "Organization")
+    depends(request, changes.SITE)  # web/cache.py
     return await render(request, "home.html", {"organizations": organizations})
 
 
@@ -40,6 +41,7 @@ async def actor_page(request: web.Request) -> web.StreamResponse:
             raise web.HTTPNotFound(text=_("There is no such page on this node."))
         if actor.deleted_at is not None:  # an erased account shows nothing of it
             raise web.HTTPGone(text=_("This account was deleted."))
+        depends(request, changes.actor(actor.id))  # its notes and followers (web/cache.py)
         # Followers-only notes are listed to the actor's approved followers only (SECURITY.md rule 24).
         who = await visibility.standing(session, visibility.Reader.of_user(user), actor.id)
         posts = await notes.notes_by(session, actor, levels=visibility.listed_levels(who))
@@ -84,6 +86,7 @@ async def note_page(request: web.Request) -> web.StreamResponse:
     if not readable:  # the 404 of a missing note (SECURITY.md rule 24)
         raise web.HTTPNotFound(text=_("There is no such page on this node."))
     shows(request, note.visibility)  # web/cache.py
+    depends(request, changes.actor(note.actor_id))
     if note.deleted_at is not None:
         raise web.HTTPGone(text=_("This announcement was deleted."))
     response = await render(request, "note.html", {"note": note})

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from activities.html import text_to_html
 from federation import objects
 from federation.runtime import RUNTIME, Runtime
-from node import visibility
+from node import changes, visibility
 from node.errors import NotFound
 from node.models import (
     Actor,
@@ -26,7 +26,7 @@ from node.models import (
 from node.services import actors as actor_service
 from node.services import discussions as discussion_service
 from node.services.i18n import pick
-from web.cache import RESIDENT, Viewer, make_viewer, shows
+from web.cache import RESIDENT, Viewer, depends, make_viewer, shows
 from web.i18n import LANGUAGES, _, locale_of, translate
 from web.render import current_user, render
 
@@ -162,6 +162,7 @@ async def organisation(session: AsyncSession, request: web.Request, username: st
     actor = await actor_service.local_actor(session, username)
     if actor is None or actor.type != "Organization":
         raise not_found(request)
+    depends(request, changes.org(actor.id))  # any change in the organisation (web/cache.py)
     return actor
 
 
@@ -249,6 +250,10 @@ async def discussion_in(session: AsyncSession, request: web.Request, org: Actor,
     if at is None:
         raise not_found(request)
     shows(request, at)  # what the page shows is at this level (web/cache.py)
+    # The page of one discussion shows it and its organisation's header, not the organisation's
+    # lists: a change in another discussion leaves it in the cache (web/cache.py).
+    depends(request, changes.discussion(discussion.id), changes.profile(org.id),
+            instead_of=(changes.org(org.id),))
     return discussion
 
 

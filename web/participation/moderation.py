@@ -7,7 +7,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.db import announce, transaction
+from node.db import transaction
 from node.errors import CivicError, Conflict, NotFound
 from node.models import Actor, Discussion, ProposalStates, Report, User
 from node.services import moderation, moderation_log, reports
@@ -228,9 +228,8 @@ async def content_action(request: web.Request) -> web.StreamResponse:
         else:
             await reports.restore(session, user, target, reason)
         back = await _link(session, request, target)
-        await announce(session, "content")  # the node's other processes drop their cached pages
+    # The pages showing it changed with the commit, here and in the other processes (node/changes.py).
     rt.outbox_ready.set()
-    rt.content_version += 1
     raise web.HTTPSeeOther(local_path(form.get("next"), "") or back or "/moderation")
 
 

@@ -8,14 +8,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation import participation_objects
-from node import visibility
+from node import changes, visibility
 from node.db import transaction
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
 from node.models import Actor, Proposal, ProposalStates, ProposalSupport, Space, User
 from node.services import proposal_access, reactions, reports
 from node.services import proposals as proposal_service
 from node.services import spaces as space_service
-from web.cache import RESIDENT, Viewer, share_page, shows, viewers_from
+from web.cache import RESIDENT, Viewer, depends, share_page, shows, viewers_from
 from web.i18n import _, locale_of, translate
 from web.participation.common import (
     MODERATORS,
@@ -146,6 +146,8 @@ async def proposal_page(request: web.Request) -> web.StreamResponse:
     async with runtime(request).sessions() as session:
         proposal, org = await _proposal(session, request, user)
         context = await proposal_context(session, request, proposal, org, user)
+    # Shared by anonymous readers only (no share_page: a reader's supports left are theirs).
+    depends(request, changes.proposal(proposal.id), changes.profile(org.id))
     response = await page(request, "participation/proposal.html", context)
     add_vary(response, "Accept")
     return response

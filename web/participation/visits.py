@@ -82,7 +82,7 @@ async def flush(app: web.Application) -> int:
         except (SQLAlchemyError, OSError):
             counter.give_back(counts)
             raise
-    app[RUNTIME].content_version += 1  # the dashboards changed: drop cached pages
+    # The dashboards changed: the commit bumped their organisations' scopes (node/changes.py).
     return sum(counts.values())
 
 

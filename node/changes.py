@@ -1,0 +1,471 @@
+"""What a write changed, as the pages see it: *scopes*, derived from the rows written, at commit.
+
+Every session of the node (node.db.session_factory) records the rows it inserts, updates and
+deletes — ORM objects when they are flushed, and the rows an ``update()``/``delete()`` statement
+is about to change, read with the same condition just before it runs. At commit (of any
+transaction: ``writing()``, ``transaction()`` or a plain ``session.begin()``) the rows become scopes
+through :data:`RULES`, one place for the whole node:
+
+- ``discussion:<id>`` — the pages of one discussion (its contributions, articles, initiatives…);
+- ``org:<id>`` — an organisation's lists and counts (its page, proposals, dashboards);
+- ``profile:<id>`` — what every page of an organisation shows (its header and theme, spaces and
+  phases) and who its readers are to it (roles, membership, following): the audiences;
+- ``proposal:<id>``, ``actor:<id>`` (an actor's page and notes), ``site`` (node-wide lists);
+- ``*`` — everything: a table nobody mapped, a change too wide to follow (an account erased,
+  a domain blocked, a remote name changed).
+
+A table no page shows is in :data:`IGNORED`; the scopes of one transaction are announced to the
+node's other processes with the commit (PostgreSQL NOTIFY, node.db.announce's channel) and, once
+committed, given to this process's subscribers (:func:`subscribe`; the federation runtime keeps a
+:class:`Versions` of them that the page cache reads). Rows are resolved in the committing
+transaction (a contribution's discussion's organisation), with a small memo of what never changes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import event, select, text
+from sqlalchemy.orm import ORMExecuteState, Session, attributes
+
+EVERYTHING = "*"
+SITE = "site"
+PREFIX = "content"  # a payload on the change channel: "content <origin> <scope> <scope>…"
+MAX_PAYLOAD = 7900  # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more
+MAX_ROWS = 200  # an update or delete of more rows than this changes everything
+MAX_MEMO = 20_000
+_TRACKER = "civic_changes"
+_RECORDS = "civic_changes_rows"
+_DONE = "civic_changes_done"
+
+
+def org(org_id) -> str:
+    return f"org:{org_id}"
+
+
+def profile(org_id) -> str:
+    return f"profile:{org_id}"
+
+
+def discussion(discussion_id) -> str:
+    return f"discussion:{discussion_id}"
+
+
+def proposal(proposal_id) -> str:
+    return f"proposal:{proposal_id}"
+
+
+def actor(actor_id) -> str:
+    return f"actor:{actor_id}"
+
+
+# -- the registry: table → scopes ------------------------------------------------------------------
+
+# What no page shows: queues, logs of federation, counters, secrets and codes.
+IGNORED = frozenset({
+    "inbox_activities", "inbox_refusals", "outbox_events", "deliveries", "activities",
+    "rate_counters", "account_states", "verification_codes", "verification_salts", "census_entries",
+})
+# An actor's columns that pages show; keys, fetch times and inboxes change all the time and show nowhere.
+ACTOR_DISPLAY = frozenset({"name", "summary", "url", "username", "type", "deleted_at", "discoverable",
+                           "manually_approves_followers", "document"})
+
+
+class Lookup:
+    """Reads in the committing transaction what a row's scopes need (a contribution's
+    discussion, a discussion's organisation…); what never changes is remembered."""
+
+    def __init__(self, session: Session, memo: dict):
+        self.session, self.memo = session, memo
+
+    def _value(self, sql: str, key, remember: bool = True):
+        if remember and (sql, key) in self.memo:
+            return self.memo[(sql, key)]
+        found = self.session.execute(text(sql), {"key": key}).first()
+        found = tuple(found) if found is not None else None
+        if remember and found is not None:
+            if len(self.memo) >= MAX_MEMO:
+                self.memo.clear()
+            self.memo[(sql, key)] = found
+        return found
+
+    def organisation_of_discussion(self, discussion_id) -> int | None:
+        found = self._value("SELECT organization_id FROM discussions WHERE id = :key", discussion_id)
+        return found[0] if found else None
+
+    def discussion_of(self, table: str, row_id) -> int | None:
+        """The discussion of a contribution or an initiative (it never moves)."""
+        found = self._value(f"SELECT discussion_id FROM {table} WHERE id = :key", row_id)  # noqa: S608
+        return found[0] if found else None
+
+    def discussion_of_group(self, actor_id) -> int | None:
+        found = self._value("SELECT id FROM discussions WHERE group_id = :key", actor_id)
+        return found[0] if found else None
+
+    def proposal(self, proposal_id) -> tuple | None:
+        """(organisation, discussion) of a proposal; its discussion may change: read each time."""
+        return self._value("SELECT organization_id, discussion_id FROM proposals WHERE id = :key",
+                           proposal_id, remember=False)
+
+    def organisation_of_space(self, space_id) -> int | None:
+        found = self._value("SELECT organization_id FROM spaces WHERE id = :key", space_id)
+        return found[0] if found else None
+
+    def by_ap_id(self, table: str, columns: str, ap_id: str) -> tuple | None:
+        return self._value(f"SELECT {columns} FROM {table} WHERE ap_id = :key", ap_id,  # noqa: S608
+                           remember=False)
+
+
+Scopes = Callable[[dict, Lookup, str], Iterable[str]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The scopes of a written row of one table: ``scopes(values, lookup, event)`` with the row's
+    ``columns`` and ``event`` "insert", "update" or "delete". An update counts only when it
+    writes one of ``watched`` (None: any column); an insert only when ``inserts``."""
+
+    columns: tuple[str, ...]
+    scopes: Scopes
+    watched: frozenset[str] | None = None
+    inserts: bool = True
+
+
+def in_discussion(lookup: Lookup, discussion_id) -> set[str]:
+    """A change inside a discussion: its pages, and its organisation's lists and counts."""
+    organisation = lookup.organisation_of_discussion(discussion_id) if discussion_id else None
+    return {EVERYTHING} if organisation is None else {discussion(discussion_id), org(organisation)}
+
+
+def in_organisation(organisation) -> set[str]:
+    """A change to the organisation itself or to who its readers are: every page of it."""
+    return {EVERYTHING} if organisation is None else {profile(organisation), org(organisation)}
+
+
+def in_proposal(lookup: Lookup, proposal_id, organisation=None, discussion_id=None) -> set[str]:
+    if organisation is None:
+        found = lookup.proposal(proposal_id)
+        if found is None:
+            return {EVERYTHING}
+        organisation, discussion_id = found
+    scopes = {proposal(proposal_id), org(organisation)}
+    return scopes | ({discussion(discussion_id)} if discussion_id else set())
+
+
+def _actor(values: dict, lookup: Lookup, event: str) -> set[str]:
+    if event == "insert":  # a remote actor shows nowhere until it acts; a new organisation is listed
+        local_organisation = values["local"] and values["type"] == "Organization"
+        return {SITE, *in_organisation(values["id"])} if local_organisation else set()
+    return {EVERYTHING}  # a name or an icon shows wherever the actor wrote
+
+
+def _follow(values: dict, lookup: Lookup, event: str) -> set[str]:
+    followed = values["followed_id"]
+    scopes = {actor(followed), actor(values["follower_id"]), *in_organisation(followed)}
+    group_of = lookup.discussion_of_group(followed)
+    return scopes | ({discussion(group_of)} if group_of else set())
+
+
+def _hidden(values: dict, lookup: Lookup, event: str) -> set[str]:
+    if values["target_kind"] == "contribution":
+        found = lookup.by_ap_id("contributions", "discussion_id", values["target_ap_id"])
+        return in_discussion(lookup, found[0]) if found else {EVERYTHING}
+    if values["target_kind"] == "proposal":
+        found = lookup.by_ap_id("proposals", "id, organization_id, discussion_id", values["target_ap_id"])
+        return in_proposal(lookup, *found) if found else {EVERYTHING}
+    return {EVERYTHING}
+
+
+def _everything(values: dict, lookup: Lookup, event: str) -> set[str]:
+    return {EVERYTHING}
+
+
+def _of(column: str, scopes: Callable) -> Rule:
+    return Rule((column,), lambda values, lookup, event: scopes(values[column], lookup))
+
+
+def _moderation(values: dict, lookup: Lookup, event: str) -> set[str]:
+    return {f"moderation:{values['organization_id'] or ''}"}
+
+
+RULES: dict[str, Rule] = {
+    "contributions": _of("discussion_id", lambda d, lookup: in_discussion(lookup, d)),
+    "articles": _of("discussion_id", lambda d, lookup: in_discussion(lookup, d)),
+    "initiatives": _of("discussion_id", lambda d, lookup: in_discussion(lookup, d)),
+    "stakeholders": _of("discussion_id", lambda d, lookup: in_discussion(lookup, d)),
+    "agreements": _of("contribution_id", lambda c, lookup: in_discussion(
+        lookup, lookup.discussion_of("contributions", c))),
+    "initiative_actions": _of("initiative_id", lambda i, lookup: in_discussion(
+        lookup, lookup.discussion_of("initiatives", i))),
+    "discussions": Rule(("id", "organization_id"), lambda values, lookup, event: {
+        discussion(values["id"]), org(values["organization_id"])}),
+    "proposals": Rule(("id", "organization_id", "discussion_id"), lambda values, lookup, event: in_proposal(
+        lookup, values["id"], values["organization_id"], values["discussion_id"])),
+    "proposal_supports": _of("proposal_id", lambda p, lookup: in_proposal(lookup, p)),
+    "proposal_state_changes": _of("proposal_id", lambda p, lookup: in_proposal(lookup, p)),
+    "organization_profiles": _of("actor_id", lambda o, lookup: {SITE, *in_organisation(o)}),
+    "spaces": _of("organization_id", lambda o, lookup: in_organisation(o)),
+    "phases": _of("space_id", lambda s, lookup: in_organisation(lookup.organisation_of_space(s))),
+    "memberships": _of("organization_id", lambda o, lookup: in_organisation(o)),
+    "member_verifications": _of("organization_id", lambda o, lookup: in_organisation(o)),
+    "moderation_settings": _of("organization_id", lambda o, lookup: in_organisation(o)),
+    "follows": Rule(("follower_id", "followed_id"), _follow),
+    # An organisation's announcements are on its page; anyone's notes on their own.
+    "notes": _of("actor_id", lambda a, lookup: {actor(a), org(a)}),
+    "daily_visits": _of("organization_id", lambda o, lookup: {org(o)}),  # the dashboards
+    "hidden_content": Rule(("target_kind", "target_ap_id"), _hidden),
+    "reports": Rule(("organization_id",), _moderation),
+    "moderation_log": Rule(("organization_id",), _moderation),
+    "actors": Rule(("id", "type", "local"), _actor, watched=ACTOR_DISPLAY),
+    # A node admin's right changes every audience; passwords and e-mail addresses show nowhere.
+    "users": Rule(("id",), _everything, watched=frozenset({"is_admin", "actor_id"}), inserts=False),
+    "domain_blocks": Rule((), _everything),
+    "domain_allows": Rule((), _everything),
+    "account_restrictions": Rule((), _everything),
+    "legal_texts": Rule((), _everything),
+}
+
+
+def scopes_of(table: str, values: dict, lookup: Lookup, event: str,
+              written: Iterable[str] | None = None) -> set[str]:
+    """The scopes of one written row of ``table`` (``written``: the columns an update wrote,
+    None when unknown); ``*`` for a table nobody mapped."""
+    if table in IGNORED:
+        return set()
+    rule = RULES.get(table)
+    if rule is None:
+        return {EVERYTHING}
+    if event == "insert" and not rule.inserts:
+        return set()
+    if event == "update" and rule.watched is not None and written is not None \
+            and not rule.watched.intersection(written):
+        return set()
+    return set(rule.scopes(values, lookup, event))
+
+
+# -- recording the rows a session writes -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Row:
+    table: str
+    event: str
+    values: dict
+    written: frozenset[str] | None = None
+
+
+@dataclass
+class Tracker:
+    """One per session factory: this process's subscribers, an id for its own announcements
+    (so that it does not bump twice what it heard from itself), and the lookups' memo."""
+
+    origin: str = field(default_factory=lambda: secrets.token_hex(6))
+    subscribers: list[Callable[[frozenset[str]], None]] = field(default_factory=list)
+    memo: dict = field(default_factory=dict)
+
+
+def tracker_info() -> dict:
+    """The ``info`` of a new session factory: its sessions record what they write."""
+    return {_TRACKER: Tracker()}
+
+
+def _tracker(sessions) -> Tracker | None:
+    info = getattr(sessions, "kw", {}).get("info") or {}
+    return info.get(_TRACKER)
+
+
+def subscribe(sessions, callback: Callable[[frozenset[str]], None]) -> str | None:
+    """Call ``callback(scopes)`` after each commit of a session of ``sessions`` that changed
+    something pages show; returns the origin id its announcements carry (None: not tracked)."""
+    tracker = _tracker(sessions)
+    if tracker is None:
+        return None
+    tracker.subscribers.append(callback)
+    return tracker.origin
+
+
+def touch(session, *scopes: str) -> None:
+    """Declare scopes this transaction changes beyond the rows it writes (rarely needed)."""
+    sync = getattr(session, "sync_session", session)
+    sync.info.setdefault(_RECORDS, []).append(Row("", "touch", {"scopes": scopes}))
+
+
+def _record(session: Session, row: Row) -> None:
+    session.info.setdefault(_RECORDS, []).append(row)
+
+
+def _values(obj, columns: tuple[str, ...]) -> dict:
+    return {name: getattr(obj, name, None) for name in columns}
+
+
+def _written(obj) -> frozenset[str]:
+    state = attributes.instance_state(obj)
+    changed = set()
+    for attr in state.mapper.column_attrs:
+        history = state.attrs[attr.key].history
+        if history.added and list(history.added) != list(history.deleted):
+            changed.add(attr.key)
+    return frozenset(changed)
+
+
+def _after_flush(session: Session, _context) -> None:
+    if _TRACKER not in session.info:
+        return
+    for event_name, objects in (("insert", session.new), ("update", session.dirty),
+                                ("delete", session.deleted)):
+        for obj in objects:
+            table = getattr(obj, "__tablename__", "")
+            if table in IGNORED:
+                continue
+            rule = RULES.get(table)
+            columns = rule.columns if rule else ()
+            written = _written(obj) if event_name == "update" else None
+            if event_name == "update" and not written:
+                continue
+            _record(session, Row(table, event_name, _values(obj, columns), written))
+
+
+def _statement_columns(statement) -> frozenset[str] | None:
+    values = getattr(statement, "_values", None)
+    if not values:
+        return None
+    return frozenset(getattr(key, "key", None) or getattr(key, "name", None) or str(key) for key in values)
+
+
+def _before_statement(state: ORMExecuteState) -> None:
+    """An ``update()``/``delete()`` (or ``insert()``) statement writes rows the ORM never sees:
+    read the rows it is about to change, with its own condition (at most MAX_ROWS)."""
+    session = state.session
+    if _TRACKER not in session.info or not (state.is_update or state.is_delete or state.is_insert):
+        return
+    table = getattr(state.statement, "table", None)
+    name = getattr(table, "name", "")
+    if name in IGNORED:
+        return
+    rule = RULES.get(name)
+    event_name = "insert" if state.is_insert else "update" if state.is_update else "delete"
+    written = _statement_columns(state.statement) if state.is_update else None
+    if rule is not None and event_name == "insert" and not rule.inserts:
+        return
+    if rule is not None and event_name == "update" and rule.watched is not None \
+            and written is not None and not rule.watched.intersection(written):
+        return  # an update of columns no page shows
+    if rule is None or state.is_insert or state.statement.whereclause is None:
+        _record(session, Row("", "touch", {"scopes": (EVERYTHING,)}))
+        return
+    columns = [table.c[column] for column in rule.columns]
+    if not columns:
+        _record(session, Row(name, event_name, {}, written))
+        return
+    rows = session.execute(select(*columns).where(state.statement.whereclause).limit(MAX_ROWS + 1)).all()
+    if len(rows) > MAX_ROWS:
+        _record(session, Row("", "touch", {"scopes": (EVERYTHING,)}))
+        return
+    for row in rows:
+        _record(session, Row(name, event_name, dict(row._mapping), written))
+
+
+def resolve(session: Session, rows: list[Row], memo: dict) -> frozenset[str]:
+    """The scopes of the recorded rows, read in ``session``'s transaction."""
+    lookup, scopes = Lookup(session, memo), set()
+    for row in rows:
+        if row.event == "touch":
+            scopes.update(row.values["scopes"])
+        else:
+            scopes |= scopes_of(row.table, row.values, lookup, row.event, row.written)
+        if EVERYTHING in scopes:
+            return frozenset({EVERYTHING})
+    return frozenset(scopes)
+
+
+def payload(origin: str, scopes: Iterable[str]) -> str:
+    """What the change channel carries: ``content <origin> <scopes…>`` (``*`` when too long)."""
+    text_ = " ".join([PREFIX, origin, *sorted(scopes)])
+    return text_ if len(text_.encode()) <= MAX_PAYLOAD else f"{PREFIX} {origin} {EVERYTHING}"
+
+
+def parse(what: str) -> tuple[str, frozenset[str]] | None:
+    """(origin, scopes) of a payload on the change channel; None when it is about something else
+    (the inbox, the outbox…). A bare ``content`` or ``*`` changed everything."""
+    if what == EVERYTHING:
+        return "", frozenset({EVERYTHING})
+    parts = what.split()
+    if not parts or parts[0] != PREFIX:
+        return None
+    if len(parts) < 3:
+        return "", frozenset({EVERYTHING})
+    return parts[1], frozenset(parts[2:])
+
+
+def _before_commit(session: Session) -> None:
+    tracker = session.info.get(_TRACKER)
+    if tracker is None:
+        return
+    session.flush()
+    rows = session.info.pop(_RECORDS, None)
+    if not rows:
+        return
+    scopes = resolve(session, rows, tracker.memo)
+    if not scopes:
+        return
+    session.info[_DONE] = scopes
+    if session.get_bind().dialect.name == "postgresql":
+        from node.db import CHANGES
+
+        session.execute(text("SELECT pg_notify(:channel, :what)"),
+                        {"channel": CHANGES, "what": payload(tracker.origin, scopes)})
+
+
+def _after_commit(session: Session) -> None:
+    scopes = session.info.pop(_DONE, None)
+    tracker = session.info.get(_TRACKER)
+    if scopes and tracker is not None:
+        for callback in tracker.subscribers:
+            callback(scopes)
+
+
+def _after_rollback(session: Session, previous) -> None:
+    if previous.parent is None:  # the whole transaction; a savepoint's rows may be over-counted
+        session.info.pop(_RECORDS, None)
+        session.info.pop(_DONE, None)
+
+
+class TrackedSession(Session):
+    """The node's sessions: they record what they write (see the module docstring)."""
+
+
+event.listen(TrackedSession, "after_flush", _after_flush)
+event.listen(TrackedSession, "do_orm_execute", _before_statement)
+event.listen(TrackedSession, "before_commit", _before_commit)
+event.listen(TrackedSession, "after_commit", _after_commit)
+event.listen(TrackedSession, "after_soft_rollback", _after_rollback)
+
+
+class Versions:
+    """The clock of changes this process knows of, per scope: a page rendered at clock ``seen``
+    that depends on ``scopes`` is current while :meth:`latest` of them is not after ``seen``."""
+
+    MAX_SCOPES = 100_000
+
+    def __init__(self) -> None:
+        self.clock = 0
+        self._everything = 0
+        self._at: dict[str, int] = {}
+
+    def bump(self, scopes: Iterable[str]) -> None:
+        self.clock += 1
+        scopes = set(scopes)
+        if EVERYTHING in scopes or len(self._at) + len(scopes) > self.MAX_SCOPES:
+            self._everything = self.clock
+            self._at.clear()
+            return
+        for scope in scopes:
+            self._at[scope] = self.clock
+
+    def latest(self, scopes: Iterable[str] | None) -> int:
+        """The clock of the last change of any of ``scopes`` (None: of anything)."""
+        if scopes is None:
+            return self.clock
+        at = self._at.get
+        return max(self._everything, *(at(scope, 0) for scope in scopes)) if scopes else self._everything
