@@ -39,6 +39,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+CONNECT_TIMEOUT = 10.0  # seconds to open one PostgreSQL connection
+
+
 def create_engine(url: str, **kwargs) -> AsyncEngine:
     """An async engine with the pragmas (SQLite) or pool settings (PostgreSQL) the node relies on."""
     if is_sqlite(url):
@@ -47,7 +50,12 @@ def create_engine(url: str, **kwargs) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
+    # After a database restart every pooled connection is dead: each is checked when lent and
+    # replaced, so the node recovers by itself. A server that does not answer at all fails a
+    # connection attempt after CONNECT_TIMEOUT instead of asyncpg's 60 s, so that requests get
+    # their 503 (web/errors.py) promptly rather than piling up.
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs["connect_args"] = {"timeout": CONNECT_TIMEOUT, **kwargs.get("connect_args", {})}
     return create_async_engine(url, **kwargs)
 
 
