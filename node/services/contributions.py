@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from node.errors import Conflict, InvalidInput, NotFound
 from node.models import Actor, Agreement, Contribution, Discussion, utcnow
@@ -186,6 +187,106 @@ def supported_by_community(contribution: Contribution, discussion: Discussion) -
 class ThreadItem:
     contribution: Contribution
     replies: list[ThreadItem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page of threads stops: the last root shown (threads go newest first). Pages are
+    cut by this key, not by an offset, so a contribution written between two page loads never
+    makes another appear twice or be skipped."""
+    published: datetime
+    id: int
+
+
+@dataclass
+class ThreadPage:
+    items: list[ThreadItem]
+    next: Cursor | None  # None on the last page
+
+
+def _live(row, include_hidden: bool):
+    conditions = [row.deleted_at.is_(None)]
+    if not include_hidden:
+        conditions.append(row.hidden.is_(False))
+    return and_(*conditions)
+
+
+def _roots(discussion: Discussion, include_hidden: bool):
+    """The live contributions that start a thread: no parent, or a parent no longer shown (as
+    :func:`thread` places them)."""
+    parent = aliased(Contribution)
+    shown_parent = exists().where(parent.id == Contribution.parent_id, _live(parent, include_hidden))
+    return select(Contribution).where(Contribution.discussion_id == discussion.id,
+                                      _live(Contribution, include_hidden),
+                                      or_(Contribution.parent_id.is_(None), ~shown_parent))
+
+
+def _newer_than(cursor: Cursor):
+    return or_(Contribution.published > cursor.published,
+               and_(Contribution.published == cursor.published, Contribution.id > cursor.id))
+
+
+def _older_than(cursor: Cursor):
+    return or_(Contribution.published < cursor.published,
+               and_(Contribution.published == cursor.published, Contribution.id < cursor.id))
+
+
+async def _with_replies(session: AsyncSession, roots: list[Contribution],
+                        include_hidden: bool) -> list[ThreadItem]:
+    """``roots`` with their live replies at any depth (oldest first), in one recursive query."""
+    if not roots:
+        return []
+    below = select(Contribution.id).where(Contribution.parent_id.in_([r.id for r in roots]),
+                                          _live(Contribution, include_hidden)).cte(recursive=True)
+    child = aliased(Contribution)
+    below = below.union_all(select(child.id).where(child.parent_id == below.c.id,
+                                                   _live(child, include_hidden)))
+    replies = await session.scalars(select(Contribution).where(Contribution.id.in_(select(below.c.id)))
+                                    .order_by(Contribution.published, Contribution.id))
+    items = {row.id: ThreadItem(row) for row in roots}
+    for row in replies:
+        items[row.id] = ThreadItem(row)
+        items[row.parent_id].replies.append(items[row.id])
+    return [items[row.id] for row in roots]
+
+
+async def thread_page(session: AsyncSession, discussion: Discussion, *, before: Cursor | None = None,
+                      limit: int = 20, include_hidden: bool = False) -> ThreadPage:
+    """A page of ``limit`` threads, newest first, older than ``before`` (the first page without it),
+    each with all its replies: two queries, whatever the size of the discussion."""
+    query = _roots(discussion, include_hidden)
+    if before is not None:
+        query = query.where(_older_than(before))
+    rows = list(await session.scalars(query.order_by(Contribution.published.desc(), Contribution.id.desc())
+                                      .limit(limit + 1)))
+    last = rows[limit - 1] if len(rows) > limit else None
+    return ThreadPage(await _with_replies(session, rows[:limit], include_hidden),
+                      Cursor(last.published, last.id) if last else None)
+
+
+async def root_of(session: AsyncSession, contribution: Contribution, *,
+                  include_hidden: bool = False) -> Contribution:
+    """The root of the thread ``contribution`` is shown in (itself for a root)."""
+    current = contribution
+    while current.parent_id is not None:
+        parent = await session.get(Contribution, current.parent_id)
+        if parent is None or parent.deleted_at is not None or (parent.hidden and not include_hidden):
+            break
+        current = parent
+    return current
+
+
+async def threads_before(session: AsyncSession, discussion: Discussion, root: Contribution, *,
+                         include_hidden: bool = False) -> int:
+    """How many threads come before the one of ``root`` (newest first): its page is this // limit."""
+    newer = _roots(discussion, include_hidden).where(_newer_than(Cursor(root.published, root.id)))
+    return await session.scalar(select(func.count()).select_from(newer.subquery()))
+
+
+async def subthread(session: AsyncSession, contribution: Contribution, *,
+                    include_hidden: bool = False) -> ThreadItem:
+    """One contribution with its replies (the reply page), without loading the whole discussion."""
+    return (await _with_replies(session, [contribution], include_hidden))[0]
 
 
 async def thread(session: AsyncSession, discussion: Discussion, *, include_hidden: bool = False) -> list[ThreadItem]:

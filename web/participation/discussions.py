@@ -17,14 +17,13 @@ from node.services import community, contributions, follows, reactions, reports
 from node.services import discussions as discussion_service
 from node.services.contributions import ALIGNMENTS, MAX_CONTENT
 from node.uris import GROUP_HANDLE_RE
-from web.cache import Viewer, share_page, viewers_from
+from web.cache import share_page, viewers_from
 from web.i18n import _, locale_of, translate
-from web.participation import visits
+from web.participation import threads, visits
 from web.participation.common import (
     MODERATORS,
     OFFICIALS,
     audience_of,
-    contribution_anchor,
     discussion_in,
     discussion_stats,
     forbidden,
@@ -37,11 +36,16 @@ from web.participation.common import (
     require_user,
     row_id,
     runtime,
-    viewer_on_organisation_page,
     wants_as2,
 )
 from web.participation.limits import check_lengths, oversize_errors, read_form_keeping
 from web.participation.organisations import profile_of, theme_version
+from web.participation.threads import (
+    contribution_target,
+    discussion_viewer,
+    threads_context,
+    viewer_state,
+)
 from web.render import add_vary, current_user, read_form
 
 CLOSED = _("This discussion is closed.")
@@ -53,41 +57,18 @@ OFFICIAL_ONLY = _("Only the organisation posts in this discussion.")
 SELF_AGREEMENT = _("You cannot agree with your own contribution.")
 
 
-async def viewer_state(session: AsyncSession, org: Actor, discussion: Discussion,
-                       user: User | None) -> tuple[bool, bool, dict[str, set]]:
-    """Who the visitor is on this discussion: official?, moderator?, and their marks (what they
-    agreed with, whether they follow it, the initiatives where they acted)."""
-    me = await person(session, user) if user else None
-    following = bool(me) and await follows.find(session, me, discussion.group) is not None
-    return (await has_role(session, user, org, OFFICIALS), await has_role(session, user, org, MODERATORS),
-            {"agreed": await contributions.agreed_ids(session, me, discussion),
-             "own": await contributions.own_unagreed_ids(session, me, discussion),
-             "following": {discussion.id} if following else set(),
-             "acted": await community.acted_in(session, me, discussion)})
-
-
-async def discussion_viewer(request: web.Request) -> Viewer | None:
-    """The signed-in visitor's side of the discussion page, without rendering it (web/cache.py)."""
-    async def sides(session: AsyncSession, user: User, org: Actor) -> tuple[str, dict]:
-        discussion = await discussion_in(session, request, org, user)
-        is_official, is_moderator, marks = await viewer_state(session, org, discussion, user)
-        return audience_of(is_official, is_moderator), marks
-
-    return await viewer_on_organisation_page(request, sides)
-
-
 async def discussion_context(session: AsyncSession, request: web.Request, org: Actor,
                              discussion: Discussion, user: User | None) -> dict:
-    """Everything both parts of the discussion page show."""
+    """Everything both parts of the discussion page show (the first page of threads)."""
     is_official, is_moderator, marks = await viewer_state(session, org, discussion, user)
     profile = await profile_of(session, org)
     articles = await community.articles(session, discussion)
     ranked = await community.key_stakeholders(session, discussion, limit=5)
     initiatives = await community.initiatives(session, discussion)
     stats = await discussion_stats(session, [discussion.id])
-    open_for_contributions = discussion.status == "open" and discussion.moderation == "approved"
     mark = share_page(request, user is not None, audience_of(is_official, is_moderator), **marks)
     return {
+        **await threads_context(session, request, discussion, is_official, is_moderator, user),
         "org": org,
         # A citizen discussion shows the resident who started it, never the organisation as its author.
         "author": await session.get(Actor, discussion.author_id)
@@ -95,15 +76,6 @@ async def discussion_context(session: AsyncSession, request: web.Request, org: A
         "profile": profile,
         "mark": mark,
         "theme_version": theme_version(profile),
-        "discussion": discussion,
-        "is_moderator": is_moderator,
-        "is_official": is_official,
-        "open": open_for_contributions,
-        "can_contribute": bool(user) and open_for_contributions
-        and (is_official or not discussion.official_only),
-        # A hidden contribution keeps its place (its replies stay): the reason is shown instead.
-        "thread": await contributions.thread(session, discussion, include_hidden=True),
-        "hidden_reasons": await reports.hidden_in_discussion(session, discussion.id),
         "progress": await contributions.progress(session, discussion),
         "follower_count": await discussion_service.follower_count(session, discussion),
         "articles": articles,
@@ -112,9 +84,7 @@ async def discussion_context(session: AsyncSession, request: web.Request, org: A
         "initiatives": initiatives[:3],
         "initiative_count": len(initiatives),
         "last_active": stats.get(discussion.id, (0, None))[1] or discussion.created_at,
-        "alignments": ALIGNMENTS,
         "handle": f"@{discussion.group.username}@{runtime(request).uris.domain}",
-        "supported": lambda c: contributions.supported_by_community(c, discussion),
     }
 
 
@@ -182,7 +152,7 @@ async def contribute(request: web.Request) -> web.StreamResponse:
                 errors["content"] = translate(request, _("A contribution is limited to %(max)s characters."),
                                               max=MAX_CONTENT // 2)
             else:
-                target = f"{discussion.page_ap_id}#{contribution_anchor(created)}"
+                target = await contribution_target(session, request, discussion, created)
     if errors:
         return await _contribution_errors(request, org, discussion, parent, user, values, errors, status)
     rt.outbox_ready.set()
@@ -220,12 +190,11 @@ async def contribution_context(session: AsyncSession, request: web.Request, org:
     """The reply page: one contribution with its replies (hidden ones show their reason to others)."""
     is_moderator = await has_role(session, user, org, MODERATORS)
     me = await person(session, user) if user else None
-    thread = await contributions.thread(session, discussion, include_hidden=True)
     is_official = await has_role(session, user, org, OFFICIALS)
     open_for_contributions = discussion.status == "open" and discussion.moderation == "approved"
     return {
         "org": org, "discussion": discussion, "contribution": contribution,
-        "item": _find(thread, contribution.id) or contributions.ThreadItem(contribution),
+        "item": await contributions.subthread(session, contribution, include_hidden=True),
         "hidden_reasons": await reports.hidden_in_discussion(session, discussion.id),
         "is_moderator": is_moderator, "is_official": is_official, "open": open_for_contributions,
         "can_contribute": bool(user) and open_for_contributions
@@ -236,16 +205,6 @@ async def contribution_context(session: AsyncSession, request: web.Request, org:
         "supported": lambda c: contributions.supported_by_community(c, discussion),
         "alignments": ALIGNMENTS,
     }
-
-
-def _find(items: list[contributions.ThreadItem], contribution_id: int) -> contributions.ThreadItem | None:
-    for item in items:
-        if item.contribution.id == contribution_id:
-            return item
-        found = _find(item.replies, contribution_id)
-        if found is not None:
-            return found
-    return None
 
 
 async def contribution_page(request: web.Request) -> web.StreamResponse:
@@ -275,7 +234,7 @@ async def agree(request: web.Request) -> web.StreamResponse:
             await reactions.toggle(session, rt.uris, contributions.AGREEMENT, contribution, me)
         except Conflict:  # their own contribution (SECURITY.md rule 23): nothing is written
             raise web.HTTPConflict(text=SELF_AGREEMENT) from None
-        target = f"{discussion.page_ap_id}#{contribution_anchor(contribution)}"
+        target = await contribution_target(session, request, discussion, contribution)
     rt.outbox_ready.set()
     raise web.HTTPSeeOther(target)
 
@@ -373,3 +332,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/orgs/{org}/new-discussion", open_citizen_discussion)
     app.router.add_get(r"/orgs/{org}/discussions/{slug}/contributions/{id:\d+}", contribution_page)
     app.router.add_post(r"/orgs/{org}/discussions/{slug}/contributions/{id:\d+}/agree", agree)
+    threads.add_routes(app)

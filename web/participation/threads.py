@@ -1,0 +1,148 @@
+"""Threads of a discussion by pages: the discussion page shows the newest ``THREADS_PER_PAGE``
+threads, then "Show more contributions" links to the next ones (a keyset cursor: the last root
+shown), as a page of its own or, with ``?partial=1``, as the list items alone (/static/threads.js
+appends them in place)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.models import Actor, Contribution, Discussion, User
+from node.services import community, contributions, follows, reports
+from node.services.contributions import ALIGNMENTS, Cursor
+from web.cache import Viewer, share_page, viewers_from
+from web.i18n import _
+from web.participation import fragments
+from web.participation.common import (
+    MODERATORS,
+    OFFICIALS,
+    audience_of,
+    contribution_anchor,
+    discussion_in,
+    has_role,
+    organisation,
+    page,
+    person,
+    runtime,
+    viewer_on_organisation_page,
+)
+from web.participation.fragments import FRAGMENTS
+from web.render import current_user
+
+THREADS_PER_PAGE = 20
+# ``before``: microseconds since 1970 (UTC) and the id of the last root shown, "1765000000000000-42".
+_CURSOR = re.compile(r"(\d{1,16})-(\d{1,10})")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_ID = 2**31 - 1  # an INTEGER column on PostgreSQL: a larger id in a query would be an error
+BAD_CURSOR = _("This list of contributions does not exist: go back to the discussion.")
+
+
+def cursor_text(cursor: Cursor) -> str:
+    return f"{(cursor.published - _EPOCH) // timedelta(microseconds=1)}-{cursor.id}"
+
+
+def parse_cursor(text: str | None) -> Cursor | None:
+    """The ``before`` parameter: None (the first page) when absent, 400 when it is not a cursor."""
+    if text is None or text == "":
+        return None
+    found = _CURSOR.fullmatch(text)
+    if found is None or int(found[2]) > _MAX_ID:
+        raise web.HTTPBadRequest(text=BAD_CURSOR)
+    try:
+        published = _EPOCH + timedelta(microseconds=int(found[1]))
+    except OverflowError:
+        raise web.HTTPBadRequest(text=BAD_CURSOR) from None
+    return Cursor(published, int(found[2]))
+
+
+def next_url(discussion: Discussion, cursor: Cursor | None) -> str | None:
+    return f"{discussion.page_ap_id}/threads?before={cursor_text(cursor)}" if cursor else None
+
+
+async def threads_context(session: AsyncSession, request: web.Request, discussion: Discussion,
+                          is_official: bool, is_moderator: bool, user: User | None,
+                          before: Cursor | None = None) -> dict:
+    """What a list of threads needs (the discussion page and the threads pages): the page of threads
+    and the link to the next, and what each contribution's HTML depends on."""
+    found = await contributions.thread_page(session, discussion, before=before, limit=THREADS_PER_PAGE,
+                                            include_hidden=True)
+    open_for_contributions = discussion.status == "open" and discussion.moderation == "approved"
+    return {
+        "discussion": discussion,
+        "is_moderator": is_moderator,
+        "is_official": is_official,
+        "open": open_for_contributions,
+        "can_contribute": bool(user) and open_for_contributions
+        and (is_official or not discussion.official_only),
+        # A hidden contribution keeps its place (its replies stay): the reason is shown instead.
+        "thread": found.items,
+        "next_threads": next_url(discussion, found.next),
+        "threads": fragments.threads(request.app.get(FRAGMENTS)),
+        "hidden_reasons": await reports.hidden_in_discussion(session, discussion.id),
+        "supported": lambda c: contributions.supported_by_community(c, discussion),
+        "alignments": ALIGNMENTS,
+    }
+
+
+async def contribution_target(session: AsyncSession, request: web.Request, discussion: Discussion,
+                              contribution: Contribution) -> str:
+    """Where to send someone back to a contribution: its place on the discussion page when its
+    thread is on the first page, else its own page (which shows it with its replies)."""
+    anchor = contribution_anchor(contribution)
+    root = await contributions.root_of(session, contribution, include_hidden=True)
+    if await contributions.threads_before(session, discussion, root, include_hidden=True) < THREADS_PER_PAGE:
+        return f"{discussion.page_ap_id}#{anchor}"
+    return f"{discussion.page_ap_id}/contributions/{contribution.id}#{anchor}"
+
+
+async def viewer_state(session: AsyncSession, org: Actor, discussion: Discussion,
+                       user: User | None) -> tuple[bool, bool, dict[str, set]]:
+    """Who the visitor is on this discussion: official?, moderator?, and their marks (what they
+    agreed with, whether they follow it, the initiatives where they acted)."""
+    me = await person(session, user) if user else None
+    following = bool(me) and await follows.find(session, me, discussion.group) is not None
+    return (await has_role(session, user, org, OFFICIALS), await has_role(session, user, org, MODERATORS),
+            {"agreed": await contributions.agreed_ids(session, me, discussion),
+             "own": await contributions.own_unagreed_ids(session, me, discussion),
+             "following": {discussion.id} if following else set(),
+             "acted": await community.acted_in(session, me, discussion)})
+
+
+async def discussion_viewer(request: web.Request) -> Viewer | None:
+    """The signed-in visitor's side of the discussion page (and of its threads pages), without
+    rendering it (web/cache.py)."""
+    async def sides(session: AsyncSession, user: User, org: Actor) -> tuple[str, dict]:
+        discussion = await discussion_in(session, request, org, user)
+        is_official, is_moderator, marks = await viewer_state(session, org, discussion, user)
+        return audience_of(is_official, is_moderator), marks
+
+    return await viewer_on_organisation_page(request, sides)
+
+
+@viewers_from(discussion_viewer)
+async def threads_page(request: web.Request) -> web.StreamResponse:
+    """GET /orgs/{org}/discussions/{slug}/threads?before=<cursor>: the next threads, as a page, or
+    with ``partial=1`` the list items and the next link alone. Readable by whoever may read the
+    discussion (the same 404 otherwise)."""
+    before = parse_cursor(request.query.get("before"))
+    user = await current_user(request)
+    async with runtime(request).sessions() as session:
+        org: Actor = await organisation(session, request)
+        discussion = await discussion_in(session, request, org, user)
+        is_official, is_moderator, marks = await viewer_state(session, org, discussion, user)
+        context = await threads_context(session, request, discussion, is_official, is_moderator, user, before)
+        progress = await contributions.progress(session, discussion)
+    context.update(org=org, progress=progress,
+                   mark=share_page(request, user is not None, audience_of(is_official, is_moderator), **marks))
+    partial = request.query.get("partial") == "1"
+    return await page(request, "participation/_threads.html" if partial else "participation/threads.html",
+                      context)
+
+
+def add_routes(app: web.Application) -> None:
+    fragments.setup(app)
+    app.router.add_get("/orgs/{org}/discussions/{slug}/threads", threads_page)
