@@ -431,6 +431,7 @@ async def bench(size: Size, only: list[str], fedify_workers: list[int]) -> list[
     async with receiver(size.hosts) as rec, aiohttp.ClientSession() as http:
         for name in only:
             print(f"{name}: {size.followers:,} followers on {size.hosts} hosts …", flush=True)
+            done = len(runs)
             try:
                 if name == "raw":
                     runs.append(await run_raw(size, rec, http))
@@ -443,7 +444,7 @@ async def bench(size: Size, only: list[str], fedify_workers: list[int]) -> list[
                     runs.append(await run_herd(size, rec, http))
             except Exception as exc:  # one sender failing still reports the others
                 runs.append(Run(name, error=f"{type(exc).__name__}: {exc}"))
-            for run in runs[-1:]:
+            for run in runs[done:]:
                 print(f"  {describe(run)}", flush=True)
     return runs
 
