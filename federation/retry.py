@@ -6,7 +6,10 @@ import random
 import time
 from email.utils import parsedate_to_datetime
 
-BASE_DELAY = 30.0  # seconds before the second try
+# Seconds before the second try. Read at each call, not bound as a default, so that one setting
+# (or a test that must finish in seconds) can shorten every back-off at once; a caller may also
+# pass ``base_delay`` to override it per call.
+BASE_DELAY = 30.0
 MAX_DELAY = 12 * 3600.0  # no two tries further apart than this, Retry-After included
 JITTER = 0.2  # ±20 %, so that deliveries failing together do not all come back together
 
@@ -39,10 +42,13 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
-def backoff(attempts: int, rng: random.Random | None = None) -> float:
+def backoff(attempts: int, rng: random.Random | None = None, base_delay: float | None = None) -> float:
     """Exponential back-off after ``attempts`` tries: 30 s, 60 s, 120 s … capped, with jitter."""
+    base = BASE_DELAY if base_delay is None else base_delay
+    if base <= 0:
+        raise ValueError(f"the base delay must be positive, not {base}")
     # The exponent is bounded so that a huge attempt count cannot overflow the float.
-    raw = min(BASE_DELAY * 2.0 ** min(attempts - 1, 32), MAX_DELAY)
+    raw = min(base * 2.0 ** min(attempts - 1, 32), MAX_DELAY)
     spread = (rng or random).uniform(-JITTER, JITTER)
     return raw * (1.0 + spread)
 
@@ -56,13 +62,14 @@ def retry_delay(
     give_up_after: float,
     rng: random.Random | None = None,
     now: float | None = None,
+    base_delay: float | None = None,
 ) -> float | None:
     """Seconds until the next try after a failed one, or None to stop trying (permanent or too late).
 
     ``attempts`` counts the tries made so far, the failed one included; ``status`` is the HTTP
     status, None for a network error or time-out; ``elapsed`` is the time since the delivery was
     queued and ``give_up_after`` the horizon past which we stop; ``now`` (epoch seconds) is only
-    used to read an HTTP-date ``Retry-After``.
+    used to read an HTTP-date ``Retry-After``; ``base_delay`` replaces BASE_DELAY.
     """
     if attempts < 1:
         raise ValueError(f"attempts must be at least 1, not {attempts}")
@@ -70,7 +77,7 @@ def retry_delay(
         raise ValueError(f"status {status} is a success, not a failure to retry")
     if is_permanent(status):
         return None
-    delay = backoff(attempts, rng)
+    delay = backoff(attempts, rng, base_delay)
     asked = parse_retry_after(retry_after, time.time() if now is None else now)
     if asked is not None:
         # Honour the server's wish, but never sooner than our own back-off (a Retry-After: 0 must
