@@ -395,32 +395,86 @@ async def run_fedify(size: Size, rec: Receiver, http: aiohttp.ClientSession, wor
 
 
 async def run_herd(size: Size, rec: Receiver, http: aiohttp.ClientSession) -> Run:
+    """bovine-herd under hypercorn (deploy/peers/herd_app.py, SQLite store), its followers
+    inserted straight into the store, one Create posted through its C2S outbox."""
     if not HERD_PYTHON.exists():
         return Run("herd", error=f"not installed: {HERD_PYTHON} (make peers)")
     async with AsyncExitStack() as stack:
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="herd-fanout-")))
         (directory / "followers.json").write_text(json.dumps(followers(size, rec.ports)))
+        port = free_port()
+        domain = f"http://{HOST}:{port}"
+        env = {**os.environ, "BOVINE_DB_URL": f"sqlite://{directory / 'herd.sqlite3'}",
+               "PYTHONPATH": str(ROOT / "deploy" / "peers"), "BUTCHER_ALLOW_HTTP": "1",
+               "HERD_LOG_LEVEL": "WARNING"}  # bovine logs every response at INFO otherwise
+        sender = [str(HERD_PYTHON), str(ROOT / "bench" / "peers" / "herd_sender.py")]
+        prepared = await herd_command(
+            [*sender, "prepare", "--domain", domain, "--followers", str(directory / "followers.json")],
+            directory, env, 600)
         proc = await asyncio.create_subprocess_exec(
-            str(HERD_PYTHON), str(ROOT / "bench" / "peers" / "herd_sender.py"),
-            "--host", HOST, "--followers", str(directory / "followers.json"), "--dir", str(directory),
-            stdout=asyncio.subprocess.PIPE, cwd=directory)
+            str(HERD_PYTHON), "-m", "hypercorn", "herd_app:app", "--bind", f"{HOST}:{port}",
+            cwd=directory, env=env, stdout=asyncio.subprocess.DEVNULL)
         stack.push_async_callback(stop_process, proc)
-        line = await asyncio.wait_for(proc.stdout.readline(), 600)
-        if not line:
-            return Run("herd", error=f"the bovine-herd sender exited with {await proc.wait()}")
-        control = json.loads(line)["control"]
-        before, cpu = await rec.count(http), cpu_seconds(proc.pid)
+        await wait_listening(http, f"{domain}/.well-known/nodeinfo", proc)
+        before, cpu = await rec.count(http), cpu_tree(proc.pid)
         started = time.perf_counter()
-        async with http.post(f"{control}/post") as response:
-            if response.status != 200:
-                return Run("herd", error=f"the herd sender answered {response.status}: {await response.text()}")
+        await herd_command([*sender, "post", "--domain", domain, "--secret", prepared["secret"]],
+                           directory, env, 120)
         deadline = time.monotonic() + SENDER_TIMEOUT
         got = await rec.wait_for(http, before + size.followers, deadline, proc) - before
-        wall, cpu = time.perf_counter() - started, cpu_seconds(proc.pid) - cpu
+        wall, cpu = time.perf_counter() - started, cpu_tree(proc.pid) - cpu
     run = Run("herd", got, wall, cpu)
+    run.notes.append("CPU of the hypercorn process tree, SQLite store in it")
     if got != size.followers:
         run.error = f"{got} of {size.followers} counted before the timeout or exit"
     return run
+
+
+async def herd_command(argv: list[str], cwd: Path, env: dict, seconds: float) -> dict:
+    proc = await asyncio.create_subprocess_exec(*argv, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), seconds)
+    finally:
+        await stop_process(proc)
+    if proc.returncode:
+        raise RuntimeError(f"{argv[2]} {argv[3]}: exit {proc.returncode}: {err.decode()[-1500:]}")
+    return json.loads(out.decode().strip().splitlines()[-1])
+
+
+async def wait_listening(http: aiohttp.ClientSession, url: str, proc, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.returncode is None:
+        with suppress(aiohttp.ClientError, OSError):
+            async with http.get(url) as response:
+                if response.status < 500:
+                    return
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"nothing answered at {url}")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def cpu_tree(pid: int) -> float:
+    """CPU seconds of a process and its live descendants (hypercorn may fork a worker)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        with suppress(OSError):
+            total += cpu_seconds(current)
+        todo += children.get(current, [])
+    return total
 
 
 # --- the run ----------------------------------------------------------------------------------------------
