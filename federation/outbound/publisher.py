@@ -69,11 +69,14 @@ class Publisher:
             return
         insert = sqlite_insert if is_sqlite(self.rt.settings.effective_database_url) else pg_insert
         now = utcnow()
-        result = await self.session.execute(
-            insert(Delivery).values([
-                {"activity_id": activity.id, "inbox": inbox, "host": host_of(inbox),
-                 "state": "queued", "attempts": 0, "next_try_at": now, "created_at": now}
-                for inbox in targets
-            ]).on_conflict_do_nothing(index_elements=["activity_id", "inbox"])
-        )
-        self.deliveries += result.rowcount
+        # One statement with a parameter list (compiled once, cached), not a VALUES clause built
+        # per batch: compiling 1,000 rows of VALUES cost more than inserting them. RETURNING
+        # counts the rows inserted (not those an earlier batch had already queued).
+        statement = (insert(Delivery).on_conflict_do_nothing(index_elements=["activity_id", "inbox"])
+                     .returning(Delivery.id))
+        result = await self.session.execute(statement, [
+            {"activity_id": activity.id, "inbox": inbox, "host": host_of(inbox),
+             "state": "queued", "attempts": 0, "next_try_at": now, "created_at": now}
+            for inbox in targets
+        ])
+        self.deliveries += len(result.all())
