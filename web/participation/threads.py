@@ -35,7 +35,7 @@ from web.render import current_user
 
 THREADS_PER_PAGE = 20
 # ``before``: microseconds since 1970 (UTC) and the id of the last root shown, "1765000000000000-42".
-_CURSOR = re.compile(r"(\d{1,16})-(\d{1,10})")
+_CURSOR = re.compile(r"([0-9]{1,16})-([0-9]{1,10})")  # ASCII digits only (\d takes any script's)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_ID = 2**31 - 1  # an INTEGER column on PostgreSQL: a larger id in a query would be an error
 BAD_CURSOR = _("This list of contributions does not exist: go back to the discussion.")
