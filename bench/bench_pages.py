@@ -17,10 +17,10 @@ Pages (issue "Participation spaces"): p50 ≤ 25 ms, p99 ≤ 100 ms at 32 connec
 raw page rate, and no full scan of proposal_supports in the query plans of those pages (checked
 with EXPLAIN on the same data). Both pages are measured for anonymous visitors and for 32
 signed-in residents (one per connection), each with their own agreements and supports; before the
-run, every resident's copy is checked to carry their own marks. A run asking for a new URL each
-time (nothing served from the page cache) gives the cost of a rendering: the web process's CPU
-time per page, reported beside the cached figures (a cache may help a goal, never be the only
-thing that meets it).
+run, every resident's copy is checked to carry their own marks. Beside the cached figures, the
+cost of a rendering (a cache may help a goal, never be the only thing that meets it): a run asking
+for a new URL each time (the page cache misses; the web process's CPU time per page), and cold
+renderings in this process with nothing cached at all (handler CPU time, median).
 
 Mixed reads and writes: 32 connections read the discussion page (anonymous, then 32 signed-in
 residents) while one more signed-in resident posts contributions through the web form (CSRF token,
@@ -47,6 +47,8 @@ import multiprocessing
 import os
 import re
 import sqlite3
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -294,6 +296,51 @@ async def plans(url: str, settings: Settings) -> list[str]:
             + [f"indexed: {p}" for p in problems_ok])
 
 
+async def cold_renders(url: str, settings: Settings, renders: int) -> dict[str, float]:
+    """Median CPU milliseconds of the handler of each page for a signed-in resident, rendered
+    in-process with nothing cached: a new URL each time (the page cache misses) and, where the
+    node keeps rendered contributions (web/participation/fragments.py), those emptied first."""
+    try:
+        from web.participation.fragments import FRAGMENTS
+    except ImportError:  # code from before the fragment cache
+        FRAGMENTS = None
+    app = create_app(settings, background=False)
+    spent: list[float] = []
+
+    @web.middleware
+    async def cpu(request, handler):
+        started = time.process_time()
+        try:
+            return await handler(request)
+        finally:
+            spent.append(time.process_time() - started)
+
+    app.middlewares.insert(0, cpu)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, HOST, port).start()
+    medians = {}
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+            headers = {"Cookie": f"{COOKIE}={await login(http, f'http://{HOST}:{port}')}"}
+            for name, path in PAGES.items():
+                times = []
+                for n in range(renders):
+                    if FRAGMENTS is not None and FRAGMENTS in app:
+                        app[FRAGMENTS].clear()
+                    spent.clear()
+                    target = f"http://{HOST}:{port}{path}{'&' if '?' in path else '?'}cold={n}"
+                    async with http.get(target, headers=headers) as response:
+                        assert response.status == 200, (path, response.status)
+                        await response.read()
+                    times.append(spent[0] * 1000)
+                medians[name] = statistics.median(times)
+    finally:
+        await runner.cleanup()
+    return medians
+
+
 def serve_node(port: int, url: str, data_dir: str, ready) -> None:
     settings = Settings(base_url=f"http://{HOST}:{port}", database_url=url, data_dir=Path(data_dir),
                         development=True, secret_key="bench")
@@ -384,7 +431,8 @@ class Cell:
     readers: str
     writes: int
     likes: int
-    elapsed: float
+    seconds: float  # how long writes and Likes were sent
+    elapsed: float  # until the last read answered
     latencies: list[float]
     failures: int
     wrote: Sent
@@ -435,7 +483,7 @@ async def _cell(page: str, db: Path, node_pid: int, cookies: list[str] | None, w
         steady(writes, seconds, writer.post),
         steady(likes, seconds, lambda k: likers.send(http, batch[k])))
     cpu = cpu_seconds(node_pid) - cpu
-    return Cell(readers, writes, likes, elapsed, latencies, failures, wrote, liked, cpu, contributions,
+    return Cell(readers, writes, likes, seconds, elapsed, latencies, failures, wrote, liked, cpu, contributions,
                 await _catch_up(db))
 
 
@@ -490,9 +538,9 @@ def _mixed_lines(cells: list[Cell], scale: Scale, judged: bool) -> tuple[list[st
         if c.failures:
             line += f", {c.failures} non-200"
         if c.writes:
-            line += "; writes: " + c.wrote.summary(303, c.elapsed, "POSTs")
+            line += "; writes: " + c.wrote.summary(303, c.seconds, "POSTs")
         if c.likes:
-            line += "; Likes: " + c.liked.summary(202, c.elapsed, "signed POSTs")
+            line += "; Likes: " + c.liked.summary(202, c.seconds, "signed POSTs")
         line += (f"; {c.contributions} contributions at the start; web process CPU {c.cpu / c.elapsed:.0%} "
                  f"of one core; " + (f"its work done {c.caught_up:.1f} s after the cell" if c.caught_up is not None
                                      else "its work NOT done 20 s after the cell"))
@@ -520,10 +568,29 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("requests", nargs="?", type=int, help="requests per cached-page run (default 2000)")
     parser.add_argument("--seconds", type=float, help=f"length of each timed run (default {2 * TTL + 1:.0f})")
     parser.add_argument("--quick", action="store_true", help="small data, short runs, nothing written")
+    parser.add_argument("--code", help="what code is measured, for the results (default: the checkout's commit)")
     args = parser.parse_args()
     args.requests = args.requests or (200 if args.quick else 2000)
     args.seconds = args.seconds or (1.5 if args.quick else 2 * TTL + 1)
     return args
+
+
+def _code() -> str:
+    """The commit measured, and whether the checkout had changes not committed."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, check=True, timeout=10).stdout.strip()
+        changed = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                 capture_output=True, text=True, check=True, timeout=10).stdout.split("\n")
+    except (OSError, subprocess.SubprocessError):
+        return "not a git checkout"
+    changed = sorted(line[3:] for line in changed if line.strip())
+    return f"commit {commit}" + (f" with changes not committed in {', '.join(changed)}" if changed else "")
+
+
+def _load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def _say(began: float, what: str) -> None:
@@ -555,7 +622,7 @@ def _page_runs(base: str, raw: str, node_pid: int, n: int, seconds: float, cooki
         results[f"{name}, {READERS} signed-in residents (shared rendering, own marks; "
                 f"≥ {seconds:.0f} s, cache refreshed every {TTL:.0f} s)"] = asyncio.run(
             load(f"{base}{path}", n, cookies=cookies, min_seconds=seconds, cookie_name=COOKIE))
-        fresh = f"{name}, signed in, a new URL each request (page cache missed; reference)"
+        fresh = f"{name}, signed in, a new URL each request (page cache missed, other caches kept; reference)"
         cpu = cpu_seconds(node_pid)
         results[fresh] = asyncio.run(load(f"{base}{path}", max(32, n // 20), cookies=cookies, fresh_urls=True,
                                           cookie_name=COOKIE))
@@ -589,7 +656,7 @@ def main() -> None:
     args = _arguments()
     scale = QUICK if args.quick else FULL
     n, seconds = args.requests, args.seconds
-    began = time.perf_counter()
+    began, load_before = time.perf_counter(), _load_average()
     ctx = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory() as data_dir:
         db = Path(data_dir) / "bench.db"
@@ -603,7 +670,8 @@ def main() -> None:
         settings = Settings(base_url=base, database_url=url, data_dir=Path(data_dir), development=True,
                             secret_key="bench")
         plan_lines = asyncio.run(plans(url, settings))
-        _say(began, "query plans read")
+        cold = asyncio.run(cold_renders(url, settings, 5 if args.quick else 20))
+        _say(began, "query plans and cold renderings measured")
         procs = [_start(ctx, serve_remote, REMOTE_HOST, remote_port, likers.documents),
                  _start(ctx, serve_node, node_port, url, data_dir), _start(ctx, serve_raw, raw_port)]
         node_pid, memory = procs[1].pid, {}
@@ -631,9 +699,14 @@ def main() -> None:
              f"of the organisation on 100 servers (their shared inboxes answered 202 on {REMOTE_HOST}) "
              f"(SQLite, seeded in {seeded:.0f} s); at least {n} requests per run, "
              f"{CONCURRENCY} connections; the node in one process, the load from another, on the same "
-             f"{os.cpu_count()} cores; whole command {time.perf_counter() - began:.0f} s"]
+             f"{os.cpu_count()} cores (load average {load_before} before the run, {_load_average()} after: other "
+             f"work on the machine counts); whole command {time.perf_counter() - began:.0f} s",
+             f"code measured: {args.code or _code()}"]
     page_lines, ok = _page_lines(results, cpu_per_page)
     lines += page_lines
+    lines.append("cold rendering, signed in (nothing cached: a new URL, rendered contributions emptied; "
+                 "in-process, CPU of the handler, median): "
+                 + ", ".join(f"{name} {ms:.1f} ms" for name, ms in cold.items()))
     lines.append("query plans (EXPLAIN QUERY PLAN): " + "; ".join(plan_lines))
     ok &= not any(line.startswith("FULL SCAN") for line in plan_lines)
     lines.append(f"mixed reads and writes: {seconds:.0f} s per cell, readers on the discussion page over "
