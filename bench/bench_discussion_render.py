@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy import event, update
 
@@ -47,6 +48,17 @@ async def measure(renders: int, profile: bool) -> list[str]:
         app = create_app(Settings(base_url=base, database_url=url, data_dir=Path(data_dir),
                                   development=True, secret_key="bench"), background=False)
         spent: list[float] = []
+        templates: list[float] = []
+        render_template = aiohttp_jinja2.render_template
+
+        def timed_render(*args, **kwargs):  # the template's share of the CPU
+            started = time.process_time()
+            try:
+                return render_template(*args, **kwargs)
+            finally:
+                templates.append(time.process_time() - started)
+
+        aiohttp_jinja2.render_template = timed_render
 
         @web.middleware
         async def cpu(request, handler):
@@ -72,7 +84,7 @@ async def measure(renders: int, profile: bool) -> list[str]:
 
                 async def run(label: str, headers: dict, *, clear: bool, change: bool = False) -> None:
                     nonlocal n
-                    times, queries = [], 0
+                    times, in_templates, queries = [], [], 0
                     for _ in range(renders):
                         if clear:
                             fragments.clear()
@@ -82,17 +94,23 @@ async def measure(renders: int, profile: bool) -> list[str]:
                                                 .values(agree_count=Contribution.agree_count + 1))
                         n += 1
                         spent.clear()
+                        templates.clear()
                         statements.clear()
                         async with http.get(f"{base}{PAGE}?r={n}", headers=headers) as response:
                             assert response.status == 200, response.status
                             await response.read()
                         times.append(spent[0] * 1000)
+                        in_templates.append(sum(templates) * 1000)
                         queries = len(statements)
                     lines.append(f"{label}: median {statistics.median(times):.1f} ms CPU, "
-                                 f"min {min(times):.1f} ms, {queries} SQL statements ({renders} renderings)")
+                                 f"min {min(times):.1f} ms, of which template {statistics.median(in_templates):.1f} ms; "
+                                 f"{queries} SQL statements ({renders} renderings)")
                     if "--sql" in sys.argv:
                         print("\n".join(s.split("\n")[0][:150] for s in statements))
 
+                for headers in ({}, cookie):  # templates compiled, connections opened
+                    async with http.get(f"{base}{PAGE}?warm-up", headers=headers) as response:
+                        await response.read()
                 for who, headers in (("anonymous", {}), ("signed-in resident", cookie)):
                     await run(f"{who}, cold fragments", headers, clear=True)
                     await run(f"{who}, warm fragments", headers, clear=False)

@@ -43,8 +43,8 @@ from web.participation.organisations import profile_of, theme_version
 from web.participation.threads import (
     contribution_target,
     discussion_viewer,
+    reader_state,
     threads_context,
-    viewer_state,
 )
 from web.render import add_vary, current_user, read_form
 
@@ -60,7 +60,7 @@ SELF_AGREEMENT = _("You cannot agree with your own contribution.")
 async def discussion_context(session: AsyncSession, request: web.Request, org: Actor,
                              discussion: Discussion, user: User | None) -> dict:
     """Everything both parts of the discussion page show (the first page of threads)."""
-    is_official, is_moderator, marks = await viewer_state(session, org, discussion, user)
+    is_official, is_moderator, marks = await reader_state(request, session, org, discussion, user)
     profile = await profile_of(session, org)
     articles = await community.articles(session, discussion)
     ranked = await community.key_stakeholders(session, discussion, limit=5)

@@ -23,10 +23,9 @@ from web.participation.common import (
     audience_of,
     contribution_anchor,
     discussion_in,
-    has_role,
+    memberships,
     organisation,
     page,
-    person,
     runtime,
     viewer_on_organisation_page,
 )
@@ -82,10 +81,15 @@ async def threads_context(session: AsyncSession, request: web.Request, discussio
         "thread": found.items,
         "next_threads": next_url(discussion, found.next),
         "threads": fragments.threads(request.app.get(FRAGMENTS)),
-        "hidden_reasons": await reports.hidden_in_discussion(session, discussion.id),
+        "hidden_reasons": await reports.hidden_in_discussion(session, discussion.id)
+        if any(_hidden(item) for item in found.items) else {},
         "supported": lambda c: contributions.supported_by_community(c, discussion),
         "alignments": ALIGNMENTS,
     }
+
+
+def _hidden(item: contributions.ThreadItem) -> bool:
+    return item.contribution.hidden or any(_hidden(reply) for reply in item.replies)
 
 
 async def contribution_target(session: AsyncSession, request: web.Request, discussion: Discussion,
@@ -102,14 +106,33 @@ async def contribution_target(session: AsyncSession, request: web.Request, discu
 async def viewer_state(session: AsyncSession, org: Actor, discussion: Discussion,
                        user: User | None) -> tuple[bool, bool, dict[str, set]]:
     """Who the visitor is on this discussion: official?, moderator?, and their marks (what they
-    agreed with, whether they follow it, the initiatives where they acted)."""
-    me = await person(session, user) if user else None
-    following = bool(me) and await follows.find(session, me, discussion.group) is not None
-    return (await has_role(session, user, org, OFFICIALS), await has_role(session, user, org, MODERATORS),
-            {"agreed": await contributions.agreed_ids(session, me, discussion),
-             "own": await contributions.own_unagreed_ids(session, me, discussion),
-             "following": {discussion.id} if following else set(),
+    agreed with, whether they follow it, the initiatives where they acted): four small queries,
+    run twice for a reader new to the page (web/cache.py, then the handler)."""
+    if user is None:
+        return False, False, {"agreed": set(), "own": set(), "following": set(), "acted": set()}
+    me = user.actor  # loaded with the user: its id is all the queries below need
+    roles = await memberships(session, user, org)
+    following = await follows.find(session, me, discussion.group) is not None
+    agreed, own = await contributions.reader_marks(session, me, discussion)
+    return (bool(roles & set(OFFICIALS)), bool(roles & set(MODERATORS)),
+            {"agreed": agreed, "own": own, "following": {discussion.id} if following else set(),
              "acted": await community.acted_in(session, me, discussion)})
+
+
+# What viewer_state found for this request (web/cache.py asks for the reader's side before the
+# handler runs, for a reader new to the page): the handler uses it instead of asking again.
+_READER_STATE = web.RequestKey("civic_discussion_reader_state", tuple)
+
+
+async def reader_state(request: web.Request, session: AsyncSession, org: Actor, discussion: Discussion,
+                       user: User | None) -> tuple[bool, bool, dict[str, set]]:
+    """:func:`viewer_state`, once per request."""
+    known = request.get(_READER_STATE)
+    if known is not None and known[0] == (discussion.id, user.id if user else None):
+        return known[1]
+    state = await viewer_state(session, org, discussion, user)
+    request[_READER_STATE] = ((discussion.id, user.id if user else None), state)
+    return state
 
 
 async def discussion_viewer(request: web.Request) -> Viewer | None:
@@ -117,7 +140,7 @@ async def discussion_viewer(request: web.Request) -> Viewer | None:
     rendering it (web/cache.py)."""
     async def sides(session: AsyncSession, user: User, org: Actor) -> tuple[str, dict]:
         discussion = await discussion_in(session, request, org, user)
-        is_official, is_moderator, marks = await viewer_state(session, org, discussion, user)
+        is_official, is_moderator, marks = await reader_state(request, session, org, discussion, user)
         return audience_of(is_official, is_moderator), marks
 
     return await viewer_on_organisation_page(request, sides)
@@ -133,7 +156,7 @@ async def threads_page(request: web.Request) -> web.StreamResponse:
     async with runtime(request).sessions() as session:
         org: Actor = await organisation(session, request)
         discussion = await discussion_in(session, request, org, user)
-        is_official, is_moderator, marks = await viewer_state(session, org, discussion, user)
+        is_official, is_moderator, marks = await reader_state(request, session, org, discussion, user)
         context = await threads_context(session, request, discussion, is_official, is_moderator, user, before)
         progress = await contributions.progress(session, discussion)
     context.update(org=org, progress=progress,
