@@ -20,13 +20,14 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 
 from activities.normalize import id_of
 from federation.delivery import DEFAULT_CONCURRENCY
 from federation.fanout import process_events
+from federation.isolation import transient
 from node.db import transaction
-from node.models import Activity, Actor, Delivery, DeliveryStates, Follow, FollowStates
+from node.models import Activity, Actor, Delivery, DeliveryStates, Follow, FollowStates, OutboxEvent
 from node.services import actors, notes
 from tests.conftest import start_node
 from tests.faults.receiver import CountingInboxes
@@ -151,3 +152,40 @@ async def test_postgresql_crash_during_deliveries__none_lost_repeats_bounded(
     # Repeats are at most the rows the worker held at the crash: claimed, POSTed or in flight,
     # their outcomes not yet recorded (two claim batches at most, federation.delivery).
     assert len(repeated) <= 2 * CLAIM_BATCH
+
+
+@pytest.mark.parametrize("mode", ["immediate", "fast"])
+async def test_postgresql_stopped_in_the_middle_of_the_fan_out__rows_made_once(pg, node, inboxes,
+                                                                              mode):
+    """The server goes down while the fan-out inserts the post's delivery rows (the first INSERT
+    stops it, ``immediate``: a crash, ``fast``: an administrator's shutdown): the fan-out raises,
+    the post's event stays pending — never marked failed — and once the server is back the fan-out
+    makes every row, once."""
+    org, targets = await followers(node, inboxes)
+    async with transaction(node.rt.sessions) as s:
+        await notes.publish_announcement(s, node.uris, org, "<p>Réunion publique mardi</p>")
+    engine = node.rt.sessions.kw["bind"].sync_engine
+    stopped = []
+
+    def stop_at_first_insert(_conn, _cursor, statement, _parameters, _context, _many) -> None:
+        if not stopped and statement.lstrip().upper().startswith("INSERT INTO DELIVERIES"):
+            stopped.append(statement)
+            pg.stop(mode)  # blocks this event loop for the stop: nothing else may run meanwhile
+
+    event.listen(engine, "before_cursor_execute", stop_at_first_insert)
+    try:
+        with pytest.raises(Exception) as raised:
+            await process_events(node.rt)
+    finally:
+        event.remove(engine, "before_cursor_execute", stop_at_first_insert)
+    assert stopped, "the fan-out inserted no delivery row: nothing was tested"
+    assert transient(raised.value), repr(raised.value)
+    await asyncio.to_thread(pg.start)
+
+    assert (await process_events(node.rt))[1] == len(targets)
+    assert await process_events(node.rt) == (0, 0)
+    async with node.rt.sessions() as s:
+        inboxes_queued = list(await s.scalars(select(Delivery.inbox)))
+        events = list(await s.scalars(select(OutboxEvent.error)))
+    assert sorted(inboxes_queued) == sorted(targets)  # every inbox, once
+    assert events and not any(events)  # no event was recorded as failed
