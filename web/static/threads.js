@@ -27,8 +27,8 @@
     var template = document.createElement("template");
     template.innerHTML = html;
     var first = null;
-    Array.prototype.forEach.call(template.content.querySelectorAll(":scope > li"), function (item) {
-      if (!item.id || !document.getElementById(item.id)) {
+    Array.prototype.slice.call(template.content.children).forEach(function (item) {
+      if (item.tagName === "LI" && (!item.id || !document.getElementById(item.id))) {
         list.appendChild(item);
         first = first || item;
       }
