@@ -36,7 +36,7 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_pages import FULL, PAGES, QUICK, READERS, Scale, seed, serve_raw, sign_in_readers  # noqa: E402
-from bench.load import CONCURRENCY, HOST, free_port, load, memory_mb, pct, wait_up  # noqa: E402
+from bench.load import CONCURRENCY, HOST, cpu_seconds, free_port, load, memory_mb, pct, wait_up  # noqa: E402
 from bench.report import append  # noqa: E402
 from web.cache import TTL  # noqa: E402
 from web.security import COOKIE  # noqa: E402
@@ -121,10 +121,15 @@ def _load(url: str, seconds: float, cookies: list[str] | None, fresh_urls: bool)
                             cookie_name=COOKIE))
 
 
-def measure(pool: ProcessPoolExecutor, url: str, seconds: float, cookies=None, fresh_urls=False):
-    """(elapsed, latencies, failures) of a run of ``seconds``, after a warm-up of 2 seconds."""
+def measure(pool: ProcessPoolExecutor, url: str, seconds: float, cookies=None, fresh_urls=False,
+            pids: tuple[int, ...] = ()):
+    """(elapsed, latencies, failures, CPU seconds per second of each of ``pids``) of a run of
+    ``seconds``, after a warm-up of 2 seconds."""
     pool.submit(_load, url, 2.0, cookies, fresh_urls).result()
-    return pool.submit(_load, url, seconds, cookies, fresh_urls).result()
+    before = [cpu_seconds(pid) for pid in pids]
+    elapsed, latencies, failures = pool.submit(_load, url, seconds, cookies, fresh_urls).result()
+    used = [(cpu_seconds(pid) - cpu) / elapsed for pid, cpu in zip(pids, before, strict=True)]
+    return elapsed, latencies, failures, used
 
 
 @dataclass
@@ -146,13 +151,13 @@ def run_node(pool, data_dir: str, url: str, port: int, processes: int, seconds: 
             asyncio.run(wait_up(base + PAGE))
         except RuntimeError:
             raise RuntimeError(f"the node did not answer; its output:\n{node.log.read_text()}") from None
-        pids = node.web_pids()
+        pids = tuple(node.web_pids())
         assert len(pids) == processes, node.log.read_text()
         # Sign the residents in and check that each one's copy carries their own marks.
         cookies = asyncio.run(sign_in_readers(base, scale, asyncio.run(seeded_index(url))))
-        run.results["anonymous"] = measure(pool, base + PAGE, seconds)
-        run.results["signed in"] = measure(pool, base + PAGE, seconds, cookies)
-        run.results["new URL"] = measure(pool, base + PAGE, seconds / 2, cookies, fresh_urls=True)
+        run.results["anonymous"] = measure(pool, base + PAGE, seconds, pids=pids)
+        run.results["signed in"] = measure(pool, base + PAGE, seconds, cookies, pids=pids)
+        run.results["new URL"] = measure(pool, base + PAGE, seconds / 2, cookies, True, pids)
         run.rss = [memory_mb(pid)[0] for pid in pids]
         if processes > 1:
             run.supervisor_rss = memory_mb(node.proc.pid)[0]
@@ -162,9 +167,11 @@ def run_node(pool, data_dir: str, url: str, port: int, processes: int, seconds: 
 
 
 def describe(result) -> tuple[float, str]:
-    elapsed, latencies, failures = result
+    elapsed, latencies, failures, used = result
     rate = len(latencies) / elapsed
     text = f"{rate:,.0f} req/s, p50 {pct(latencies, .5):.1f} ms, p99 {pct(latencies, .99):.1f} ms"
+    if used:
+        text += f", CPU {' + '.join(f'{share:.2f}' for share in used)} s/s"
     return rate, text + (f", {failures} non-200" if failures else "")
 
 
@@ -173,16 +180,19 @@ LABELS = {"anonymous": "anonymous (page cache)",
           "new URL": "signed in, a new URL each request (every page rendered)"}
 
 
-def report(raw_result, runs: dict[int, Run], scale: Scale, seeded: float, seconds: float) -> list[str]:
+def report(raw_result, runs: dict[int, Run], scale: Scale, seeded: float, seconds: float,
+           load_before: float) -> list[str]:
     raw_rate, raw_text = describe(raw_result)
     lines = [
         f"data: {scale.proposals:,} proposals, {scale.proposals * scale.supporters:,} supports, "
         f"{scale.contributions} contributions in one discussion, {scale.followers:,} followers "
         f"(bench_pages.seed() on PostgreSQL, seeded in {seeded:.0f} s); page {PAGE}; "
         f"{CONCURRENCY} connections from one load process; {seconds:.0f} s per cell "
-        f"({seconds / 2:.0f} s for new URLs) after a 2 s warm-up",
+        f"({seconds / 2:.0f} s for new URLs) after a 2 s warm-up; CPU: seconds used per second "
+        "by each web process during the cell",
         f"caveat: {os.cpu_count()} cores shared by the web processes, the load process and "
-        f"PostgreSQL (load average {os.getloadavg()[0]:.1f} at the end): the load generator "
+        f"PostgreSQL (1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} "
+        "after: other work ran on the machine too): the load generator "
         "competes with the servers, so this understates what a second process gives on a "
         "machine with spare cores",
         f"raw jinja2 page (one process): {raw_text}",
@@ -210,6 +220,7 @@ def main() -> None:
     args = _arguments()
     scale, seconds = (QUICK, 2.0) if args.quick else (FULL, args.seconds)
     ctx = multiprocessing.get_context("spawn")
+    load_before = os.getloadavg()[0]
     url = create_database()
     raw = None
     try:
@@ -235,7 +246,7 @@ def main() -> None:
             raw.terminate()
             raw.join(5)
         drop_database(url)
-    lines = report(raw_result, runs, scale, seeded, seconds)
+    lines = report(raw_result, runs, scale, seeded, seconds, load_before)
     print("\n".join(lines))
     if not args.quick:
         append("Processes: 2 web processes vs 1 on PostgreSQL (bench/bench_processes.py)", lines)
