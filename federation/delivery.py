@@ -106,23 +106,25 @@ def _due():
 
 
 # Built once, executed with parameters: the claim runs per batch, and rebuilding it each time
-# cost more than the database work. SKIP LOCKED lets concurrent workers take disjoint batches on
-# PostgreSQL (SQLite renders nothing: its single writer lock serialises claims). The pick is a
-# MATERIALIZED CTE: as a plain IN (subquery) PostgreSQL may re-run it per row, and with SKIP
-# LOCKED each run finds other rows, so a LIMIT of 20 leased 280. The due condition is repeated on
-# the UPDATE so that a row another worker leased meanwhile is re-checked and left alone.
+# cost more than the database work. The claim is two statements in one transaction: pick the ids
+# (oldest first; SKIP LOCKED lets concurrent workers take disjoint batches on PostgreSQL, SQLite
+# renders nothing: its single writer lock serialises claims), then lease exactly those ids. As one
+# statement (UPDATE … WHERE id IN (SELECT … FROM pick)), PostgreSQL planned the join from the due
+# rows whenever its statistics predated a large fan-out (not yet analysed: "1 row" where there
+# were 10,000), a nested loop of 10,000 × the batch that took half a second per claim; a list
+# of ids is looked up by key whatever the statistics say (a few milliseconds). The due condition
+# is repeated on the UPDATE so that a row another worker leased in between (SQLite) is left
+# alone: RETURNING gives only the rows this claim leased.
 _PICK = (
     select(_t.c.id)
     .where(_due(), _t.c.host.not_in(bindparam("busy", expanding=True)))
     .order_by(_t.c.next_try_at, _t.c.id)
     .limit(bindparam("limit"))
     .with_for_update(skip_locked=True)
-    .cte("pick")
-    .prefix_with("MATERIALIZED", dialect="postgresql")
 )
 _CLAIM = (
     update(_t)
-    .where(_t.c.id.in_(select(_PICK.c.id)), _due())
+    .where(_t.c.id.in_(bindparam("ids", expanding=True)), _due())
     .values(locked_until=bindparam("lease_until"))
     .returning(*_CLAIMED)
 )
@@ -135,9 +137,13 @@ async def claim_due(
     limit: int,
     exclude_hosts: Sequence[str] = (),
 ) -> list[Claimed]:
-    """Lease up to ``limit`` due rows (oldest first, skipping ``exclude_hosts``) in one statement."""
-    params = {"now": now, "lease_until": lease_until, "limit": limit, "busy": list(exclude_hosts)}
-    rows = (await session.execute(_CLAIM, params)).all()
+    """Lease up to ``limit`` due rows (oldest first, skipping ``exclude_hosts``): a bounded batch,
+    never more than ``limit`` rows in hand per claim."""
+    params = {"now": now, "limit": limit, "busy": list(exclude_hosts)}
+    ids = list(await session.scalars(_PICK, params))
+    if not ids:
+        return []
+    rows = (await session.execute(_CLAIM, {"ids": ids, "now": now, "lease_until": lease_until})).all()
     return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
 
 
