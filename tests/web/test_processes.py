@@ -229,6 +229,10 @@ def _answering(host: str, port: int, pids: set[int], wanted: set[int]) -> set[in
     return seen
 
 
+def _argv(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+
+
 def _started(log: Path, count: int, proc: subprocess.Popen) -> dict[int, int]:
     """{process number: pid} from the supervisor's `web process I of N started (pid P)` lines
     (the latest per number), once ``count`` lines were printed."""
@@ -244,8 +248,9 @@ def _started(log: Path, count: int, proc: subprocess.Popen) -> dict[int, int]:
 
 @needs_postgresql
 def test_serve_processes__two_processes_answer_on_one_port_and_a_killed_one_comes_back(tmp_path):
-    """Connections to one port are answered by both web processes; a process killed with SIGKILL
-    is replaced and the new one answers; SIGTERM to the supervisor stops every process."""
+    """Connections to one port are answered by both web processes (the first alone does the
+    background work); a process killed with SIGKILL is replaced and the new one answers; SIGTERM
+    to the supervisor stops every process."""
     database = asyncio.run(create_pg_database())
     env, data_dir, host = _env(), tmp_path / "data", "127.0.0.47"
     port, log = free_port(host), tmp_path / "serve.log"
@@ -256,12 +261,15 @@ def test_serve_processes__two_processes_answer_on_one_port_and_a_killed_one_come
                       "--processes", "2")
         first = _started(log, 2, proc)
         assert len(set(first.values())) == 2 and proc.pid not in first.values()
+        # The first process does the background work (inbox, fan-out, delivery); the other serves.
+        assert [_argv(first[n]).count("--web-only") for n in (1, 2)] == [0, 1]
         asyncio.run(_wait_http(f"http://{host}:{port}/.well-known/nodeinfo", proc))
         assert _answering(host, port, {proc.pid, *first.values()}, set(first.values())) == set(first.values())
 
         os.kill(first[2], signal.SIGKILL)
         restarted = _started(log, 3, proc)
         assert restarted[1] == first[1] and restarted[2] not in first.values()
+        assert "--web-only" in _argv(restarted[2])
         assert f"(pid {first[2]}) ended with signal SIGKILL" in log.read_text()
         now = set(restarted.values())
         assert _answering(host, port, {proc.pid, *first.values(), *now}, now) == now
