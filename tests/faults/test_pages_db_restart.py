@@ -38,6 +38,7 @@ PAGES = {
 STEADY_ROUNDS = 3  # rounds of all pages answered 200 before the outage
 OUTAGE_503S = 5  # 503s each uncacheable page must answer before the database comes back
 RECOVERY_TRIES = 100  # tries per page, after the restart, to answer 200 again
+BACKGROUND_TRACEBACKS = 20  # at most, from the node's background loops during the outage
 DEADLINE = 45.0  # seconds for any one phase of the test
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|File \"/")
 
@@ -202,5 +203,8 @@ async def test_pages_answer_503_while_postgresql_is_away_and_recover_by_themselv
     failed = sum(1 for a in answers if a.status == 503)
     assert log.count("the database cannot be reached") == 1, process.log_tail(80)
     assert "unexpected error answering" not in log
-    # Background loops (inbox, fan-out, delivery) may log their own failed passes; requests add none.
-    assert len(TRACEBACK.findall(log)) < failed, process.log_tail(80)
+    # Background loops (inbox, fan-out, delivery, domain blocks) may log a traceback per failed
+    # pass, a few in all; the requests, hundreds of them, add none.
+    tracebacks = log.count("Traceback (most recent call last)")
+    print(f"503s answered: {failed}, tracebacks in the node's log: {tracebacks}")
+    assert tracebacks <= BACKGROUND_TRACEBACKS < failed, process.log_tail(80)
