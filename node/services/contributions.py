@@ -270,15 +270,28 @@ async def _with_replies(session: AsyncSession, roots: list[Contribution],
 async def thread_page(session: AsyncSession, discussion: Discussion, *, before: Cursor | None = None,
                       limit: int = 20, include_hidden: bool = False) -> ThreadPage:
     """A page of ``limit`` threads, newest first, older than ``before`` (the first page without it),
-    each with all its replies: two queries, whatever the size of the discussion."""
-    query = _roots(discussion, include_hidden)
+    each with all its replies (oldest first): one query, whatever the size of the discussion.
+
+    The query walks down from ``limit`` + 1 roots (the last one only says whether a next page
+    exists) through live replies (a recursive CTE, SQLite and PostgreSQL alike)."""
+    roots = _roots(discussion, include_hidden)
     if before is not None:
-        query = query.where(_older_than(before))
-    rows = list(await session.scalars(query.order_by(Contribution.published.desc(), Contribution.id.desc())
-                                      .limit(limit + 1)))
-    last = rows[limit - 1] if len(rows) > limit else None
-    return ThreadPage(await _with_replies(session, rows[:limit], include_hidden),
-                      Cursor(last.published, last.id) if last else None)
+        roots = roots.where(_older_than(before))
+    first = (roots.order_by(Contribution.published.desc(), Contribution.id.desc()).limit(limit + 1)
+             .with_only_columns(Contribution.id).subquery())
+    tree = select(first.c.id).cte("tree", recursive=True)
+    child = aliased(Contribution)
+    tree = tree.union_all(select(child.id).where(child.parent_id == tree.c.id, _live(child, include_hidden)))
+    rows = list(await session.scalars(select(Contribution).where(Contribution.id.in_(select(tree.c.id)))
+                                      .order_by(Contribution.published, Contribution.id)))
+    items = {row.id: ThreadItem(row) for row in rows}
+    found: list[ThreadItem] = []
+    for row in rows:  # a reply's parent is fetched before it; a root's parent is not fetched
+        parent = items.get(row.parent_id) if row.parent_id else None
+        (parent.replies if parent else found).append(items[row.id])
+    found.reverse()
+    last = found[limit - 1].contribution if len(found) > limit else None
+    return ThreadPage(found[:limit], Cursor(last.published, last.id) if last else None)
 
 
 async def root_of(session: AsyncSession, contribution: Contribution, *,
@@ -329,6 +342,7 @@ class Progress:
     quality_recognised: int
     impact: int
     contributions: int
+    last_published: datetime | None = None  # the newest shown contribution ("active … days ago")
 
 
 async def progress(session: AsyncSession, discussion: Discussion) -> Progress:
@@ -342,5 +356,6 @@ async def progress(session: AsyncSession, discussion: Discussion) -> Progress:
         func.count().filter(Contribution.quality_recognised.is_(True)),
         func.count().filter(Contribution.impact.is_(True)),
         func.count(),
+        func.max(Contribution.published),
     ).where(*live))).one()
-    return Progress(*(int(v or 0) for v in row))
+    return Progress(*(int(v or 0) for v in row[:-1]), last_published=row[-1])

@@ -25,7 +25,6 @@ from web.participation.common import (
     OFFICIALS,
     audience_of,
     discussion_in,
-    discussion_stats,
     forbidden,
     has_role,
     not_found,
@@ -65,7 +64,7 @@ async def discussion_context(session: AsyncSession, request: web.Request, org: A
     articles = await community.articles(session, discussion)
     ranked = await community.key_stakeholders(session, discussion, limit=5)
     initiatives = await community.initiatives(session, discussion)
-    stats = await discussion_stats(session, [discussion.id])
+    progress = await contributions.progress(session, discussion)
     mark = share_page(request, user is not None, audience_of(is_official, is_moderator), **marks)
     return {
         **await threads_context(session, request, discussion, is_official, is_moderator, user),
@@ -76,14 +75,14 @@ async def discussion_context(session: AsyncSession, request: web.Request, org: A
         "profile": profile,
         "mark": mark,
         "theme_version": theme_version(profile),
-        "progress": await contributions.progress(session, discussion),
+        "progress": progress,
         "follower_count": await discussion_service.follower_count(session, discussion),
         "articles": articles,
         "article_count": len(articles),
         "stakeholders": ranked,
         "initiatives": initiatives[:3],
         "initiative_count": len(initiatives),
-        "last_active": stats.get(discussion.id, (0, None))[1] or discussion.created_at,
+        "last_active": progress.last_published or discussion.created_at,
         "handle": f"@{discussion.group.username}@{runtime(request).uris.domain}",
     }
 
