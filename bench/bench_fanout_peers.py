@@ -41,7 +41,8 @@ from bench.report import append  # noqa: E402
 
 HOST = "127.0.0.1"
 PG_SERVER = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
-CONCURRENCY = 32  # requests in flight: the raw loop and the node's worker
+CONCURRENCY = 32  # requests in flight for the raw loop
+NODE_CONCURRENCY = 64  # the worker's, as deployed (federation.delivery.DEFAULT_CONCURRENCY)
 SENDER_TIMEOUT = 600.0  # seconds one sender may take before it is stopped and reported as failed
 GOALS = {"raw": 0.8, "fedify": 6.0, "herd": 1.5}  # node's rate ≥ this × the other's
 MEMORY_GOAL_MB = 150
@@ -278,7 +279,7 @@ async def seed_node(database_url: str, data_dir: Path, actor_ids: list[str]) -> 
         await engine.dispose()
 
 
-async def node_child(database_url: str, data_dir: str) -> None:
+async def node_child(database_url: str, data_dir: str, concurrency: str) -> None:
     """The node's side of the run, alone in this process: open a discussion (the post: its outbox
     event), run the fan-out, and the worker until no row is due; print the figures, then wait for
     a line on stdin so that the parent can read our peak RSS."""
@@ -298,7 +299,7 @@ async def node_child(database_url: str, data_dir: str) -> None:
     rt = Runtime(settings, sessions)
     rss_before = peak_rss_mb(os.getpid())
     async with make_client_session(settings, limit_per_host=settings.delivery_per_host) as http:
-        worker = DeliveryWorker(settings, sessions, http, concurrency=CONCURRENCY)
+        worker = DeliveryWorker(settings, sessions, http, concurrency=int(concurrency))
         started, cpu = time.perf_counter(), time.process_time()
         async with transaction(sessions) as s:
             org = await s.scalar(select(Actor).where(Actor.local.is_(True), Actor.username == "bench"))
@@ -320,7 +321,8 @@ async def node_child(database_url: str, data_dir: str) -> None:
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
 
 
-async def run_node(size: Size, rec: Receiver, http: aiohttp.ClientSession, backend: str) -> Run:
+async def run_node(size: Size, rec: Receiver, http: aiohttp.ClientSession, backend: str,
+                   concurrency: int) -> Run:
     name = f"node-{backend}"
     actor_ids = followers(size, rec.ports)
     async with AsyncExitStack() as stack:
@@ -333,7 +335,7 @@ async def run_node(size: Size, rec: Receiver, http: aiohttp.ClientSession, backe
         await seed_node(url, data_dir, actor_ids)
         before = await rec.count(http)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--node-child", url, str(data_dir),
+            sys.executable, __file__, "--node-child", url, str(data_dir), str(concurrency),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         try:
             line = await asyncio.wait_for(proc.stdout.readline(), SENDER_TIMEOUT)
@@ -480,27 +482,51 @@ def cpu_tree(pid: int) -> float:
 # --- the run ----------------------------------------------------------------------------------------------
 
 
-async def bench(size: Size, only: list[str], fedify_workers: list[int]) -> list[Run]:
+async def bench(size: Size, only: list[str], fedify_workers: list[int], rounds: int,
+                node_concurrency: int) -> list[Run]:
+    """Every sender in turn against one receiver, ``rounds`` times, alternating (Fedify, at
+    more than a minute a run, once)."""
     runs: list[Run] = []
     async with receiver(size.hosts) as rec, aiohttp.ClientSession() as http:
-        for name in only:
-            print(f"{name}: {size.followers:,} followers on {size.hosts} hosts …", flush=True)
-            done = len(runs)
-            try:
-                if name == "raw":
-                    runs.append(await run_raw(size, rec, http))
-                elif name.startswith("node-"):
-                    runs.append(await run_node(size, rec, http, name.removeprefix("node-")))
-                elif name == "fedify":
-                    for workers in fedify_workers:
-                        runs.append(await run_fedify(size, rec, http, workers))
-                elif name == "herd":
-                    runs.append(await run_herd(size, rec, http))
-            except Exception as exc:  # one sender failing still reports the others
-                runs.append(Run(name, error=f"{type(exc).__name__}: {exc}"))
-            for run in runs[done:]:
-                print(f"  {describe(run)}", flush=True)
+        for round_no in range(rounds):
+            for name in only:
+                if round_no and name == "fedify":
+                    continue
+                print(f"{name}: {size.followers:,} followers on {size.hosts} hosts …", flush=True)
+                done = len(runs)
+                try:
+                    if name == "raw":
+                        runs.append(await run_raw(size, rec, http))
+                    elif name.startswith("node-"):
+                        runs.append(await run_node(size, rec, http, name.removeprefix("node-"),
+                                                   node_concurrency))
+                    elif name == "fedify":
+                        for workers in fedify_workers:
+                            runs.append(await run_fedify(size, rec, http, workers))
+                    elif name == "herd":
+                        runs.append(await run_herd(size, rec, http))
+                except Exception as exc:  # one sender failing still reports the others
+                    runs.append(Run(name, error=f"{type(exc).__name__}: {exc}"))
+                for run in runs[done:]:
+                    print(f"  {describe(run)}", flush=True)
     return runs
+
+
+def medians(runs: list[Run]) -> list[Run]:
+    """One run per sender: the one with the median rate (the lower of the two middle ones), with
+    the rates of all its rounds in its notes; a sender that failed once is reported failed."""
+    chosen = []
+    for name in dict.fromkeys(run.name for run in runs):
+        mine = [run for run in runs if run.name == name]
+        failed = [run for run in mine if run.error]
+        if failed or len(mine) == 1:
+            chosen.append(failed[0] if failed else mine[0])
+            continue
+        ordered = sorted(mine, key=lambda run: run.rate)
+        median = ordered[(len(ordered) - 1) // 2]
+        median.notes.append("median of rounds " + ", ".join(f"{run.rate:,.0f}/s" for run in mine))
+        chosen.append(median)
+    return chosen
 
 
 def describe(run: Run) -> str:
@@ -514,7 +540,6 @@ def describe(run: Run) -> str:
 
 
 def verdicts(runs: list[Run]) -> list[str]:
-    by_name = {run.name: run for run in runs}
     lines = []
     for node in (r for r in runs if r.name.startswith("node-") and not r.error):
         for other, goal in GOALS.items():
@@ -529,17 +554,19 @@ def verdicts(runs: list[Run]) -> list[str]:
             verdict = "met" if node.peak_rss_mb <= MEMORY_GOAL_MB else "NOT met"
             lines.append(f"{node.name} worker peak RSS {node.peak_rss_mb:.0f} MB "
                          f"(goal ≤ {MEMORY_GOAL_MB} MB) — {verdict}")
-    del by_name
     return lines
 
 
-def record(size: Size, runs: list[Run]) -> None:
+def record(size: Size, runs: list[Run], node_concurrency: int, load: str) -> None:
     append("Fan-out job against Fedify and bovine-herd (bench/bench_fanout_peers.py)", [
         f"one post to {size.followers:,} followers on {size.hosts} host:port authorities "
         f"({size.followers // size.hosts} each, no sharedInbox: one signed POST per follower), "
         f"RSA 2048 draft-cavage signatures for every sender; receiver: one separate process on "
-        f"{size.hosts} ports of 127.0.0.1 answering 202 without verifying; raw and node "
-        f"{CONCURRENCY} in flight; CPU is the sender process's (the PostgreSQL server's is not counted)",
+        f"{size.hosts} ports of 127.0.0.1 answering 202 without verifying; in flight: raw "
+        f"{CONCURRENCY}, node worker {node_concurrency} (4 per host), Fedify one queue message at a "
+        f"time (its default; -parallelN: ParallelMessageQueue), bovine-herd all at once (aiohttp's "
+        f"100 connections); CPU is the sender process's (the PostgreSQL server's is not counted); "
+        f"load average at the start {load} (the machine is shared)",
         *(describe(run) for run in runs),
         *verdicts(runs),
     ])
@@ -548,7 +575,11 @@ def record(size: Size, runs: list[Run]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--receiver", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--node-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--node-child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--node-concurrency", type=int, default=NODE_CONCURRENCY,
+                        help=f"the worker's requests in flight (default {NODE_CONCURRENCY}, its own)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds of every sender but Fedify, alternating; medians reported")
     parser.add_argument("--quick", action="store_true", help="2,000 followers on 100 hosts")
     parser.add_argument("--only", default=",".join(SENDERS), help=f"comma-separated, of {SENDERS}")
     parser.add_argument("--fedify-workers", default="1",
@@ -566,11 +597,13 @@ def main() -> None:
     unknown = set(only) - set(SENDERS)
     if unknown:
         parser.error(f"unknown senders {sorted(unknown)}")
-    runs = asyncio.run(bench(size, only, [int(n) for n in args.fedify_workers.split(",")]))
-    for line in verdicts(runs):
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    runs = medians(asyncio.run(bench(size, only, [int(n) for n in args.fedify_workers.split(",")],
+                                     args.rounds, args.node_concurrency)))
+    for line in [*map(describe, runs), *verdicts(runs)]:
         print(line)
     if not args.no_record:
-        record(size, runs)
+        record(size, runs, args.node_concurrency, load)
 
 
 if __name__ == "__main__":

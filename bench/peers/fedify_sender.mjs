@@ -135,6 +135,8 @@ const stop = new AbortController();
 federation.startQueue(undefined, { signal: stop.signal });
 for (const signal of ["SIGTERM", "SIGINT"]) {
   process.on(signal, async () => {
+    // Closing the pool rejects the queue's pending LISTEN bookkeeping: nothing to report then.
+    process.on("unhandledRejection", () => {});
     stop.abort();
     server.close();
     await sql.end({ timeout: 2 });
