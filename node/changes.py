@@ -68,9 +68,10 @@ IGNORED = frozenset({
     "inbox_activities", "inbox_refusals", "outbox_events", "deliveries", "activities",
     "rate_counters", "account_states", "verification_codes", "verification_salts", "census_entries",
 })
-# An actor's columns that pages show; keys, fetch times and inboxes change all the time and show nowhere.
-ACTOR_DISPLAY = frozenset({"name", "summary", "url", "username", "type", "deleted_at", "discoverable",
-                           "manually_approves_followers", "document"})
+# An actor's columns that pages show. Keys, fetch times, inboxes and the cached AS2 document (kept
+# for federation, rewritten at each fetch) change all the time and show on no page.
+ACTOR_DISPLAY = frozenset({"name", "summary", "url", "username", "domain", "type", "deleted_at",
+                           "discoverable", "manually_approves_followers"})
 
 
 class Lookup:
@@ -380,9 +381,12 @@ def resolve(session: Session, rows: list[Row], memo: dict) -> frozenset[str]:
 
 
 def payload(origin: str, scopes: Iterable[str]) -> str:
-    """What the change channel carries: ``content <origin> <scopes…>`` (``*`` when too long)."""
+    """What the change channel carries: ``content <origin> <scopes…>``; a bare ``content`` when
+    everything changed or the scopes would not fit (as other writers announce it: PostgreSQL
+    merges the same payload sent twice in one transaction)."""
+    scopes = set(scopes)
     text_ = " ".join([PREFIX, origin, *sorted(scopes)])
-    return text_ if len(text_.encode()) <= MAX_PAYLOAD else f"{PREFIX} {origin} {EVERYTHING}"
+    return PREFIX if EVERYTHING in scopes or len(text_.encode()) > MAX_PAYLOAD else text_
 
 
 def parse(what: str) -> tuple[str, frozenset[str]] | None:

@@ -21,13 +21,15 @@ A page says what it shows with :func:`depends` (scopes of node/changes.py: its d
 organisation, ``site``…); a page that says nothing depends on everything. Each commit that changes
 what pages show bumps the scopes of the rows it wrote (node/changes.py, the runtime's ``changes``),
 in this process at once and, on PostgreSQL, in the node's other processes (node.db.listen): a
-rendering (and a viewer's marks) is served only while none of its scopes changed since it was
-rendered — a contribution in one discussion leaves the other discussions' pages in place. They expire after ``TTL`` seconds for changes that reach no one that way (the
-CLI on SQLite, another `civic serve` on SQLite). A rendering just past its TTL still goes to the visitors who
-ask while one request renders the page again; a visitor's marks are kept for a random half to
-whole TTL, so that readers who came together are not looked up again all at once. AS2 requests and non-200 answers are never cached; signed-in
-pages whose handler did not call :func:`share_page` are rendered for each request. Page-view counts
-are replayed on hits.
+rendering (and a viewer's marks) is served only while none of its scopes changed since it began —
+a contribution in one discussion leaves the other discussions' pages in place.
+
+Entries expire after ``TTL`` seconds for changes that reach no one that way (the CLI on SQLite,
+another `civic serve` on SQLite). A rendering just past its TTL still goes to the visitors who ask
+while one request renders the page again; a visitor's marks are kept for a random half to whole
+TTL, so that readers who came together are not looked up again all at once. AS2 requests and
+non-200 answers are never cached; signed-in pages whose handler did not call :func:`share_page`
+are rendered for each request. Page-view counts are replayed on hits.
 """
 
 from __future__ import annotations
