@@ -357,3 +357,57 @@ async def test_cache__anonymous_renderings_of_non_public_things_are_not_stored(n
             assert status == 200 and (cache.renders == renders) == shared, path
     finally:
         await visitor.close()
+
+
+async def test_cache__a_page_that_declares_nothing_depends_on_every_change(node, clos_jouve):
+    """The privacy notice declares no scope (web/cache.py ``depends``): any change that pages show
+    drops it, as every change did before pages said what they show; a change no page shows
+    (a queue row) leaves it."""
+    from node.models import OutboxEvent
+
+    cache = node.app[PAGE_CACHE]
+    cache.ttl = 3600.0
+    reader = Browser(node.base)
+    try:
+        await reader.get("/privacy")
+        renders = cache.renders
+        async with transaction(node.rt.sessions) as s:
+            s.add(OutboxEvent(kind="note.created", payload={}))
+        await reader.get("/privacy")
+        assert cache.renders == renders
+        async with transaction(node.rt.sessions) as s:
+            disc = await discussions.by_slug(s, await actors.require_local_actor(s, "lyon"), "clos-jouve")
+            await contributions.contribute(s, node.uris, disc, await actors.require_local_actor(s, "bob"),
+                                           "<p>Ailleurs</p>")
+        await reader.get("/privacy")
+        assert cache.renders == renders + 1
+    finally:
+        await reader.close()
+
+
+async def test_cache__a_readers_marks_follow_the_scopes_of_their_page(node, clos_jouve):
+    """Alice's marks on the discussion are kept while nothing in it changes (another
+    organisation's discussion may), and looked up again when an agreement of hers is written."""
+    cache = node.app[PAGE_CACHE]
+    cache.ttl = 3600.0
+    made, _ = clos_jouve
+    async with transaction(node.rt.sessions) as s:
+        other = await actors.create_organization(s, node.uris, "nantes", "Nantes")
+        elsewhere = await discussions.open_discussion(s, node.uris, other, "ile", "Île")
+    alice = await signed_in(node, "alice")
+    try:
+        await settled(node)
+        await alice.get(PAGE)
+        kept = cache._viewers[next(key for key in cache._viewers if key[1] == PAGE)]
+        async with transaction(node.rt.sessions) as s:
+            await contributions.contribute(s, node.uris, await s.merge(elsewhere),
+                                           await actors.require_local_actor(s, "bob"), "<p>Là-bas</p>")
+        await settled(node)
+        assert cache.viewer(next(key for key in cache._viewers if key[1] == PAGE), node.rt.changes) is kept
+        async with transaction(node.rt.sessions) as s:
+            await contributions.agree(s, node.uris, await s.merge(made[2]),
+                                      await actors.require_local_actor(s, "alice"))
+        _, page = await alice.get(PAGE)
+        assert agreed_on(page) == tokens(made[1], made[2])
+    finally:
+        await alice.close()
