@@ -20,7 +20,7 @@ from activities.html import text_to_html
 from civic import commands
 from civic.app import build_runtime, close_runtime, create_app, run_background
 from civic.common import data_dir_of, open_database, settings_of, with_runtime
-from civic.processes import stop_when_closed, supervise
+from civic.processes import stop_when_closed, supervisor_command
 from federation.fetch import FetchError
 from federation.policy import keep_blocks
 from federation.resolve import resolve_actor
@@ -124,31 +124,31 @@ async def cmd_serve(args) -> None:
     if count > 1 and is_sqlite(settings.effective_database_url):
         print(f"civic: error: {SQLITE_REFUSAL.format(count=count)}", file=sys.stderr)
         raise SystemExit(2)
-    engine, _ = await open_database(settings)
-    await upgrade(engine)
-    await engine.dispose()
+    engine, sessions = await open_database(settings)
+    try:
+        await upgrade(engine)
+        if count > 1:  # made once here, not by every web process at the same moment
+            async with transaction(sessions) as session:
+                await actors.ensure_instance_actor(session, Uris(settings.base_url),
+                                                   settings.instance_name)
+    finally:
+        await engine.dispose()
     _report_private(settings)
     if count == 1:
         await _serve(settings, host, port, deliver=not args.no_worker)
         return
     print(f"Civic Node {__version__} serving {settings.base_url} on http://{host}:{port}/ with "
           f"{count} web processes (supervisor pid {os.getpid()})", flush=True)
-    await supervise(lambda index, fd: _web_process(args, host, port, index, fd), host, port, count)
+    # This process becomes the supervisor, which loads none of the node (a few MB, not a hundred).
+    os.execv(sys.executable, supervisor_command(host, port, count, _web_process(args, host, port)))
 
 
-def _web_process(args, host: str, port: int, index: int, fd: int) -> list[str]:
-    """The command of web process ``index`` (from 0) of `civic serve --processes N`, serving on the
-    socket ``fd``. The first runs the background work as one `civic serve` does (inbox processing,
-    fan-out, delivery unless --no-worker); the others only answer requests, so deliveries keep the
-    per-host limits of one process, and the first process's fan-out wakes its delivery worker."""
+def _web_process(args, host: str, port: int) -> list[str]:
+    """`civic serve` as each web process of `civic serve --processes N` runs it (the supervisor
+    adds the socket it serves on, and which process does the background work)."""
     argv = [sys.executable, "-m", "civic", *(["-v"] if args.verbose else []), "serve",
-            "--data-dir", str(data_dir_of(args).resolve()), "--host", host, "--port", str(port),
-            "--listen-fd", str(fd)]
-    if args.no_worker:
-        argv.append("--no-worker")
-    if index > 0:
-        argv.append("--web-only")
-    return argv
+            "--data-dir", str(data_dir_of(args).resolve()), "--host", host, "--port", str(port)]
+    return argv + (["--no-worker"] if args.no_worker else [])
 
 
 async def cmd_worker(args) -> None:

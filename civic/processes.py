@@ -6,11 +6,12 @@ each child: a `civic serve` of its own, started with the socket's descriptor. Th
 in the supervisor, so the connections that arrive while a child restarts wait in its socket's
 queue instead of being refused, and the port is checked once, before any child starts.
 
-The children share nothing but the database (PostgreSQL: rate limits, sessions and the page
-cache's invalidations go through it, see node.db.listen). The supervisor forwards SIGTERM and
-SIGINT, restarts a child that died with a growing delay, and gives up, stopping the others, when
-one keeps dying. Each child watches a pipe from the supervisor and stops when it closes, so no
-child outlives a supervisor that was killed.
+Once the database is checked, `civic serve` execs this module as the supervisor: it loads none of
+the node, so it stays a few megabytes. The children share nothing but the database (PostgreSQL:
+rate limits, sessions and the page cache's invalidations go through it, see node.db.listen). The
+supervisor forwards SIGTERM and SIGINT, restarts a child that died with a growing delay, and gives
+up, stopping the others, when one keeps dying. Each child watches a pipe from the supervisor and
+stops when it closes, so no child outlives a supervisor that was killed.
 """
 
 from __future__ import annotations
@@ -178,6 +179,34 @@ async def supervise(command: Callable[[int, int], list[str]], host: str, port: i
             sock.close()
 
 
+def supervisor_command(host: str, port: int, count: int, web_process: list[str]) -> list[str]:
+    """The command of a supervisor of ``count`` processes running ``web_process`` (`civic serve`
+    execs it once the database is checked)."""
+    return [sys.executable, "-m", "civic.processes", host, str(port), str(count), *web_process]
+
+
+def web_process_command(web_process: list[str], index: int, fd: int) -> list[str]:
+    """Web process ``index`` (from 0) serves on the socket ``fd``. The first runs the background
+    work as one `civic serve` does (inbox processing, fan-out, and delivery unless --no-worker);
+    the others only answer requests: deliveries keep the per-host limits of one process, and the
+    first process's fan-out wakes its own delivery worker at once."""
+    return [*web_process, "--listen-fd", str(fd), *(["--web-only"] if index else [])]
+
+
+def main(argv: list[str]) -> int:
+    """`python -m civic.processes HOST PORT COUNT WEB_PROCESS...` (see :func:`supervisor_command`)."""
+    host, port, count, *web_process = argv
+    try:
+        asyncio.run(supervise(lambda index, fd: web_process_command(web_process, index, fd),
+                              host, int(port), int(count)))
+    except ConfigError as exc:
+        print(f"civic: error: {exc.reason}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
 def stop_when_closed(fd: int, stop: asyncio.Event) -> None:
     """In a child: set ``stop`` once the supervisor's pipe on ``fd`` closes (the supervisor ended)."""
     loop = asyncio.get_running_loop()
@@ -194,3 +223,7 @@ def stop_when_closed(fd: int, stop: asyncio.Event) -> None:
             stop.set()
 
     loop.add_reader(fd, readable)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

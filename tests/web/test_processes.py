@@ -266,6 +266,7 @@ def test_serve_processes__two_processes_answer_on_one_port_and_a_killed_one_come
         asyncio.run(_wait_http(f"http://{host}:{port}/.well-known/nodeinfo", proc))
         assert _answering(host, port, {proc.pid, *first.values()}, set(first.values())) == set(first.values())
 
+        assert "ended with" not in log.read_text()  # neither restarted so far
         os.kill(first[2], signal.SIGKILL)
         restarted = _started(log, 3, proc)
         assert restarted[1] == first[1] and restarted[2] not in first.values()
