@@ -1,9 +1,12 @@
 """A remote peer down for the first half of a run: its deliveries are retried with back-off and
-arrive, each exactly once, once it listens again; the other hosts are served meanwhile.
+arrive, each exactly once, once it answers again; the other hosts are served meanwhile.
 
-The peer "down" is an address where nothing listens (connection refused). The back-off is
-shortened through federation.retry.BASE_DELAY (read at each call) so that the test lasts seconds;
-what is waited on is observable state (arrivals, delivery rows), never a sleep.
+The peer "down" is either an address where nothing listens (connection refused at once) or a
+server that accepts connections and never answers (each POST runs into the worker's time-out,
+holding one of the host's slots meanwhile). The back-off is shortened through
+federation.retry.BASE_DELAY (read at each call) and the POST time-out through the worker's
+``timeout``, so that the test lasts seconds; what is waited on is observable state (arrivals,
+delivery rows), never a sleep.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ UP_HOSTS = ["127.0.0.71", "127.0.0.72", "127.0.0.73", "127.0.0.74"]
 DOWN_HOST = "127.0.0.75"
 PER_HOST = 25  # inboxes per host
 BASE_DELAY = 0.2  # seconds: 0.2, 0.4, 0.8 … instead of 30 s, 60 s, 120 s …
+POST_TIMEOUT = 0.5  # seconds a POST to the silent peer waits (production: 30 s)
 WITHIN = 30.0  # seconds for each phase
 
 
@@ -36,6 +40,38 @@ async def inboxes():
     server = await CountingInboxes().start()
     yield server
     await server.stop()
+
+
+class Silent:
+    """A peer that accepts connections, reads, and never answers (a hung server)."""
+
+    def __init__(self) -> None:
+        self._writers: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+
+    async def start(self, host: str, port: int) -> None:
+        self._server = await asyncio.start_server(self._hold, host, port, reuse_address=True)
+
+    async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.append(writer)
+        while await reader.read(65536):
+            pass
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+        await self._server.wait_closed()
+        self._server = None
+
+
+@pytest.fixture
+async def silent():
+    peer = Silent()
+    yield peer
+    await peer.stop()
 
 
 @pytest.fixture
@@ -60,8 +96,9 @@ def test_backoff__the_base_delay_can_be_shortened():
         retry.backoff(1, base_delay=0)
 
 
+@pytest.mark.parametrize("down_how", ["refusing", "hanging"])
 async def test_peer_down_for_the_first_half__backlog_drains_exactly_once(
-    settings, sessions, org, inboxes, monkeypatch
+    settings, sessions, org, inboxes, silent, monkeypatch, down_how
 ):
     monkeypatch.setattr(retry, "BASE_DELAY", BASE_DELAY)
     up = []
@@ -69,14 +106,17 @@ async def test_peer_down_for_the_first_half__backlog_drains_exactly_once(
         port = free_port(host)
         await inboxes.listen(host, port)
         up.append(f"{host}:{port}")
-    down = f"{DOWN_HOST}:{free_port(DOWN_HOST)}"  # nothing listens there yet: refused
+    down_port = free_port(DOWN_HOST)
+    down = f"{DOWN_HOST}:{down_port}"
+    if down_how == "hanging":
+        await silent.start(DOWN_HOST, down_port)  # else nothing listens there yet: refused
     targets = [f"http://{authority}/users/u{n}/inbox" for authority in [*up, down]
                for n in range(PER_HOST)]
     doc, _ = await queue(sessions, org, targets)
     up_targets = {t for t in targets if down not in t}
     down_targets = set(targets) - up_targets
 
-    worker = DeliveryWorker(settings, sessions)
+    worker = DeliveryWorker(settings, sessions, timeout=POST_TIMEOUT)
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
     try:
@@ -93,8 +133,8 @@ async def test_peer_down_for_the_first_half__backlog_drains_exactly_once(
         for row in await rows(sessions, down):
             assert row.last_status is None and row.error  # a network error, kept as the reason
         # Second half: the peer listens; its backlog drains without a restart of the worker.
-        host, port = down.split(":")
-        await inboxes.listen(host, int(port))
+        await silent.stop()
+        await inboxes.listen(DOWN_HOST, down_port)
         await inboxes.wait_for(lambda: set(inboxes.inboxes(doc["id"])) == set(targets), WITHIN,
                                "the peer's backlog")
 
