@@ -3,15 +3,19 @@ over 1,000 proposals and 1,000,000 supports, against a raw jinja2 page measured 
 then the discussion page read while people write (issue 9, "Live consultations at scale"), and the
 web process's peak memory with 10,000 remote followers of the organisation.
 
-One command: `.venv/bin/python bench/bench_pages.py [REQUESTS] [--seconds S] [--quick]`
+One command: `.venv/bin/python bench/bench_pages.py [REQUESTS] [--seconds S] [--quick] [--profile PATH]`
 
 - REQUESTS (default 2000): requests per cached-page run (the raw page, anonymous visitors);
   the "a new URL each request" runs make REQUESTS // 20 (at least 32).
 - --seconds S (default 11, more than two page-cache lifetimes): length of each run of the
   signed-in readers and of each cell of the mixed read/write table.
 - --quick: a check that the whole command works, in well under a minute: 100 proposals × 100
-  supports, 1,000 followers, 1.5-second cells, 200 requests; its figures are printed, never
+  supports, 1,000 followers, 1-second cells, 200 requests; its figures are printed, never
   written to bench/RESULTS.md.
+- --profile PATH: cProfile the web process during the mixed table only (statistics written to
+  PATH, read them with `python -m pstats PATH`); profiling slows it, so nothing is written or judged.
+- --code TEXT: what code is measured, for the results (default: the checkout's commit, and the
+  files changed but not committed).
 
 Pages (issue "Participation spaces"): p50 ≤ 25 ms, p99 ≤ 100 ms at 32 connections, ≥ 0.25× the
 raw page rate, and no full scan of proposal_supports in the query plans of those pages (checked
@@ -41,11 +45,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import math
 import multiprocessing
 import os
 import re
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -72,6 +78,7 @@ from bench.load import (  # noqa: E402
     load,
     memory_mb,
     pct,
+    schedule_seconds,
     serve_remote,
     steady,
     wait_up,
@@ -341,11 +348,27 @@ async def cold_renders(url: str, settings: Settings, renders: int) -> dict[str, 
     return medians
 
 
-def serve_node(port: int, url: str, data_dir: str, ready) -> None:
+def serve_node(port: int, url: str, data_dir: str, ready, profile: str | None = None) -> None:
+    """The node, as `civic serve` runs it. With ``profile`` (a path), SIGUSR1 starts cProfile in
+    the web process and SIGUSR2 stops it and writes its statistics there."""
     settings = Settings(base_url=f"http://{HOST}:{port}", database_url=url, data_dir=Path(data_dir),
                         development=True, secret_key="bench")
+    app = create_app(settings)
+    if profile:
+        profiler = cProfile.Profile()
+
+        def stop() -> None:
+            profiler.disable()
+            profiler.dump_stats(profile)
+
+        async def on_signals(_app: web.Application) -> None:
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGUSR1, profiler.enable)
+            loop.add_signal_handler(signal.SIGUSR2, stop)
+
+        app.on_startup.append(on_signals)
     ready.set()
-    web.run_app(create_app(settings), host=HOST, port=port, print=None, access_log=None)
+    web.run_app(app, host=HOST, port=port, print=None, access_log=None)
 
 
 def serve_raw(port: int, ready) -> None:
@@ -437,7 +460,9 @@ class Cell:
     failures: int
     wrote: Sent
     liked: Sent
-    cpu: float  # the web process's CPU seconds during the cell
+    cpu: float  # the web process's CPU seconds during the cell (all its threads)
+    ran: float  # seconds its main thread (the event loop) ran on a CPU
+    waited: float  # seconds its main thread was ready to run but waited for a CPU
     contributions: int  # in the discussion when the cell began
     caught_up: float | None  # seconds until its inbox and outbox work was done (None: not within bound)
 
@@ -477,14 +502,14 @@ async def _cell(page: str, db: Path, node_pid: int, cookies: list[str] | None, w
     writer.tag = f"{readers}, {writes}/s, {likes} Likes/s"
     batch = likers.signed(int(likes * seconds))
     contributions = _query(db, "SELECT count(*) FROM contributions")
-    cpu = cpu_seconds(node_pid)
+    cpu, (ran, waited) = cpu_seconds(node_pid), schedule_seconds(node_pid)
     (elapsed, latencies, failures), wrote, liked = await asyncio.gather(
         load(page, 0, cookies, min_seconds=seconds, cookie_name=COOKIE),
         steady(writes, seconds, writer.post),
         steady(likes, seconds, lambda k: likers.send(http, batch[k])))
-    cpu = cpu_seconds(node_pid) - cpu
-    return Cell(readers, writes, likes, seconds, elapsed, latencies, failures, wrote, liked, cpu, contributions,
-                await _catch_up(db))
+    cpu, (ran_after, waited_after) = cpu_seconds(node_pid) - cpu, schedule_seconds(node_pid)
+    return Cell(readers, writes, likes, seconds, elapsed, latencies, failures, wrote, liked, cpu,
+                ran_after - ran, waited_after - waited, contributions, await _catch_up(db))
 
 
 def likers_for(base: str, remote: str, seconds: float, scale: Scale) -> Likers:
@@ -542,7 +567,8 @@ def _mixed_lines(cells: list[Cell], scale: Scale, judged: bool) -> tuple[list[st
         if c.likes:
             line += "; Likes: " + c.liked.summary(202, c.seconds, "signed POSTs")
         line += (f"; {c.contributions} contributions at the start; web process CPU {c.cpu / c.elapsed:.0%} "
-                 f"of one core; " + (f"its work done {c.caught_up:.1f} s after the cell" if c.caught_up is not None
+                 f"of one core, its event loop ran {c.ran / c.elapsed:.0%} of the time and waited for a "
+                 f"CPU {c.waited / c.elapsed:.0%}; " + (f"its work done {c.caught_up:.1f} s after the cell" if c.caught_up is not None
                                      else "its work NOT done 20 s after the cell"))
         lines.append(line)
     for likes, label in ((0, ""), (LIKE_RATE, f" with {LIKE_RATE} Likes/s")):
@@ -553,7 +579,7 @@ def _mixed_lines(cells: list[Cell], scale: Scale, judged: bool) -> tuple[list[st
                     not likes or c.liked.ok(202) >= 0.9 * c.liked.planned)
                 met = ratio >= GOAL_RATIO and p99 <= GOAL_P99 and not c.failures and sent_all
                 ok &= met
-                verdict = ("met" if met else "NOT met") if judged else "not judged (--quick data)"
+                verdict = ("met" if met else "NOT met") if judged else "not judged (--quick or --profile)"
                 lines.append(f"goal: signed-in readers at {c.writes} writes/s{label} keep ≥ {GOAL_RATIO}× their "
                              f"quiet rate with p99 ≤ {GOAL_P99:.0f} ms: {ratio:.2f}×, p99 {p99:.1f} ms"
                              f"{'' if sent_all else ', the writes or Likes were not all answered'} — {verdict}")
@@ -568,10 +594,12 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("requests", nargs="?", type=int, help="requests per cached-page run (default 2000)")
     parser.add_argument("--seconds", type=float, help=f"length of each timed run (default {2 * TTL + 1:.0f})")
     parser.add_argument("--quick", action="store_true", help="small data, short runs, nothing written")
+    parser.add_argument("--profile", metavar="PATH", help="cProfile the web process during the mixed table, "
+                        "statistics written to PATH (read with python -m pstats); slows it: figures not written")
     parser.add_argument("--code", help="what code is measured, for the results (default: the checkout's commit)")
     args = parser.parse_args()
     args.requests = args.requests or (200 if args.quick else 2000)
-    args.seconds = args.seconds or (1.5 if args.quick else 2 * TTL + 1)
+    args.seconds = args.seconds or (1.0 if args.quick else 2 * TTL + 1)
     return args
 
 
@@ -598,9 +626,9 @@ def _say(began: float, what: str) -> None:
     print(f"[{time.perf_counter() - began:5.0f} s] {what}", file=sys.stderr, flush=True)
 
 
-def _start(ctx, target, *args) -> multiprocessing.Process:
+def _start(ctx, target, *args, **kwargs) -> multiprocessing.Process:
     ready = ctx.Event()
-    proc = ctx.Process(target=target, args=(*args, ready), daemon=True)
+    proc = ctx.Process(target=target, args=(*args, ready), kwargs=kwargs, daemon=True)
     proc.start()
     ready.wait(60)
     return proc
@@ -673,7 +701,8 @@ def main() -> None:
         cold = asyncio.run(cold_renders(url, settings, 5 if args.quick else 20))
         _say(began, "query plans and cold renderings measured")
         procs = [_start(ctx, serve_remote, REMOTE_HOST, remote_port, likers.documents),
-                 _start(ctx, serve_node, node_port, url, data_dir), _start(ctx, serve_raw, raw_port)]
+                 _start(ctx, serve_node, node_port, url, data_dir, profile=args.profile),
+                 _start(ctx, serve_raw, raw_port)]
         node_pid, memory = procs[1].pid, {}
         try:
             raw = f"http://{HOST}:{raw_port}/raw"
@@ -681,19 +710,26 @@ def main() -> None:
             for path in PAGES.values():
                 asyncio.run(wait_up(f"{base}{path}"))
             memory["started"] = memory_mb(node_pid)
+            measured_from, scheduled = time.perf_counter(), schedule_seconds(node_pid)
             _say(began, "node started")
             cookies = asyncio.run(sign_in_readers(base, scale, _seeded_index(db)))
             memory["readers signed in"] = memory_mb(node_pid)
             _say(began, "readers signed in, their marks checked")
             results, cpu_per_page = _page_runs(base, raw, node_pid, n, seconds, cookies, memory)
             _say(began, "pages measured")
+            if args.profile:
+                os.kill(node_pid, signal.SIGUSR1)
             cells, stored = asyncio.run(mixed(base, db, node_pid, cookies, seconds, likers))
+            if args.profile:
+                os.kill(node_pid, signal.SIGUSR2)
             memory["after the mixed table"] = peak, current = memory_mb(node_pid)
+            measured = time.perf_counter() - measured_from
+            ran, waited = (after - before for after, before in zip(schedule_seconds(node_pid), scheduled, strict=True))
         finally:
             for proc in procs:
                 proc.terminate()
                 proc.join(5)
-    judged = not args.quick
+    judged = not (args.quick or args.profile)
     lines = [f"data: {scale.proposals:,} proposals, {scale.proposals * scale.supporters:,} supports, "
              f"{scale.contributions} contributions in one discussion, {scale.followers:,} remote followers "
              f"of the organisation on 100 servers (their shared inboxes answered 202 on {REMOTE_HOST}) "
@@ -701,7 +737,10 @@ def main() -> None:
              f"{CONCURRENCY} connections; the node in one process, the load from another, on the same "
              f"{os.cpu_count()} cores (load average {load_before} before the run, {_load_average()} after: other "
              f"work on the machine counts); whole command {time.perf_counter() - began:.0f} s",
-             f"code measured: {args.code or _code()}"]
+             f"code measured: {args.code or _code()}",
+             f"the web process's event loop, from its start to the end of the mixed table ({measured:.0f} s): "
+             f"ran on a CPU {ran / measured:.0%} of the time, ready but waiting for a CPU {waited / measured:.0%} "
+             "(the rest: idle, or waiting for its database thread)"]
     page_lines, ok = _page_lines(results, cpu_per_page)
     lines += page_lines
     lines.append("cold rendering, signed in (nothing cached: a new URL, rendered contributions emptied; "
@@ -721,13 +760,13 @@ def main() -> None:
     lines.append(f"memory: web process peak RSS (VmHWM) over the whole run {peak:.0f} MB ({current:.0f} MB at "
                  f"the end), serving {scale.proposals * scale.supporters:,} supports and {scale.followers:,} "
                  f"followers; goal ≤ {GOAL_RSS_MB:.0f} MB — "
-                 + (("met" if memory_met else "NOT met") if judged else "not judged (--quick data)")
+                 + (("met" if memory_met else "NOT met") if judged else "not judged (--quick or --profile)")
                  + "; peak / current RSS along the run: "
                  + ", ".join(f"{when} {hwm:.0f} / {rss:.0f} MB" for when, (hwm, rss) in memory.items()))
     print("\n".join(lines))
     failures = sum(r[2] for r in results.values()) + sum(c.failures for c in cells)
-    if args.quick:
-        print("(--quick: not written to bench/RESULTS.md)")
+    if args.quick or args.profile:
+        print(f"(--{'quick' if args.quick else 'profile'}: not written to bench/RESULTS.md)")
         sys.exit(1 if failures else 0)
     append("Pages and live consultations (bench/bench_pages.py)", lines)
     sys.exit(0 if ok and mixed_ok and memory_met else 1)

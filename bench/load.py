@@ -161,3 +161,11 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time process ``pid`` has used so far (Linux /proc/<pid>/stat)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def schedule_seconds(pid: int) -> tuple[float, float]:
+    """(seconds running on a CPU, seconds ready but waiting for one) of the main thread of process
+    ``pid`` (Linux /proc/<pid>/schedstat): the second says how much other work on the machine
+    held it back."""
+    running, waiting, _ = Path(f"/proc/{pid}/schedstat").read_text().split()
+    return int(running) / 1e9, int(waiting) / 1e9
