@@ -98,6 +98,11 @@ class PrivatePostgres:
         quits at once, as after a crash (recovery runs at the next start)."""
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop")
 
+    def signal_stop(self, mode: str = "smart") -> None:
+        """Ask the server to stop without waiting: in ``smart`` mode it goes on serving the sessions
+        open and refuses new ones ("the database system is shutting down") until they end."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-W", "stop")
+
     def restart(self, mode: str = "fast") -> None:
         self.stop(mode)
         self.start()
