@@ -42,6 +42,7 @@ from web.participation.organisations import profile_of, theme_version
 from web.participation.threads import (
     contribution_target,
     discussion_viewer,
+    found_discussion,
     reader_state,
     threads_context,
 )
@@ -95,8 +96,7 @@ async def discussion_page(request: web.Request) -> web.StreamResponse:
             request, request.match_info["org"], request.match_info["slug"])
     user = await current_user(request)
     async with runtime(request).sessions() as session:
-        org = await organisation(session, request)
-        discussion = await discussion_in(session, request, org, user)
+        org, discussion = await found_discussion(request, session, user)
         context = await discussion_context(session, request, org, discussion, user)
     visits.count(request, org.id, discussion.id)
     response = await page(request, "participation/discussion.html", context)

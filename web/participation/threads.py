@@ -119,6 +119,25 @@ async def viewer_state(session: AsyncSession, org: Actor, discussion: Discussion
              "acted": await community.acted_in(session, me, discussion)})
 
 
+# The organisation and discussion of the URL, once the visitor's access is checked, and what
+# viewer_state found, for this request (web/cache.py asks for the reader's side before the handler
+# runs, for a reader new to the page): the handler uses them instead of asking again.
+_FOUND = web.RequestKey("civic_discussion_found", tuple)
+
+
+async def found_discussion(request: web.Request, session: AsyncSession,
+                           user: User | None) -> tuple[Actor, Discussion]:
+    """``organisation`` and ``discussion_in`` (404 when missing or not for this visitor), once per
+    request and visitor. The rows are only read afterwards (their relationships are joined)."""
+    known = request.get(_FOUND)
+    if known is not None and known[0] == (user.id if user else None):
+        return known[1], known[2]
+    org = await organisation(session, request)
+    discussion = await discussion_in(session, request, org, user)
+    request[_FOUND] = (user.id if user else None, org, discussion)
+    return org, discussion
+
+
 # What viewer_state found for this request (web/cache.py asks for the reader's side before the
 # handler runs, for a reader new to the page): the handler uses it instead of asking again.
 _READER_STATE = web.RequestKey("civic_discussion_reader_state", tuple)
@@ -140,6 +159,7 @@ async def discussion_viewer(request: web.Request) -> Viewer | None:
     rendering it (web/cache.py)."""
     async def sides(session: AsyncSession, user: User, org: Actor) -> tuple[str, dict]:
         discussion = await discussion_in(session, request, org, user)
+        request[_FOUND] = (user.id, org, discussion)
         is_official, is_moderator, marks = await reader_state(request, session, org, discussion, user)
         return audience_of(is_official, is_moderator), marks
 
@@ -154,8 +174,7 @@ async def threads_page(request: web.Request) -> web.StreamResponse:
     before = parse_cursor(request.query.get("before"))
     user = await current_user(request)
     async with runtime(request).sessions() as session:
-        org: Actor = await organisation(session, request)
-        discussion = await discussion_in(session, request, org, user)
+        org, discussion = await found_discussion(request, session, user)
         is_official, is_moderator, marks = await reader_state(request, session, org, discussion, user)
         context = await threads_context(session, request, discussion, is_official, is_moderator, user, before)
         progress = await contributions.progress(session, discussion)
