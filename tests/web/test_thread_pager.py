@@ -85,6 +85,7 @@ async def test_pager__show_more_links_show_every_contribution_once(node, world, 
     assert len(shown) == len(set(shown)) == 16
     for url in urls:
         page, partial = await reader.get(url), await reader.get(url + "&partial=1")
+        assert "/orgs/lyon/theme.css?v=" in page.text and "Back to the discussion" in page.text
         assert partial.status == 200 and "<html" not in partial.text and "<li id=" in partial.text
         assert ITEM.findall(partial.text) == ITEM.findall(page.text)
         assert MORE.findall(partial.text) == MORE.findall(page.text)

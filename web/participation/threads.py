@@ -30,6 +30,7 @@ from web.participation.common import (
     viewer_on_organisation_page,
 )
 from web.participation.fragments import FRAGMENTS
+from web.participation.organisations import profile_of, theme_version
 from web.render import current_user
 
 THREADS_PER_PAGE = 20
@@ -178,7 +179,8 @@ async def threads_page(request: web.Request) -> web.StreamResponse:
         is_official, is_moderator, marks = await reader_state(request, session, org, discussion, user)
         context = await threads_context(session, request, discussion, is_official, is_moderator, user, before)
         progress = await contributions.progress(session, discussion)
-    context.update(org=org, progress=progress,
+        profile = await profile_of(session, org) if request.query.get("partial") != "1" else None
+    context.update(org=org, progress=progress, theme_version=theme_version(profile) if profile else "",
                    mark=share_page(request, user is not None, audience_of(is_official, is_moderator), **marks))
     partial = request.query.get("partial") == "1"
     return await page(request, "participation/_threads.html" if partial else "participation/threads.html",
