@@ -9,7 +9,7 @@ One command: `.venv/bin/python bench/bench_pages.py [REQUESTS] [--seconds S] [--
   the "a new URL each request" runs make REQUESTS // 20 (at least 32).
 - --seconds S (default 11, more than two page-cache lifetimes): length of each run of the
   signed-in readers and of each cell of the mixed read/write table.
-- --quick: a check that the whole command works, in well under a minute: 100 proposals × 100
+- --quick: a check that the whole command works (about 45 s on an idle 2-core machine): 100 proposals × 100
   supports, 1,000 followers, 1-second cells, 200 requests; its figures are printed, never
   written to bench/RESULTS.md.
 - --profile PATH: cProfile the web process during the mixed table only (statistics written to
@@ -78,6 +78,7 @@ from bench.load import (  # noqa: E402
     load,
     memory_mb,
     pct,
+    reset_peak,
     schedule_seconds,
     serve_remote,
     steady,
@@ -393,12 +394,13 @@ class Writer:
         self.url = f"{base}{PAGES['discussion']}/contributions"
         self.tag = ""
 
-    @classmethod
-    async def sign_in(cls, http: aiohttp.ClientSession, base: str) -> Writer:
-        cookie = await login(http, base, WRITER)
-        async with http.get(base + PAGES["discussion"], headers={"Cookie": f"{COOKIE}={cookie}"}) as response:
-            token = CSRF.search(await response.text()).group(1)  # the form's token, as a browser sends it
-        return cls(http, base, cookie, token)
+    @staticmethod
+    async def sign_in(base: str) -> tuple[str, str]:
+        """The writer's session cookie and the CSRF token of the form on the discussion page."""
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+            cookie = await login(http, base, WRITER)
+            async with http.get(base + PAGES["discussion"], headers={"Cookie": f"{COOKIE}={cookie}"}) as response:
+                return cookie, CSRF.search(await response.text()).group(1)  # as a browser sends it
 
     async def post(self, k: int) -> int:
         form = {"csrf_token": self.token, "content": f"Written while people read ({self.tag} #{k}): "
@@ -518,14 +520,14 @@ def likers_for(base: str, remote: str, seconds: float, scale: Scale) -> Likers:
     return Likers(base, remote, math.ceil((likes_needed + 64) / scale.contributions) + 1, scale.contributions)
 
 
-async def mixed(base: str, db: Path, node_pid: int, cookies: list[str], seconds: float,
-                likers: Likers) -> tuple[list[Cell], dict[str, int]]:
+async def mixed(base: str, db: Path, node_pid: int, cookies: list[str], writer_session: tuple[str, str],
+                seconds: float, likers: Likers) -> tuple[list[Cell], dict[str, int]]:
     """The mixed table: for anonymous and then signed-in readers, the quiet cell and each write
     rate, without and then with the Likes; then what the node stored of it."""
     page = base + PAGES["discussion"]
     cells = []
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
-        writer = await Writer.sign_in(http, base)
+        writer = Writer(http, base, *writer_session)
         # One Like from each remote actor first: the node fetches their documents (keys) once.
         warm = await asyncio.gather(*(likers.send(http, like) for like in likers.signed(likers.count)))
         assert set(warm) == {202}, warm
@@ -713,16 +715,21 @@ def main() -> None:
             measured_from, scheduled = time.perf_counter(), schedule_seconds(node_pid)
             _say(began, "node started")
             cookies = asyncio.run(sign_in_readers(base, scale, _seeded_index(db)))
-            memory["readers signed in"] = memory_mb(node_pid)
+            writer_session = asyncio.run(Writer.sign_in(base))
+            memory["readers and writer signed in"] = memory_mb(node_pid)
+            # Each log-in verifies an argon2 hash (64 MiB each with argon2-cffi's defaults): the
+            # peak so far is kept, and the peak while serving pages alone is measured from here.
+            reset_peak(node_pid)
             _say(began, "readers signed in, their marks checked")
             results, cpu_per_page = _page_runs(base, raw, node_pid, n, seconds, cookies, memory)
             _say(began, "pages measured")
             if args.profile:
                 os.kill(node_pid, signal.SIGUSR1)
-            cells, stored = asyncio.run(mixed(base, db, node_pid, cookies, seconds, likers))
+            cells, stored = asyncio.run(mixed(base, db, node_pid, cookies, writer_session, seconds, likers))
             if args.profile:
                 os.kill(node_pid, signal.SIGUSR2)
-            memory["after the mixed table"] = peak, current = memory_mb(node_pid)
+            memory["after the mixed table"] = serving_peak, current = memory_mb(node_pid)
+            peak = max(serving_peak, memory["readers and writer signed in"][0])
             measured = time.perf_counter() - measured_from
             ran, waited = (after - before for after, before in zip(schedule_seconds(node_pid), scheduled, strict=True))
         finally:
@@ -761,7 +768,8 @@ def main() -> None:
                  f"the end), serving {scale.proposals * scale.supporters:,} supports and {scale.followers:,} "
                  f"followers; goal ≤ {GOAL_RSS_MB:.0f} MB — "
                  + (("met" if memory_met else "NOT met") if judged else "not judged (--quick or --profile)")
-                 + "; peak / current RSS along the run: "
+                 + f"; peak while serving pages after the {READERS + 1} log-ins (peak reset then): "
+                 f"{serving_peak:.0f} MB; peak / current RSS along the run: "
                  + ", ".join(f"{when} {hwm:.0f} / {rss:.0f} MB" for when, (hwm, rss) in memory.items()))
     print("\n".join(lines))
     failures = sum(r[2] for r in results.values()) + sum(c.failures for c in cells)

@@ -157,6 +157,11 @@ def memory_mb(pid: int) -> tuple[float, float]:
     return (int(status["VmHWM"].split()[0]) / 1024, int(status["VmRSS"].split()[0]) / 1024)
 
 
+def reset_peak(pid: int) -> None:
+    """Start process ``pid``'s peak RSS (VmHWM) again from its current RSS (Linux ≥ 4.0)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time process ``pid`` has used so far (Linux /proc/<pid>/stat)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
