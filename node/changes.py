@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import ORMExecuteState, Session, attributes
 
+CHANGES = "civic_changes"  # the PostgreSQL channel the node's processes listen to (node.db.listen)
 EVERYTHING = "*"
 SITE = "site"
 PREFIX = "content"  # a payload on the change channel: "content <origin> <scope> <scope>…"
@@ -76,47 +77,53 @@ ACTOR_DISPLAY = frozenset({"name", "summary", "url", "username", "domain", "type
 
 class Lookup:
     """Reads in the committing transaction what a row's scopes need (a contribution's
-    discussion, a discussion's organisation…); what never changes is remembered."""
+    discussion, a discussion's organisation…); what never changes is remembered, by the table
+    and id of the row read (:func:`forget` when a new row takes an id: SQLite may reuse one)."""
 
     def __init__(self, session: Session, memo: dict):
         self.session, self.memo = session, memo
 
-    def _value(self, sql: str, key, remember: bool = True):
-        if remember and (sql, key) in self.memo:
-            return self.memo[(sql, key)]
+    def _value(self, table: str, columns: str, key, where: str = "id", remember: bool = True):
+        sql = f"SELECT {columns} FROM {table} WHERE {where} = :key"  # noqa: S608 (names from this module)
+        known = self.memo.get((table, key)) if remember else None
+        if known is not None and sql in known:
+            return known[sql]
         found = self.session.execute(text(sql), {"key": key}).first()
         found = tuple(found) if found is not None else None
         if remember and found is not None:
             if len(self.memo) >= MAX_MEMO:
                 self.memo.clear()
-            self.memo[(sql, key)] = found
+            self.memo.setdefault((table, key), {})[sql] = found
         return found
 
     def organisation_of_discussion(self, discussion_id) -> int | None:
-        found = self._value("SELECT organization_id FROM discussions WHERE id = :key", discussion_id)
+        found = self._value("discussions", "organization_id", discussion_id)
         return found[0] if found else None
 
     def discussion_of(self, table: str, row_id) -> int | None:
         """The discussion of a contribution or an initiative (it never moves)."""
-        found = self._value(f"SELECT discussion_id FROM {table} WHERE id = :key", row_id)  # noqa: S608
+        found = self._value(table, "discussion_id", row_id)
         return found[0] if found else None
 
     def discussion_of_group(self, actor_id) -> int | None:
-        found = self._value("SELECT id FROM discussions WHERE group_id = :key", actor_id)
+        found = self._value("discussions", "id", actor_id, where="group_id", remember=False)
         return found[0] if found else None
 
     def proposal(self, proposal_id) -> tuple | None:
         """(organisation, discussion) of a proposal; its discussion may change: read each time."""
-        return self._value("SELECT organization_id, discussion_id FROM proposals WHERE id = :key",
-                           proposal_id, remember=False)
+        return self._value("proposals", "organization_id, discussion_id", proposal_id, remember=False)
 
     def organisation_of_space(self, space_id) -> int | None:
-        found = self._value("SELECT organization_id FROM spaces WHERE id = :key", space_id)
+        found = self._value("spaces", "organization_id", space_id)
         return found[0] if found else None
 
     def by_ap_id(self, table: str, columns: str, ap_id: str) -> tuple | None:
-        return self._value(f"SELECT {columns} FROM {table} WHERE ap_id = :key", ap_id,  # noqa: S608
-                           remember=False)
+        return self._value(table, columns, ap_id, where="ap_id", remember=False)
+
+
+def forget(memo: dict, table: str, row_id) -> None:
+    """A row was inserted with ``row_id``: what was remembered of an older row with it goes."""
+    memo.pop((table, row_id), None)
 
 
 Scopes = Callable[[dict, Lookup, str], Iterable[str]]
@@ -311,7 +318,8 @@ def _written(obj) -> frozenset[str]:
 
 
 def _after_flush(session: Session, _context) -> None:
-    if _TRACKER not in session.info:
+    tracker = session.info.get(_TRACKER)
+    if tracker is None:
         return
     for event_name, objects in (("insert", session.new), ("update", session.dirty),
                                 ("delete", session.deleted)):
@@ -319,6 +327,8 @@ def _after_flush(session: Session, _context) -> None:
             table = getattr(obj, "__tablename__", "")
             if table in IGNORED:
                 continue
+            if event_name == "insert":
+                forget(tracker.memo, table, getattr(obj, "id", None))
             rule = RULES.get(table)
             columns = rule.columns if rule else ()
             written = _written(obj) if event_name == "update" else None
@@ -415,8 +425,6 @@ def _before_commit(session: Session) -> None:
         return
     session.info[_DONE] = scopes
     if session.get_bind().dialect.name == "postgresql":
-        from node.db import CHANGES
-
         session.execute(text("SELECT pg_notify(:channel, :what)"),
                         {"channel": CHANGES, "what": payload(tracker.origin, scopes)})
 

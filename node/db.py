@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from node.changes import TrackedSession, tracker_info
+from node.changes import CHANGES, TrackedSession, tracker_info
 from node.errors import ConfigError
 
 
@@ -113,7 +113,6 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
 
 # -- changes between the processes of one node (PostgreSQL LISTEN/NOTIFY) -------------------------
 
-CHANGES = "civic_changes"
 log = logging.getLogger(__name__)
 
 
@@ -129,14 +128,6 @@ async def announce(session: AsyncSession, what: str) -> None:
     repeated ones merged. On SQLite nothing: the other processes notice by polling."""
     if _dialect(session) == "postgresql":
         await session.execute(text("SELECT pg_notify(:channel, :what)"), {"channel": CHANGES, "what": what})
-
-
-async def announce_now(sessions: async_sessionmaker[AsyncSession], what: str) -> None:
-    """:func:`announce` in a transaction of its own (after a change already committed)."""
-    engine = sessions.kw.get("bind")
-    if engine is not None and not is_sqlite(engine):
-        async with sessions() as session, session.begin():
-            await announce(session, what)
 
 
 async def listen(engine: AsyncEngine, on_change: Callable[[str], None], stop: asyncio.Event,

@@ -204,3 +204,24 @@ def test_scopes__versions_tell_what_changed_since_a_rendering():
     seen = versions.clock
     versions.bump({EVERYTHING})
     assert versions.latest({discussion(2)}) > seen
+
+
+async def test_scopes__a_new_row_never_inherits_what_was_remembered_of_an_old_one(sessions, uris, scene):
+    """SQLite gives the id of a deleted last row to the next one: a discussion of Nantes taking the
+    id of a deleted discussion of Lyon is Nantes's (the memo of lookups forgets inserted ids)."""
+    heard = Heard(sessions)
+    async with transaction(sessions) as s:
+        lyon, camille = await s.merge(scene["lyon"]), await s.merge(scene["camille"])
+        gone = await discussions.open_discussion(s, uris, lyon, "ephemere", "Éphémère")
+    async with transaction(sessions) as s:
+        await contributions.contribute(s, uris, await s.merge(gone), camille, "<p>Vite</p>")
+    assert org(scene["lyon"].id) in heard.take()
+    async with transaction(sessions) as s:
+        await s.delete(await s.merge(gone))
+    async with transaction(sessions) as s:
+        nantes, camille = await s.merge(scene["nantes"]), await s.merge(scene["camille"])
+        taken = await discussions.open_discussion(s, uris, nantes, "nouvelle", "Nouvelle")
+    heard.take()
+    async with transaction(sessions) as s:
+        await contributions.contribute(s, uris, await s.merge(taken), camille, "<p>Ici</p>")
+    assert heard.take() == {discussion(taken.id), org(scene["nantes"].id)}
