@@ -7,6 +7,8 @@ once per session and removed at the end, also when a test failed or left it stop
 
 from __future__ import annotations
 
+import atexit
+
 import pytest
 
 from node.db import create_engine
@@ -23,6 +25,7 @@ def private_pg():
     if why:
         pytest.skip(f"no private PostgreSQL server for the fault tests: {why}")
     server = PrivatePostgres()
+    atexit.register(server.destroy)  # also when the session ends without running finalizers
     try:
         server.init()
         server.start()
