@@ -11,7 +11,7 @@ from node import changes
 from node.changes import EVERYTHING, SITE, Versions, discussion, org, profile, proposal
 from node.db import transaction
 from node.models import Actor, Base, InboxActivity, OutboxEvent, RateCounter, utcnow
-from node.services import actors, contributions, discussions, follows, proposals
+from node.services import actors, contributions, dashboard, discussions, follows, proposals
 
 
 class Heard:
@@ -102,6 +102,17 @@ async def test_scopes__remote_actors_fetched_and_refreshed_change_nothing_until_
     async with transaction(sessions) as s:
         (await s.get(Actor, remote.id)).name = "Zoé Martin"
     assert heard.take() == {EVERYTHING}
+
+
+async def test_scopes__page_views_change_the_dashboards_of_their_organisation_only(sessions, scene):
+    """Counted by an ``update()`` (then an insert for a new day): the organisation page shows the
+    dashboard; the discussion pages show no counts."""
+    heard = Heard(sessions)
+    day = utcnow().date()
+    for _ in range(2):  # a new day's row, then the update of it
+        async with transaction(sessions) as s:
+            await dashboard.add_visits(s, {(scene["lyon"].id, scene["here"].id, day): 3})
+        assert heard.take() == {org(scene["lyon"].id)}
 
 
 async def test_scopes__a_new_organisation_is_listed_on_the_site(sessions, uris):
