@@ -484,14 +484,12 @@ def cpu_tree(pid: int) -> float:
 
 async def bench(size: Size, only: list[str], fedify_workers: list[int], rounds: int,
                 node_concurrency: int) -> list[Run]:
-    """Every sender in turn against one receiver, ``rounds`` times, alternating (Fedify, at
-    more than a minute a run, once)."""
+    """Every sender in turn against one receiver, ``rounds`` times, alternating: the machine is
+    shared, and a round's figures move with what else runs."""
     runs: list[Run] = []
     async with receiver(size.hosts) as rec, aiohttp.ClientSession() as http:
-        for round_no in range(rounds):
+        for _ in range(rounds):
             for name in only:
-                if round_no and name == "fedify":
-                    continue
                 print(f"{name}: {size.followers:,} followers on {size.hosts} hosts …", flush=True)
                 done = len(runs)
                 try:
@@ -579,7 +577,7 @@ def main() -> None:
     parser.add_argument("--node-concurrency", type=int, default=NODE_CONCURRENCY,
                         help=f"the worker's requests in flight (default {NODE_CONCURRENCY}, its own)")
     parser.add_argument("--rounds", type=int, default=1,
-                        help="rounds of every sender but Fedify, alternating; medians reported")
+                        help="rounds of every sender, alternating; medians reported")
     parser.add_argument("--quick", action="store_true", help="2,000 followers on 100 hosts")
     parser.add_argument("--only", default=",".join(SENDERS), help=f"comma-separated, of {SENDERS}")
     parser.add_argument("--fedify-workers", default="1",
