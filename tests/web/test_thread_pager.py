@@ -208,6 +208,17 @@ async def test_pager__after_replying_on_a_later_page_the_reply_is_reachable(node
     assert f'id="{sent.location.split("#")[1]}"' in target.text
     agreed = await camille.post(f"{PAGE}/contributions/{old_root.id}/agree", {}, form=PAGE)
     assert agreed.status == 303 and agreed.location.endswith(f"/contributions/{old_root.id}#{contribution_anchor(old_root)}")
+    # Her agreement is marked on the threads page where that thread is, for her alone.
+    _, urls = await follow_pages(camille)
+    other = clients()
+    await other.login("dominique")
+    pressed = re.compile(f'contributions/{old_root.id}/agree" class="inline">\\s*<input[^>]+>\\s*'
+                         '<button type="submit" class="secondary" aria-pressed="true"')
+    assert pressed.search((await camille.get(urls[-1])).text)
+    for url in (urls[-1], urls[-1] + "&partial=1"):
+        page = (await other.get(url)).text
+        assert not pressed.search(page) and f'contributions/{old_root.id}/agree" class="inline">' in page
+    assert pressed.search((await camille.get(urls[-1] + "&partial=1")).text)
     new = await camille.post(f"{PAGE}/contributions", {"content": "Tout neuf"}, form=PAGE)
     assert new.status == 303 and new.location.startswith(node.base + PAGE + "#contribution-")
     page = await camille.get(PAGE)

@@ -86,9 +86,10 @@ def setup(app: web.Application) -> None:
 
 
 def _page_key(ctx: jinja2.runtime.Context) -> tuple:
-    """What the page changes in every contribution's HTML."""
+    """What the page changes in every contribution's HTML (and the template itself: a template
+    changed on a development node is compiled again, into a new object)."""
     discussion = ctx["discussion"]
-    return (ctx["lang"], ctx.get("user") is not None, bool(ctx.get("can_contribute")), bool(ctx.get("open")),
+    return (ctx.environment.get_template(TEMPLATE), ctx["lang"], ctx.get("user") is not None, bool(ctx.get("can_contribute")), bool(ctx.get("open")),
             bool(ctx.get("is_moderator")), bool(ctx.get("is_official")), discussion.id, discussion.slug,
             discussion.organization.username, ctx["uris"].base)
 
