@@ -117,6 +117,10 @@ class Lookup:
         found = self._value("spaces", "organization_id", space_id)
         return found[0] if found else None
 
+    def is_local(self, actor_id) -> bool:
+        found = self._value("actors", "local", actor_id)
+        return bool(found and found[0])
+
     def by_ap_id(self, table: str, columns: str, ap_id: str) -> tuple | None:
         return self._value(table, columns, ap_id, where="ap_id", remember=False)
 
@@ -170,8 +174,13 @@ def _actor(values: dict, lookup: Lookup, event: str) -> set[str]:
 
 
 def _follow(values: dict, lookup: Lookup, event: str) -> set[str]:
-    followed = values["followed_id"]
-    scopes = {actor(followed), actor(values["follower_id"]), *in_organisation(followed)}
+    """Follower counts (an organisation's page, a discussion's, an actor's); a local follower's
+    standing changes what they may read: every page of the organisation, for their audiences.
+    A remote follower never reads our pages signed in (the fediverse follows come in numbers)."""
+    followed, follower = values["followed_id"], values["follower_id"]
+    scopes = {actor(followed), actor(follower), org(followed)}
+    if lookup.is_local(follower):
+        scopes.add(profile(followed))
     group_of = lookup.discussion_of_group(followed)
     return scopes | ({discussion(group_of)} if group_of else set())
 

@@ -86,6 +86,24 @@ async def test_scopes__following_a_discussion_changes_it_and_who_its_readers_are
     assert not {discussion(scene["there"].id), org(scene["nantes"].id)} & taken
 
 
+async def test_scopes__a_remote_follower_changes_counts_a_local_one_also_who_reads_what(sessions, uris, scene):
+    """A fediverse account following Nantes changes its follower count (its lists), not its
+    discussion pages; Dominique following Nantes may now read its followers-only things there."""
+    heard = Heard(sessions)
+    async with transaction(sessions) as s:
+        remote = Actor(ap_id="https://remote.example/users/yan", type="Person", local=False, username="yan",
+                       domain="remote.example", inbox="https://remote.example/users/yan/inbox")
+        s.add(remote)
+        await s.flush()
+        await follows.receive_follow(s, remote, await s.merge(scene["nantes"]), "https://remote.example/f/1")
+    nantes = scene["nantes"].id
+    taken = heard.take()
+    assert org(nantes) in taken and profile(nantes) not in taken
+    async with transaction(sessions) as s:
+        await follows.request_follow(s, uris, await s.merge(scene["dominique"]), await s.merge(scene["nantes"]))
+    assert {org(nantes), profile(nantes)} <= heard.take()
+
+
 async def test_scopes__remote_actors_fetched_and_refreshed_change_nothing_until_their_name_does(sessions, scene):
     """A remote actor is met (inserted) and its key refreshed all the time: no page shows that.
     A new name shows wherever it wrote: everything."""
