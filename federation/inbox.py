@@ -16,7 +16,7 @@ from activities.bounds import check_bounds, loads
 from activities.errors import InvalidDocument
 from activities.normalize import check_activity, first_type, host_of, id_of
 from federation.inbox_limits import HOST_LIMITER
-from federation.isolation import transient
+from federation.isolation import OUTAGE, transient
 from federation.policy import refused
 from federation.refusals import RefusalLog, refusal_host
 from federation.runtime import RUNTIME, Runtime
@@ -209,9 +209,10 @@ async def receive(request: web.Request) -> web.Response:
         except Exception as exc:  # not one of our refusals: a bug, or the database went away
             if isinstance(exc, Refused):
                 raise
-            log.exception("inbox: admitting a POST from %s raised", key_id or request.remote)
             if transient(exc):
+                OUTAGE.failed(exc)
                 return unavailable("the node cannot check activities right now; retry later")
+            log.exception("inbox: admitting a POST from %s raised", key_id or request.remote)
             # Never a 500 (SECURITY.md rule 19): what this request carried set it off.
             raise Refused(400, f"the activity could not be checked ({type(exc).__name__})") from None
     except Refused as exc:

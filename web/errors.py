@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import html
 import logging
-import time
 
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from federation.isolation import describe, transient
+from federation.isolation import OUTAGE, transient
 from federation.objects import wants_activity_json
 from web.i18n import _, locale_of, translate
 from web.security import CSP
@@ -37,10 +36,6 @@ NUL_IN_ADDRESS = _("This address contains a character that is not allowed.")
 INTERNAL = _("Something went wrong on this node. It has been recorded; retry in a moment.")
 UNAVAILABLE = _("Something went wrong. Retry in a moment.")
 RETRY_AFTER = 10  # seconds: a database restart takes a few; browsers reload the 503 page after it
-# SQLSTATE classes of a server that is away: 08 connection exception, 57 operator intervention
-# (shutting down, starting up, crash recovery); 53300 too many connections.
-_AWAY_SQLSTATE_CLASSES = ("08", "57")
-_AWAY_SQLSTATES = ("53300",)
 JSON_TYPES = ("application/json", "application/activity+json", "application/ld+json")
 
 
@@ -89,62 +84,11 @@ async def unexpected(request: web.Request, handler):
     except web.HTTPException:
         raise
     except Exception as exc:
-        if database_away(exc):
+        if transient(exc):
             OUTAGE.failed(exc)
             return unavailable(request)
         log.exception("unexpected error answering %s %s", request.method, request.path)
         return internal_error(request)
-
-
-def database_away(exc: BaseException) -> bool:
-    """True when ``exc`` (or what it wraps) says the database cannot be reached right now.
-
-    The inbox, fan-out and delivery retry the same errors (federation.isolation.transient); a
-    server that refuses connections while it starts up or shuts down is recognised by SQLSTATE,
-    as SQLAlchemy wraps asyncpg's CannotConnectNowError in a plain DBAPIError."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if transient(current):
-            return True
-        state = str(getattr(current, "sqlstate", None) or getattr(current, "pgcode", None) or "")
-        if state[:2] in _AWAY_SQLSTATE_CLASSES or state in _AWAY_SQLSTATES:
-            return True
-        todo += [getattr(current, "orig", None), current.__cause__, current.__context__]
-    return False
-
-
-class Outage:
-    """Logs a database outage once, not a traceback per request: a warning at the first failed
-    request, then at most one summary per ``every`` seconds while requests keep failing. Failures
-    further apart than ``quiet`` seconds are a new outage (pages served from the page cache in
-    between say nothing about the database, so a success does not end an outage)."""
-
-    def __init__(self, every: float = 60.0, quiet: float = 30.0, clock=time.monotonic):
-        self.every, self.quiet, self._clock = every, quiet, clock
-        self.started: float | None = None
-        self._last_failure = self._last_log = 0.0
-        self.failures = 0
-
-    def failed(self, exc: BaseException) -> None:
-        now = self._clock()
-        if self.started is None or now - self._last_failure > self.quiet:
-            self.started, self._last_log, self.failures = now, now, 0
-            log.warning("the database cannot be reached (%s): answering 503 until it is back",
-                        describe(exc))
-        elif now - self._last_log >= self.every:
-            self._last_log = now
-            log.warning("the database still cannot be reached after %.0f s (%d requests answered "
-                        "503 so far): %s", now - self.started, self.failures + 1, describe(exc))
-        self._last_failure = now
-        self.failures += 1
-
-
-OUTAGE = Outage()  # per process: each process of the node has its own connections and log
 
 
 def unavailable(request: web.Request) -> web.Response:

@@ -9,7 +9,8 @@ import asyncpg
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from web.errors import Outage, database_away
+from federation.isolation import Outage
+from federation.isolation import transient as database_away
 
 
 def wrapped(error: Exception, kind=DBAPIError) -> Exception:
@@ -49,7 +50,7 @@ def test_outage__logged_once_then_summed_up_then_a_new_outage(caplog):
     now = [0.0]
     outage = Outage(every=60.0, quiet=30.0, clock=lambda: now[0])
     refused = ConnectionRefusedError(111, "Connect call failed")
-    with caplog.at_level(logging.WARNING, logger="web.errors"):
+    with caplog.at_level(logging.WARNING, logger="federation.isolation"):
         for second in range(50):  # 50 failed requests within 50 s: one line
             now[0] = float(second)
             outage.failed(refused)

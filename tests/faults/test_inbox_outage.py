@@ -150,9 +150,6 @@ async def test_while_postgresql_shuts_down__pages_answer_503(receiving, shutting
                 assert response.headers["Retry-After"] == "10"
 
 
-@pytest.mark.xfail(strict=True, reason="federation.isolation.transient() does not count a DBAPIError "
-                   "with SQLSTATE 57P03 (shutting down / starting up) as transient, so the inbox "
-                   "answers 400 and the sender gives the activity up (H6 report)")
 async def test_while_postgresql_shuts_down__the_inbox_answers_503_not_400(
     receiving, sending, shutting_down
 ):
