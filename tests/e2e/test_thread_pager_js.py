@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import visit
+from tests.e2e.conftest import describe_violations, serious_axe_violations, visit
 
 pytestmark = pytest.mark.e2e
 
@@ -91,3 +91,23 @@ def test_thread_pager__a_link_to_an_older_contribution_loads_the_threads_until_i
     expect(page.locator(f"#contribution-r{oldest}")).to_be_attached()
     expect(page.locator(f"#contribution-r{oldest}")).to_contain_text("Old thread 0")
     expect(page.locator("#threads > li")).to_have_count(roots)
+
+
+def check_axe(page, what: str) -> None:
+    violations = serious_axe_violations(page)
+    assert not violations, f"{what}: serious or critical axe violations:\n" + describe_violations(violations)
+
+
+def test_thread_pager__pages_with_more_threads_have_no_serious_axe_violation(new_context, logged_in_state, roots):
+    """The discussion page after the next threads were appended, and the threads page of a resident
+    (reply forms, agree buttons), pass axe-core without serious or critical violations."""
+    page = new_context("fr", state=logged_in_state("camille")).new_page()
+    visit(page, DISCUSSION)
+    more = page.get_by_role("link", name="Afficher plus de contributions")
+    next_page = more.get_attribute("href")
+    more.click()
+    expect(page.locator("#threads > li")).to_have_count(roots)
+    check_axe(page, "discussion page with appended threads")
+    visit(page, next_page)
+    expect(page.locator("#threads > li")).to_have_count(roots - 20)
+    check_axe(page, "threads page")
