@@ -23,11 +23,13 @@ transaction (a contribution's discussion's organisation), with a small memo of w
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import event, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import ORMExecuteState, Session, attributes
 
 CHANGES = "civic_changes"  # the PostgreSQL channel the node's processes listen to (node.db.listen)
@@ -40,6 +42,7 @@ MAX_MEMO = 20_000
 _TRACKER = "civic_changes"
 _RECORDS = "civic_changes_rows"
 _DONE = "civic_changes_done"
+log = logging.getLogger(__name__)
 
 
 def org(org_id) -> str:
@@ -393,7 +396,13 @@ def resolve(session: Session, rows: list[Row], memo: dict) -> frozenset[str]:
         if row.event == "touch":
             scopes.update(row.values["scopes"])
         else:
-            scopes |= scopes_of(row.table, row.values, lookup, row.event, row.written)
+            try:
+                scopes |= scopes_of(row.table, row.values, lookup, row.event, row.written)
+            except SQLAlchemyError:
+                raise  # the transaction is failing: so does its commit
+            except Exception:  # a rule's mistake must not refuse a write: every page is dropped
+                log.exception("no scopes for a row of %s; everything changed", row.table)
+                scopes.add(EVERYTHING)
         if EVERYTHING in scopes:
             return frozenset({EVERYTHING})
     return frozenset(scopes)

@@ -254,3 +254,18 @@ async def test_scopes__a_new_row_never_inherits_what_was_remembered_of_an_old_on
     async with transaction(sessions) as s:
         await contributions.contribute(s, uris, await s.merge(taken), camille, "<p>Ici</p>")
     assert heard.take() == {discussion(taken.id), org(scene["nantes"].id)}
+
+
+async def test_scopes__a_rule_that_fails_never_refuses_the_write(sessions, uris, scene, monkeypatch, caplog):
+    """A mistake in a rule is logged and counts as a change of everything; the row is written."""
+    def broken(values, lookup, event):
+        raise KeyError("no such column")
+
+    monkeypatch.setitem(changes.RULES, "contributions", changes.Rule(("discussion_id",), broken))
+    heard = Heard(sessions)
+    async with transaction(sessions) as s:
+        written = await contributions.contribute(s, uris, await s.merge(scene["here"]),
+                                                 await s.merge(scene["dominique"]), "<p>Quand même</p>")
+    assert heard.take() == {EVERYTHING} and "no scopes for a row of contributions" in caplog.text
+    async with sessions() as s:
+        assert await s.get(type(written), written.id) is not None
