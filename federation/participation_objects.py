@@ -81,9 +81,12 @@ async def _contribution(session: AsyncSession, uris: Uris, check: Check, token: 
     discussion = await _readable_discussion(session, check, contribution.discussion_id)
     if discussion is None:
         return None
-    page = f"{discussion.page_ap_id}#contribution-{token}"
     if contribution.deleted_at is not None:
-        return _tombstone(contribution.ap_id, "Note", contribution.deleted_at, page)
+        return _tombstone(contribution.ap_id, "Note", contribution.deleted_at, discussion.page_ap_id)
+    # Its own page (with its replies and the reply form): the discussion page shows its newest
+    # threads first, so an anchor there may point past what it shows.
+    page = uris.discussion_contribution(discussion.organization.username, discussion.slug,
+                                        contribution.id) + f"#contribution-{token}"
     return _later(page, lambda: documents.contribution_as(session, contribution, discussion))
 
 

@@ -111,3 +111,18 @@ def test_thread_pager__pages_with_more_threads_have_no_serious_axe_violation(new
     visit(page, next_page)
     expect(page.locator("#threads > li")).to_have_count(roots - 20)
     check_axe(page, "threads page")
+
+
+def test_thread_pager__appended_reply_forms_count_characters(new_context, logged_in_state, roots):
+    """The reply forms of appended threads get their live character counters too (forms.js is run
+    on what threads.js adds), as the forms of the first page do."""
+    page = new_context("en", state=logged_in_state("camille")).new_page()
+    visit(page, DISCUSSION)
+    page.get_by_role("link", name="Show more contributions").click()
+    appended = page.locator("#threads > li").nth(20)
+    expect(appended).to_be_focused()
+    appended.locator("details.reply > summary").first.click()
+    field = appended.locator("details.reply textarea").first
+    field.fill("Des bancs")
+    counter = page.locator(f"#{field.get_attribute('id')}-counter")
+    expect(counter).to_have_text(re.compile(r"^Characters left: [\d,]+$"))

@@ -108,7 +108,7 @@ async def test_discussion_document__page_in_the_group(pnode):
 
 
 async def test_contribution_document__note_redirect_and_tombstone(pnode):
-    """A contribution: a Note for AS2, the discussion page for people, 410 once deleted."""
+    """A contribution: a Note for AS2, its own page for people, 410 once deleted."""
     d = await _open(pnode)
     async with transaction(pnode.rt.sessions) as s:
         amel = await actors.require_local_actor(s, "amel")
@@ -119,7 +119,8 @@ async def test_contribution_document__note_redirect_and_tombstone(pnode):
     assert (doc["type"], doc["inReplyTo"], doc["attributedTo"]) == ("Note", d.page_ap_id, amel.ap_id)
     status, _, headers = await _get(c.ap_id, HTML)
     token = pnode.uris.token_of(c.ap_id)
-    assert (status, headers["Location"]) == (302, f"{d.page_ap_id}#contribution-{token}")
+    assert (status, headers["Location"]) == (
+        302, f"{d.page_ap_id}/contributions/{c.id}#contribution-{token}")
     async with transaction(pnode.rt.sessions) as s:
         row = await s.scalar(select(Contribution).where(Contribution.ap_id == c.ap_id))
         await contributions.delete_contribution(s, row, federate=True)

@@ -6,7 +6,7 @@
   if (window.civicForms) {
     return; // included by each form piece that needs it: run once
   }
-  window.civicForms = true;
+  window.civicForms = { counters: counters };
 
   // The summary has autofocus; browsers that ignore it on a <div> get the focus here.
   var summary = document.getElementById("error-summary");
@@ -28,8 +28,11 @@
 
   // "Characters left: 12" / "Too many characters: 3", updated as people type; screen readers hear
   // it once they pause (a polite live region written a second after the last key).
-  var counters = document.querySelectorAll("[data-counter-for]");
-  Array.prototype.forEach.call(counters, function (counter) {
+  // ``root``: the document, or what a script added to it later (threads.js: the next threads).
+  function counters(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("[data-counter-for]"), startCounter);
+  }
+  function startCounter(counter) {
     var field = document.getElementById(counter.getAttribute("data-counter-for"));
     var status = document.getElementById(counter.id + "-status");
     var limit = parseInt(counter.getAttribute("data-limit"), 10);
@@ -55,5 +58,6 @@
     counter.setAttribute("aria-hidden", "true"); // the live region speaks for it
     counter.textContent = text();
     field.addEventListener("input", update);
-  });
+  }
+  counters(document);
 })();

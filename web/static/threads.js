@@ -31,6 +31,9 @@
       if (item.tagName === "LI" && (!item.id || !document.getElementById(item.id))) {
         list.appendChild(item);
         first = first || item;
+        if (window.civicForms && window.civicForms.counters) {
+          window.civicForms.counters(item); // the reply forms' character counters
+        }
       }
     });
     var holder = link.closest(".more-threads") || link;
