@@ -491,7 +491,7 @@ async def bench(size: Size, only: list[str], fedify_workers: list[int], rounds: 
         for _ in range(rounds):
             for name in only:
                 print(f"{name}: {size.followers:,} followers on {size.hosts} hosts …", flush=True)
-                done = len(runs)
+                done, receiver_cpu = len(runs), cpu_seconds(rec.proc.pid)
                 try:
                     if name == "raw":
                         runs.append(await run_raw(size, rec, http))
@@ -505,7 +505,10 @@ async def bench(size: Size, only: list[str], fedify_workers: list[int], rounds: 
                         runs.append(await run_herd(size, rec, http))
                 except Exception as exc:  # one sender failing still reports the others
                     runs.append(Run(name, error=f"{type(exc).__name__}: {exc}"))
+                receiver_cpu = cpu_seconds(rec.proc.pid) - receiver_cpu
                 for run in runs[done:]:
+                    if len(runs) - done == 1 and not run.error:  # the receiver's share of the machine
+                        run.notes.append(f"receiver CPU {receiver_cpu:.1f} s")
                     print(f"  {describe(run)}", flush=True)
     return runs
 
