@@ -11,11 +11,13 @@ every other one leaves a reason (a 4xx answer or an inbox row), never silence.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urljoin
 
 import aiohttp
 import pytest
@@ -82,6 +84,21 @@ def _article_of(page: str, contribution: Contribution) -> str:
     return page[begin:page.find("</article>", begin)]
 
 
+MORE = re.compile(r'<a href="([^"]+)" rel="next" data-more-threads>')
+
+
+async def _every_thread(http: aiohttp.ClientSession, page: str, lang: str) -> str:
+    """The discussion page and every "Show more contributions" page after it, as one text."""
+    texts, url = [], page
+    while url:
+        async with http.get(url, headers={"Accept": "text/html", "Accept-Language": lang}) as response:
+            assert response.status == 200
+            texts.append(await response.text())
+        more = MORE.search(texts[-1])
+        url = urljoin(page, html.unescape(more[1])) if more else None
+    return "".join(texts)
+
+
 async def _send_all(node, remote, scene) -> list[Sent]:
     alice = remote.add_actor("alice")
     sent = []
@@ -97,10 +114,7 @@ async def _send_all(node, remote, scene) -> list[Sent]:
     pages = {}
     async with aiohttp.ClientSession() as http:
         for lang in ("fr", "de"):
-            async with http.get(scene.page, headers={"Accept": "text/html",
-                                                     "Accept-Language": lang}) as response:
-                assert response.status == 200
-                pages[lang] = await response.text()
+            pages[lang] = await _every_thread(http, scene.page, lang)
     for item in sent:
         obj_id = item.activity["object"].get("id")
         item.row = rows.get(item.activity["id"])
