@@ -223,3 +223,17 @@ async def test_pager__after_replying_on_a_later_page_the_reply_is_reachable(node
     assert new.status == 303 and new.location.startswith(node.base + PAGE + "#contribution-")
     page = await camille.get(PAGE)
     assert f'id="{new.location.split("#")[1]}"' in page.text
+
+
+async def test_pager__a_moderator_is_sent_back_to_a_contribution_past_the_first_page(node, world, clients):
+    """Moderating a contribution of a later thread sends the moderator to its own page (an anchor on
+    the discussion page would point past the threads it shows); a recent one, to its place there."""
+    made = await add_threads(node, world)
+    modo = clients()
+    await modo.login("modo")
+    old_root, recent = made[0], made[-1]
+    sent = await modo.post(f"{PAGE}/contributions/{old_root.id}/moderate", {"mark": "quality-on"}, form=PAGE)
+    assert sent.status == 303
+    assert sent.location.endswith(f"{PAGE}/contributions/{old_root.id}#{contribution_anchor(old_root)}")
+    sent = await modo.post(f"{PAGE}/contributions/{recent.id}/moderate", {"mark": "quality-on"}, form=PAGE)
+    assert sent.status == 303 and sent.location.endswith(f"{PAGE}#{contribution_anchor(recent)}")

@@ -19,12 +19,12 @@ from node.services import spaces as space_service
 from node.uris import SLUG_RE
 from node.visibility import LEVELS as VISIBILITIES
 from web.i18n import _, translate
+from web.participation import threads
 from web.participation.admin import flat, staff_only, texts
 from web.participation.common import (
     MODERATORS,
     OFFICIALS,
     STAFF,
-    contribution_anchor,
     has_role,
     int_field,
     not_found,
@@ -224,7 +224,8 @@ async def mark_contribution(request: web.Request) -> web.StreamResponse:
                 await reports.hide(session, user, target, reason)
             else:
                 await reports.restore(session, user, target, reason)
-    raise web.HTTPSeeOther(f"{discussion.page_ap_id}#{contribution_anchor(contribution)}")
+        back = await threads.contribution_target(session, request, discussion, contribution)
+    raise web.HTTPSeeOther(back)
 
 
 async def _stakeholder_actor(request: web.Request, target: str) -> Actor:

@@ -12,9 +12,9 @@ from node.errors import CivicError, Conflict, NotFound
 from node.models import Actor, Discussion, ProposalStates, Report, User
 from node.services import moderation, moderation_log, reports
 from web.i18n import _, translate
+from web.participation import threads
 from web.participation.common import (
     can_see,
-    contribution_anchor,
     forbidden,
     not_found,
     page,
@@ -45,7 +45,7 @@ async def _link(session: AsyncSession, request: web.Request, target: reports.Tar
         return None
     if target.contribution is not None:
         discussion = await session.get(Discussion, target.contribution.discussion_id)
-        return f"{discussion.page_ap_id}#{contribution_anchor(target.contribution)}"
+        return await threads.contribution_target(session, request, discussion, target.contribution)
     if target.proposal is not None:
         return target.proposal.ap_id
     return target.actor.url or target.ap_id if target.actor else None
