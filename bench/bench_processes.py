@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import re
@@ -117,19 +118,55 @@ async def seeded_index(url: str) -> dict[int, int]:
 # -- the load, from a process of its own ----------------------------------------------------------
 
 def _load(url: str, seconds: float, cookies: list[str] | None, fresh_urls: bool):
-    return asyncio.run(load(url, 1, cookies=cookies, fresh_urls=fresh_urls, min_seconds=seconds,
-                            cookie_name=COOKIE))
+    """In the load process: the run's figures and the CPU time this process used for it."""
+    cpu = time.process_time()
+    elapsed, latencies, failures = asyncio.run(load(
+        url, 1, cookies=cookies, fresh_urls=fresh_urls, min_seconds=seconds, cookie_name=COOKIE))
+    return elapsed, latencies, failures, time.process_time() - cpu
+
+
+async def _backends(url: str) -> list[int]:
+    """The PostgreSQL server processes serving the bench's database (the web processes' pools)."""
+    conn = await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False))
+    try:
+        rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                "AND pid <> pg_backend_pid()")
+    finally:
+        await conn.close()
+    return [row["pid"] for row in rows]
+
+
+def _cpu(pids) -> dict[int, float]:
+    used = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):  # a backend may end meanwhile
+            used[pid] = cpu_seconds(pid)
+    return used
+
+
+@dataclass
+class Result:
+    """One cell: elapsed seconds, latencies, non-200 answers, and the CPU seconds used per
+    second of the run by each web process, by the load process and by PostgreSQL's backends."""
+    elapsed: float
+    latencies: list[float]
+    failures: int
+    web_cpu: list[float] = field(default_factory=list)
+    load_cpu: float = 0.0
+    db_cpu: float | None = None  # None: no database in this run
 
 
 def measure(pool: ProcessPoolExecutor, url: str, seconds: float, cookies=None, fresh_urls=False,
-            pids: tuple[int, ...] = ()):
-    """(elapsed, latencies, failures, CPU seconds per second of each of ``pids``) of a run of
-    ``seconds``, after a warm-up of 2 seconds."""
+            pids: tuple[int, ...] = (), database: str | None = None) -> Result:
+    """A run of ``seconds`` after a warm-up of 2 seconds."""
     pool.submit(_load, url, 2.0, cookies, fresh_urls).result()
-    before = [cpu_seconds(pid) for pid in pids]
-    elapsed, latencies, failures = pool.submit(_load, url, seconds, cookies, fresh_urls).result()
-    used = [(cpu_seconds(pid) - cpu) / elapsed for pid, cpu in zip(pids, before, strict=True)]
-    return elapsed, latencies, failures, used
+    backends = asyncio.run(_backends(database)) if database else []
+    before, db_before = _cpu(pids), _cpu(backends)
+    elapsed, latencies, failures, load_cpu = pool.submit(_load, url, seconds, cookies, fresh_urls).result()
+    after, db_after = _cpu(pids), _cpu(backends)
+    db_used = sum(db_after[pid] - db_before[pid] for pid in db_after if pid in db_before)
+    return Result(elapsed, latencies, failures, [(after[pid] - before[pid]) / elapsed for pid in pids],
+                  load_cpu / elapsed, db_used / elapsed if database else None)
 
 
 @dataclass
@@ -155,9 +192,9 @@ def run_node(pool, data_dir: str, url: str, port: int, processes: int, seconds: 
         assert len(pids) == processes, node.log.read_text()
         # Sign the residents in and check that each one's copy carries their own marks.
         cookies = asyncio.run(sign_in_readers(base, scale, asyncio.run(seeded_index(url))))
-        run.results["anonymous"] = measure(pool, base + PAGE, seconds, pids=pids)
-        run.results["signed in"] = measure(pool, base + PAGE, seconds, cookies, pids=pids)
-        run.results["new URL"] = measure(pool, base + PAGE, seconds / 2, cookies, True, pids)
+        run.results["anonymous"] = measure(pool, base + PAGE, seconds, pids=pids, database=url)
+        run.results["signed in"] = measure(pool, base + PAGE, seconds, cookies, pids=pids, database=url)
+        run.results["new URL"] = measure(pool, base + PAGE, seconds / 2, cookies, True, pids, url)
         run.rss = [memory_mb(pid)[0] for pid in pids]
         if processes > 1:
             run.supervisor_rss = memory_mb(node.proc.pid)[0]
@@ -166,13 +203,15 @@ def run_node(pool, data_dir: str, url: str, port: int, processes: int, seconds: 
         node.stop()
 
 
-def describe(result) -> tuple[float, str]:
-    elapsed, latencies, failures, used = result
-    rate = len(latencies) / elapsed
-    text = f"{rate:,.0f} req/s, p50 {pct(latencies, .5):.1f} ms, p99 {pct(latencies, .99):.1f} ms"
-    if used:
-        text += f", CPU {' + '.join(f'{share:.2f}' for share in used)} s/s"
-    return rate, text + (f", {failures} non-200" if failures else "")
+def describe(result: Result) -> tuple[float, str]:
+    rate = len(result.latencies) / result.elapsed
+    text = (f"{rate:,.0f} req/s, p50 {pct(result.latencies, .5):.1f} ms, "
+            f"p99 {pct(result.latencies, .99):.1f} ms")
+    cpu = [f"web {' + '.join(f'{share:.2f}' for share in result.web_cpu)}", f"load {result.load_cpu:.2f}"]
+    if result.db_cpu is not None:
+        cpu.append(f"PostgreSQL {result.db_cpu:.2f}")
+    text += f" [CPU s/s: {', '.join(cpu)}]"
+    return rate, text + (f", {result.failures} non-200" if result.failures else "")
 
 
 LABELS = {"anonymous": "anonymous (page cache)",
@@ -188,8 +227,9 @@ def report(raw_result, runs: dict[int, Run], scale: Scale, seeded: float, second
         f"{scale.contributions} contributions in one discussion, {scale.followers:,} followers "
         f"(bench_pages.seed() on PostgreSQL, seeded in {seeded:.0f} s); page {PAGE}; "
         f"{CONCURRENCY} connections from one load process; {seconds:.0f} s per cell "
-        f"({seconds / 2:.0f} s for new URLs) after a 2 s warm-up; CPU: seconds used per second "
-        "by each web process during the cell",
+        f"({seconds / 2:.0f} s for new URLs) after a 2 s warm-up; CPU s/s: CPU seconds used per "
+        "second of the cell by each web process, by the load process and by the PostgreSQL "
+        "backends of the bench's database",
         f"caveat: {os.cpu_count()} cores shared by the web processes, the load process and "
         f"PostgreSQL (1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} "
         "after: other work ran on the machine too): the load generator "
@@ -238,7 +278,7 @@ def main() -> None:
             raw.start()
             ready.wait(60)
             asyncio.run(wait_up(f"http://{HOST}:{raw_port}/raw"))
-            raw_result = measure(pool, f"http://{HOST}:{raw_port}/raw", seconds)
+            raw_result = measure(pool, f"http://{HOST}:{raw_port}/raw", seconds, pids=(raw.pid,))
             runs = {n: run_node(pool, data_dir, url, port, n, seconds, scale, Path(workdir))
                     for n in (1, 2)}
     finally:
