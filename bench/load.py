@@ -20,6 +20,7 @@ from aiohttp import web
 
 HOST = "127.0.0.1"
 CONCURRENCY = 32
+REQUEST_TIMEOUT = 60.0  # seconds: a request that takes longer is a failure (every run stays bounded)
 
 
 def free_port(host: str = HOST) -> int:
@@ -46,7 +47,8 @@ async def load(url: str, n: int, cookies: list[str] | None = None, fresh_urls: b
     latencies, failures, remaining = [], 0, [n]
     deadline = time.perf_counter() + min_seconds
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency),
-                                     cookie_jar=aiohttp.DummyCookieJar()) as http:
+                                     cookie_jar=aiohttp.DummyCookieJar(),
+                                     timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)) as http:
         async def worker(i: int):
             nonlocal failures
             headers = {"Cookie": f"{cookie_name}={cookies[i]}"} if cookies else {}
@@ -54,9 +56,12 @@ async def load(url: str, n: int, cookies: list[str] | None = None, fresh_urls: b
                 remaining[0] -= 1
                 target = f"{url}{'&' if '?' in url else '?'}fresh={remaining[0]}" if fresh_urls else url
                 start = time.perf_counter()
-                async with http.get(target, headers=headers) as response:
-                    await response.read()
-                    failures += response.status != 200
+                try:
+                    async with http.get(target, headers=headers) as response:
+                        await response.read()
+                        failures += response.status != 200
+                except (TimeoutError, aiohttp.ClientError):  # counted, so that the run still ends
+                    failures += 1
                 latencies.append(time.perf_counter() - start)
 
         start = time.perf_counter()
@@ -96,7 +101,7 @@ class Sent:
 
 
 async def steady(rate: float, seconds: float, send: Callable[[int], Awaitable[int]],
-                 grace: float = 30.0) -> Sent:
+                 grace: float = REQUEST_TIMEOUT + 1) -> Sent:
     """Start ``send(k)`` at ``rate`` per second for ``seconds`` on a fixed schedule (open loop: a
     slow answer never delays the next send, so the rate holds whatever the latency), then wait up
     to ``grace`` seconds for the last answers. ``send`` returns the HTTP status (0 for an error)."""
@@ -107,7 +112,7 @@ async def steady(rate: float, seconds: float, send: Callable[[int], Awaitable[in
     async def one(k: int) -> None:
         start = time.perf_counter()
         try:
-            status = await send(k)
+            status = await asyncio.wait_for(send(k), REQUEST_TIMEOUT)
         except (TimeoutError, aiohttp.ClientError):
             status = 0
         sent.latencies.append(time.perf_counter() - start)
