@@ -176,11 +176,31 @@ class Run:
     rss: list[float] = field(default_factory=list)
     supervisor_rss: float = 0.0
 
+    def merge(self, other: Run) -> None:
+        """Add another round of the same node: its requests, time and CPU; the larger peaks."""
+        for kind, more in other.results.items():
+            if kind not in self.results:
+                self.results[kind] = more
+                continue
+            mine, total = self.results[kind], self.results[kind].elapsed + more.elapsed
+
+            def mean(a: float, b: float, mine=mine, more=more, total=total) -> float:
+                return (a * mine.elapsed + b * more.elapsed) / total
+
+            self.results[kind] = Result(
+                total, mine.latencies + more.latencies, mine.failures + more.failures,
+                [mean(a, b) for a, b in zip(mine.web_cpu, more.web_cpu, strict=True)],
+                mean(mine.load_cpu, more.load_cpu),
+                None if mine.db_cpu is None else mean(mine.db_cpu, more.db_cpu))
+        self.rss = [max(pair) for pair in zip(self.rss, other.rss, strict=True)] if self.rss else other.rss
+        self.supervisor_rss = max(self.supervisor_rss, other.supervisor_rss)
+
 
 def run_node(pool, data_dir: str, url: str, port: int, processes: int, seconds: float,
              scale: Scale, workdir: Path) -> Run:
     """Figures of the node served by ``processes`` web processes."""
     base = f"http://{HOST}:{port}"
+    workdir.mkdir(exist_ok=True)
     node = Node(data_dir, port, processes, workdir / f"serve-{processes}.log")
     run = Run()
     try:
@@ -220,14 +240,15 @@ LABELS = {"anonymous": "anonymous (page cache)",
 
 
 def report(raw_result, runs: dict[int, Run], scale: Scale, seeded: float, seconds: float,
-           load_before: float) -> list[str]:
+           load_before: float, rounds: int) -> list[str]:
     raw_rate, raw_text = describe(raw_result)
     lines = [
         f"data: {scale.proposals:,} proposals, {scale.proposals * scale.supporters:,} supports, "
         f"{scale.contributions} contributions in one discussion, {scale.followers:,} followers "
         f"(bench_pages.seed() on PostgreSQL, seeded in {seeded:.0f} s); page {PAGE}; "
         f"{CONCURRENCY} connections from one load process; {seconds:.0f} s per cell "
-        f"({seconds / 2:.0f} s for new URLs) after a 2 s warm-up; CPU s/s: CPU seconds used per "
+        f"({seconds / 2:.0f} s for new URLs) after a 2 s warm-up, {rounds} rounds of each node "
+        "in the order 1, 2, 2, 1 (figures pooled over the rounds); CPU s/s: CPU seconds used per "
         "second of the cell by each web process, by the load process and by the PostgreSQL "
         "backends of the bench's database",
         f"caveat: {os.cpu_count()} cores shared by the web processes, the load process and "
@@ -251,6 +272,8 @@ def report(raw_result, runs: dict[int, Run], scale: Scale, seeded: float, second
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=2 * TTL + 1, help="length of each cell")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="runs of each node, in the order 1, 2, 2, 1… (results pooled)")
     parser.add_argument("--quick", action="store_true",
                         help="small data and 2-second cells, printed only (a check that it works)")
     return parser.parse_args()
@@ -279,14 +302,18 @@ def main() -> None:
             ready.wait(60)
             asyncio.run(wait_up(f"http://{HOST}:{raw_port}/raw"))
             raw_result = measure(pool, f"http://{HOST}:{raw_port}/raw", seconds, pids=(raw.pid,))
-            runs = {n: run_node(pool, data_dir, url, port, n, seconds, scale, Path(workdir))
-                    for n in (1, 2)}
+            # 1, 2, 2, 1…: the other work on the machine drifts; each count gets both ends.
+            runs = {1: Run(), 2: Run()}
+            order = [n for _ in range(0, args.rounds, 2) for n in (1, 2, 2, 1)][:2 * args.rounds]
+            for round_number, n in enumerate(order):
+                runs[n].merge(run_node(pool, data_dir, url, port, n, seconds, scale,
+                                       Path(workdir) / str(round_number)))
     finally:
         if raw is not None:
             raw.terminate()
             raw.join(5)
         drop_database(url)
-    lines = report(raw_result, runs, scale, seeded, seconds, load_before)
+    lines = report(raw_result, runs, scale, seeded, seconds, load_before, args.rounds)
     print("\n".join(lines))
     if not args.quick:
         append("Processes: 2 web processes vs 1 on PostgreSQL (bench/bench_processes.py)", lines)
