@@ -11,6 +11,8 @@ through :data:`RULES`, one place for the whole node:
 - ``profile:<id>`` — what every page of an organisation shows (its header and theme, spaces and
   phases) and who its readers are to it (roles, membership, following): the audiences;
 - ``proposal:<id>``, ``actor:<id>`` (an actor's page and notes), ``site`` (node-wide lists);
+- ``reader:<actor id>`` — one reader's marks (their own agreements, supports, follows, actions
+  and contributions), so that others writing never drops them;
 - ``*`` — everything: a table nobody mapped, a change too wide to follow (an account erased,
   a domain blocked, a remote name changed).
 
@@ -63,6 +65,12 @@ def proposal(proposal_id) -> str:
 
 def actor(actor_id) -> str:
     return f"actor:{actor_id}"
+
+
+def reader(actor_id) -> str:
+    """One reader's marks on the pages: what they agreed with, support, follow, acted on, wrote.
+    Only their own rows change it, so others writing never drops a reader's marks."""
+    return f"reader:{actor_id}"
 
 
 # -- the registry: table → scopes ------------------------------------------------------------------
@@ -181,7 +189,7 @@ def _follow(values: dict, lookup: Lookup, event: str) -> set[str]:
     standing changes what they may read: every page of the organisation, for their audiences.
     A remote follower never reads our pages signed in (the fediverse follows come in numbers)."""
     followed, follower = values["followed_id"], values["follower_id"]
-    scopes = {actor(followed), actor(follower), org(followed)}
+    scopes = {actor(followed), actor(follower), org(followed), reader(follower)}
     if lookup.is_local(follower):
         scopes.add(profile(followed))
     group_of = lookup.discussion_of_group(followed)
@@ -210,20 +218,33 @@ def _moderation(values: dict, lookup: Lookup, event: str) -> set[str]:
     return {f"moderation:{values['organization_id'] or ''}"}
 
 
+def _by(column: str, rule: Rule, events: tuple[str, ...] = ("insert", "update", "delete")) -> Rule:
+    """``rule``, and the marks of the reader in ``column`` (the actor whose own act the row is)
+    when the row is written by one of ``events``."""
+    def scopes(values: dict, lookup: Lookup, event: str) -> set[str]:
+        mine = {reader(values[column])} if event in events else set()
+        return {*rule.scopes(values, lookup, event), *mine}
+    return Rule((*rule.columns, column), scopes, rule.watched, rule.inserts)
+
+
 RULES: dict[str, Rule] = {
-    "contributions": _of("discussion_id", lambda d, lookup: in_discussion(lookup, d)),
+    # Its author's marks change when it is written, not when others agree with it (a count).
+    "contributions": _by("author_id", _of("discussion_id", lambda d, lookup: in_discussion(lookup, d)),
+                         events=("insert",)),
     "articles": _of("discussion_id", lambda d, lookup: in_discussion(lookup, d)),
     "initiatives": _of("discussion_id", lambda d, lookup: in_discussion(lookup, d)),
     "stakeholders": _of("discussion_id", lambda d, lookup: in_discussion(lookup, d)),
-    "agreements": _of("contribution_id", lambda c, lookup: in_discussion(
-        lookup, lookup.discussion_of("contributions", c))),
-    "initiative_actions": _of("initiative_id", lambda i, lookup: in_discussion(
-        lookup, lookup.discussion_of("initiatives", i))),
+    "agreements": _by("actor_id", _of("contribution_id", lambda c, lookup: in_discussion(
+        lookup, lookup.discussion_of("contributions", c)))),
+    "initiative_actions": _by("actor_id", _of("initiative_id", lambda i, lookup: in_discussion(
+        lookup, lookup.discussion_of("initiatives", i)))),
+    # A discussion's own row (its level, its moderation, its status) decides who may read it and
+    # how: its organisation's profile too, so that readers are looked up again (web/cache.py).
     "discussions": Rule(("id", "organization_id"), lambda values, lookup, event: {
-        discussion(values["id"]), org(values["organization_id"])}),
+        discussion(values["id"]), org(values["organization_id"]), profile(values["organization_id"])}),
     "proposals": Rule(("id", "organization_id", "discussion_id"), lambda values, lookup, event: in_proposal(
         lookup, values["id"], values["organization_id"], values["discussion_id"])),
-    "proposal_supports": _of("proposal_id", lambda p, lookup: in_proposal(lookup, p)),
+    "proposal_supports": _by("actor_id", _of("proposal_id", lambda p, lookup: in_proposal(lookup, p))),
     "proposal_state_changes": _of("proposal_id", lambda p, lookup: in_proposal(lookup, p)),
     "organization_profiles": _of("actor_id", lambda o, lookup: {SITE, *in_organisation(o)}),
     "spaces": _of("organization_id", lambda o, lookup: in_organisation(o)),

@@ -14,9 +14,8 @@ from web.cache import CACHEABLE, CSRF_PLACEHOLDER, VIEWER, account_fields
 from web.errors import read_post
 from web.i18n import LANGUAGES, _, locale_of, translate, translations
 from web.security import CSP
-from web.sessions import check_csrf, csrf_token, get_session
+from web.sessions import USER, check_csrf, csrf_token, get_session
 
-USER = web.RequestKey("civic_user", object)
 # 20,000 characters of any script, percent-encoded by the browser (up to 12 bytes each), fit.
 MAX_FORM = 256 * 1024
 

@@ -9,6 +9,8 @@ from node.services import accounts
 from web.security import COOKIE, SESSION_MAX_AGE, SIGNER
 
 SESSION = web.RequestKey("civic_session", dict)
+# The signed-in user, once loaded for this request (web.render.current_user).
+USER = web.RequestKey("civic_user", object)
 CHANGED = web.RequestKey("civic_session_changed", bool)
 
 

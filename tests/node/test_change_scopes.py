@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
 from node import changes
-from node.changes import EVERYTHING, SITE, Versions, discussion, org, profile, proposal
+from node.changes import EVERYTHING, SITE, Versions, discussion, org, profile, proposal, reader
 from node.db import transaction
 from node.models import Actor, Base, InboxActivity, OutboxEvent, RateCounter, utcnow
 from node.services import actors, contributions, dashboard, discussions, follows, proposals
@@ -47,14 +47,15 @@ async def test_scopes__a_contribution_changes_its_discussion_and_its_organisatio
     async with transaction(sessions) as s:
         here = await s.merge(scene["here"])
         await contributions.contribute(s, uris, here, await s.merge(scene["dominique"]), "<p>Oui</p>")
-    assert heard.take() == {discussion(scene["here"].id), org(scene["lyon"].id)}
+    # …and the marks of its author alone (her own contributions), not of the discussion's readers.
+    assert heard.take() == {discussion(scene["here"].id), org(scene["lyon"].id), reader(scene["dominique"].id)}
 
 
 async def test_scopes__an_agreement_and_its_withdrawal_counted_by_update_statements(sessions, uris, scene):
     """The count is written by an ``update()`` statement and the withdrawal by a ``delete()``:
     both are read before they run, so their discussion is known."""
     heard = Heard(sessions)
-    expected = {discussion(scene["here"].id), org(scene["lyon"].id)}
+    expected = {discussion(scene["here"].id), org(scene["lyon"].id), reader(scene["dominique"].id)}
     async with transaction(sessions) as s:
         written = await s.merge(scene["written"])
         await contributions.agree(s, uris, written, await s.merge(scene["dominique"]))
@@ -73,7 +74,7 @@ async def test_scopes__a_proposal_and_its_support(sessions, uris, scene):
     assert {proposal(idea.id), org(scene["nantes"].id)} <= heard.take()
     async with transaction(sessions) as s:
         await proposals.support(s, uris, await s.merge(idea), await s.merge(scene["dominique"]))
-    assert heard.take() == {proposal(idea.id), org(scene["nantes"].id)}
+    assert heard.take() == {proposal(idea.id), org(scene["nantes"].id), reader(scene["dominique"].id)}
 
 
 async def test_scopes__following_a_discussion_changes_it_and_who_its_readers_are(sessions, uris, scene):
@@ -206,7 +207,8 @@ async def test_scopes__committed_scopes_are_announced_to_the_other_processes(ses
             here = await s.merge(scene["here"])
             await contributions.contribute(s, uris, here, await s.merge(scene["dominique"]), "<p>Oui</p>")
         await asyncio.wait_for(arrived.wait(), 10)
-        assert heard == [(origin, frozenset({discussion(scene["here"].id), org(scene["lyon"].id)}))]
+        assert heard == [(origin, frozenset({discussion(scene["here"].id), org(scene["lyon"].id),
+                                             reader(scene["dominique"].id)}))]
     finally:
         stop.set()
         await asyncio.wait_for(listener, 10)
@@ -253,7 +255,7 @@ async def test_scopes__a_new_row_never_inherits_what_was_remembered_of_an_old_on
     heard.take()
     async with transaction(sessions) as s:
         await contributions.contribute(s, uris, await s.merge(taken), camille, "<p>Ici</p>")
-    assert heard.take() == {discussion(taken.id), org(scene["nantes"].id)}
+    assert heard.take() == {discussion(taken.id), org(scene["nantes"].id), reader(camille.id)}
 
 
 async def test_scopes__a_rule_that_fails_never_refuses_the_write(sessions, uris, scene, monkeypatch, caplog):

@@ -183,3 +183,49 @@ async def test_scoped__another_process_drops_exactly_the_pages_the_change_affect
         for browser in (anonymous, camille, dominique):
             await browser.close()
         await runner.cleanup()
+
+
+async def test_scoped__others_writing_keeps_a_readers_marks_their_own_acts_and_access_drop_them(node, two_orgs):
+    """A reader's side of a shared page (their marks and audience) is not looked up again when
+    someone else writes in the discussion — the page is, at once — but is when they act themselves,
+    and when the discussion's own row (who may read it) changes."""
+    from sqlalchemy import select
+
+    from node.models import Actor, Discussion, User
+
+    cache = node.app[PAGE_CACHE]
+    cache.ttl = 3600.0
+    camille, dominique = await signed_in(node.base, "camille"), await signed_in(node.base, "dominique")
+    async with node.rt.sessions() as s:
+        uid = await s.scalar(select(User.id).join(Actor, Actor.id == User.actor_id)
+                             .where(Actor.username == "camille"))
+
+    def kept() -> bool:
+        return cache.viewer((uid, A_DISCUSSION), node.rt.changes) is not None
+
+    try:
+        async with no_visit_flush(node.app):
+            await camille.get(A_DISCUSSION)
+            assert kept()
+            status, _, _ = await dominique.post(f"{A_DISCUSSION}/contributions", {"content": "Un banc"},
+                                                csrf_from=A_DISCUSSION)
+            assert status == 303
+            assert kept()  # someone else wrote: her marks still hold
+            _, page = await camille.get(A_DISCUSSION)
+            assert "Un banc" in page  # and the page itself is new
+            target = two_orgs["written"]
+            status, _, _ = await camille.post(f"{A_DISCUSSION}/contributions/{target.id}/agree", {},
+                                              csrf_from=A_DISCUSSION)
+            assert status == 303
+            assert not kept()  # her own agreement: looked up again…
+            _, page = await camille.get(A_DISCUSSION)
+            assert re.search(f'contributions/{target.id}/agree" class="inline">\\s*<input[^>]+>\\s*'
+                             '<button type="submit" class="secondary" aria-pressed="true"', page)
+            assert kept()
+            async with transaction(node.rt.sessions) as s:
+                found = await s.scalar(select(Discussion).where(Discussion.slug == "clos-jouve"))
+                found.status = "closed"
+            assert not kept()  # who may do what there changed: looked up again
+    finally:
+        for browser in (camille, dominique):
+            await browser.close()
