@@ -15,7 +15,10 @@ Visitors of a page in one language share one rendering for a few seconds:
 
 One rendering per page, language and audience is made at a time: visitors who ask while it is made
 wait for it instead of rendering the same page in parallel (after an invalidation, a burst of
-visitors costs one rendering, not one each).
+visitors costs one rendering, not one each). When the rendering being made replaces one that a
+change of content made old (a contribution, an agreement, a like), the visitors who ask meanwhile
+get the old one rather than wait — never when the change may concern who reads what, and never
+the visitor who sent the change: a page followed by many while people write stays fast.
 
 A page says what it shows with :func:`depends` (scopes of node/changes.py: its discussion, its
 organisation, ``site``…); a page that says nothing depends on everything. Each commit that changes
@@ -167,7 +170,11 @@ class PageCache:
         self._entries: OrderedDict[tuple, Entry] = OrderedDict()
         self._viewers: OrderedDict[tuple, Viewer] = OrderedDict()
         self.rendering: dict[tuple, asyncio.Future] = {}  # renderings in progress, by entry key
-        self.hits = self.misses = self.renders = 0
+        # Renderings a change made old, until the page is rendered again (see :meth:`superseded`),
+        # and the clock of changes when each signed-in reader last sent a form.
+        self._previous: OrderedDict[tuple, Entry] = OrderedDict()
+        self._wrote: OrderedDict[int, int] = OrderedDict()
+        self.hits = self.misses = self.renders = self.superseded_served = 0
 
     def _fresh(self, table: OrderedDict, key: tuple, changes: Versions, grace: float = 0.0):
         """(value, stale): stale when past its deadline by less than ``grace`` seconds; None when
@@ -190,15 +197,41 @@ class PageCache:
     def get(self, key: tuple, changes: Versions) -> tuple[Entry | None, bool]:
         """The rendering and whether it is stale: past its TTL by less than another TTL, it may be
         served while one request renders the page again (never after a change in this process)."""
+        found = self._entries.get(key)
         entry, stale = self._fresh(self._entries, key, changes, grace=self.ttl)
         if entry is None:
             self.misses += 1
+            if found is not None and time.monotonic() - found.expires <= 0:
+                self._store(self._previous, key, found, self.max_entries)  # made old by a change
         else:
             self.hits += 1
         return entry, stale
 
     def put(self, key: tuple, entry: Entry) -> None:
+        self._previous.pop(key, None)
         self._store(self._entries, key, entry, self.max_entries)
+
+    def superseded(self, key: tuple, changes: Versions, uid: int | None) -> Entry | None:
+        """The rendering a change has just made old, for a request that arrives while the page is
+        being rendered again (it would otherwise wait for that rendering: under a stream of
+        changes, readers would spend their time waiting). Never when the change may concern who
+        reads what — a ``profile:`` scope of the page (roles, membership, the discussion's own
+        row) or everything — nor for a reader who sent a form since it was made (they see what
+        they wrote), nor past its time to live."""
+        entry = self._previous.get(key)
+        if entry is None or entry.scopes is None or time.monotonic() > entry.expires:
+            return None
+        audience = frozenset(scope for scope in entry.scopes if scope.startswith("profile:"))
+        if changes.latest(audience) > entry.seen:
+            return None
+        if uid is not None and self._wrote.get(uid, -1) > entry.seen:
+            return None
+        self.superseded_served += 1
+        return entry
+
+    def wrote(self, uid: int, clock: int) -> None:
+        """A signed-in reader sent a form: from now on they get no rendering older than ``clock``."""
+        self._store(self._wrote, uid, clock, self.max_viewers)
 
     def viewer(self, key: tuple, changes: Versions) -> Viewer | None:
         return self._fresh(self._viewers, key, changes)[0]
@@ -215,6 +248,7 @@ class PageCache:
     def clear(self) -> None:
         self._entries.clear()
         self._viewers.clear()
+        self._previous.clear()
 
 
 PAGE_CACHE = web.AppKey("civic_page_cache", PageCache)
@@ -310,7 +344,14 @@ async def _viewer_of(request: web.Request) -> Viewer | None:
 
 @web.middleware
 async def cached_pages(request: web.Request, handler):
-    # Form posts change nothing here: what they commit bumps its scopes (node/changes.py).
+    # Form posts change nothing here: what they commit bumps its scopes (node/changes.py); their
+    # sender will not be given a rendering made before (PageCache.superseded).
+    if request.method == "POST":
+        try:
+            return await handler(request)
+        finally:
+            if (writer := get_session(request).get("uid")) is not None:
+                request.app[PAGE_CACHE].wrote(writer, request.app[RUNTIME].changes.clock)
     if not _eligible(request):
         return await handler(request)
     changes = request.app[RUNTIME].changes
@@ -328,8 +369,10 @@ async def cached_pages(request: web.Request, handler):
             return await _render(request, handler, uid, lang, seen)
     key = (path, lang, viewer.audience if viewer else ANONYMOUS)
     entry, stale = cache.get(key, changes)
-    if entry is None and key in cache.rendering:
-        await asyncio.shield(cache.rendering[key])  # the same page is being rendered: use it
+    while entry is None and key in cache.rendering:  # the same page is being rendered
+        if (entry := cache.superseded(key, changes, uid)) is not None:
+            break  # meanwhile, the rendering a change just made old, when it may be
+        await asyncio.shield(cache.rendering[key])  # else wait for it, and use it when current
         entry, stale = cache.get(key, changes)
     # A stale copy goes to everyone but the one request that renders the page again.
     if entry is not None and not (stale and key not in cache.rendering):

@@ -229,3 +229,72 @@ async def test_scoped__others_writing_keeps_a_readers_marks_their_own_acts_and_a
     finally:
         for browser in (camille, dominique):
             await browser.close()
+
+
+async def test_scoped__while_a_page_is_rendered_again_others_get_the_one_a_change_made_old(node, two_orgs):
+    """A contribution makes the discussion's rendering old; while one request renders it again
+    (held open here), another visitor gets the old rendering at once instead of waiting; once
+    rendered, everyone gets the new one. The decision's limits are the next test's."""
+    cache = node.app[PAGE_CACHE]
+    cache.ttl = 3600.0
+    anonymous, dominique = Browser(node.base), await signed_in(node.base, "dominique")
+    try:
+        async with no_visit_flush(node.app):
+            await anonymous.get(A_DISCUSSION)
+            key, = [k for k in cache._entries if k[0] == A_DISCUSSION and k[2] == ""]
+            status, _, _ = await dominique.post(f"{A_DISCUSSION}/contributions", {"content": "Un banc"},
+                                                csrf_from=A_DISCUSSION)
+            assert status == 303
+            assert cache.get(key, node.rt.changes)[0] is None  # made old by the contribution
+            held = asyncio.get_running_loop().create_future()
+            cache.rendering[key] = held  # someone is rendering it again
+            try:
+                # (Without the old rendering it would wait for the held one: bounded, to fail.)
+                status, page = await asyncio.wait_for(anonymous.get(A_DISCUSSION), 30)
+                assert status == 200 and "Des arbres" in page and "Un banc" not in page
+                assert cache.superseded_served == 1
+            finally:
+                del cache.rendering[key]
+                held.set_result(None)
+            status, page = await anonymous.get(A_DISCUSSION)
+            assert status == 200 and "Un banc" in page
+    finally:
+        for browser in (anonymous, dominique):
+            await browser.close()
+
+
+def test_scoped__an_old_rendering_never_goes_to_its_writer_nor_after_an_access_change():
+    """PageCache.superseded: the old rendering is given only for a change of content; not after a
+    change of a ``profile:`` scope (who reads what) or of everything, not to a reader who sent a
+    form since it was made, not past its time to live."""
+    import time
+
+    from node.changes import Versions
+    from web.cache import Entry, PageCache
+
+    def made_old_by(*scopes: str) -> tuple[PageCache, Versions, tuple]:
+        cache, changes, key = PageCache(ttl=60.0), Versions(), ("/orgs/lyon/discussions/d", "fr", "")
+        changes.bump({"discussion:1"})
+        entry = Entry.cut("<p>old</p>", [], {}, None, frozenset({"discussion:1", "profile:1"}),
+                          changes.clock, time.monotonic() + 60.0)
+        cache.put(key, entry)
+        changes.bump(set(scopes))
+        assert cache.get(key, changes)[0] is None
+        return cache, changes, key
+
+    cache, changes, key = made_old_by("discussion:1", "org:1")
+    assert cache.superseded(key, changes, None) is not None
+    assert cache.superseded(key, changes, 7) is not None
+    cache.wrote(7, changes.clock)  # reader 7 sent the change
+    assert cache.superseded(key, changes, 7) is None
+    assert cache.superseded(key, changes, 8) is not None
+    cache, changes, key = made_old_by("profile:1")
+    assert cache.superseded(key, changes, None) is None
+    cache, changes, key = made_old_by("*")
+    assert cache.superseded(key, changes, None) is None
+    cache, changes, key = made_old_by("discussion:1")
+    cache._previous[key].expires = time.monotonic() - 1
+    assert cache.superseded(key, changes, None) is None
+    cache, changes, key = made_old_by("discussion:1")
+    cache.put(key, cache._previous[key])  # rendered again: nothing old is kept
+    assert cache.superseded(key, changes, None) is None
