@@ -59,6 +59,9 @@ from web.sessions import USER, csrf_token, get_session
 
 TTL = 5.0
 MAX_ENTRIES = 512
+# Bytes of renderings kept (a discussion page with 200 contributions is about 150 KB): a web process
+# serving many pages stays within its memory, whatever the number of URLs asked.
+MAX_BYTES = 24 * 1024 * 1024
 MAX_VIEWERS = 8192
 # Placeholders and marks carry a per-process random tag: text written by anyone (a contribution
 # with a link to "…?t=__civic_csrf…") can never have a visitor's token or name put into it.
@@ -145,6 +148,7 @@ class Entry:
     scopes: frozenset | None  # what the page shows (None: everything)
     seen: int  # the clock of changes (node.changes.Versions) when its rendering began
     expires: float
+    size: int = 0  # bytes of its pieces
 
     @classmethod
     def cut(cls, body: str, slots: list[tuple[str, object, Markup, Markup]], headers: dict[str, str],
@@ -159,14 +163,17 @@ class Entry:
                 parts.append((kind, key, str(yes).encode(), str(no).encode()))
             start = hole.end()
         parts.append(body[start:].encode())
-        return cls(parts, headers, visit, scopes, seen, expires)
+        size = sum(len(part) for part in parts if part.__class__ is bytes)
+        return cls(parts, headers, visit, scopes, seen, expires, size)
 
 
 class PageCache:
     """Shared renderings by (path, language, audience) and viewers by (user id, path)."""
 
-    def __init__(self, ttl: float = TTL, max_entries: int = MAX_ENTRIES, max_viewers: int = MAX_VIEWERS):
+    def __init__(self, ttl: float = TTL, max_entries: int = MAX_ENTRIES, max_viewers: int = MAX_VIEWERS,
+                 max_bytes: int = MAX_BYTES):
         self.ttl, self.max_entries, self.max_viewers = ttl, max_entries, max_viewers
+        self.max_bytes = max_bytes
         self._entries: OrderedDict[tuple, Entry] = OrderedDict()
         self._viewers: OrderedDict[tuple, Viewer] = OrderedDict()
         self.rendering: dict[tuple, asyncio.Future] = {}  # renderings in progress, by entry key
@@ -210,6 +217,15 @@ class PageCache:
     def put(self, key: tuple, entry: Entry) -> None:
         self._previous.pop(key, None)
         self._store(self._entries, key, entry, self.max_entries)
+        self._within_bytes()
+
+    def _within_bytes(self) -> None:
+        """Drop the least recently used renderings (old ones first) until they fit ``max_bytes``."""
+        tables = (self._previous, self._entries)
+        total = sum(entry.size for table in tables for entry in table.values())
+        for table in tables:
+            while total > self.max_bytes and table:
+                total -= table.popitem(last=False)[1].size
 
     def superseded(self, key: tuple, changes: Versions, uid: int | None) -> Entry | None:
         """The rendering a change has just made old, for a request that arrives while the page is

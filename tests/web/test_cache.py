@@ -411,3 +411,21 @@ async def test_cache__a_readers_marks_follow_the_scopes_of_their_page(node, clos
         assert agreed_on(page) == tokens(made[1], made[2])
     finally:
         await alice.close()
+
+
+def test_cache__renderings_kept_fit_their_byte_budget():
+    """However many URLs are asked, the renderings kept stay within ``max_bytes``: the least
+    recently used go first (a web process's memory stays bounded)."""
+    import time
+
+    from node.changes import Versions
+    from web.cache import Entry, PageCache
+
+    cache, changes = PageCache(max_bytes=10_000), Versions()
+    for n in range(50):
+        cache.put((f"/p/{n}", "fr", ""), Entry.cut("x" * 1_000, [], {}, None, frozenset({"site"}), 0,
+                                                   time.monotonic() + 60))
+    kept = [key for key in cache._entries]
+    assert sum(entry.size for entry in cache._entries.values()) <= 10_000
+    assert kept == [(f"/p/{n}", "fr", "") for n in range(40, 50)]  # the most recent ones
+    assert cache.get(("/p/49", "fr", ""), changes)[0] is not None

@@ -27,7 +27,7 @@ from markupsafe import Markup
 from web.cache import CSRF_PLACEHOLDER
 
 MAX_FRAGMENTS = 20_000
-MAX_BYTES = 64 * 1024 * 1024  # characters of HTML and keyed text, roughly bytes
+MAX_BYTES = 16 * 1024 * 1024  # characters of HTML and keyed text, roughly bytes
 TEMPLATE = "participation/_contribution.html"
 # Where the replies go in a fragment, and the marks it made: per-process random, so that no text
 # written by anyone can be taken for them.
