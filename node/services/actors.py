@@ -31,6 +31,9 @@ _hasher = PasswordHasher()
 # never on the event loop, so a flood of registrations does not slow every visitor (SECURITY.md
 # rule 18). A few threads only: a flood queues here instead of taking every core.
 _CPU = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2), thread_name_prefix="civic-cpu")
+# argon2 is memory-hard: each hash or verification takes 64 MiB while it runs. One at a time, so
+# that a burst of log-ins adds 64 MiB to a web process, not 64 MiB per thread.
+_ARGON2 = ThreadPoolExecutor(max_workers=1, thread_name_prefix="civic-argon2")
 # How many argon2 verifications this process ran ("argon2"), and how many of them on the main
 # thread, where the event loop runs ("on the main thread") — observable, so tests can show that an
 # unknown handle costs the same work as a known one, and that none of it blocks the loop.
@@ -40,6 +43,10 @@ _dummy_hash: str | None = None
 
 async def _off_loop(function, *args):
     return await asyncio.get_running_loop().run_in_executor(_CPU, function, *args)
+
+
+async def _argon2(function, *args):
+    return await asyncio.get_running_loop().run_in_executor(_ARGON2, function, *args)
 
 
 def hash_password(password: str) -> str:
@@ -62,7 +69,7 @@ async def hash_password_async(password: str) -> str:
     """hash_password on a worker thread."""
     if len(password or "") < 8:  # refused before spending a thread on it
         raise InvalidInput("the password must have at least 8 characters")
-    return await _off_loop(hash_password, password)
+    return await _argon2(hash_password, password)
 
 
 async def verify_password_async(password_hash: str | None, password: str) -> bool:
@@ -72,10 +79,10 @@ async def verify_password_async(password_hash: str | None, password: str) -> boo
     global _dummy_hash
     if password_hash is None:
         if _dummy_hash is None:
-            _dummy_hash = await _off_loop(_hasher.hash, secrets.token_urlsafe(16))
-        await _off_loop(verify_password, _dummy_hash, password)
+            _dummy_hash = await _argon2(_hasher.hash, secrets.token_urlsafe(16))
+        await _argon2(verify_password, _dummy_hash, password)
         return False
-    return await _off_loop(verify_password, password_hash, password)
+    return await _argon2(verify_password, password_hash, password)
 
 
 @dataclass(frozen=True)

@@ -282,3 +282,36 @@ async def test_registration_approval__accounts_wait_for_an_admin(node, browser):
     assert "Traceback" not in again.stderr
     assert (await browser.login("camille", ACCOUNT["password"])).status == 303
     assert "No account waits" in (await asyncio.to_thread(_cli, node, "user", "pending")).stdout
+
+
+async def test_login__argon2_runs_one_at_a_time_so_a_burst_adds_its_memory_once(monkeypatch):
+    """argon2 takes 64 MiB while it runs: eight log-ins at once are verified one after the
+    other, off the event loop (a web process's memory grows by one verification, not eight)."""
+    import asyncio
+    import contextlib
+    import threading
+
+    from node.services import actors as actor_service
+
+    running, most, lock = [0], [0], threading.Lock()
+    verify = actor_service.verify_password
+    # The first two calls wait for each other (at most a second): two threads would meet here.
+    meet = threading.Barrier(2, timeout=1.0)
+
+    def counted(password_hash: str, password: str) -> bool:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                meet.wait()
+            return verify(password_hash, password)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(actor_service, "verify_password", counted)
+    stored = actor_service.hash_password("password-123")
+    results = await asyncio.gather(*(actor_service.verify_password_async(stored, "password-123")
+                                     for _ in range(8)))
+    assert results == [True] * 8 and most[0] == 1
