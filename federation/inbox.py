@@ -16,7 +16,7 @@ from activities.bounds import check_bounds, loads
 from activities.errors import InvalidDocument
 from activities.normalize import check_activity, first_type, host_of, id_of
 from federation.inbox_limits import HOST_LIMITER
-from federation.isolation import OUTAGE, transient
+from federation.isolation import OUTAGE, log_failure, transient
 from federation.policy import refused
 from federation.refusals import RefusalLog, refusal_host
 from federation.runtime import RUNTIME, Runtime
@@ -120,10 +120,10 @@ class InboxWriter:
             try:
                 await self._write(statement, batch)
                 written = batch
-            except Exception:
+            except Exception as exc:
                 # One row the database refuses must not fail the POSTs it shares a batch with
                 # (SECURITY.md rule 13): each is written alone, and only the failing ones get 503.
-                log.exception("inbox write of %d rows failed; writing them one by one", len(batch))
+                log_failure(log, exc, "inbox write of %d rows failed; writing them one by one", len(batch))
                 written = []
                 for item in batch:
                     try:

@@ -18,6 +18,7 @@ from collections import Counter
 
 from aiohttp import web
 
+from federation.isolation import log_failure
 from federation.runtime import Runtime
 from node.services import limits
 
@@ -58,8 +59,8 @@ class HostLimiter:
                 wait = await limits.hit(self.runtime.sessions, f"inbox-host:{host}",
                                         settings.inbox_host_limit, settings.inbox_host_window,
                                         count=count)
-            except Exception:  # the database is away: the inbox itself answers 503 meanwhile
-                log.exception("could not add %d inbox POSTs of %s to the shared limits", count, host)
+            except Exception as exc:  # the database is away: the inbox itself answers 503 meanwhile
+                log_failure(log, exc, "could not add %d inbox POSTs of %s to the shared limits", count, host)
                 continue
             if wait is not None:
                 log.warning("inbox: %s is over its limit; refused for %.0f s", host, wait)

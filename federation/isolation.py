@@ -82,3 +82,12 @@ class Outage:
 
 
 OUTAGE = Outage()  # per process: each process of the node has its own connections and log
+
+
+def log_failure(logger: logging.Logger, exc: BaseException, message: str, *args) -> None:
+    """A background pass failed: while the database is away, one line per outage (OUTAGE), not a
+    traceback per pass; anything else is a bug, logged with its traceback."""
+    if transient(exc):
+        OUTAGE.failed(exc)
+    else:
+        logger.error(message, *args, exc_info=exc)

@@ -12,6 +12,7 @@ import asyncio
 import logging
 
 from activities.normalize import host_of
+from federation.isolation import log_failure
 from federation.runtime import Runtime, wait_for_signal
 from node.services import moderation
 
@@ -63,5 +64,5 @@ async def keep_blocks(rt: Runtime, stop: asyncio.Event, every: float = RELOAD_EV
             return
         try:
             await reload_blocks(rt)
-        except Exception:  # the database is away for a moment: keep the blocks we have
-            log.exception("reloading the domain blocks failed")
+        except Exception as exc:  # the database is away for a moment: keep the blocks we have
+            log_failure(log, exc, "reloading the domain blocks failed")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from activities.jsonld import readable
 from federation.fetch import FetchError
 from federation.inbound import Inbound, dispatch, knows
-from federation.isolation import ERROR_LIMIT, describe, transient
+from federation.isolation import ERROR_LIMIT, describe, log_failure, transient
 from federation.moderation_policy import refused_actors
 from federation.runtime import Runtime, wait_for_quiet, wait_for_signal
 from node.db import is_sqlite, writing
@@ -156,9 +156,9 @@ async def process_pending(rt: Runtime, limit: int = 25, rounds: int = 400) -> in
     for _ in range(rounds):
         try:
             done = await process_batch(rt, limit)
-        except Exception:
+        except Exception as exc:
             # The database is away (or a bug outside any one row): the rows stay 'received'.
-            log.exception("processing inbox activities failed")
+            log_failure(log, exc, "processing inbox activities failed")
             return total
         total += done
         if done < limit:

@@ -15,6 +15,7 @@ import logging
 from sqlalchemy import delete, func, insert, select
 
 from activities.normalize import first_type, host_of, id_of
+from federation.isolation import log_failure
 from federation.runtime import Runtime
 from node.db import writing
 from node.models import InboxRefusal, utcnow
@@ -63,8 +64,8 @@ class RefusalLog:
                         newest = await session.scalar(select(func.max(InboxRefusal.id)))
                         await session.execute(delete(InboxRefusal).where(
                             InboxRefusal.id <= (newest or 0) - self.keep))
-            except Exception:  # the database is away: these refusals are only logged
-                log.exception("could not record %d inbox refusals", len(batch))
+            except Exception as exc:  # the database is away: these refusals are only logged
+                log_failure(log, exc, "could not record %d inbox refusals", len(batch))
 
     async def close(self) -> None:
         if self._task is not None:

@@ -67,3 +67,19 @@ def test_outage__logged_once_then_summed_up_then_a_new_outage(caplog):
         assert len(caplog.records) == 3
         assert "cannot be reached" in caplog.records[2].getMessage()
         assert outage.failures == 1
+
+
+def test_log_failure__background_passes_log_an_outage_once_and_a_bug_with_its_traceback(caplog, monkeypatch):
+    """Inbox processing, fan-out, the domain blocks and the inbox writer log a failed pass through
+    log_failure: while the database is away, one line for the outage, not a traceback per pass."""
+    from federation import isolation
+
+    monkeypatch.setattr(isolation, "OUTAGE", Outage())
+    here = logging.getLogger("tests.background")
+    with caplog.at_level(logging.WARNING):
+        for _ in range(20):
+            isolation.log_failure(here, ConnectionRefusedError(111, "Connect call failed"), "pass failed")
+        assert len(caplog.records) == 1 and caplog.records[0].exc_info is None
+        caplog.clear()
+        isolation.log_failure(here, ValueError("a bug"), "pass failed")
+        assert [(r.getMessage(), r.exc_info is not None) for r in caplog.records] == [("pass failed", True)]
