@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from activities import wrappers
+from federation.outbound.audience import followers_of
 from federation.outbound.publisher import Publisher
 from federation.outbound.registry import builds
 from federation.participation_documents import local_actor_as
 from node import visibility
 from node.models import Actor
-from node.services import follows, outbox
+from node.services import outbox
 
 
 @builds(outbox.ACTOR_UPDATED)
@@ -20,5 +21,5 @@ async def actor_updated(p: Publisher, actor_id: int) -> None:
     if doc is None:
         return
     await p.publish(actor, wrappers.update_actor(p.new_id(), doc),
-                    await follows.delivery_inboxes(p.session, actor), level=visibility.PUBLIC,
+                    await followers_of(p.session, actor), level=visibility.PUBLIC,
                     object_ap_id=actor.ap_id)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from activities import wrappers
 from activities.notes import iso, note_addressing, note_to_as
+from federation.outbound.audience import followers_of
 from federation.outbound.publisher import Publisher
 from federation.outbound.registry import builds
 from node.models import Note
-from node.services import follows, outbox
+from node.services import outbox
 
 
 @builds(outbox.NOTE_CREATED)
@@ -19,7 +20,7 @@ async def note_created(p: Publisher, note_id: int) -> None:
         return
     actor = note.actor
     doc = wrappers.create(f"{note.ap_id}/activity", actor.ap_id, note_to_as(note, actor), iso(note.published))
-    await p.publish(actor, doc, await follows.delivery_inboxes(p.session, actor), level=note.visibility,
+    await p.publish(actor, doc, await followers_of(p.session, actor), level=note.visibility,
                     object_ap_id=note.ap_id)
 
 
@@ -32,5 +33,5 @@ async def note_deleted(p: Publisher, note_id: int) -> None:
     actor = note.actor
     to, cc = note_addressing(note, actor)
     doc = wrappers.delete(p.new_id(), actor.ap_id, note.ap_id, to=to, cc=cc)
-    await p.publish(actor, doc, await follows.delivery_inboxes(p.session, actor), level=note.visibility,
+    await p.publish(actor, doc, await followers_of(p.session, actor), level=note.visibility,
                     object_ap_id=note.ap_id, listed=False)
