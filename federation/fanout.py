@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from federation.isolation import describe, transient
+from federation.isolation import describe, log_failure, transient
 from federation.outbound import BUILDERS, Publisher
 from federation.runtime import Runtime, wait_for_signal
 from node.db import is_sqlite, writing
@@ -101,8 +101,8 @@ async def run_fanout(rt: Runtime, stop: asyncio.Event, on_deliveries: Callable[[
         rt.outbox_ready.clear()
         try:
             count, deliveries = await process_events(rt)
-        except Exception:
-            log.exception("fan-out failed; the events stay pending")
+        except Exception as exc:
+            log_failure(log, exc, "fan-out failed; the events stay pending")
             count, deliveries = 0, 0
         if deliveries:
             on_deliveries()
