@@ -27,6 +27,7 @@ from sqlalchemy import event, update
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_pages import HOST, PAGES, _free_port, login, seed  # noqa: E402
+from bench.load import measure_cpu  # noqa: E402
 from bench.report import append  # noqa: E402
 from civic.app import create_app  # noqa: E402
 from federation.runtime import RUNTIME  # noqa: E402
@@ -60,15 +61,7 @@ async def measure(renders: int, profile: bool) -> list[str]:
 
         aiohttp_jinja2.render_template = timed_render
 
-        @web.middleware
-        async def cpu(request, handler):
-            started = time.process_time()
-            try:
-                return await handler(request)
-            finally:
-                spent.append(time.process_time() - started)
-
-        app.middlewares.insert(0, cpu)
+        measure_cpu(app, spent)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         statements: list[str] = []

@@ -76,6 +76,7 @@ from bench.load import (  # noqa: E402
     cpu_seconds,
     free_port,
     load,
+    measure_cpu,
     memory_mb,
     pct,
     reset_peak,
@@ -314,16 +315,7 @@ async def cold_renders(url: str, settings: Settings, renders: int) -> dict[str, 
         FRAGMENTS = None
     app = create_app(settings, background=False)
     spent: list[float] = []
-
-    @web.middleware
-    async def cpu(request, handler):
-        started = time.process_time()
-        try:
-            return await handler(request)
-        finally:
-            spent.append(time.process_time() - started)
-
-    app.middlewares.insert(0, cpu)
+    measure_cpu(app, spent)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     port = free_port()
