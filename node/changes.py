@@ -11,6 +11,7 @@ through :data:`RULES`, one place for the whole node:
 - ``profile:<id>`` — what every page of an organisation shows (its header and theme, spaces and
   phases) and who its readers are to it (roles, membership, following): the audiences;
 - ``proposal:<id>``, ``actor:<id>`` (an actor's page and notes), ``site`` (node-wide lists);
+- ``session:<user id>`` — an account's session epoch (no page: the epochs each process keeps);
 - ``reader:<actor id>`` — one reader's marks (their own agreements, supports, follows, actions
   and contributions), so that others writing never drops them;
 - ``*`` — everything: a table nobody mapped, a change too wide to follow (an account erased,
@@ -65,6 +66,12 @@ def proposal(proposal_id) -> str:
 
 def actor(actor_id) -> str:
     return f"actor:{actor_id}"
+
+
+def session(user_id) -> str:
+    """An account's sessions: its session epoch changed (logout, password change), so every
+    process forgets the epoch it remembered (web/sessions.py)."""
+    return f"session:{user_id}"
 
 
 def reader(actor_id) -> str:

@@ -15,7 +15,7 @@ from web import accounts, cache, federation_admin, follow, i18n, legal, media, p
 from web.errors import nul_in_address, unexpected
 from web.render import render_error
 from web.security import SIGNER, SessionSigner, security_headers
-from web.sessions import session_cookies
+from web.sessions import EPOCHS, Epochs, session_cookies
 
 HERE = Path(__file__).parent
 
@@ -37,6 +37,7 @@ async def errors(request: web.Request, handler):
 
 def setup(app: web.Application, settings: Settings) -> None:
     app[SIGNER] = SessionSigner(settings.secret_key or secrets.token_hex(32))
+    app[EPOCHS] = Epochs()
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(str(HERE / "templates")),

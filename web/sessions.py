@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
 from aiohttp import web
 
 from federation.runtime import RUNTIME
+from node import changes
 from node.services import accounts
 from web.security import COOKIE, SESSION_MAX_AGE, SIGNER
 
@@ -41,11 +46,59 @@ def check_csrf(request: web.Request, token: str | None) -> bool:
     return request.app[SIGNER].check_csrf(get_session(request), token)
 
 
+@dataclass
+class _Epoch:
+    value: int | None
+    seen: int  # the clock of changes (node.changes.Versions) when it was read
+    until: float
+
+
+class Epochs:
+    """The session epochs this process read, each for at most ``ttl`` seconds and only while no
+    change of its account's sessions (``session:<id>``, node/changes.py) or of everything was
+    committed since: a logout or a password change in any process of the node (PostgreSQL
+    NOTIFY) drops it at once; ``ttl`` bounds what no announcement reaches (the CLI on SQLite)."""
+
+    TTL, MAX = 1.0, 8192
+
+    def __init__(self) -> None:
+        self._known: OrderedDict[int, _Epoch] = OrderedDict()
+
+    def get(self, uid: int, versions: changes.Versions) -> _Epoch | None:
+        found = self._known.get(uid)
+        if found is None or time.monotonic() > found.until \
+                or versions.latest((changes.session(uid),)) > found.seen:
+            self._known.pop(uid, None)
+            return None
+        return found
+
+    def put(self, uid: int, value: int | None, seen: int) -> None:
+        self._known[uid] = _Epoch(value, seen, time.monotonic() + self.TTL)
+        self._known.move_to_end(uid)
+        while len(self._known) > self.MAX:
+            self._known.popitem(last=False)
+
+
+EPOCHS = web.AppKey("civic_session_epochs", Epochs)
+
+
+async def _current_epoch(request: web.Request, uid: int) -> int | None:
+    rt, epochs = request.app[RUNTIME], request.app[EPOCHS]
+    if (known := epochs.get(uid, rt.changes)) is not None:
+        return known.value
+    seen = rt.changes.clock  # before reading: a change committed meanwhile makes it stale
+    async with rt.sessions() as session:
+        current = await accounts.session_epoch(session, uid)
+    epochs.put(uid, current, seen)
+    return current
+
+
 async def _check_epoch(request: web.Request) -> None:
     """A signed-in cookie whose epoch is not the account's current one (logout, password change,
     account deletion elsewhere) is replaced by an anonymous session before any handler or the page
     cache (web/cache.py) reads it. One indexed query, read from the database so every process of
-    the node agrees at once (SECURITY.md rule 16); anonymous visitors and static files cost none."""
+    the node agrees (SECURITY.md rule 16), and kept a second at most (:class:`Epochs`); anonymous
+    visitors and static files cost none."""
     cookie = request.cookies.get(COOKIE)
     if not cookie or request.path.startswith(("/static/", "/media/")):
         return
@@ -53,8 +106,7 @@ async def _check_epoch(request: web.Request) -> None:
     uid = data.get("uid") if data else None
     if uid is None:
         return
-    async with request.app[RUNTIME].sessions() as session:
-        current = await accounts.session_epoch(session, uid) if isinstance(uid, int) else None
+    current = await _current_epoch(request, uid) if isinstance(uid, int) else None
     if current is None or data.get("ep", 0) != current:
         data = request.app[SIGNER].new_session(None)
         request[CHANGED] = True

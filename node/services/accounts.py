@@ -7,6 +7,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from node import changes
 from node.db import transaction
 from node.errors import InvalidInput, NotFound
 from node.models import AccountState, User
@@ -42,6 +43,7 @@ async def end_sessions(session: AsyncSession, user_id: int) -> int:
     Used by logout, password change and (later) account deletion."""
     await _upsert_state(session, user_id, {"session_epoch": 1, "approved": True},
                         {"session_epoch": AccountState.session_epoch + 1})
+    changes.touch(session, changes.session(user_id))  # the epochs processes keep are dropped
     return await session.scalar(
         select(AccountState.session_epoch).where(AccountState.user_id == user_id))
 

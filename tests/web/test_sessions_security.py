@@ -8,10 +8,10 @@ import dataclasses
 import subprocess
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from node.config import write_settings
-from node.models import User
+from node.models import AccountState, User
 from node.services import actors as actor_service
 from node.services import limits
 from tests.node.test_cli import civic
@@ -315,3 +315,43 @@ async def test_login__argon2_runs_one_at_a_time_so_a_burst_adds_its_memory_once(
     results = await asyncio.gather(*(actor_service.verify_password_async(stored, "password-123")
                                      for _ in range(8)))
     assert results == [True] * 8 and most[0] == 1
+
+
+async def test_epochs__remembered_a_moment_and_dropped_by_a_logout_at_once(node, org, browser, monkeypatch):
+    """Each signed-in request checks its cookie's epoch (rule 16): the epoch is read once and kept
+    for at most a second, but a logout (any change of the account's sessions) drops it at once,
+    and a change no announcement reaches (the CLI on SQLite) counts once the second is over."""
+    from node.services import accounts
+    from web.sessions import EPOCHS
+
+    reads = []
+    read = accounts.session_epoch
+
+    async def counted(session, user_id):
+        reads.append(user_id)
+        return await read(session, user_id)
+
+    monkeypatch.setattr(accounts, "session_epoch", counted)
+    assert (await browser.login("maire")).status == 303
+    thief = await _copy(node, browser)
+    try:
+        reads.clear()
+        for _ in range(3):
+            assert await _signed_in(thief)
+        assert len(reads) == 1  # read once, remembered
+        assert (await browser.post("/logout", {}, form_page="/")).status == 303
+        assert not await _signed_in(thief)  # at once: the logout dropped the remembered epoch
+        # A change written where no announcement reaches: honoured when the moment is over.
+        assert (await browser.login("maire")).status == 303
+        assert await _signed_in(browser)
+        async with node.rt.sessions() as session:
+            uid = await session.scalar(select(User.id).where(User.actor.has(username="maire")))
+        async with node.rt.sessions.kw["bind"].begin() as connection:  # the engine: no ORM session
+            await connection.execute(update(AccountState).where(AccountState.user_id == uid)
+                                     .values(session_epoch=AccountState.session_epoch + 1))
+        assert await _signed_in(browser)  # still remembered for the moment
+        for known in node.app[EPOCHS]._known.values():
+            known.until = 0.0  # the moment is over, as time would make it
+        assert not await _signed_in(browser)
+    finally:
+        await thief.close()
