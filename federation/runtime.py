@@ -53,16 +53,6 @@ class Runtime:
     def uris(self) -> Uris:
         return Uris(self.settings.base_url)
 
-    @property
-    def content_version(self) -> int:
-        """The clock of the changes this process knows of (any scope)."""
-        return self.changes.clock
-
-    @content_version.setter
-    def content_version(self, _value: int) -> None:
-        """Setting it (``rt.content_version += 1``) means: everything may have changed."""
-        self.changes.bump({node_changes.EVERYTHING})
-
     def on_change(self, what: str) -> None:
         """A process of this node announced a change (node.db.listen, PostgreSQL): wake the
         workers it concerns, and let the page cache drop what depends on the scopes it changed

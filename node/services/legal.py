@@ -17,7 +17,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.config import Settings
-from node.db import announce
 from node.errors import InvalidInput
 from node.models import LEGAL_KINDS, LegalText, User, utcnow
 from node.models.participation import LANGUAGES
@@ -133,7 +132,7 @@ async def notice(session: AsyncSession, settings: Settings, kind: str, language:
 async def set_text(session: AsyncSession, kind: str, language: str, text: str,
                    by: User | None = None) -> LegalText:
     """Store an admin's notice (replacing the one before); InvalidInput with the reason when the
-    text cannot be stored. Other processes of the node drop their cached pages (node.db.announce)."""
+    text cannot be stored. Every process of the node drops its cached pages at commit (node/changes.py)."""
     check_place(kind, language)
     text = normalise(text)
     if (found := problem(text)) is not None:
@@ -145,7 +144,6 @@ async def set_text(session: AsyncSession, kind: str, language: str, text: str,
     await session.execute(insert(LegalText).values(**values).on_conflict_do_update(
         index_elements=[LegalText.kind, LegalText.language],
         set_={name: values[name] for name in ("text", "updated_at", "updated_by_id")}))
-    await announce(session, "content")
     row = await session.scalar(select(LegalText).where(
         LegalText.kind == kind, LegalText.language == language).execution_options(populate_existing=True))
     return row
@@ -156,5 +154,4 @@ async def reset(session: AsyncSession, kind: str, language: str) -> bool:
     check_place(kind, language)
     result = await session.execute(delete(LegalText).where(
         LegalText.kind == kind, LegalText.language == language))
-    await announce(session, "content")
     return bool(result.rowcount)
