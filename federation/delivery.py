@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from federation.fetch import make_client_session
-from federation.isolation import describe, log_failure, transient
+from federation.isolation import describe, log_failure
 from federation.retry import retry_delay
 from federation.runtime import wait_for_signal
 from federation.signatures import sign_headers
@@ -379,30 +379,20 @@ class DeliveryWorker:
         pending: set[int] = set()  # leased rows whose outcome is not recorded yet
         keeper = asyncio.create_task(self._keep_leases(pending))
         attempted, drained, blocked = 0, False, False
-        away: BaseException | None = None  # the database went away while claiming
         try:
             while True:
                 want = min(self._claim_batch, limit - attempted)
                 stopping = stop is not None and stop.is_set()
                 if not (drained or blocked or stopping) and want > 0 and len(in_hand) <= self._claim_batch:
                     busy = [host for host, n in self._load.items() if n >= self._host_backlog]
-                    try:
-                        rows = await self._claim(want, busy)
-                        attempted += len(rows)
-                        # Fewer rows than asked: none are left, unless the rest are on the hosts
-                        # we skipped as busy; then claim again once a row in hand has finished.
-                        drained, blocked = len(rows) < want and not busy, len(rows) < want and bool(busy)
-                        await self._start(rows, in_hand, pending, finished)
-                    except Exception as exc:
-                        if not transient(exc):
-                            raise
-                        # The POSTs in hand go on (cancelling them would send them again after
-                        # their lease); no more rows are claimed in this pass.
-                        away, drained = exc, True
+                    rows = await self._claim(want, busy)
+                    attempted += len(rows)
+                    # Fewer rows than asked: none are left, unless the rest are on the hosts we
+                    # skipped as busy; then claim again once a row in hand has finished.
+                    drained, blocked = len(rows) < want and not busy, len(rows) < want and bool(busy)
+                    await self._start(rows, in_hand, pending, finished)
                     continue
                 if not in_hand:
-                    if away is not None:
-                        raise away
                     return attempted
                 finished.clear()
                 await finished.wait()
