@@ -36,6 +36,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import ORMExecuteState, Session, attributes
 
 CHANGES = "civic_changes"  # the PostgreSQL channel the node's processes listen to (node.db.listen)
+# A NOTIFY in the transaction: sent at its commit, dropped on rollback (node.db.announce too).
+NOTIFY = text("SELECT pg_notify(:channel, :what)")
 EVERYTHING = "*"
 SITE = "site"
 PREFIX = "content"  # a payload on the change channel: "content <origin> <scope> <scope>…"
@@ -471,8 +473,7 @@ def _before_commit(session: Session) -> None:
         return
     session.info[_DONE] = scopes
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:channel, :what)"),
-                        {"channel": CHANGES, "what": payload(tracker.origin, scopes)})
+        session.execute(NOTIFY, {"channel": CHANGES, "what": payload(tracker.origin, scopes)})
 
 
 def _after_commit(session: Session) -> None:

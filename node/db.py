@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from node.changes import CHANGES, TrackedSession, tracker_info
+from node.changes import CHANGES, NOTIFY, TrackedSession, tracker_info
 from node.errors import ConfigError
 
 
@@ -127,7 +127,7 @@ async def announce(session: AsyncSession, what: str) -> None:
     On PostgreSQL a NOTIFY in the session's transaction: sent at commit, dropped on rollback,
     repeated ones merged. On SQLite nothing: the other processes notice by polling."""
     if _dialect(session) == "postgresql":
-        await session.execute(text("SELECT pg_notify(:channel, :what)"), {"channel": CHANGES, "what": what})
+        await session.execute(NOTIFY, {"channel": CHANGES, "what": what})
 
 
 async def listen(engine: AsyncEngine, on_change: Callable[[str], None], stop: asyncio.Event,
