@@ -11,6 +11,7 @@ through :data:`RULES`, one place for the whole node:
 - ``profile:<id>`` — what every page of an organisation shows (its header and theme, spaces and
   phases) and who its readers are to it (roles, membership, following): the audiences;
 - ``proposal:<id>``, ``actor:<id>`` (an actor's page and notes), ``site`` (node-wide lists);
+- ``campaign:<id>`` — a coalition's campaign: its page, its variants, its supports' counts;
 - ``session:<user id>`` — an account's session epoch (no page: the epochs each process keeps);
 - ``reader:<actor id>`` — one reader's marks (their own agreements, supports, follows, actions
   and contributions), so that others writing never drops them;
@@ -70,6 +71,11 @@ def actor(actor_id) -> str:
     return f"actor:{actor_id}"
 
 
+def campaign(campaign_id) -> str:
+    """A campaign's pages: the campaign, its variants, the coalition's dashboard and report."""
+    return f"campaign:{campaign_id}"
+
+
 def session(user_id) -> str:
     """An account's sessions: its session epoch changed (logout, password change), so every
     process forgets the epoch it remembered (web/sessions.py)."""
@@ -88,6 +94,8 @@ def reader(actor_id) -> str:
 IGNORED = frozenset({
     "inbox_activities", "inbox_refusals", "outbox_events", "deliveries", "activities",
     "rate_counters", "account_states", "verification_codes", "verification_salts", "census_entries",
+    # Written only beside a campaign support, whose own row gives the scopes (node/services/campaigns.py).
+    "campaign_tallies", "campaign_days",
 })
 # An actor's columns that pages show. Keys, fetch times, inboxes and the cached AS2 document (kept
 # for federation, rewritten at each fetch) change all the time and show on no page.
@@ -136,6 +144,14 @@ class Lookup:
     def organisation_of_space(self, space_id) -> int | None:
         found = self._value("spaces", "organization_id", space_id)
         return found[0] if found else None
+
+    def coalition_of_campaign(self, campaign_id) -> int | None:
+        found = self._value("campaigns", "coalition_id", campaign_id)
+        return found[0] if found else None
+
+    def variant(self, variant_id) -> tuple | None:
+        """(campaign, organisation) of a variant (they never change)."""
+        return self._value("campaign_variants", "campaign_id, organization_id", variant_id)
 
     def is_local(self, actor_id) -> bool:
         found = self._value("actors", "local", actor_id)
@@ -215,6 +231,23 @@ def _hidden(values: dict, lookup: Lookup, event: str) -> set[str]:
     return {EVERYTHING}
 
 
+def in_campaign(lookup: Lookup, campaign_id) -> set[str]:
+    """A change to a campaign or its supports: its pages and its coalition's lists and counts."""
+    coalition = lookup.coalition_of_campaign(campaign_id) if campaign_id else None
+    return {EVERYTHING} if coalition is None else {campaign(campaign_id), org(coalition)}
+
+
+def in_variant(lookup: Lookup, variant_id) -> set[str]:
+    found = lookup.variant(variant_id) if variant_id else None
+    return {EVERYTHING} if found is None else {*in_campaign(lookup, found[0]), org(found[1])}
+
+
+def _coalition_member(values: dict, lookup: Lookup, event: str) -> set[str]:
+    """Who is in a coalition changes who may administer and read it (its audiences) and the
+    member organisation's own page (its coalitions)."""
+    return {*in_organisation(values["coalition_id"]), *in_organisation(values["member_id"])}
+
+
 def _everything(values: dict, lookup: Lookup, event: str) -> set[str]:
     return {EVERYTHING}
 
@@ -269,6 +302,14 @@ RULES: dict[str, Rule] = {
     "reports": Rule(("organization_id",), _moderation),
     "moderation_log": Rule(("organization_id",), _moderation),
     "actors": Rule(("id", "type", "local"), _actor, watched=ACTOR_DISPLAY),
+    "coalitions": _of("actor_id", lambda c, lookup: {SITE, *in_organisation(c)}),
+    "coalition_members": Rule(("coalition_id", "member_id"), _coalition_member),
+    "campaigns": Rule(("id", "coalition_id"), lambda values, lookup, event: {
+        campaign(values["id"]), org(values["coalition_id"])}),
+    "campaign_variants": Rule(("campaign_id", "organization_id"), lambda values, lookup, event: {
+        *in_campaign(lookup, values["campaign_id"]), org(values["organization_id"])}),
+    "variant_supports": _by("actor_id", _of("variant_id", lambda v, lookup: in_variant(lookup, v))),
+    "campaign_supports": _by("actor_id", _of("campaign_id", lambda c, lookup: in_campaign(lookup, c))),
     # A node admin's right changes every audience; passwords and e-mail addresses show nowhere.
     "users": Rule(("id",), _everything, watched=frozenset({"is_admin", "actor_id"}), inserts=False),
     "domain_blocks": Rule((), _everything),

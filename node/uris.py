@@ -60,6 +60,7 @@ _ID_PATHS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("followers", rf"/actors/({_HANDLE})/followers"),
         ("following", rf"/actors/({_HANDLE})/following"),
         ("moderators", rf"/actors/({_HANDLE})/moderators"),
+        ("members", rf"/actors/({_HANDLE})/members"),
         ("note", rf"/notes/({_TOKEN})"),
         ("activity", rf"/activities/({_TOKEN})"),
         ("discussion", rf"/orgs/({_HANDLE})/discussions/({_SLUG})"),
@@ -68,6 +69,8 @@ _ID_PATHS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("answer", rf"/proposals/({_TOKEN})/answer"),
         ("article", rf"/articles/({_TOKEN})"),
         ("initiative", rf"/initiatives/({_TOKEN})"),
+        ("campaign", rf"/campaigns/({_TOKEN})"),
+        ("variant", rf"/variants/({_TOKEN})"),
     ))
 
 
@@ -162,6 +165,21 @@ class Uris:
 
     def initiative(self, token: str) -> str:
         return f"{self.base}/initiatives/{token}"
+
+    # Coalitions (a Group actor with a members collection), their campaigns and members' variants.
+    def coalition_members(self, coalition_ap_id: str) -> str:
+        return f"{coalition_ap_id}/members"
+
+    def campaign(self, token: str) -> str:
+        return f"{self.base}/campaigns/{token}"
+
+    def variant(self, token: str) -> str:
+        return f"{self.base}/variants/{token}"
+
+    def coalition_action(self, handle: str, *parts: str) -> str:
+        """A coalition's pages and POST targets: ``members``, ``campaigns/new``, ``dashboard``,
+        ``report``, ``report.csv``, ``report.json``."""
+        return "/".join([f"{self.base}/coalitions/{handle}", *parts])
 
     def organization_page(self, org_username: str) -> str:
         return f"{self.base}/actors/{org_username}"

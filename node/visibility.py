@@ -27,10 +27,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, case, false, select
+from sqlalchemy import ColumnElement, case, false, literal, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.models import Follow, FollowStates, Membership, User
+from node.models import CoalitionMember, CoalitionStates, Follow, FollowStates, Membership, User
 
 PUBLIC, UNLISTED, FOLLOWERS, MEMBERS = "public", "unlisted", "followers", "members"
 LEVELS = (PUBLIC, UNLISTED, FOLLOWERS, MEMBERS)  # from the most open to the most closed
@@ -133,22 +133,37 @@ class Standing:
 NOBODY = Standing()
 
 
+async def roles(session: AsyncSession, user_id: int, organization_id: int) -> set[str]:
+    """A local user's roles in an organisation — or in a coalition hosted here, whose roles come
+    from its member organisations: ``admin`` to the admins of an accepted admin member, ``member``
+    to the staff (admin, moderator, official) of any accepted member. One query."""
+    mine = select(Membership.role.label("role")).where(
+        Membership.user_id == user_id, Membership.organization_id == organization_id)
+    through = (select(case(((CoalitionMember.role == "admin") & (Membership.role == "admin"),
+                            literal("admin")), else_=literal("member")).label("role"))
+               .select_from(CoalitionMember)
+               .join(Membership, Membership.organization_id == CoalitionMember.member_id)
+               .where(CoalitionMember.coalition_id == organization_id,
+                      CoalitionMember.state == CoalitionStates.accepted,
+                      Membership.user_id == user_id, Membership.role.in_(STAFF_ROLES)))
+    return set(await session.scalars(union(mine, through)))
+
+
 async def standing(session: AsyncSession, reader: Reader, organization_id: int) -> Standing:
     """The reader's standing in an organisation: two indexed queries at most."""
     if reader.anonymous:
         return NOBODY
-    roles: set[str] = set()
+    held: set[str] = set()
     if reader.user_id is not None:
-        roles = set(await session.scalars(select(Membership.role).where(
-            Membership.user_id == reader.user_id, Membership.organization_id == organization_id)))
+        held = await roles(session, reader.user_id, organization_id)
     if reader.node_admin:
-        roles.add("admin")
+        held.add("admin")
     follower = False
     if reader.actor_id is not None:
         follower = bool(await session.scalar(select(Follow.id).where(
             Follow.follower_id == reader.actor_id, Follow.followed_id == organization_id,
             Follow.state == FollowStates.accepted).limit(1)))
-    return Standing(staff=bool(roles & STAFF_ROLES), member=bool(roles), follower=follower)
+    return Standing(staff=bool(held & STAFF_ROLES), member=bool(held), follower=follower)
 
 
 def admits(level: str, who: Standing) -> bool:

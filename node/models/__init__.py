@@ -3,6 +3,18 @@
 from node.models.accounts_security import AccountState, RateCounter
 from node.models.actors import Actor, Membership, User
 from node.models.base import Base, utcnow
+from node.models.coalitions import (
+    COALITION_ROLES,
+    Campaign,
+    CampaignDay,
+    CampaignSupport,
+    CampaignTally,
+    CampaignVariant,
+    Coalition,
+    CoalitionMember,
+    CoalitionStates,
+    VariantSupport,
+)
 from node.models.community import (
     STAKEHOLDER_ROLES,
     Article,
@@ -52,6 +64,8 @@ from node.models.participation import (
 from node.models.proposals import Proposal, ProposalStates, ProposalSupport, StateChange
 
 __all__ = [
+    "COALITION_ROLES", "Campaign", "CampaignDay", "CampaignSupport", "CampaignTally",
+    "CampaignVariant", "Coalition", "CoalitionMember", "CoalitionStates", "VariantSupport",
     "AccountState",
     "RateCounter",
     "AccountRestriction",

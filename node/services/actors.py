@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node import visibility
 from node.errors import Conflict, InvalidInput, NotFound
 from node.keys import generate_rsa_keypair
 from node.models import Actor, Membership, User
@@ -290,16 +291,11 @@ async def moderators_of(session: AsyncSession, organization: Actor) -> list[Acto
 
 
 async def has_role(session: AsyncSession, user: User, organization: Actor, *roles: str) -> bool:
+    """Whether ``user`` holds one of ``roles`` (any role when none is named) in ``organization``
+    — or in a coalition, through its member organisations (node/visibility.py ``roles``)."""
     if user.is_admin:
         return True
-    count = await session.scalar(
-        select(func.count()).select_from(Membership).where(
-            Membership.user_id == user.id,
-            Membership.organization_id == organization.id,
-            Membership.role.in_(roles or ROLES),
-        )
-    )
-    return bool(count)
+    return bool(await visibility.roles(session, user.id, organization.id) & set(roles or ROLES))
 
 
 async def list_local_actors(session: AsyncSession, type_: str) -> list[Actor]:

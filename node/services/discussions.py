@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from node import visibility as visibility_module
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
 from node.models import Actor, Contribution, Discussion, Follow, FollowStates, Space, utcnow
-from node.services import outbox
+from node.services import coalitions, outbox
 from node.services.actors import create_group, local_actor
 from node.services.i18n import pick, text_map
 from node.uris import GROUP_HANDLE_RE, Uris, check_slug
@@ -36,8 +36,8 @@ async def open_discussion(
     official_only: bool = False,
 ) -> Discussion:
     """Open a discussion with its Group actor. Citizen discussions wait for moderation."""
-    if organization.type != "Organization" or not organization.local:
-        raise InvalidInput("discussions belong to a local organisation")
+    if not await coalitions.hosts_participation(session, organization):
+        raise InvalidInput("discussions belong to a local organisation or coalition")
     if kind not in KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}")
     if kind == "citizen" and author is None:

@@ -78,15 +78,20 @@ async def _tombstone(session: AsyncSession, model, author_column, values: dict, 
 
 
 async def _anonymise_reactions(session: AsyncSession, actor: Actor) -> int:
-    """Agreements, supports and "I acted" stay counted (every count on every page, the
+    """Agreements, proposals' supports and "I acted" stay counted (every count on every page, the
     denormalised counters and the row counts alike) but point to a nameless placeholder."""
     anonymous = Actor(ap_id=f"{ANONYMOUS_PREFIX}{new_token()}", type="Person", local=False,
                       username="", domain="", name="", discoverable=False)
     session.add(anonymous)
     await session.flush()
     moved = 0
-    # Every kind of reaction (node/services/reactions.py), so a kind added later is covered.
-    models = {kind.model for kind in reactions.KINDS.values()} | {Agreement, ProposalSupport, InitiativeAction}
+    # A campaign's supports are taken back instead, on every node that counted them (relayed and
+    # tallied kinds: node/services/campaigns.py): the supporter's erasure withdraws a support.
+    taken_back = [kind for kind in reactions.KINDS.values() if kind.relays or kind.tally is not None]
+    await reactions.withdraw_all(session, actor, kinds=taken_back)
+    # Every other kind of reaction (node/services/reactions.py), so a kind added later is covered.
+    models = {kind.model for kind in reactions.KINDS.values() if kind not in taken_back} | \
+        {Agreement, ProposalSupport, InitiativeAction}
     for model in sorted(models, key=lambda m: m.__tablename__):
         result = await session.execute(update(model).where(model.actor_id == actor.id)
                                        .values(actor_id=anonymous.id))

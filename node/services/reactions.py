@@ -4,7 +4,7 @@ proposal's support, "I acted" on an initiative (poll votes and campaign supports
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,8 @@ from node.uris import Uris, new_token
 
 # A refusal of the kind's own (the target's state, a per-person limit): raises Conflict or NotFound.
 Rule = Callable[[AsyncSession, Any, Actor], Awaitable[None]]
+# Counts of the kind's own beside the target's counter (a campaign's tallies): (session, row, ±1).
+Tally = Callable[[AsyncSession, Any, int], Awaitable[None]]
 ID_TAKEN = "this id is already recorded"
 
 KINDS: dict[str, Reaction] = {}  # every spec, by name: ids are unique across kinds
@@ -44,6 +46,10 @@ class Reaction:
     undone: str
     undone_keys: tuple[str, str]
     own: str | None = None
+    # The events are emitted for remote actors' reactions too (and for each one an erasure takes
+    # back): a campaign variant's supports, which its organisation relays to the coalition's home.
+    relays: bool = False
+    tally: Tally | None = None  # kept with each row added or removed
     activity: str = "Like"  # the AS2 activity that carries it (an Undo may name only its id)
     state: Rule | None = None  # may the target be reacted to now? (deleted, closed …)
     limits: tuple[Rule, ...] = field(default=())  # per-person limits, checked before a new row
@@ -89,13 +95,14 @@ async def has(session: AsyncSession, spec: Reaction, target: Any, actor: Actor |
 
 
 async def add(session: AsyncSession, uris: Uris, spec: Reaction, target: Any, actor: Actor,
-              ap_id: str | None = None) -> bool:
+              ap_id: str | None = None, values: dict | None = None) -> bool:
     """``actor`` reacts to ``target``, once; False when it already had. ``ap_id`` is a remote
     reaction's own id (a local one gets ours and its outbox event).
 
     Raises ``Conflict`` (or what a rule raises) when it is refused: an id already recorded for
     any kind, a target in a state that takes none, the target's author when the kind refuses
-    them (SECURITY.md rule 23), a per-person limit of the kind."""
+    them (SECURITY.md rule 23), a per-person limit of the kind. ``values`` are the row's other
+    columns (a campaign support's member and language)."""
     if ap_id is not None and await find(session, ap_id) is not None:
         raise Conflict(ID_TAKEN)
     if spec.state is not None:
@@ -107,22 +114,26 @@ async def add(session: AsyncSession, uris: Uris, spec: Reaction, target: Any, ac
     for limit in spec.limits:
         await limit(session, target, actor)
     row = spec.model(ap_id=ap_id or uris.activity(new_token()), actor_id=actor.id,
-                     **{spec.target_column: target.id})
+                     **{spec.target_column: target.id}, **(values or {}))
     session.add(row)
     await spec._count(session, target.id, +1)
     await session.flush()
     await session.refresh(target, [spec.counter])
-    if ap_id is None:
+    if spec.tally is not None:
+        await spec.tally(session, row, +1)
+    if ap_id is None or spec.relays:
         await outbox.emit(session, spec.created, **{spec.created_key: row.id})
     return True
 
 
 async def _remove(session: AsyncSession, spec: Reaction, row: Any, actor: Actor) -> None:
     target_id = getattr(row, spec.target_column)
-    if actor.local:  # withdrawn here: an Undo for those who received the reaction
+    if actor.local or spec.relays:  # withdrawn here: an Undo for those who received the reaction
         ap_key, target_key = spec.undone_keys
         await outbox.emit(session, spec.undone, **{ap_key: row.ap_id, "actor_id": actor.id,
                                                    target_key: target_id})
+    if spec.tally is not None:
+        await spec.tally(session, row, -1)
     await session.execute(delete(spec.model).where(spec.model.id == row.id))
     await spec._count(session, target_id, -1)
 
@@ -166,12 +177,21 @@ async def toggle(session: AsyncSession, uris: Uris, spec: Reaction, target: Any,
     return False
 
 
-async def withdraw_all(session: AsyncSession, actor: Actor) -> dict[str, int]:
-    """Every reaction of ``actor``, of every kind, goes (an erased account); each target's count
-    goes down by what it loses. No outbox event: the account's own server announced its end.
-    Returns how many of each kind were removed."""
+async def withdraw_all(session: AsyncSession, actor: Actor,
+                       kinds: Iterable[Reaction] | None = None) -> dict[str, int]:
+    """Every reaction of ``actor``, of every kind (or of ``kinds``), goes (an erased account);
+    each target's count goes down by what it loses. No outbox event — the account's own server
+    announced its end — except for kinds that relay (a campaign variant's supports: the home
+    counted them and hears nothing else). Returns how many of each kind were removed."""
     removed: dict[str, int] = {}
-    for name, spec in KINDS.items():
+    for spec in list(KINDS.values()) if kinds is None else kinds:
+        name = spec.name
+        if spec.relays or spec.tally is not None:  # one by one: each is relayed or tallied
+            rows = list(await session.scalars(select(spec.model).where(spec.model.actor_id == actor.id)))
+            for row in rows:
+                await _remove(session, spec, row, actor)
+            removed[name] = len(rows)
+            continue
         per_target = (await session.execute(
             select(spec.column, func.count()).where(spec.model.actor_id == actor.id)
             .group_by(spec.column))).all()
