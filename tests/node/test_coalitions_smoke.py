@@ -1,0 +1,42 @@
+"""The coalitions' node layer, end to end on one node: a coalition, a member, a campaign, a variant,
+supports counted once per person and credited per member and language."""
+
+from __future__ import annotations
+
+from node.db import transaction
+from node.errors import Conflict
+from node.services import actors, campaigns, coalition_report, coalitions
+
+
+async def test_smoke__a_campaign_counts_each_person_once_per_member_and_language(sessions, uris):
+    async with transaction(sessions) as s:
+        alliance = await actors.create_organization(s, uris, "surfrider", "Surfrider")
+        city = await actors.create_organization(s, uris, "lyon", "Ville de Lyon")
+        coalition = await coalitions.create(s, uris, "blue", "Blue Coalition", founder=alliance,
+                                            languages=["fr", "de"])
+        group = coalition.actor
+        await coalitions.invite(s, uris, group, city)
+        await coalitions.answer_invite(s, uris, city, group, True)
+        campaign = await campaigns.create(s, uris, group, name={"fr": "Océans", "de": "Ozeane"},
+                                          content={"fr": "<p>Protégeons</p>"})
+        variant = await campaigns.adapt(s, uris, city, campaign, language="de", name="Ozeane in Lyon",
+                                        content_html="<p>Schützen</p>")
+        people = [(await actors.create_user(s, uris, n, "password-123", n)).actor for n in ("ana", "bo")]
+        assert await campaigns.support(s, uris, campaign, people[0], variant=variant)
+        assert not await campaigns.support(s, uris, campaign, people[0])
+        assert await campaigns.support(s, uris, campaign, people[1])
+    async with transaction(sessions) as s:
+        campaign = await campaigns.by_ap_id(s, campaign.ap_id)
+        assert campaign.support_count == 2 == await campaigns.total(s, campaign)
+        shares = {(sh.member.username if sh.member else None, sh.language): sh.supports
+                  for sh in await campaigns.breakdown(s, campaign)}
+        assert shares == {("lyon", "de"): 1, (None, "fr"): 1}
+        data = await coalition_report.report(s, group)
+        assert data["totals"] == {"members": 2, "campaigns": 1, "supports": 2, "demand_supports": 0}
+        assert "breakdown,Océans,,Ville de Lyon" in coalition_report.to_csv(data)
+        try:
+            await coalitions.leave(s, uris, alliance, group)
+        except Conflict as exc:
+            assert exc.reason == coalitions.LAST_ADMIN
+        else:
+            raise AssertionError("the last admin left")
