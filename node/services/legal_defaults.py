@@ -18,9 +18,10 @@ PERSONAL_TABLES: dict[str, tuple[str, ...]] = {
     "account": ("users", "actors", "account_states"),
     "participation": ("contributions", "agreements", "proposals", "proposal_supports",
                       "proposal_state_changes", "articles", "initiatives", "initiative_actions",
-                      "follows", "discussions", "activities"),
+                      "follows", "discussions", "activities", "variant_supports", "campaign_supports"),
     "organisations": ("memberships", "stakeholders", "member_verifications", "census_entries",
-                      "verification_codes"),
+                      "verification_codes", "coalitions", "coalition_members", "campaigns",
+                      "campaign_variants"),
     "remote": ("actors", "notes", "contributions", "inbox_activities"),
     "logs": ("inbox_activities", "inbox_refusals", "outbox_events", "deliveries", "rate_counters"),
     "moderation": ("reports", "moderation_log", "hidden_content", "account_restrictions",
@@ -37,6 +38,8 @@ NOT_PERSONAL: dict[str, str] = {
     "domain_allows": "remote domains this node federates with in allow-list mode",
     "moderation_settings": "an organisation's pre-moderation setting",
     "verification_salts": "an organisation's random salt for census and code hashes",
+    "campaign_tallies": "a campaign's number of supports per member organisation and language",
+    "campaign_days": "a campaign's number of supports per day",
 }
 
 PRIVACY: dict[str, dict[str, str]] = {}
@@ -72,7 +75,11 @@ Your contributions and replies (with the position you chose: for, neutral or aga
 proposals you submit and the history of their states, the articles, reports, initiatives and \
 citizen discussions you add, your agreements ("Agree"), your supports of proposals, your "I \
 acted", who and what you follow and who follows you, and the activities this server published \
-for you. They are shown with your pseudonym to the readers the discussion or space allows.""",
+for you. They are shown with your pseudonym to the readers the discussion or space allows.
+
+When you support a coalition's campaign, or an organisation's version of it, the address of your \
+account (nothing else) is sent to the server that hosts the coalition, which counts each person \
+once; taking the support back, or erasing your account, takes it back there too.""",
     "organisations": """\
 # Organisations
 
@@ -83,7 +90,11 @@ census entry or a one-time code; when; by whom; and the identity it shows: the i
 typed, the label of the code you were given or the admin's note) is seen only by that \
 organisation's admins: everyone else sees your pseudonym. Census lists are stored only as salted \
 hashes, one-time codes only as hashes. An organisation may also list you as a key stakeholder of a \
-discussion, with a short description.""",
+discussion, with a short description.
+
+Coalitions of organisations, the organisations in them, their campaigns and the organisations' \
+versions of those campaigns are about organisations, not people; they are public as the \
+coalition's visibility allows, and shared with the servers of its member organisations.""",
     "remote": """\
 # Copies of content from other servers
 
@@ -222,7 +233,11 @@ propositions que vous déposez et l'historique de leurs états, les articles, ra
 et discussions citoyennes que vous ajoutez, vos accords (« D'accord »), vos soutiens aux \
 propositions, vos « J'ai agi », qui et ce que vous suivez et qui vous suit, et les activités que ce \
 serveur a publiées pour vous. Ils sont montrés avec votre pseudonyme aux lecteurs que la \
-discussion ou l'espace autorise.""",
+discussion ou l'espace autorise.
+
+Quand vous soutenez la campagne d'une coalition, ou la version d'une organisation, l'adresse de \
+votre compte (et rien d'autre) est envoyée au serveur qui héberge la coalition, qui compte chaque \
+personne une fois ; retirer le soutien, ou effacer votre compte, le retire là-bas aussi.""",
     "organisations": """\
 # Organisations
 
@@ -235,7 +250,12 @@ montre : le numéro d'identification que vous avez saisi, le libellé du code qu
 ou la note de l'administrateur) n'est vue que par les administrateurs de cette organisation : \
 tous les autres voient votre pseudonyme. Les registres importés ne sont conservés que sous forme \
 d'empreintes salées, les codes à usage unique sous forme d'empreintes. Une organisation peut \
-aussi vous citer comme acteur clé d'une discussion, avec une courte description.""",
+aussi vous citer comme acteur clé d'une discussion, avec une courte description.
+
+Les coalitions d'organisations, les organisations qui en font partie, leurs campagnes et les \
+versions de ces campagnes par les organisations concernent des organisations, pas des personnes ; \
+elles sont publiques autant que la visibilité de la coalition le permet, et partagées avec les \
+serveurs de ses organisations membres.""",
     "remote": """\
 # Copies de contenus d'autres serveurs
 
@@ -383,7 +403,12 @@ Vorschläge, die Sie einreichen, und der Verlauf ihrer Status, die Artikel, Beri
 und Bürgerdiskussionen, die Sie hinzufügen, Ihre Zustimmungen („Zustimmen“), Ihre \
 Unterstützungen von Vorschlägen, Ihre „Ich habe gehandelt“, wem und was Sie folgen und wer Ihnen \
 folgt, sowie die Aktivitäten, die dieser Server für Sie veröffentlicht hat. Sie werden mit Ihrem \
-Pseudonym den Lesenden gezeigt, die die Diskussion oder der Bereich zulässt.""",
+Pseudonym den Lesenden gezeigt, die die Diskussion oder der Bereich zulässt.
+
+Wenn Sie die Kampagne einer Koalition oder die Fassung einer Organisation unterstützen, wird die \
+Adresse Ihres Kontos (sonst nichts) an den Server gesendet, der die Koalition beherbergt und jede \
+Person einmal zählt; ziehen Sie die Unterstützung zurück oder löschen Sie Ihr Konto, wird sie dort \
+ebenfalls zurückgezogen.""",
     "organisations": """\
 # Organisationen
 
@@ -395,7 +420,12 @@ Verzeichnisses oder einen Einmalcode; wann; durch wen; und die Identität, die e
 Ihnen eingegebene Kennung, die Bezeichnung des Ihnen übergebenen Codes oder die Notiz der \
 Administration); alle anderen sehen Ihr Pseudonym. Verzeichnisse werden nur als gesalzene \
 Hashes gespeichert, Einmalcodes nur als Hashes. Eine Organisation kann Sie auch als wichtigen \
-Akteur einer Diskussion aufführen, mit einer kurzen Beschreibung.""",
+Akteur einer Diskussion aufführen, mit einer kurzen Beschreibung.
+
+Koalitionen von Organisationen, ihre Mitgliedsorganisationen, ihre Kampagnen und die Fassungen \
+dieser Kampagnen durch die Organisationen betreffen Organisationen, keine Personen; sie sind so \
+öffentlich, wie es die Sichtbarkeit der Koalition erlaubt, und werden mit den Servern ihrer \
+Mitgliedsorganisationen geteilt.""",
     "remote": """\
 # Kopien von Inhalten anderer Server
 
