@@ -1,0 +1,408 @@
+"""Acceptance (issue 10): a coalition spanning three Civic Nodes, relayed to Fedify and bovine-herd.
+
+Three real `civic serve` processes on their own loopback addresses — the coalition's **home**
+(organisation surfrider founds the coalition `bleue`), a **city** (organisation lyon) and an
+**NGO** (organisation eauvive) — plus Fedify's alice and bovine-herd's alice. Everything is done as
+an operator scripts it, with `civic coalition …` on each node's data directory, and the running
+nodes federate it:
+
+1. the peers follow the organisations (Fedify the city's lyon, bovine-herd the NGO's eauvive);
+2. lyon asks to join (`civic coalition join` on the city: Join → the home), the home's admin
+   accepts (`civic coalition accept` on the home: Accept{Join} → the city);
+3. the home invites eauvive (`civic coalition invite`: Invite → the NGO), the NGO accepts
+   (`civic coalition answer … accept`: Accept{Invite} → the home) — both paths into a coalition;
+4. the home publishes a campaign in French and German (`civic coalition campaign create`), which
+   reaches both members;
+5. each organisation relays it with its own variant in its own language
+   (`civic coalition campaign adapt`: lyon in French, eauvive in German) — a `Create{Page}` with
+   `civic:variantOf` = the campaign, to the organisation's followers (the peers) and the home;
+6. the peers support the variant they received (Fedify likes lyon's, bovine-herd eauvive's); each
+   organisation relays the support to the home, which counts 2 supports, 1 credited to lyon in
+   French and 1 to eauvive in German — read from the home's database with the node's services and
+   from `civic coalition report bleue --format json`;
+7. Fedify undoes its Like: lyon's variant and the home's campaign both count one less, and the
+   breakdown keeps only eauvive's support.
+
+The tests share the module's nodes and run in file order (the `interop` xdist group): each one
+checks one step and the fixtures it uses carry the scenario forward. SQLite only, as every
+interop module: the nodes run as `civic init` sets them up.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+from tests.interop import coalition_setup as seen
+from tests.interop.node_process import CivicNode, serving
+from tests.interop.peers import FedifyPeer, HerdPeer, PeerError, wait_for
+
+WAIT = 30.0  # seconds: a running node's fan-out picks up what a `civic` command wrote within 5 s
+HOME_ORG, CITY_ORG, NGO_ORG, COALITION = "surfrider", "lyon", "eauvive", "bleue"
+CAMPAIGN_NAME = {"fr": "Des plages sans plastique", "de": "Strände ohne Plastik"}
+CITY_VARIANT = {"language": "fr", "name": "Lyon sans plastique",
+                "text": "La Ville de Lyon s'engage : des fontaines sur les quais du Rhône."}
+NGO_VARIANT = {"language": "de", "name": "Eau Vive: Flüsse ohne Plastik",
+               "text": "Eau Vive ruft auf: Sammelaktion am Rheinufer, Samstag 10 Uhr."}
+TIMINGS: dict[str, float] = {}  # seconds each step took, printed at the end (the report quotes them)
+
+
+def id_of(value) -> str | None:
+    return value.get("id") if isinstance(value, dict) else value
+
+
+def urls_in(out: str, path: str) -> list[str]:
+    """The http(s) URLs containing `path` (e.g. "/campaigns/") that a command printed, in order."""
+    return re.findall(rf"https?://[^\s\"'<>(),;]+{re.escape(path)}[A-Za-z0-9_-]+", out)
+
+
+def variant_of(page: dict) -> str | None:
+    """A Page's `civic:variantOf`, however the sender's JSON-LD compaction spelled the key."""
+    for key, value in page.items():
+        if key == "civic:variantOf" or key.endswith("variantOf") or key.endswith("#variantOf"):
+            return id_of(value[0] if isinstance(value, list) and value else value)
+    return None
+
+
+def wait_state(node: CivicNode, coalition: str, org: str, state: str | None, what: str) -> None:
+    seen_states: list = []
+
+    def check() -> bool:
+        seen_states[:] = [seen.membership_state(node, coalition, org)]
+        return seen_states[0] == state
+
+    try:
+        wait_for(check, WAIT, what, interval=0.3)
+    except TimeoutError as error:
+        raise AssertionError(f"{error}; last state {seen_states}; {node.name} inbox tail: "
+                             f"{node.inbox()[-3:]}") from None
+
+
+class Step:
+    """Times one step of the scenario into TIMINGS."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __enter__(self) -> Step:
+        self.start = time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        TIMINGS[self.name] = round(time.monotonic() - self.start, 2)
+
+
+# ---- the three nodes
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory):
+    """The coalition's home: `civic serve` on 127.0.0.31 (port 8031 unless taken), org surfrider."""
+    yield from serving(tmp_path_factory.mktemp("civic-home"), {HOME_ORG: "Surfrider Europe"},
+                       host="127.0.0.31", port=8031)
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory):
+    """The city: `civic serve` on 127.0.0.32 (port 8032 unless taken), organisation lyon."""
+    yield from serving(tmp_path_factory.mktemp("civic-city"), {CITY_ORG: "Ville de Lyon"},
+                       host="127.0.0.32", port=8032)
+
+
+@pytest.fixture(scope="module")
+def ngo(tmp_path_factory: pytest.TempPathFactory):
+    """The NGO: `civic serve` on 127.0.0.33 (port 8033 unless taken), organisation eauvive."""
+    yield from serving(tmp_path_factory.mktemp("civic-ngo"), {NGO_ORG: "Eau Vive"},
+                       host="127.0.0.33", port=8033)
+
+
+@pytest.fixture(scope="module")
+def ids(home: CivicNode, city: CivicNode, ngo: CivicNode) -> dict:
+    return {"coalition": home.actor_url(COALITION), "founder": home.actor_url(HOME_ORG),
+            "city": city.actor_url(CITY_ORG), "ngo": ngo.actor_url(NGO_ORG)}
+
+
+@pytest.fixture(scope="module")
+def coalition(home: CivicNode, ids: dict) -> dict:
+    """`civic coalition create bleue --org surfrider --languages fr,de` on the home."""
+    with Step("create the coalition"):
+        home.civic("coalition", "create", COALITION, "--name", "Coalition bleue", "--org", HOME_ORG,
+                   "--summary", "Pour des océans et des rivières sans plastique",
+                   "--languages", "fr,de", "--visibility", "public")
+    assert seen.membership_state(home, ids["coalition"], ids["founder"]) == "accepted"
+    return ids
+
+
+# ---- the peers follow the organisations (before anything is relayed to them)
+
+
+@pytest.fixture(scope="module")
+def followers(city: CivicNode, ngo: CivicNode, fedify_peer: FedifyPeer, herd_peer: HerdPeer, ids: dict):
+    """Fedify's alice follows lyon (the city), herd's alice follows eauvive (the NGO); both
+    Follows are accepted. Undone at the end: the peers must not deliver to stopped nodes."""
+    with Step("peers follow the organisations"):
+        fedify_peer.follow(ids["city"])
+        fedify_peer.wait_for_accepted(ids["city"], timeout=WAIT)
+        herd_peer.follow(ids["ngo"])
+        wait_for(lambda: ids["ngo"] in herd_peer.following(), WAIT, "herd following eauvive",
+                 interval=0.3)
+        wait_for(lambda: city.follow_state(fedify_peer.actor_url, ids["city"]) == "accepted", WAIT,
+                 "lyon's follower Fedify", interval=0.3)
+        wait_for(lambda: ngo.follow_state(herd_peer.actor_id, ids["ngo"]) == "accepted", WAIT,
+                 "eauvive's follower herd", interval=0.3)
+    yield ids
+    for undo in (lambda: fedify_peer.unfollow(ids["city"]), lambda: herd_peer.unfollow(ids["ngo"])):
+        try:
+            undo()
+        except PeerError as error:  # the scenario's verdict stands; say why the clean-up failed
+            print(f"clean-up: {error}")
+
+
+# ---- membership: one Join, one Invite
+
+
+@pytest.fixture(scope="module")
+def city_joined(home: CivicNode, city: CivicNode, coalition: dict) -> dict:
+    """lyon's Join reaches the home (requested); the home's admin accepts it; lyon's node learns
+    it from the Accept{Join}."""
+    with Step("city joins (Join, accepted by the home)"):
+        city.civic("coalition", "join", CITY_ORG, coalition["coalition"])
+        wait_state(home, coalition["coalition"], coalition["city"], "requested",
+                   "lyon's Join recorded at the home")
+        home.civic("coalition", "accept", COALITION, coalition["city"])
+        wait_state(city, coalition["coalition"], coalition["city"], "accepted",
+                   "the home's Accept{Join} recorded on the city's node")
+    return coalition
+
+
+@pytest.fixture(scope="module")
+def ngo_invited(home: CivicNode, ngo: CivicNode, coalition: dict) -> dict:
+    """The home invites eauvive; the Invite reaches the NGO (invited); the NGO accepts it and
+    the home records eauvive as an accepted member."""
+    with Step("NGO invited (Invite, accepted by the NGO)"):
+        home.civic("coalition", "invite", COALITION, coalition["ngo"])
+        wait_state(ngo, coalition["coalition"], coalition["ngo"], "invited",
+                   "the home's Invite recorded on the NGO's node")
+        ngo.civic("coalition", "answer", NGO_ORG, coalition["coalition"], "accept")
+        wait_state(home, coalition["coalition"], coalition["ngo"], "accepted",
+                   "eauvive's Accept{Invite} recorded at the home")
+        wait_state(ngo, coalition["coalition"], coalition["ngo"], "accepted",
+                   "the NGO's own record of its membership")
+    return coalition
+
+
+def test_coalition__city_joins_by_join_and_ngo_by_invite(home, city, ngo, city_joined, ngo_invited):
+    """Both paths into a coalition end with the same three accepted members at the home, and
+    each member's node holds its own accepted membership (and nothing about the other's)."""
+    members = json.loads(home.civic("coalition", "members", COALITION, "--json"))
+    listed = {m.get("id") or m.get("actor"): m for m in (
+        members["members"] if isinstance(members, dict) else members)}
+    assert set(listed) == {ngo_invited["founder"], ngo_invited["city"], ngo_invited["ngo"]}
+    assert {m["state"] for m in listed.values()} == {"accepted"}
+    for org in ("founder", "city", "ngo"):
+        assert seen.membership_state(home, ngo_invited["coalition"], ngo_invited[org]) == "accepted"
+    assert seen.membership_state(city, ngo_invited["coalition"], ngo_invited["city"]) == "accepted"
+    assert seen.membership_state(ngo, ngo_invited["coalition"], ngo_invited["ngo"]) == "accepted"
+    # Sovereignty: a member's node keeps its own membership, not the coalition's list.
+    assert seen.membership_state(city, ngo_invited["coalition"], ngo_invited["ngo"]) is None
+
+
+# ---- the campaign and the variants
+
+
+@pytest.fixture(scope="module")
+def campaign(home: CivicNode, city: CivicNode, ngo: CivicNode, city_joined, ngo_invited) -> dict:
+    """`civic coalition campaign create bleue` in French and German; it reaches both members."""
+    with Step("campaign published and received by the members"):
+        out = home.civic("coalition", "campaign", "create", COALITION,
+                         "--name", f"fr={CAMPAIGN_NAME['fr']}", "--name", f"de={CAMPAIGN_NAME['de']}",
+                         "--summary", "fr=Signez pour des plages propres",
+                         "--summary", "de=Unterschreiben Sie für saubere Strände",
+                         "--text", "fr=Chaque été, nos plages recueillent des tonnes de plastique.",
+                         "--text", "de=Jeden Sommer landen Tonnen von Plastik an unseren Stränden.",
+                         "--message", "fr=Je soutiens des plages sans plastique !",
+                         "--message", "de=Ich unterstütze Strände ohne Plastik!")
+        found = urls_in(out, "/campaigns/") or urls_in(
+            home.civic("coalition", "campaign", "list", COALITION), "/campaigns/")
+        assert found, f"`civic coalition campaign create` printed no campaign id: {out!r}"
+        campaign_id = found[0]
+        for member in (city, ngo):
+            wait_for(lambda m=member: seen.campaign(m, campaign_id), WAIT,
+                     f"the campaign stored on {member.base_url}", interval=0.3)
+    return {**ngo_invited, "campaign": campaign_id}
+
+
+def test_campaign__reaches_both_members_in_both_languages(home, city, ngo, campaign):
+    """The home holds its campaign; each member's node stored the coalition's Create{Page} with
+    both languages' names."""
+    own = seen.campaign(home, campaign["campaign"])
+    assert own["local"] and own["coalition"] == campaign["coalition"]
+    assert own["name"] == CAMPAIGN_NAME
+    for member in (city, ngo):
+        stored = seen.campaign(member, campaign["campaign"])
+        assert stored["local"] is False
+        assert stored["coalition"] == campaign["coalition"]
+        assert stored["name"] == CAMPAIGN_NAME
+        assert set(stored["content"]) == {"fr", "de"}
+
+
+def adapt(node: CivicNode, org: str, campaign_id: str, wording: dict) -> str:
+    """`civic coalition campaign adapt ORG CAMPAIGN --language … --name … --text …`: the variant id."""
+    out = node.civic("coalition", "campaign", "adapt", org, campaign_id, "--language",
+                     wording["language"], "--name", wording["name"], "--text", wording["text"])
+    found = urls_in(out, "/variants/")
+    assert found, f"`civic coalition campaign adapt` printed no variant id: {out!r}"
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def variants(city: CivicNode, ngo: CivicNode, followers, campaign: dict) -> dict:
+    """lyon adapts the campaign in French, eauvive in German (the peers already follow them)."""
+    with Step("variants adapted by the members"):
+        city_variant = adapt(city, CITY_ORG, campaign["campaign"], CITY_VARIANT)
+        ngo_variant = adapt(ngo, NGO_ORG, campaign["campaign"], NGO_VARIANT)
+    return {**campaign, "city_variant": city_variant, "ngo_variant": ngo_variant}
+
+
+def test_variants__fedify_receives_the_city_variant(fedify_peer, variants):
+    """Fedify verified and recorded lyon's Create{Page}: its French variant of the campaign."""
+    with Step("Fedify receives the city's variant"):
+        create = fedify_peer.wait_for_inbox(
+            lambda a: a["type"] == "Create" and a["object"] == variants["city_variant"], timeout=WAIT)
+    assert create["actor"] == variants["city"]
+    page = (create.get("raw") or {}).get("object")
+    assert isinstance(page, dict), create
+    assert page["type"] == "Page"
+    assert id_of(page["attributedTo"]) == variants["city"]
+    assert variant_of(page) == variants["campaign"]
+    assert CITY_VARIANT["name"] in json.dumps(page, ensure_ascii=False)
+    assert fedify_peer.errors() == []
+
+
+def test_variants__herd_receives_the_ngo_variant(herd_peer, variants):
+    """bovine-herd stored eauvive's Create{Page}: its German variant, variantOf the campaign."""
+    with Step("herd receives the NGO's variant"):
+        create = herd_peer.wait_for_inbox(
+            lambda a: a.get("type") == "Create" and id_of(a.get("object")) == variants["ngo_variant"],
+            timeout=WAIT)
+    assert id_of(create["actor"]) == variants["ngo"]
+    page = create["object"] if isinstance(create["object"], dict) else herd_peer.lookup(
+        variants["ngo_variant"])
+    assert page["type"] == "Page"
+    assert id_of(page["attributedTo"]) == variants["ngo"]
+    assert variant_of(page) == variants["campaign"]
+    assert NGO_VARIANT["name"] in json.dumps(page, ensure_ascii=False)
+
+
+def test_variants__the_home_learns_each_member_variant(home, variants):
+    """The home stored both variants (Create{Page} to the coalition), each credited to its
+    organisation in its language — what later relayed supports are credited through."""
+    expected = {variants["city_variant"]: {"organization": variants["city"], "language": "fr",
+                                           "local": False},
+                variants["ngo_variant"]: {"organization": variants["ngo"], "language": "de",
+                                          "local": False}}
+    with Step("the home learns the variants"):
+        wait_for(lambda: seen.variants_at_home(home, variants["campaign"]) == expected, WAIT,
+                 "both variants at the home", interval=0.3)
+
+
+# ---- supports: Likes from the peers, relayed to the home
+
+
+def report(home: CivicNode) -> dict:
+    """`civic coalition report bleue --format json`: the one campaign's entry."""
+    data = json.loads(home.civic("coalition", "report", COALITION, "--format", "json"))
+    (entry,) = data["campaigns"]
+    return {"supports": entry["supports"], "total": data["totals"]["supports"],
+            "breakdown": {((s["member"] or {}).get("id"), s["language"]): s["supports"]
+                          for s in entry["breakdown"]},
+            "per_member": {(m["member"] or {}).get("id"): m["supports"] for m in entry["per_member"]},
+            "per_language": entry["per_language"]}
+
+
+@pytest.fixture(scope="module")
+def supported(home: CivicNode, city: CivicNode, ngo: CivicNode, fedify_peer: FedifyPeer,
+              herd_peer: HerdPeer, variants: dict) -> dict:
+    """Fedify likes lyon's variant (to lyon), herd likes eauvive's (to eauvive); each node counts
+    its variant's support and relays it; the home counts both."""
+    wait_for(lambda: len(seen.variants_at_home(home, variants["campaign"])) == 2, WAIT,
+             "both variants at the home before anyone supports them", interval=0.3)
+    with Step("supports counted on the members and at the home"):
+        fedify_like = fedify_peer.like(variants["city_variant"], to=variants["city"])
+        assert fedify_like["recipients"] == [variants["city"]]
+        herd_like = herd_peer.like(variants["ngo_variant"], to=variants["ngo"])
+        for node, variant in ((city, "city_variant"), (ngo, "ngo_variant")):
+            wait_for(lambda n=node, v=variant: (seen.variant(n, variants[v]) or {}).get("supports") == 1,
+                     WAIT, f"1 support of {variants[variant]} on {node.base_url}", interval=0.3)
+        wait_for(lambda: seen.counts(home, variants["campaign"])["count"] == 2, WAIT,
+                 "2 supports counted at the home", interval=0.3)
+    return {**variants, "fedify_like": fedify_like["activity"]["id"], "herd_like": herd_like["id"]}
+
+
+def test_supports__home_count_equals_supports_sent_broken_down_by_who_relayed(
+        home, fedify_peer, herd_peer, supported):
+    """2 Likes sent, 2 counted at the home, once per person: Fedify's through lyon (French),
+    herd's through eauvive (German). The count, the tallies' sum, the breakdown, the support rows
+    and the CLI report all agree."""
+    figures = seen.counts(home, supported["campaign"])
+    assert figures["count"] == figures["total"] == 2
+    assert figures["breakdown"] == {(supported["city"], "fr"): 1, (supported["ngo"], "de"): 1}
+    assert figures["supporters"] == {
+        fedify_peer.actor_url: (supported["city"], "fr", supported["city"]),
+        herd_peer.actor_id: (supported["ngo"], "de", supported["ngo"]),
+    }
+    printed = report(home)
+    assert printed["supports"] == printed["total"] == 2
+    assert printed["breakdown"] == figures["breakdown"]
+    assert printed["per_member"] == {supported["city"]: 1, supported["ngo"]: 1}
+    assert printed["per_language"] == {"de": 1, "fr": 1}
+
+
+def test_supports__the_home_received_nothing_but_the_supporters_actor(home, fedify_peer, herd_peer,
+                                                                     supported):
+    """Sovereignty: the home learned of each support through the member's relay (an Announce
+    signed by the organisation), never from the supporter's server, and keeps of each supporter
+    its actor id and nothing more: no inbox, no key, no fetched document."""
+    assert home.inbox(fedify_peer.actor_url) == []
+    assert home.inbox(herd_peer.actor_id) == []
+    for member in ("city", "ngo"):
+        relays = [r for r in home.inbox(supported[member]) if r["type"] == "Announce"]
+        assert len(relays) == 1, relays
+        assert relays[0]["state"] == "processed", relays
+    for supporter in (fedify_peer.actor_url, herd_peer.actor_id):
+        kept = seen.actor_row(home, supporter)
+        assert kept is not None and not kept["local"]
+        assert (kept["inbox"], kept["key"], kept["fetched"], kept["document"]) == \
+            (None, None, False, None), kept
+
+
+# ---- Undo takes one back on every node
+
+
+def test_undo__takes_the_support_back_on_the_city_and_the_home(home, city, ngo, fedify_peer, herd_peer,
+                                                               supported):
+    """Fedify's Undo{Like} reaches lyon: its variant's count and the home's count both go down
+    by one, and the breakdown keeps only eauvive's German support."""
+    with Step("Undo taken back on the city and the home"):
+        fedify_peer.undo_like(supported["city_variant"])
+        wait_for(lambda: seen.variant(city, supported["city_variant"])["supports"] == 0, WAIT,
+                 "lyon's variant back to 0 supports", interval=0.3)
+        wait_for(lambda: seen.counts(home, supported["campaign"])["count"] == 1, WAIT,
+                 "the home back to 1 support", interval=0.3)
+    figures = seen.counts(home, supported["campaign"])
+    assert figures["total"] == 1
+    assert figures["breakdown"] == {(supported["ngo"], "de"): 1}
+    assert figures["supporters"] == {herd_peer.actor_id: (supported["ngo"], "de", supported["ngo"])}
+    assert seen.variant(ngo, supported["ngo_variant"])["supports"] == 1
+    printed = report(home)
+    assert printed["supports"] == printed["total"] == 1
+    assert printed["breakdown"] == {(supported["ngo"], "de"): 1}
+    assert printed["per_language"] == {"de": 1}
+
+
+def test_scenario__timings(supported):
+    """Prints how long each step took (the report quotes it); fails nothing by itself."""
+    print("\ncoalition scenario timings (s): " + json.dumps(TIMINGS, ensure_ascii=False))
