@@ -21,7 +21,8 @@ nodes federate it:
    French and 1 to eauvive in German — read from the home's database with the node's services and
    from `civic coalition report bleue --format json`;
 7. Fedify undoes its Like: lyon's variant and the home's campaign both count one less, and the
-   breakdown keeps only eauvive's support.
+   breakdown keeps only eauvive's support; then bovine-herd undoes its own (naming the Like by
+   its bare id), and eauvive's share goes too.
 
 The tests share the module's nodes and run in file order (the `interop` xdist group): each one
 checks one step and the fixtures it uses carry the scenario forward. SQLite only, as every
@@ -401,6 +402,23 @@ def test_undo__takes_the_support_back_on_the_city_and_the_home(home, city, ngo, 
     assert printed["supports"] == printed["total"] == 1
     assert printed["breakdown"] == {(supported["ngo"], "de"): 1}
     assert printed["per_language"] == {"de": 1}
+
+
+def test_undo__herd_undo_by_bare_id_takes_the_ngo_support_back(home, ngo, herd_peer, supported):
+    """bovine-herd's Undo names its Like by bare id: eauvive's variant and the home both count
+    one less, and eauvive's German share leaves the breakdown."""
+    before = seen.counts(home, supported["campaign"])
+    with Step("herd's Undo taken back on the NGO and the home"):
+        herd_peer.undo(supported["herd_like"], to=supported["ngo"])
+        wait_for(lambda: seen.variant(ngo, supported["ngo_variant"])["supports"] == 0, WAIT,
+                 "eauvive's variant back to 0 supports", interval=0.3)
+        wait_for(lambda: seen.counts(home, supported["campaign"])["count"] == before["count"] - 1,
+                 WAIT, "the home one support less", interval=0.3)
+    figures = seen.counts(home, supported["campaign"])
+    assert figures["total"] == figures["count"]
+    assert (supported["ngo"], "de") not in figures["breakdown"]
+    assert herd_peer.actor_id not in figures["supporters"]
+    assert report(home)["per_member"].get(supported["ngo"], 0) == 0
 
 
 def test_scenario__timings(supported):
