@@ -30,7 +30,15 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, case, false, literal, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.models import CoalitionMember, CoalitionStates, Follow, FollowStates, Membership, User
+from node.models import (
+    Coalition,
+    CoalitionMember,
+    CoalitionStates,
+    Follow,
+    FollowStates,
+    Membership,
+    User,
+)
 
 PUBLIC, UNLISTED, FOLLOWERS, MEMBERS = "public", "unlisted", "followers", "members"
 LEVELS = (PUBLIC, UNLISTED, FOLLOWERS, MEMBERS)  # from the most open to the most closed
@@ -142,6 +150,8 @@ async def roles(session: AsyncSession, user_id: int, organization_id: int) -> se
     through = (select(case(((CoalitionMember.role == "admin") & (Membership.role == "admin"),
                             literal("admin")), else_=literal("member")).label("role"))
                .select_from(CoalitionMember)
+               # Hosted here: a member node's mirror of a remote coalition gives no role in it.
+               .join(Coalition, Coalition.actor_id == CoalitionMember.coalition_id)
                .join(Membership, Membership.organization_id == CoalitionMember.member_id)
                .where(CoalitionMember.coalition_id == organization_id,
                       CoalitionMember.state == CoalitionStates.accepted,
