@@ -1,0 +1,632 @@
+"""`civic coalition …`: coalitions and their campaigns from the command line, so that a coalition
+can be scripted (node.services.coalitions, node.services.campaigns, node.services.coalition_report).
+
+On the coalition's home: create, list, members, invite (one organisation, or a previous coalition's
+members), accept and refuse Joins, remove, role, campaign create and list, report. On a member's
+node: join, answer an invitation, leave, memberships, campaign adapt. An organisation or a coalition
+is named by a local handle (``lyon``), a handle on another node (``@ngo@example.org``) or an actor
+URL; one not yet known here is fetched (and stored) where the command reaches out to it (invite,
+join). What must federate is queued in the same transaction as the change: the running ``civic
+serve`` (or ``civic worker``) sends it — told at commit on PostgreSQL, within seconds on SQLite
+(its fan-out polls). Every error is a message and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from activities.html import text_to_html
+from civic.common import open_database, settings_of, with_runtime
+from federation.resolve import resolve_actor
+from node import visibility
+from node.config import Settings
+from node.db import transaction
+from node.errors import Forbidden, InvalidInput, NotFound
+from node.models import Actor, CoalitionStates
+from node.services import actors, campaigns, coalition_report, coalitions, media, moderation
+from node.services.i18n import LANGUAGES, pick
+from node.uris import Uris
+
+S = CoalitionStates
+NAME_SYNTAX = "{option} takes LANGUAGE=TEXT, e.g. {option} fr=Océans propres ({languages})"
+
+
+async def _run(settings: Settings, work):
+    """``work(session, uris)`` in one transaction on the node's database: all of it, or nothing."""
+    engine, sessions = await open_database(settings)
+    try:
+        async with transaction(sessions) as session:
+            return await work(session, Uris(settings.base_url))
+    finally:
+        await engine.dispose()
+
+
+def _printable(text: str | None) -> str:
+    """One line of text safe for a terminal: names chosen on other nodes may hold escape sequences."""
+    return "".join(ch if ch.isprintable() else " " for ch in " ".join((text or "").split()))
+
+
+def address_of(actor: Actor) -> str:
+    """How to name an actor to these commands: ``@handle`` here, ``@handle@host`` elsewhere."""
+    return f"@{actor.username}" if actor.local else f"@{actor.username}@{actor.domain}"
+
+
+# -- naming organisations and coalitions --------------------------------------------------------
+
+def _split(address: str, uris: Uris) -> tuple[str, str | None]:
+    """(kind, value): ("url", url), ("local", handle) or ("remote", "name@host") — the address as
+    typed, without looking anything up."""
+    text = address.strip()
+    if "://" in text:
+        if uris.is_local(text):
+            return "local", uris.username_from_actor(text) or ""
+        return "url", text
+    text = text[5:] if text.startswith("acct:") else text.lstrip("@")
+    name, sep, host = text.rpartition("@")
+    if not sep:
+        return "local", text
+    if host.lower() == uris.domain.lower():
+        return "local", name
+    return "remote", text
+
+
+async def _stored(session, uris: Uris, address: str) -> Actor | None:
+    """The actor an address names, among those this node knows (no network)."""
+    kind, value = _split(address, uris)
+    if kind == "local":
+        return await actors.local_actor(session, value) if value else None
+    if kind == "url":
+        return await session.scalar(select(Actor).where(Actor.ap_id == value))
+    name, _, host = value.rpartition("@")
+    return await session.scalar(select(Actor).where(
+        Actor.local.is_(False), func.lower(Actor.username) == name.lower(),
+        func.lower(Actor.domain) == host.lower()).order_by(Actor.id).limit(1))
+
+
+async def _actor_id(settings: Settings, address: str, what: str, *, fetch: bool = False) -> int:
+    """The id of the actor ``address`` names. One this node does not know yet is fetched (and
+    stored) from its node when ``fetch``; otherwise it is unknown."""
+    async def stored(session, uris):
+        actor = await _stored(session, uris, address)
+        return actor.id if actor is not None else None
+
+    found = await _run(settings, stored)
+    if found is not None:
+        return found
+    if not fetch or _split(address, Uris(settings.base_url))[0] == "local":
+        raise NotFound(f"no {what} known as {address!r} on this node")
+
+    async def fetched(rt):
+        return (await resolve_actor(rt, address.strip())).id
+
+    return await with_runtime(settings, fetched)
+
+
+async def _reachable(session, settings: Settings, actor: Actor) -> None:
+    """A remote actor whose host this node refuses (blocked, or off the allow list) is refused."""
+    if actor.local:
+        return
+    if moderation.is_blocked(actor.domain, await moderation.blocked_domains(session)):
+        raise Forbidden(f"{actor.domain} is blocked on this node")
+    if settings.allowlist_mode and not moderation.covered(actor.domain,
+                                                          await moderation.allowed_domains(session)):
+        raise Forbidden(f"{actor.domain} is not on this node's allow list")
+
+
+async def _coalition(session, handle: str):
+    """A coalition hosted here, by its handle."""
+    return await coalitions.require(session, handle.strip().lstrip("@"))
+
+
+async def _org(session, handle: str) -> Actor:
+    """An organisation of this node, by its handle."""
+    return await actors.require_local_actor(session, handle.strip().lstrip("@"), "Organization")
+
+
+async def _any_coalition(session, actor_id: int, address: str) -> Actor:
+    """A coalition here or anywhere (a Group actor; one of this node must be a coalition)."""
+    actor = await session.get(Actor, actor_id)
+    if actor is None or actor.type != "Group" or (actor.local and await coalitions.of_actor(session, actor) is None):
+        raise NotFound(f"{address} is not a coalition")
+    return actor
+
+
+def _languages(text: str | None) -> list[str]:
+    languages = [lang.strip() for lang in (text or "fr").split(",") if lang.strip()]
+    unknown = [lang for lang in languages if lang not in LANGUAGES]
+    if unknown or not languages:
+        raise InvalidInput(f"--languages is a comma-separated list among {', '.join(LANGUAGES)}")
+    return languages
+
+
+def text_maps(values: list[str] | None, option: str) -> dict[str, str]:
+    """``["fr=Océans", "de=Ozeane"]`` → ``{"fr": "Océans", "de": "Ozeane"}``; a value without a
+    known ``LANGUAGE=`` or a language given twice is refused."""
+    out: dict[str, str] = {}
+    for value in values or ():
+        language, sep, text = value.partition("=")
+        language = language.strip()
+        if not sep or language not in LANGUAGES:
+            raise InvalidInput(NAME_SYNTAX.format(option=option, languages=", ".join(LANGUAGES)))
+        if language in out:
+            raise InvalidInput(f"{option} gives {language} twice")
+        out[language] = text.strip()
+    return out
+
+
+# -- on the home: the coalition and its members ---------------------------------------------------
+
+async def cmd_create(args) -> None:
+    settings = settings_of(args)
+    languages = _languages(args.languages)
+
+    async def work(session, uris):
+        founder = await _org(session, args.org)
+        return await coalitions.create(session, uris, args.handle, args.name, founder=founder,
+                                       summary=args.summary or "", languages=languages,
+                                       visibility_level=args.visibility)
+
+    coalition = await _run(settings, work)
+    print(f"Created coalition @{coalition.actor.username}@{Uris(settings.base_url).domain} "
+          f"({coalition.actor.ap_id}), founded by @{args.org.lstrip('@')} as its admin.")
+
+
+async def cmd_list(args) -> None:
+    async def work(session, uris):
+        return [(c, await coalitions.count(session, c.actor)) for c in await coalitions.listed(session)]
+
+    rows = await _run(settings_of(args), work)
+    for coalition, count in rows:
+        actor = coalition.actor
+        print(f"{actor.username}\t{_printable(actor.name)}\t{','.join(coalition.languages)}\t"
+              f"{coalition.visibility}\t{count} member(s)\t{actor.ap_id}")
+    if not rows:
+        print("No coalition on this node.")
+
+
+def _member_entry(row) -> dict:
+    member = row.member
+    return {"address": address_of(member), "id": member.ap_id, "name": member.name or member.username,
+            "node": member.domain, "local": bool(member.local), "role": row.role, "state": row.state,
+            "since": (row.accepted_at or row.created_at).isoformat() if (row.accepted_at or row.created_at)
+            else None}
+
+
+async def cmd_members(args) -> None:
+    """Every organisation in the coalition, asked to join or invited, with its role and state."""
+    async def work(session, uris):
+        coalition = await _coalition(session, args.handle)
+        return [_member_entry(row) for row in await coalitions.members(session, coalition.actor, states=S.ALL)]
+
+    entries = await _run(settings_of(args), work)
+    if args.json:
+        sys.stdout.write(json.dumps(entries, ensure_ascii=False, indent=2) + "\n")
+        return
+    for e in entries:
+        print(f"{_printable(e['address'])}\t{_printable(e['name'])}\t{e['role']}\t{e['state']}\t{e['id']}")
+    if not entries:
+        print("The coalition has no member.")
+
+
+async def cmd_invite(args) -> None:
+    """Invite an organisation here or anywhere, or (--from) a previous coalition's members."""
+    settings = settings_of(args)
+    if bool(args.org_address) == bool(args.previous):
+        raise InvalidInput("invite one organisation (ORG_ADDRESS) or a coalition's members (--from), not both")
+    if args.previous:
+        async def invite_from(session, uris):
+            coalition = await _coalition(session, args.handle)
+            previous = await _coalition(session, args.previous)
+            rows = await coalitions.invite_from(session, uris, coalition.actor, previous.actor)
+            return [(address_of(row.member), row.state) for row in rows]
+
+        done = await _run(settings, invite_from)
+        for address, state in done:
+            print(f"{_printable(address)}\t{state}")
+        print(f"Invited {len(done)} member(s) of @{args.previous.lstrip('@')} to @{args.handle.lstrip('@')}.")
+        return
+    org_id = await _actor_id(settings, args.org_address, "organisation", fetch=True)
+
+    async def invite(session, uris):
+        coalition = await _coalition(session, args.handle)
+        org = await session.get(Actor, org_id)
+        await _reachable(session, settings, org)
+        before = await coalitions.membership(session, coalition.actor, org)
+        was = before.state if before is not None else None
+        row = await coalitions.invite(session, uris, coalition.actor, org, args.role)
+        return address_of(org), was, row.state, row.role
+
+    address, was, state, role = await _run(settings, invite)
+    where = f"@{args.handle.lstrip('@')}"
+    if was == S.requested:
+        print(f"{_printable(address)} had asked to join {where}: it is now a member ({role}).")
+    elif was is not None:
+        print(f"{_printable(address)} is already in {where} ({state}); nothing changed.")
+    else:
+        print(f"Invited {_printable(address)} to {where} as {role}: it becomes a member when its admins "
+              "accept (the running node sends the invitation).")
+
+
+def _home_change(change):
+    """A command on the home that changes an organisation's place in the list (accept, refuse,
+    remove, role): the organisation must be known here already."""
+    async def command(args) -> None:
+        settings = settings_of(args)
+        org_id = await _actor_id(settings, args.org_address, "organisation")
+
+        async def work(session, uris):
+            coalition = await _coalition(session, args.handle)
+            org = await session.get(Actor, org_id)
+            return await change(args, session, coalition.actor, org)
+
+        print(await _run(settings, work))
+    command.__doc__ = change.__doc__
+    return command
+
+
+async def _waiting_join(session, coalition: Actor, org: Actor):
+    row = await coalitions.membership(session, coalition, org)
+    if row is None or row.state != S.requested:
+        raise NotFound(f"{address_of(org)} has not asked to join @{coalition.username}")
+    return row
+
+
+async def _accept(args, session, coalition: Actor, org: Actor) -> str:
+    """Accept an organisation's Join (a remote one hears Accept)."""
+    await coalitions.accept(session, await _waiting_join(session, coalition, org))
+    return f"{_printable(address_of(org))} is now a member of @{coalition.username}."
+
+
+async def _refuse(args, session, coalition: Actor, org: Actor) -> str:
+    """Refuse an organisation's Join (a remote one hears Reject)."""
+    await coalitions.reject(session, await _waiting_join(session, coalition, org))
+    return f"Refused the request of {_printable(address_of(org))} to join @{coalition.username}."
+
+
+async def _remove(args, session, coalition: Actor, org: Actor) -> str:
+    """Remove a member (or withdraw an invitation); a remote one hears Remove."""
+    await coalitions.remove(session, coalition, org)
+    return f"{_printable(address_of(org))} is no longer in @{coalition.username}."
+
+
+async def _role(args, session, coalition: Actor, org: Actor) -> str:
+    """Make a member an admin of the coalition, or a member only."""
+    row = await coalitions.set_role(session, coalition, org, args.role)
+    return f"{_printable(address_of(org))} is now {row.role} of @{coalition.username}."
+
+
+# -- on a member's node: a local organisation and a coalition here or anywhere ---------------------
+
+async def cmd_join(args) -> None:
+    settings = settings_of(args)
+    coalition_id = await _actor_id(settings, args.coalition, "coalition", fetch=True)
+
+    async def work(session, uris):
+        org = await _org(session, args.org)
+        coalition = await _any_coalition(session, coalition_id, args.coalition)
+        await _reachable(session, settings, coalition)
+        row = await coalitions.request_join(session, uris, org, coalition)
+        return address_of(coalition), coalition.local, row.state
+
+    address, local, state = await _run(settings, work)
+    org = f"@{args.org.lstrip('@')}"
+    if state == S.accepted:
+        print(f"{org} is a member of {_printable(address)}.")
+    elif local:
+        print(f"{org} asked to join {_printable(address)}: its admins accept or refuse.")
+    else:
+        print(f"{org} asked to join {_printable(address)}: the running node sends the Join; "
+              "the coalition's admins accept or refuse.")
+
+
+async def cmd_answer(args) -> None:
+    settings = settings_of(args)
+    coalition_id = await _actor_id(settings, args.coalition, "coalition")
+
+    async def work(session, uris):
+        org = await _org(session, args.org)
+        coalition = await _any_coalition(session, coalition_id, args.coalition)
+        await coalitions.answer_invite(session, uris, org, coalition, args.answer == "accept")
+        return address_of(coalition)
+
+    address = await _run(settings, work)
+    org = f"@{args.org.lstrip('@')}"
+    if args.answer == "accept":
+        print(f"{org} accepted the invitation: it is a member of {_printable(address)}.")
+    else:
+        print(f"{org} declined the invitation of {_printable(address)}.")
+
+
+async def cmd_leave(args) -> None:
+    settings = settings_of(args)
+    coalition_id = await _actor_id(settings, args.coalition, "coalition")
+
+    async def work(session, uris):
+        org = await _org(session, args.org)
+        coalition = await _any_coalition(session, coalition_id, args.coalition)
+        await coalitions.leave(session, uris, org, coalition)
+        return address_of(coalition), coalition.local
+
+    address, local = await _run(settings, work)
+    sent = "" if local else " (the running node sends the Leave)"
+    print(f"@{args.org.lstrip('@')} left {_printable(address)}{sent}.")
+
+
+async def cmd_memberships(args) -> None:
+    """The coalitions an organisation of this node is in, has asked to join or is invited to."""
+    async def work(session, uris):
+        org = await _org(session, args.org)
+        out = []
+        for row in await coalitions.memberships_of(session, org):
+            coalition = await session.get(Actor, row.coalition_id)
+            out.append((address_of(coalition), coalition.name, row.role, row.state, coalition.ap_id))
+        return out
+
+    rows = await _run(settings_of(args), work)
+    for address, name, role, state, ap_id in rows:
+        print(f"{_printable(address)}\t{_printable(name)}\t{role}\t{state}\t{ap_id}")
+    if not rows:
+        print(f"@{args.org.lstrip('@')} is in no coalition.")
+
+
+# -- campaigns -------------------------------------------------------------------------------------
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+async def _images(paths: list[str]) -> list[bytes]:
+    """The files' bytes, each an accepted image (PNG, JPEG, WebP) — or the reason one is not."""
+    images = []
+    for path in paths:
+        data = await asyncio.to_thread(_read, path)
+        problem = media.problem_with(data)
+        if problem:
+            raise InvalidInput(f"{path}: {media.PROBLEMS[problem]}")
+        images.append(data)
+    return images
+
+
+class _Stored:
+    """Images saved under the node's media folder for one command: the ones this command wrote
+    are taken away again when its transaction does not commit (a campaign refused leaves none)."""
+
+    def __init__(self, settings: Settings):
+        self.folder = media.media_dir(settings.data_dir)
+        self.settings = settings
+        self.written: list[Path] = []
+
+    async def save(self, data: bytes) -> tuple[str, str]:
+        def save() -> str:
+            target = self.folder / f"{hashlib.sha256(data).hexdigest()}.{media.sniff(data)}"
+            existed = target.exists()
+            url = media.save_image(self.settings.data_dir, data)
+            if not existed and url == media.URL_PREFIX + target.name:
+                self.written.append(target)
+            return url
+
+        url = await asyncio.to_thread(save)
+        return url, media.media_type_of(url)
+
+    def discard(self) -> None:
+        for path in self.written:
+            path.unlink(missing_ok=True)
+
+
+async def _with_images(settings: Settings, work):
+    stored = _Stored(settings)
+    try:
+        return await _run(settings, lambda session, uris: work(session, uris, stored))
+    except BaseException:
+        stored.discard()
+        raise
+
+
+async def cmd_campaign_create(args) -> None:
+    """Publish a campaign: its name, summary and text per language, and a kit of messages and
+    visuals per language (plain text becomes HTML; visuals are stored in the node's media)."""
+    settings = settings_of(args)
+    names = text_maps(args.name, "--name")
+    summaries = text_maps(args.summary, "--summary")
+    texts = {lang: text_to_html(text) for lang, text in text_maps(args.text, "--text").items()}
+    messages = []
+    for value in args.message or ():
+        [(language, text)] = text_maps([value], "--message").items()
+        messages.append((language, text))
+    visual_languages = [next(iter(text_maps([value], "--visual"))) for value in args.visual or ()]
+    images = await _images([value.partition("=")[2].strip() for value in args.visual or ()])
+
+    async def work(session, uris, stored):
+        coalition = await _coalition(session, args.handle)
+        kit = [{"language": language, "kind": "message", "name": "", "content": text_to_html(text)}
+               for language, text in messages]
+        for language, data in zip(visual_languages, images, strict=True):
+            url, media_type = await stored.save(data)
+            kit.append({"language": language, "kind": "visual", "name": names.get(language, ""),
+                        "url": url, "media_type": media_type})
+        campaign = await campaigns.create(session, uris, coalition.actor, name=names, summary=summaries,
+                                          content=texts, kit=kit)
+        return campaign.ap_id, visibility.federates(coalition.visibility)
+
+    ap_id, federates = await _with_images(settings, work)
+    print(ap_id)
+    if federates:
+        print("The running node sends it to the coalition's followers and members.", file=sys.stderr)
+
+
+async def cmd_campaign_list(args) -> None:
+    """The campaigns of a coalition (here, or one whose campaigns this node was sent): id,
+    supports counted, variants, name."""
+    settings = settings_of(args)
+    coalition_id = await _actor_id(settings, args.coalition, "coalition")
+
+    async def work(session, uris):
+        coalition = await _any_coalition(session, coalition_id, args.coalition)
+        found = await coalitions.of_actor(session, coalition)
+        language = found.languages[0] if found and found.languages else "fr"
+        return [(c.ap_id, c.support_count, len(await campaigns.variants(session, c)), pick(c.name, language))
+                for c in await campaigns.of_coalition(session, coalition)]
+
+    rows = await _run(settings, work)
+    for ap_id, supports, variants, name in rows:
+        print(f"{ap_id}\t{supports} support(s)\t{variants} variant(s)\t{_printable(name)}")
+    if not rows:
+        print("No campaign.")
+
+
+async def cmd_campaign_adapt(args) -> None:
+    """A member organisation's own version of a campaign, in one language; prints its id."""
+    settings = settings_of(args)
+    images = await _images([args.visual] if args.visual else [])
+
+    async def work(session, uris, stored):
+        org = await _org(session, args.org)
+        campaign = await campaigns.by_ap_id(session, args.campaign.strip())
+        if campaign is None:
+            raise NotFound(f"no campaign with the id {args.campaign!r} on this node")
+        url, media_type = await stored.save(images[0]) if images else (None, None)
+        variant = await campaigns.adapt(session, uris, org, campaign, language=args.language,
+                                        name=args.name, content_html=text_to_html(args.text),
+                                        visual_url=url, visual_media_type=media_type)
+        return variant.ap_id
+
+    print(await _with_images(settings, work))
+    print("The running node sends it to the organisation's followers and to the coalition.",
+          file=sys.stderr)
+
+
+# -- the report ------------------------------------------------------------------------------------
+
+def _text_report(data: dict) -> str:
+    """The report for a terminal: totals, members, each campaign's supports per member, language
+    and day, and the shared demands."""
+    c, t = data["coalition"], data["totals"]
+    lines = [f"{_printable(c['name'])} ({c['id']})",
+             f"{t['members']} member(s), {t['campaigns']} campaign(s), {t['supports']} support(s) of campaigns, "
+             f"{t['demand_supports']} support(s) of demands. Generated {data['generated']}.",
+             "", "Members:"]
+    lines += [f"  {m['role']}\t{_printable(m['name'])}\t{m['node']}\t{m['id']}" for m in data["members"]]
+    for campaign in data["campaigns"]:
+        lines += ["", f"Campaign {_printable(campaign['name'])} ({campaign['id']}): "
+                      f"{campaign['supports']} support(s), {campaign['variants']} variant(s)"]
+        for share in campaign["breakdown"]:
+            who = _printable(share["member"]["name"]) if share["member"] else "(no member)"
+            lines.append(f"  {who}\t{share['language'] or '-'}\t{share['supports']}")
+        languages = ", ".join(f"{lang or '-'} {n}" for lang, n in campaign["per_language"].items())
+        lines.append(f"  per language: {languages or 'none'}")
+        days = ", ".join(f"{d['day']} {d['supports']:+d}" for d in campaign["growth"])
+        lines.append(f"  per day: {days or 'none'}")
+    lines += ["", "Demands:" if data["demands"] else "No demand."]
+    lines += [f"  {d['supports']}\t{d['state']}\t{_printable(d['title'])}" for d in data["demands"]]
+    return "\n".join(lines) + "\n"
+
+
+async def cmd_report(args) -> None:
+    async def work(session, uris):
+        coalition = await _coalition(session, args.handle)
+        language = args.language or (coalition.languages or ["fr"])[0]
+        return await coalition_report.report(session, coalition.actor, language)
+
+    data = await _run(settings_of(args), work)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    elif args.format == "csv":
+        sys.stdout.write(coalition_report.to_csv(data))
+    else:
+        sys.stdout.write(_text_report(data))
+
+
+def register(sub, groups, common) -> None:
+    parser = sub.add_parser("coalition", help="coalitions of organisations across nodes, and their campaigns")
+    group = parser.add_subparsers(dest="coalition_command", required=True, metavar="ACTION")
+    org_help = "an organisation: a local handle, @name@host or an actor URL"
+    coalition_help = "a coalition: a local handle, @name@host or an actor URL"
+
+    p = group.add_parser("create", parents=[common], help="create a coalition hosted on this node")
+    p.add_argument("handle", help="handle, e.g. blue (letters, digits, _)")
+    p.add_argument("--name", required=True, help="display name, e.g. 'Blue Coalition'")
+    p.add_argument("--org", required=True, help="the founding organisation of this node (its first admin)")
+    p.add_argument("--summary", help="short introduction")
+    p.add_argument("--languages", default="fr", help=f"comma-separated, among {','.join(LANGUAGES)} (default fr)")
+    p.add_argument("--visibility", default=visibility.PUBLIC, choices=visibility.LEVELS)
+    p.set_defaults(func=cmd_create)
+    p = group.add_parser("list", parents=[common], help="list the coalitions hosted on this node")
+    p.set_defaults(func=cmd_list)
+    p = group.add_parser("members", parents=[common],
+                         help="list a coalition's organisations: accepted, requested (Join) and invited")
+    p.add_argument("handle", help="coalition handle")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_members)
+    p = group.add_parser("invite", parents=[common],
+                         help="invite an organisation (here or anywhere), or --from a previous coalition's members")
+    p.add_argument("handle", help="coalition handle")
+    p.add_argument("org_address", nargs="?", metavar="ORG_ADDRESS", help=org_help)
+    p.add_argument("--role", default=coalitions.MEMBER, choices=(coalitions.MEMBER, coalitions.ADMIN))
+    p.add_argument("--from", dest="previous", metavar="PREVIOUS_HANDLE",
+                   help="invite every member of this coalition of the node who is not in HANDLE yet")
+    p.set_defaults(func=cmd_invite)
+    for name, change, text in (("accept", _accept, "accept an organisation's request to join"),
+                               ("refuse", _refuse, "refuse an organisation's request to join"),
+                               ("remove", _remove, "remove a member (or withdraw an invitation)"),
+                               ("role", _role, "make a member an admin, or a member only")):
+        p = group.add_parser(name, parents=[common], help=text)
+        p.add_argument("handle", help="coalition handle")
+        p.add_argument("org_address", metavar="ORG_ADDRESS", help=org_help)
+        if name == "role":
+            p.add_argument("role", choices=(coalitions.ADMIN, coalitions.MEMBER))
+        p.set_defaults(func=_home_change(change))
+    p = group.add_parser("join", parents=[common], help="ask for an organisation of this node to join a coalition")
+    p.add_argument("org", help="organisation handle")
+    p.add_argument("coalition", metavar="COALITION_ADDRESS", help=coalition_help)
+    p.set_defaults(func=cmd_join)
+    p = group.add_parser("answer", parents=[common], help="accept or decline a coalition's invitation")
+    p.add_argument("org", help="organisation handle")
+    p.add_argument("coalition", metavar="COALITION_ADDRESS", help=coalition_help)
+    p.add_argument("answer", choices=("accept", "decline"))
+    p.set_defaults(func=cmd_answer)
+    p = group.add_parser("leave", parents=[common], help="take an organisation of this node out of a coalition")
+    p.add_argument("org", help="organisation handle")
+    p.add_argument("coalition", metavar="COALITION_ADDRESS", help=coalition_help)
+    p.set_defaults(func=cmd_leave)
+    p = group.add_parser("memberships", parents=[common],
+                         help="the coalitions an organisation of this node is in, asked to join or invited to")
+    p.add_argument("org", help="organisation handle")
+    p.set_defaults(func=cmd_memberships)
+    p = group.add_parser("report", parents=[common],
+                         help="the coalition's report: members, supports per member, language and day, demands")
+    p.add_argument("handle", help="coalition handle")
+    p.add_argument("--format", default="text", choices=("text", "csv", "json"))
+    p.add_argument("--language", choices=LANGUAGES, help="language of the names (default: the coalition's first)")
+    p.set_defaults(func=cmd_report)
+
+    campaign = group.add_parser("campaign", help="a coalition's campaigns and members' variants")
+    actions = campaign.add_subparsers(dest="campaign_command", required=True, metavar="ACTION")
+    p = actions.add_parser("create", parents=[common], help="publish a campaign of a coalition of this node")
+    p.add_argument("handle", help="coalition handle")
+    p.add_argument("--name", action="append", required=True, metavar="LANG=TEXT", help="name in a language (repeat)")
+    p.add_argument("--summary", action="append", metavar="LANG=TEXT", help="summary in a language (repeat)")
+    p.add_argument("--text", action="append", metavar="LANG=TEXT", help="text in a language (repeat)")
+    p.add_argument("--message", action="append", metavar="LANG=TEXT", help="a kit message (repeat)")
+    p.add_argument("--visual", action="append", metavar="LANG=PATH",
+                   help="a kit visual: a PNG, JPEG or WebP file (repeat)")
+    p.set_defaults(func=cmd_campaign_create)
+    p = actions.add_parser("list", parents=[common], help="a coalition's campaigns: ids, supports, variants")
+    p.add_argument("coalition", metavar="COALITION_ADDRESS", help=coalition_help)
+    p.set_defaults(func=cmd_campaign_list)
+    p = actions.add_parser("adapt", parents=[common],
+                           help="an organisation's own variant of a campaign in one language (prints its id)")
+    p.add_argument("org", help="organisation handle (an accepted member of the campaign's coalition)")
+    p.add_argument("campaign", metavar="CAMPAIGN_ID", help="the campaign's id (URL)")
+    p.add_argument("--language", required=True, choices=LANGUAGES)
+    p.add_argument("--name", required=True, help="the variant's title")
+    p.add_argument("--text", required=True, help="the variant's text (plain text)")
+    p.add_argument("--visual", metavar="PATH", help="its visual: a PNG, JPEG or WebP file")
+    p.set_defaults(func=cmd_campaign_adapt)
