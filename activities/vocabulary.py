@@ -44,6 +44,7 @@ CIVIC_TERMS = frozenset(
         "civic:acted",
         "civic:alignment",
         "civic:articleKind",
+        "civic:coalition",
         "civic:conclusion",
         "civic:discussionKind",
         "civic:impact",

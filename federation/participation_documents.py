@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.actors import actor_to_as
+from activities.coalitions import coalition_to_as
 from activities.community import article_to_as, initiative_to_as
 from activities.contributions import contribution_to_as
 from activities.discussions import discussion_group_to_as, discussion_page_to_as
@@ -24,7 +25,7 @@ from node.models import (
     ProposalStates,
     Space,
 )
-from node.services import discussions, media, proposal_access
+from node.services import coalitions, discussions, media, proposal_access
 from node.services.i18n import pick
 from node.uris import Uris
 
@@ -88,7 +89,7 @@ async def group_actor_as(session: AsyncSession, uris: Uris, group: Actor) -> dic
     None when its discussion does not federate (the same 404 as a missing actor)."""
     discussion = await discussions.by_group(session, group)
     if discussion is None:
-        return actor_to_as(group)
+        return await coalition_actor_as(session, uris, group)
     level = await discussion_level(session, discussion)
     if not visibility.federates(level):
         return None
@@ -97,6 +98,18 @@ async def group_actor_as(session: AsyncSession, uris: Uris, group: Actor) -> dic
                                   uris.discussion_moderators(group.ap_id),
                                   title=pick(discussion.title, lang),
                                   summary=pick(discussion.summary, lang), level=level)
+
+
+async def coalition_actor_as(session: AsyncSession, uris: Uris, group: Actor) -> dict | None:
+    """A Group with no discussion: a coalition's document (its ``members`` collection and
+    ``civic:coalition``; None for a ``members`` coalition, which never leaves the node), else
+    the plain actor."""
+    coalition = await coalitions.of_actor(session, group)
+    if coalition is None:
+        return actor_to_as(group)
+    if not visibility.federates(coalition.visibility):
+        return None
+    return coalition_to_as(actor_to_as(group), uris.coalition_members(group.ap_id))
 
 
 async def discussion_author(session: AsyncSession, discussion: Discussion) -> Actor | None:

@@ -398,3 +398,20 @@ async def mark_gone(session: AsyncSession, coalition: Actor, org: Actor) -> bool
     await session.delete(row)
     await session.flush()
     return True
+
+
+async def mark_kept(session: AsyncSession, coalition: Actor, org: Actor, role: str = ADMIN
+                    ) -> CoalitionMember:
+    """The remote coalition refused our Leave (its last admin cannot leave): the membership we
+    dropped when the Leave was sent is kept, as the home keeps it."""
+    _is_organisation(org)
+    row = await membership(session, coalition, org)
+    if row is None:
+        row = CoalitionMember(coalition_id=coalition.id, member_id=org.id, role=role,
+                              state=S.accepted, accepted_at=utcnow())
+        session.add(row)
+    else:
+        row.state, row.role = S.accepted, role
+        row.accepted_at = row.accepted_at or utcnow()
+    await session.flush()
+    return row
