@@ -17,6 +17,7 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from activities import wrappers
 from activities.addressing import addressing
 from activities.errors import InvalidDocument
 from activities.groups import plain_summary
@@ -117,7 +118,6 @@ def variant_to_as(variant: CampaignVariant, organization: Actor, *, campaign_id:
         "url": variant.ap_id,
         "context": campaign_id,
         "civic:variantOf": campaign_id,
-        "civic:language": variant.language,
         "published": iso(variant.created_at),
         "to": to,
         "cc": cc,
@@ -130,12 +130,14 @@ def variant_to_as(variant: CampaignVariant, organization: Actor, *, campaign_id:
     return doc
 
 
-def relay(announce_id: str, organization: Actor, like: dict, *, coalition_id: str) -> dict:
-    """An organisation relays a support (the Like, embedded) or its withdrawal (the Undo{Like},
-    embedded) to its coalition: addressed to the coalition only, nobody else reads it."""
-    inner = {k: v for k, v in like.items() if k != "@context"}
-    return {"@context": CONTEXT, "id": announce_id, "type": "Announce", "actor": organization.ap_id,
-            "object": inner, "to": [coalition_id], "cc": []}
+def relayed_support(announce_id: str, organization: str, *, like_id: str, supporter: str,
+                    variant: str, coalition: str, undo_id: str | None = None) -> dict:
+    """An organisation relays a support of its variant to its coalition: ``Announce{Like}``, the
+    Like embedded with its id, actor and object; with ``undo_id``, its withdrawal
+    ``Announce{Undo{Like}}``. Addressed to the coalition only: nobody else reads it."""
+    like = wrappers.like(like_id, supporter, variant, [organization])
+    inner = wrappers.undo(undo_id, supporter, like, [organization]) if undo_id else like
+    return wrappers.announce(announce_id, organization, inner, [coalition], [])
 
 
 # ---- parsers ------------------------------------------------------------------------------------

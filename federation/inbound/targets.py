@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from sqlalchemy import literal, select, union_all
 
+from activities.campaigns import is_variant, relayed_kind
 from activities.contributions import CONTRIBUTION_TYPES
 from activities.normalize import first_type, id_of, ids_of
 from federation.inbound.context import Inbound, Target
 from node.models import Actor, Contribution, Note
-from node.services import contributions, discussions, reactions
+from node.services import coalitions, contributions, discussions, reactions
 
 WRAPPING = ("Undo", "Accept", "Reject")
 # The remote objects we store, by kind: a Delete or an Update of one names it by its id.
@@ -27,6 +28,8 @@ async def resolve(ctx: Inbound) -> Target:
         return await _created(ctx)
     if activity == "Flag":
         return Target("objects")  # a Flag names several things (accounts, posts): its handler reads each
+    if activity == "Announce" and relayed_kind(ctx.doc):
+        return Target("relayed-like", ctx.object_id, ctx.doc.get("object"))  # a member relays a support
     return await object_target(ctx, ctx.object_id)
 
 
@@ -79,7 +82,24 @@ async def _created(ctx: Inbound) -> Target:
         found = await _thread(ctx, obj)
         if found is not None:
             return found
+    campaign = await campaign_page(ctx, obj)
+    if campaign is not None:
+        return campaign
     return Target("note", id_of(obj), obj)
+
+
+async def campaign_page(ctx: Inbound, obj: dict) -> Target | None:
+    """A Page of a coalition's campaign: a variant of one of our campaigns ("variant-page", at
+    the home), or a campaign by a coalition one of our organisations belongs to ("campaign-page");
+    any other Page is a post as before."""
+    if first_type(obj) != "Page":
+        return None
+    if is_variant(obj):
+        kind = ctx.runtime.uris.kind_of(id_of(obj.get("civic:variantOf")))
+        return Target("variant-page", id_of(obj), obj) if kind is not None and kind.kind == "campaign" else None
+    if ctx.actor.type == "Group" and await coalitions.has_local_member(ctx.session, ctx.actor):
+        return Target("campaign-page", id_of(obj), obj)
+    return None
 
 
 async def _thread(ctx: Inbound, obj: dict) -> Target | None:

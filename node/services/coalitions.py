@@ -137,6 +137,15 @@ async def is_member(session: AsyncSession, coalition_id: int, org_id: int | None
         CoalitionMember.state == S.accepted)) is not None
 
 
+async def has_local_member(session: AsyncSession, coalition: Actor) -> bool:
+    """Whether one of this node's organisations is an accepted member of ``coalition`` (a remote
+    coalition's campaigns are kept only then)."""
+    return await session.scalar(select(CoalitionMember.id).join(
+        Actor, Actor.id == CoalitionMember.member_id).where(
+        CoalitionMember.coalition_id == coalition.id, CoalitionMember.state == S.accepted,
+        Actor.local.is_(True)).limit(1)) is not None
+
+
 async def _admins(session: AsyncSession, coalition: Actor) -> int:
     return await session.scalar(select(func.count()).select_from(CoalitionMember).where(
         CoalitionMember.coalition_id == coalition.id, CoalitionMember.state == S.accepted,
