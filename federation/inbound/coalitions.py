@@ -111,7 +111,9 @@ async def on_invite(ctx: Inbound) -> str:
     if org is None:
         return "ignored: the Invite is not for one of our organisations"
     row = await coalitions.receive_invite(ctx.session, ctx.actor, org, invite.id)
-    return f"invitation {row.state}"
+    if row.state == CoalitionStates.invited:
+        return "invitation waiting for the organisation's admins"
+    return f"invitation: the membership is {row.state}"
 
 
 async def _join_answered(ctx: Inbound, answer: as2.Answer) -> str:
