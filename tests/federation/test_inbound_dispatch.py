@@ -45,6 +45,11 @@ TABLE = {
     ("Update", "actor"): "actors.on_update_actor",
     ("Delete", "actor"): "erasure.on_delete_actor",
     ("Flag", "objects"): "moderation.on_flag",
+    ("Like", "variant"): "reactions.on_react",
+    ("Like", "campaign"): "campaigns.on_like_campaign",
+    ("Create", "campaign-page"): "campaigns.on_campaign",
+    ("Create", "variant-page"): "campaigns.on_variant",
+    ("Announce", "relayed-like"): "campaigns.on_relayed_support",
 }
 
 
