@@ -11,6 +11,7 @@ import pytest
 
 from activities import wrappers
 from activities.actors import actor_to_as
+from activities.coalitions import coalition_to_as, member_to_as, members_collection
 from activities.community import article_to_as, initiative_to_as, stakeholder_to_as
 from activities.contributions import contribution_to_as
 from activities.discussions import discussion_group_to_as, discussion_page_to_as
@@ -20,7 +21,7 @@ from activities.jsonld import expand
 from activities.notes import note_to_as, tombstone_to_as
 from activities.proposals import official_answer_to_as, proposal_to_as
 from activities.vocabulary import CIVIC_NS, CIVIC_TERMS, CONTEXT, PUBLIC
-from tests.activities.samples import REMOTE_FOLLOWER, URIS, World, at, world
+from tests.activities.samples import REMOTE_FOLLOWER, URIS, World, at, local_actor, world
 
 GOLDEN = Path(__file__).with_name("golden")
 FEDERATION_MD = Path(__file__).resolve().parents[2] / "FEDERATION.md"
@@ -77,6 +78,12 @@ def _remote_follow(w: World) -> dict:
         "actor": REMOTE_FOLLOWER,
         "object": w.group.ap_id,
     }
+
+
+def _coalition() -> dict:
+    """A coalition's Group (activities/coalitions.py): Mobilizon's ``members``, ``civic:coalition``."""
+    blue = local_actor("Group", "blue", "Blue Coalition", "Ocean demands across the EU")
+    return coalition_to_as(actor_to_as(blue), URIS.coalition_members(blue.ap_id))
 
 
 LOGO = (URIS.base + "/media/" + "3f" * 32 + ".png", "image/png")
@@ -156,6 +163,10 @@ CASES: dict[str, Callable[[World], dict]] = {
         [w.group.ap_id, w.group.followers_url],
     ),
     "tombstone": lambda w: tombstone_to_as(w.contribution.ap_id, "Note", at(21, 12)),
+    "coalition_group": lambda w: _coalition(),
+    "coalition_members": lambda w: members_collection(_coalition()["members"], [
+        member_to_as(_coalition()["members"], _coalition()["id"], w.org.ap_id, "admin"),
+        member_to_as(_coalition()["members"], _coalition()["id"], REMOTE_FOLLOWER, "member")]),
 }
 
 
