@@ -131,8 +131,10 @@ async def _org(session, handle: str) -> Actor:
 async def _any_coalition(session, actor_id: int, address: str) -> Actor:
     """A coalition here or anywhere (a Group actor; one of this node must be a coalition)."""
     actor = await session.get(Actor, actor_id)
-    if actor is None or actor.type != "Group" or (actor.local and await coalitions.of_actor(session, actor) is None):
-        raise NotFound(f"{address} is not a coalition")
+    if actor is None:
+        raise NotFound(f"no coalition known as {address!r} on this node")
+    if actor.type != "Group" or (actor.local and await coalitions.of_actor(session, actor) is None):
+        raise NotFound(f"{address_of(actor)} is not a coalition")
     return actor
 
 
@@ -223,7 +225,8 @@ async def cmd_invite(args) -> None:
             coalition = await _coalition(session, args.handle)
             previous = await _coalition(session, args.previous)
             rows = await coalitions.invite_from(session, uris, coalition.actor, previous.actor)
-            return [(address_of(row.member), row.state) for row in rows]
+            # New rows have no ``member`` loaded (and no lazy loading in async): read each actor.
+            return [(address_of(await session.get(Actor, row.member_id)), row.state) for row in rows]
 
         done = await _run(settings, invite_from)
         for address, state in done:
