@@ -4,8 +4,13 @@ Invites, Leaves, Removes and answers are really POSTed, signed and verified betw
 
 from __future__ import annotations
 
+import itertools
+import os
+
 import aiohttp
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from federation.resolve import resolve_actor
@@ -375,3 +380,80 @@ async def test_coalition__public_members_collection_for_everyone_unknown_handles
     assert status == 200 and doc["type"] == "OrderedCollection" and doc["totalItems"] == 1
     assert (await _get(f"{home.base}/actors/surfrider/members"))[0] == 404  # not a coalition
     assert (await _get(f"{home.base}/actors/nobody/members"))[0] == 404
+
+
+# -- hostile membership activities --------------------------------------------------------------
+
+HOSTILE = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.text(max_size=30),
+    st.sampled_from(["$blue", "$surfrider", "$ngo", "$members", "$other", "javascript:x", "http://[",
+                     "", "\x00", "x" * 3000, "$blue/" + "x" * 3000, ["$blue", "$ngo"], {"id": "$blue"},
+                     {"id": 7}, "Join", "Invite", "Leave", "Follow"]))
+INNER = st.fixed_dictionaries({
+    "type": st.sampled_from(["Join", "Invite", "Leave", "Follow", "Bogus"]) | HOSTILE,
+    "actor": st.sampled_from(["$ngo", "$blue", "$other"]) | HOSTILE,
+    "object": st.sampled_from(["$blue", "$ngo"]) | HOSTILE,
+}, optional={"id": st.sampled_from(["$ngo/j/1", "$blue/i/1"]) | HOSTILE,
+             "target": st.sampled_from(["$ngo", "$blue"]) | HOSTILE})
+MEMBERSHIP = st.fixed_dictionaries({
+    "type": st.sampled_from(["Join", "Leave", "Accept", "Reject", "Invite", "Remove"]),
+    "actor": st.just("$ngo") | st.just(["$ngo"]) | st.just({"id": "$ngo", "type": "Organization"}),
+    "object": st.sampled_from(["$blue", "$surfrider", "$ngo", "$other"]) | INNER | HOSTILE,
+}, optional={"target": st.sampled_from(["$members", "$blue", "$surfrider"]) | HOSTILE,
+             "to": st.just(["$blue"]) | HOSTILE})
+
+
+def _filled(value, ids: dict[str, str]):
+    if isinstance(value, str):
+        for placeholder, real in ids.items():
+            value = value.replace(placeholder, real)
+        return value
+    if isinstance(value, list):
+        return [_filled(item, ids) for item in value]
+    if isinstance(value, dict):
+        return {k: _filled(v, ids) for k, v in value.items()}
+    return value
+
+
+@pytest.fixture
+async def fuzzed(node, remote):
+    """A home (blue, founded by surfrider) where the remote organisation ngo is a member."""
+    async with transaction(node.rt.sessions) as s:
+        founder = await actors.create_organization(s, node.uris, "surfrider", "Surfrider")
+        await coalitions.create(s, node.uris, "blue", "Blue Coalition", founder=founder)
+    ngo = remote.add_actor("ngo", "Organization")
+    blue = f"{node.base}/actors/blue"
+    join = {"@context": AS, "id": f"{ngo.ap_id}/join/0", "type": "Join", "actor": ngo.ap_id, "object": blue}
+    assert (await remote.post(f"{blue}/inbox", join, ngo))[0] == 202
+    await node.step()
+    async with transaction(node.rt.sessions) as s:
+        row = await s.scalar(select(CoalitionMember).where(CoalitionMember.state == "requested"))
+        await coalitions.accept(s, row)
+    await node.step()
+    ids = {"$members": f"{blue}/members", "$blue": blue, "$surfrider": f"{node.base}/actors/surfrider",
+           "$ngo": ngo.ap_id, "$other": f"{remote.base}/users/other"}
+    return node, remote, ngo, ids, itertools.count(1)
+
+
+@settings(max_examples=int(os.environ.get("CIVIC_FUZZ_EXAMPLES", "150")), deadline=None,
+          derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(template=MEMBERSHIP)
+async def test_coalition__hostile_membership_activities_fail_alone_with_their_reason(fuzzed, template):
+    """Signed Join/Leave/Accept/Reject/Invite/Remove with hostile values: a 2xx or a 4xx, never a
+    5xx; processed or failed with a reason, never an exception; and whatever they say, the signer
+    touches nothing but its own membership: the founder stays the coalition's admin."""
+    node, remote, ngo, ids, counter = fuzzed
+    doc = {"@context": AS, "id": f"{ngo.ap_id}/fuzz/{next(counter)}", **_filled(template, ids)}
+    status, answer = await remote.post(f"{node.base}/inbox", doc, ngo)
+    assert 200 <= status < 300 or 400 <= status < 500, (status, answer, doc)
+    await node.step()
+    async with node.rt.sessions() as s:
+        row = await s.scalar(select(InboxActivity).where(InboxActivity.ap_id == doc["id"]))
+        members = [(r.member.ap_id, r.role, r.state)
+                   for r in await s.scalars(select(CoalitionMember).order_by(CoalitionMember.id))]
+    if row is not None:
+        assert row.state in ("processed", "failed", "ignored"), (row.state, row.error, doc)
+        assert row.error and not row.error.startswith("error:"), (row.error, doc)
+    assert members[0] == (ids["$surfrider"], "admin", "accepted")
+    assert {ap_id for ap_id, _role, _state in members} <= {ids["$surfrider"], ngo.ap_id}
