@@ -8,6 +8,8 @@ from federation.participation_objects import PAGE_CHECK
 from web.participation import (
     admin,
     admin_discussions,
+    campaigns,
+    coalitions,
     community,
     discussions,
     members,
@@ -29,6 +31,8 @@ def setup(app: web.Application) -> None:
     admin_discussions.add_routes(app)
     moderation.add_routes(app)
     members.add_routes(app)
+    coalitions.add_routes(app)
+    campaigns.add_routes(app)
     visits.setup(app)
     app[PAGE_CHECK] = page_check  # who may be sent to an object's page (SECURITY.md rule 24)
 

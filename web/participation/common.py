@@ -24,6 +24,7 @@ from node.models import (
     User,
 )
 from node.services import actors as actor_service
+from node.services import coalitions as coalition_service
 from node.services import discussions as discussion_service
 from node.services.i18n import pick
 from web.cache import RESIDENT, Viewer, depends, make_viewer, shows
@@ -160,10 +161,25 @@ async def require_user(request: web.Request, back: str | None = None) -> User:
 async def organisation(session: AsyncSession, request: web.Request, username: str | None = None) -> Actor:
     username = username or request.match_info["org"]
     actor = await actor_service.local_actor(session, username)
-    if actor is None or actor.type != "Organization":
+    # An organisation, or a coalition hosted here: its shared demands and joint discussions use
+    # the organisation pages (node/services/coalitions.py ``hosts_participation``).
+    if not await coalition_service.hosts_participation(session, actor):
         raise not_found(request)
+    await _coalition_readable(session, request, actor)
     depends(request, changes.org(actor.id))  # any change in the organisation (web/cache.py)
     return actor
+
+
+async def _coalition_readable(session: AsyncSession, request: web.Request, actor: Actor) -> None:
+    """A coalition's visibility covers everything under it (its demands, its discussions): a
+    reader it does not admit gets the 404 of a missing page (SECURITY.md rule 24)."""
+    coalition = await coalition_service.of_actor(session, actor)
+    if coalition is None:
+        return
+    reader = visibility.Reader.of_user(await current_user(request))
+    if not await visibility.may_read(session, reader, actor.id, coalition.visibility):
+        raise not_found(request)
+    shows(request, coalition.visibility)  # web/cache.py
 
 
 async def has_role(session: AsyncSession, user: User | None, org: Actor, roles: tuple[str, ...]) -> bool:

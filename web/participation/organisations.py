@@ -14,6 +14,7 @@ from node.db import transaction
 from node.errors import CivicError
 from node.models import Actor, OrganizationProfile
 from node.services import actors as actor_service
+from node.services import coalitions as coalition_service
 from node.services import dashboard as dashboard_service
 from node.services import discussions as discussion_service
 from node.services import follows, notes
@@ -201,7 +202,12 @@ async def page_for_actor(request: web.Request, username: str) -> web.StreamRespo
                 if not await can_see(session, await current_user(request), discussion.organization, discussion):
                     raise not_found(request)
                 raise web.HTTPFound(discussion.page_ap_id)
-            return None
+            if await coalition_service.of_actor(session, actor) is None:
+                return None
+    if actor.type == "Group":  # a coalition hosted here: its page (web/participation/coalitions.py)
+        from web.participation.coalitions import coalition_page  # it imports this module
+
+        return await coalition_page(request, username)
     if actor.type != "Organization":
         return None
     return await organisation_page(request, username)
