@@ -280,7 +280,10 @@ def _support(database_url, campaign_ap_id: str, people: dict[str, str | None]) -
         for handle, variant_id in people.items():
             person = (await actors.create_user(s, uris, handle, "password-123", handle)).actor
             variant = await campaigns.variant_by_ap_id(s, variant_id)
-            assert await campaigns.support(s, uris, campaign, person, variant=variant)
+            # The campaign's own page is read in French here (without ``language`` the service
+            # takes the name map's first key, which JSONB on PostgreSQL does not keep in order).
+            assert await campaigns.support(s, uris, campaign, person, variant=variant,
+                                           language=None if variant else "fr")
     db(database_url, work)
 
 
