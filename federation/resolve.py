@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from activities.coalitions import is_coalition
 from activities.normalize import id_of
 from federation.runtime import Runtime
 from node.errors import InvalidInput, NotFound
 from node.models import Actor
+from node.services import coalitions
 from node.services.actors import require_local_actor
 
 ACTIVITY_TYPES = ("application/activity+json", "application/ld+json")
@@ -47,3 +49,26 @@ async def resolve_actor(rt: Runtime, target: str) -> Actor:
         async with rt.sessions() as session:
             return await require_local_actor(session, username or "")
     return await rt.keys.get_actor(url)
+
+
+async def resolve_organisation(rt: Runtime, target: str) -> Actor:
+    """An organisation (here or anywhere) by handle or URL, for a coalition's Invite."""
+    actor = await resolve_actor(rt, target)
+    if actor.type != "Organization":
+        raise InvalidInput(f"{target} is not an organisation")
+    return actor
+
+
+async def resolve_coalition(rt: Runtime, target: str) -> Actor:
+    """A coalition (here or anywhere) by handle or URL, for an organisation's Join: a Group whose
+    document says ``civic:coalition`` (a remote one is fetched again to read it; a local one is
+    looked up)."""
+    actor = await resolve_actor(rt, target)
+    if actor.type == "Group":
+        if actor.local:
+            async with rt.sessions() as session:
+                if await coalitions.of_actor(session, actor) is not None:
+                    return actor
+        elif is_coalition(await rt.fetcher.get_json(actor.ap_id)):
+            return actor
+    raise InvalidInput(f"{target} is not a coalition")

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from federation.resolve import resolve_actor
+from federation.resolve import resolve_actor, resolve_coalition, resolve_organisation
 from federation.signatures import sign_headers
 from node.db import transaction
-from node.errors import Conflict
+from node.errors import Conflict, InvalidInput
 from node.models import Actor, CoalitionMember, Delivery, Follow, FollowStates, InboxActivity
 from node.services import actors, coalitions, moderation
 
@@ -380,6 +380,22 @@ async def test_coalition__public_members_collection_for_everyone_unknown_handles
     assert status == 200 and doc["type"] == "OrderedCollection" and doc["totalItems"] == 1
     assert (await _get(f"{home.base}/actors/surfrider/members"))[0] == 404  # not a coalition
     assert (await _get(f"{home.base}/actors/nobody/members"))[0] == 404
+
+
+async def test_resolve__a_coalition_or_an_organisation_by_handle_or_url(node_factory):
+    """What the CLI and the web pages call to find whom to invite or which coalition to join."""
+    home, member = await _scene(node_factory, "127.0.0.71", "127.0.0.72")
+    blue = await resolve_coalition(member.rt, f"@blue@{home.uris.domain}")
+    assert blue.ap_id == f"{home.base}/actors/blue" and not blue.local
+    assert (await resolve_coalition(home.rt, f"blue@{home.uris.domain}")).local  # one of ours
+    nice = await resolve_organisation(home.rt, f"{member.base}/actors/nice")
+    assert nice.type == "Organization"
+    with pytest.raises(InvalidInput, match="not a coalition"):
+        await resolve_coalition(member.rt, f"surfrider@{home.uris.domain}")
+    with pytest.raises(InvalidInput, match="not a coalition"):
+        await resolve_coalition(member.rt, f"nice@{member.uris.domain}")
+    with pytest.raises(InvalidInput, match="not an organisation"):
+        await resolve_organisation(member.rt, f"{home.base}/actors/blue")
 
 
 # -- hostile membership activities --------------------------------------------------------------
