@@ -50,6 +50,15 @@ TABLE = {
     ("Create", "campaign-page"): "campaigns.on_campaign",
     ("Create", "variant-page"): "campaigns.on_variant",
     ("Announce", "relayed-like"): "campaigns.on_relayed_support",
+    ("Join", "actor"): "coalitions.on_join",
+    ("Leave", "actor"): "coalitions.on_leave",
+    ("Invite", "actor"): "coalitions.on_invite",
+    ("Remove", "actor"): "coalitions.on_remove",
+    ("Accept", "Join"): "coalitions.on_accept",
+    ("Accept", "Invite"): "coalitions.on_accept",
+    ("Reject", "Join"): "coalitions.on_reject",
+    ("Reject", "Invite"): "coalitions.on_reject",
+    ("Reject", "Leave"): "coalitions.on_reject",
 }
 
 
