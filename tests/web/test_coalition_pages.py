@@ -271,3 +271,384 @@ async def test_members__hostile_input_gets_a_4xx_with_its_reason(node, orgs, blu
     assert (await make_browser("en").get("/coalitions/blue/members")).status == 303
     assert (await maire.get("/coalitions/nothing/members")).status == 404
     assert (await maire.get("/coalitions/lyon/members")).status == 404  # an organisation, not a coalition
+
+
+# -- campaigns -------------------------------------------------------------------------------------
+
+CAMPAIGN_TEXTS = {
+    "name_fr": "Océans propres", "summary_fr": "Des plages sans plastique.",
+    "content_fr": "Nous demandons la fin des plastiques jetables.", "message_fr": "Signez pour des océans propres !",
+    "alt_fr": "Une vague bleue",
+    "name_de": "Saubere Meere", "summary_de": "Strände ohne Plastik.",
+    "content_de": "Wir fordern das Ende von Einwegplastik.", "message_de": "Unterschreiben Sie für saubere Meere!",
+    "alt_de": "Eine blaue Welle",
+}
+
+
+async def multipart(browser: Browser, node, url: str, fields: dict, files: dict[str, bytes], *,
+                    form_page: str) -> tuple[int, str, str]:
+    form = aiohttp.FormData()
+    form.add_field("csrf_token", (await browser.get(form_page)).csrf)
+    for name, value in fields.items():
+        form.add_field(name, value)
+    for name, data in files.items():
+        form.add_field(name, data, filename="visual.png", content_type="image/png")
+    async with browser.session.post(node.base + url, data=form, allow_redirects=False) as r:
+        return r.status, await r.text(), r.headers.get("Location", "")
+
+
+NEW_CAMPAIGN = "/coalitions/blue/campaigns/new"
+
+
+async def create_campaign(browser: Browser, node, fields: dict | None = None,
+                          files: dict[str, bytes] | None = None) -> tuple[int, str, str]:
+    files = {"visual_fr": png(), "visual_de": png(3, 3)} if files is None else files
+    return await multipart(browser, node, NEW_CAMPAIGN, CAMPAIGN_TEXTS if fields is None else fields, files,
+                           form_page=NEW_CAMPAIGN)
+
+
+@pytest.fixture
+async def campaign(node, blue) -> str:
+    """The path of the coalition's campaign ``Océans propres`` (fr, de), made on the web."""
+    status, body, location = await create_campaign(blue, node)
+    assert status == 303, body[:500]
+    return path(node, location)
+
+
+async def the_campaign(node) -> Campaign:
+    async with node.rt.sessions() as s:
+        return await s.scalar(select(Campaign))
+
+
+async def test_campaign__admin_publishes_texts_and_kit_per_language_shown_by_the_page_language(
+        node, orgs, blue, campaign, make_browser):
+    assert CAMPAIGN.fullmatch(campaign)
+    stored = await the_campaign(node)
+    assert stored.name == {"fr": "Océans propres", "de": "Saubere Meere"}
+    assert stored.content["de"] == "<p>Wir fordern das Ende von Einwegplastik.</p>"
+    kit = {(item["language"], item["kind"]): item for item in stored.kit}
+    assert set(kit) == {("fr", "message"), ("fr", "visual"), ("de", "message"), ("de", "visual")}
+    assert kit[("de", "visual")]["url"].startswith("/media/") and kit[("de", "visual")]["media_type"] == "image/png"
+    assert kit[("fr", "visual")]["name"] == "Une vague bleue"
+    german = await make_browser("de").get(campaign)
+    assert german.status == 200 and "<h1 lang=\"de\">Saubere Meere</h1>" in german.text
+    # The kit, the page's language first, each visual with its description.
+    assert german.text.index('id="kit-de"') < german.text.index('id="kit-fr"')
+    assert f'src="{kit[("de", "visual")]["url"]}" alt="Eine blaue Welle"' in german.text
+    assert "Signez pour des océans propres !" in german.text
+    french = await make_browser("fr").get(campaign)
+    assert "Océans propres" in french.text
+    # Listed on the coalition's page.
+    assert campaign in (await make_browser("en").get("/actors/blue")).text
+    # AS2 of the same id: the Page document (federation/campaign_objects.py).
+    as2 = await make_browser("en").get(campaign, Accept=AS2)
+    assert as2.status == 200 and json.loads(as2.text)["type"] == "Page"
+
+
+async def test_campaign__support_button_counts_once_in_the_page_language_and_takes_back(
+        node, orgs, blue, campaign, make_browser):
+    camille = await signed_in(make_browser, "camille", "de")
+    page = await camille.get(campaign)
+    assert "Support the campaign" in page.text or "Kampagne unterstützen" in page.text
+    answer = await camille.post(campaign + "/support", {"language": "de"}, form_page=campaign)
+    assert answer.status == 303 and answer.location.endswith("#support")
+    stored = await the_campaign(node)
+    assert stored.support_count == 1
+    async with node.rt.sessions() as s:
+        shares = await campaign_service.breakdown(s, stored)
+    assert [(share.member, share.language, share.supports) for share in shares] == [(None, "de", 1)]
+    page = await camille.get(campaign)
+    assert 'aria-pressed="true"' in page.text and '<span class="support-count">1</span>' in page.text
+    # A language the coalition does not write in is replaced by the page's.
+    dominique = await signed_in(make_browser, "dominique", "en")
+    await dominique.post(campaign + "/support", {"language": "<script>"}, form_page=campaign)
+    async with node.rt.sessions() as s:
+        languages = set(await s.scalars(select(CampaignSupport.language)))
+    assert languages == {"de", "fr"}
+    # Clicked again: taken back.
+    await camille.post(campaign + "/support", {}, form_page=campaign)
+    assert (await the_campaign(node)).support_count == 1
+    # Anonymous visitors are sent to log in; nothing counted.
+    anonymous = make_browser("en")
+    assert "Log in to support the campaign" in (await anonymous.get(campaign)).text
+
+
+async def test_campaign__form_refusals_come_back_with_their_reasons(node, orgs, blue, make_browser):
+    maire = blue
+    form = await maire.get(NEW_CAMPAIGN)
+    assert form.status == 200 and 'id="name_fr"' in form.text and 'id="name_de"' in form.text
+    assert 'id="name_en"' not in form.text  # the coalition writes in French and German
+    cases = (
+        ({**CAMPAIGN_TEXTS, "name_fr": "", "name_de": ""}, None, 400, "Give the campaign a name in at least one language."),
+        (CAMPAIGN_TEXTS, {"visual_fr": b"GIF89a not a png"}, 400, "The image must be a PNG, JPEG or WebP file."),
+        ({**CAMPAIGN_TEXTS, "alt_de": ""}, {"visual_de": png()}, 400, "Describe the visual for people who cannot see it."),
+        ({**CAMPAIGN_TEXTS, "name_fr": "x" * 301}, {}, 400, "At most 300 characters (you wrote 301)."),
+        ({**CAMPAIGN_TEXTS, "content_de": "y" * 20_001}, {}, 400, "At most 20,000 characters"),
+    )
+    for fields, files, status, reason in cases:
+        got, body, _ = await create_campaign(maire, node, fields, files)
+        assert got == status and reason in body, (reason, got, body[:400])
+        assert "Des plages sans plastique." in body  # what was typed comes back
+    got, body, _ = await create_campaign(maire, node, CAMPAIGN_TEXTS, {"visual_fr": png() + b"\0" * (600 * 1024)})
+    assert got == 400 and "The image is limited to 512 KB." in body
+    assert await count(node, Campaign) == 0
+    # Not the coalition's admin: 403; a coalition that does not exist: 404.
+    ngo = await signed_in(make_browser, "ngo_admin")
+    assert (await ngo.get(NEW_CAMPAIGN)).status == 403
+    assert (await maire.get("/coalitions/none/campaigns/new")).status == 404
+
+
+async def test_campaign__missing_and_hostile_tokens_are_404(node, orgs, blue, campaign, make_browser):
+    visitor = make_browser("en")
+    for url in ("/campaigns/nothing", "/campaigns/" + "a" * 300, "/variants/nothing",
+                "/campaigns/..%2f..%2fetc", "/variants/%E2%80%AE"):
+        assert (await visitor.get(url)).status == 404, url
+    assert (await visitor.get("/campaigns/%00")).status == 400  # refused before any handler
+    camille = await signed_in(make_browser, "camille")
+    answer = await camille.post("/campaigns/nothing/support", {}, form_page=campaign)
+    assert answer.status == 404
+    answer = await camille.post("/variants/nothing/support", {}, form_page=campaign)
+    assert answer.status == 404
+
+
+# -- variants --------------------------------------------------------------------------------------
+
+async def adapt(browser: Browser, node, campaign: str, fields: dict, files: dict | None = None, org: str = "ngo"):
+    url = f"/orgs/{org}/campaigns/{campaign.rsplit('/', 1)[1]}/adapt"
+    return await multipart(browser, node, url, fields, files or {}, form_page=url)
+
+
+VARIANT_TEXTS = {"language": "de", "title": "Greenpeace für saubere Meere",
+                 "text": "Unsere Mitglieder unterstützen die Kampagne."}
+
+
+async def test_variant__a_member_adapts_it_its_page_and_support_credit_the_member(
+        node, orgs, blue, campaign, make_browser):
+    ngo = await signed_in(make_browser, "ngo_admin")
+    mine = await ngo.get("/orgs/ngo/coalitions")
+    assert "Make our variant" in mine.text and campaign.rsplit("/", 1)[1] in mine.text
+    form = await ngo.get(f"/orgs/ngo/campaigns/{campaign.rsplit('/', 1)[1]}/adapt")
+    assert form.status == 200 and "Océans propres" in form.text  # the texts to start from
+    status, body, location = await adapt(ngo, node, campaign, VARIANT_TEXTS, {"visual": png(4, 4)})
+    assert status == 303, body[:500]
+    variant_path = path(node, location)
+    assert VARIANT.fullmatch(variant_path)
+    page = await make_browser("en").get(variant_path)
+    assert page.status == 200 and "Greenpeace für saubere Meere" in page.text
+    assert re.search(r'<img src="/media/[0-9a-f]{64}\.png" alt="Greenpeace für saubere Meere">', page.text)
+    # The campaign's page lists the member's variant with its node.
+    listed = await make_browser("en").get(campaign)
+    assert variant_path in listed.text and "Greenpeace Lyon" in listed.text
+    # Dominique supports the variant: counted on it, and at the home (this node) for the NGO in German.
+    dominique = await signed_in(make_browser, "dominique")
+    answer = await dominique.post(variant_path + "/support", {}, form_page=variant_path)
+    assert answer.status == 303
+    await node.step()
+    async with node.rt.sessions() as s:
+        variant = await s.scalar(select(CampaignVariant))
+        stored = await s.scalar(select(Campaign))
+        shares = await campaign_service.breakdown(s, stored)
+    assert variant.support_count == 1 and stored.support_count == 1
+    assert [(share.member.username, share.language, share.supports) for share in shares] == [("ngo", "de", 1)]
+    # The same language twice: a form error (409), nothing written.
+    status, body, _ = await adapt(ngo, node, campaign, VARIANT_TEXTS)
+    assert status == 409 and "Your organisation has a variant in this language already." in body
+    assert await count(node, CampaignVariant) == 1
+
+
+async def test_variant__refused_to_non_members_and_hostile_input_gets_reasons(node, orgs, blue, campaign, make_browser):
+    ngo = await signed_in(make_browser, "ngo_admin")
+    for fields, files, status, reason in (
+            ({**VARIANT_TEXTS, "title": "ab"}, None, 400, "The title needs between 3 and 300 characters."),
+            ({**VARIANT_TEXTS, "text": ""}, None, 400, "Write the text of your variant."),
+            ({**VARIANT_TEXTS, "language": "xx"}, None, 400, "Choose a language."),
+            (VARIANT_TEXTS, {"visual": b"<svg/>"}, 400, "The image must be a PNG, JPEG or WebP file."),
+            ({**VARIANT_TEXTS, "text": "z" * 20_001}, None, 400, "At most 20,000 characters")):
+        got, body, _ = await adapt(ngo, node, campaign, fields, files)
+        assert got == status and reason in body, (reason, got, body[:300])
+    assert await count(node, CampaignVariant) == 0
+    # Lyon's moderator-free organisation "lyon" is a member too; a third organisation is not.
+    async with transaction(node.rt.sessions) as s:
+        other = await actors.create_organization(s, node.uris, "other", "Autre")
+        admin = await actors.create_user(s, node.uris, "other_admin", PASSWORD, "Other")
+        await actors.add_member(s, admin, other, "admin")
+    outsider = await signed_in(make_browser, "other_admin")
+    url = f"/orgs/other/campaigns/{campaign.rsplit('/', 1)[1]}/adapt"
+    assert (await outsider.get(url)).status == 403
+    assert (await ngo.get("/orgs/ngo/campaigns/unknown/adapt")).status == 404
+    # The NGO's moderator is no admin of it.
+    modo = await signed_in(make_browser, "ngo_modo")
+    assert (await modo.get(f"/orgs/ngo/campaigns/{campaign.rsplit('/', 1)[1]}/adapt")).status == 403
+
+
+# -- the dashboard and the report ------------------------------------------------------------------
+
+async def supported_scenario(node, orgs, blue, campaign, make_browser) -> str:
+    """The NGO's German variant supported by dominique; camille supports the campaign itself in
+    French; a shared demand of the coalition with one support. Returns the variant's path."""
+    ngo = await signed_in(make_browser, "ngo_admin")
+    _status, _body, location = await adapt(ngo, node, campaign, VARIANT_TEXTS)
+    variant_path = path(node, location)
+    dominique = await signed_in(make_browser, "dominique")
+    await dominique.post(variant_path + "/support", {}, form_page=variant_path)
+    camille = await signed_in(make_browser, "camille", "fr")
+    await camille.post(campaign + "/support", {"language": "fr"}, form_page=campaign)
+    await node.step()
+    async with transaction(node.rt.sessions) as s:
+        coalition = await coalition_service.require(s, "blue")
+        author = await actors.require_local_actor(s, "camille")
+        demand = await proposal_service.create(s, node.uris, coalition.actor, author, "Interdire le plastique",
+                                               "<p>Partout en Europe.</p>", publish=True)
+        supporter = await actors.require_local_actor(s, "dominique")
+        await proposal_service.support(s, node.uris, demand, supporter)
+    return variant_path
+
+
+async def test_report__csv_and_json_figures_equal_the_tallies_and_the_page_prints(
+        node, orgs, blue, campaign, make_browser):
+    await supported_scenario(node, orgs, blue, campaign, make_browser)
+    async with node.rt.sessions() as s:
+        stored = await s.scalar(select(Campaign))
+        shares = await campaign_service.breakdown(s, stored)
+        total = await campaign_service.total(s, stored)
+    expected = {((share.member.ap_id if share.member else ""), share.language): share.supports for share in shares}
+    assert expected == {(orgs[1].ap_id, "de"): 1, ("", "fr"): 1} and total == stored.support_count == 2
+    visitor = make_browser("en")
+    answer = await visitor.get("/coalitions/blue/report.json")
+    assert answer.status == 200 and answer.headers["Content-Type"].startswith("application/json")
+    assert answer.headers["Content-Disposition"] == 'attachment; filename="blue-report.json"'
+    assert "no-store" not in answer.headers.get("Cache-Control", "")  # a public coalition
+    data = json.loads(answer.text)
+    [reported] = data["campaigns"]
+    assert reported["supports"] == 2 and data["totals"]["supports"] == 2
+    assert {((b["member"] or {}).get("id", ""), b["language"]): b["supports"] for b in reported["breakdown"]} == expected
+    assert reported["per_language"] == {"de": 1, "fr": 1} and reported["variants"] == 1
+    assert data["demands"][0]["title"] == "Interdire le plastique" and data["demands"][0]["supports"] == 1
+    answer = await visitor.get("/coalitions/blue/report.csv")
+    assert answer.status == 200 and answer.headers["Content-Type"].startswith("text/csv")
+    assert answer.headers["Content-Disposition"] == 'attachment; filename="blue-report.csv"'
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    breakdown = {(r["member_id"], r["language"]): int(r["supports"]) for r in rows if r["section"] == "breakdown"}
+    assert breakdown == expected
+    assert [int(r["supports"]) for r in rows if r["section"] == "campaign"] == [2]
+    assert [(r["demand"], r["supports"]) for r in rows if r["section"] == "demand"] == [("Interdire le plastique", "1")]
+    # The printable page: the same figures, a print stylesheet, links to both files.
+    page = await visitor.get("/coalitions/blue/report")
+    assert page.status == 200
+    assert '<link rel="stylesheet" href="/static/report.css">' in page.text
+    assert '<dd id="report-supports">2</dd>' in page.text and '<dd id="report-members">2</dd>' in page.text
+    assert "Greenpeace Lyon" in page.text and "Interdire le plastique" in page.text
+    assert "/coalitions/blue/report.csv" in page.text and "/coalitions/blue/report.json" in page.text
+    css = await visitor.get("/static/report.css")
+    assert css.status == 200 and "@media print" in css.text
+
+
+async def test_dashboard__members_posts_breakdown_and_growth_as_svg(node, orgs, blue, campaign, make_browser):
+    await supported_scenario(node, orgs, blue, campaign, make_browser)
+    page = await blue.get("/coalitions/blue/dashboard")
+    assert page.status == 200
+    assert '<span class="number" id="total-members">2</span>' in page.text
+    assert '<span class="number" id="total-posts">2</span>' in page.text  # the campaign and one variant
+    assert '<span class="number" id="total-supports">2</span>' in page.text
+    assert page.text.count('<svg xmlns="http://www.w3.org/2000/svg"') == 2
+    assert 'role="img"' in page.text and "Supports over time" in page.text
+    per_member = re.search(r'<table class="figures-table" id="per-member">(.*?)</table>', page.text, re.S).group(1)
+    assert "Greenpeace Lyon" in per_member and "The campaign itself (no member)" in per_member
+    per_language = re.search(r'<table class="figures-table" id="per-language">(.*?)</table>', page.text, re.S).group(1)
+    assert "Deutsch" in per_language or "German" in per_language
+
+
+# -- visibility: a ``members`` coalition leaks on no path ------------------------------------------
+
+async def test_visibility__a_members_coalition_shows_nothing_to_outsiders_on_any_path(
+        node, orgs, make_browser):
+    maire = await signed_in(make_browser, "maire")
+    assert (await found(maire, "secret", name="Coalition secrète", level="members")).status == 303
+    status, body, location = await multipart(
+        maire, node, "/coalitions/secret/campaigns/new",
+        {"name_fr": "Campagne cachée", "content_fr": "Texte caché", "message_fr": "Message caché"}, {},
+        form_page="/coalitions/secret/campaigns/new")
+    assert status == 303, body[:300]
+    campaign_path = path(node, location)
+    async with transaction(node.rt.sessions) as s:
+        coalition = await coalition_service.require(s, "secret")
+        author = await actors.require_local_actor(s, "maire")
+        await proposal_service.create(s, node.uris, coalition.actor, author, "Demande cachée", "<p>Cachée.</p>",
+                                      publish=True)
+    paths = ("/actors/secret", campaign_path, "/coalitions/secret/report", "/coalitions/secret/report.csv",
+             "/coalitions/secret/report.json", "/coalitions/secret/dashboard", "/orgs/secret/proposals",
+             "/orgs/secret/theme.css")
+    anonymous = make_browser("en")
+    camille = await signed_in(make_browser, "camille")
+    for visitor in (anonymous, camille):
+        for url in paths:
+            answer = await visitor.get(url)
+            assert answer.status == 404, (url, answer.status)
+            for secret in ("Coalition secrète", "Campagne cachée", "Demande cachée", "Message caché"):
+                assert secret not in answer.text, (url, secret)
+        assert (await visitor.get(campaign_path, Accept=AS2)).status == 404
+        assert "Coalition secrète" not in (await visitor.get("/")).text
+    # The founder's admin reads everything; the report files are not to be kept by caches.
+    for url in paths:
+        assert (await maire.get(url)).status == 200, url
+    for url in ("/coalitions/secret/report.csv", "/coalitions/secret/report.json", "/coalitions/secret/report"):
+        assert (await maire.get(url)).headers["Cache-Control"] == "no-store"
+    # The staff of a member organisation read it; the report and dashboard stay its admins'.
+    async with transaction(node.rt.sessions) as s:
+        coalition = await coalition_service.require(s, "secret")
+        await coalition_service.invite(s, node.uris, coalition.actor, orgs[1])
+        await coalition_service.answer_invite(s, node.uris, orgs[1], coalition.actor, True)
+    modo = await signed_in(make_browser, "ngo_modo")
+    assert (await modo.get("/actors/secret")).status == 200
+    assert (await modo.get(campaign_path)).status == 200
+    assert (await modo.get("/coalitions/secret/report.csv")).status == 403
+    assert (await modo.get("/coalitions/secret/dashboard")).status == 403
+    # A Like-free visitor cannot support what it cannot read.
+    answer = await camille.post(campaign_path + "/support", {}, form_page="/actors/lyon")
+    assert answer.status == 404
+    assert await count(node, CampaignSupport) == 0
+
+
+async def test_visibility__a_public_coalitions_report_is_everyones_its_member_list_its_admins(
+        node, orgs, blue, make_browser):
+    anonymous = make_browser("en")
+    assert (await anonymous.get("/coalitions/blue/report")).status == 200
+    assert (await anonymous.get("/coalitions/blue/dashboard")).status == 200
+    assert (await anonymous.get("/coalitions/blue/members")).status == 303  # to log in
+    camille = await signed_in(make_browser, "camille")
+    assert (await camille.get("/coalitions/blue/members")).status == 403
+
+
+async def test_shared_demands_and_the_organisation_loader_accept_a_coalition(node, orgs, blue, make_browser):
+    maire = blue
+    form = await maire.get("/orgs/blue/proposals/new")
+    assert form.status == 200
+    answer = await maire.post("/orgs/blue/proposals/new", {"title": "Une demande commune",
+                                                           "body": "Pour toutes les villes.", "action": "publish"})
+    assert answer.status == 303
+    async with node.rt.sessions() as s:
+        demand = await s.scalar(select(Proposal))
+        coalition = await coalition_service.require(s, "blue")
+    assert demand.organization_id == coalition.actor_id
+    page = await make_browser("en").get("/actors/blue")
+    assert "Une demande commune" in page.text
+    assert "Une demande commune" in (await make_browser("en").get("/orgs/blue/proposals")).text
+    # The organisation pages that are an organisation's only keep it out.
+    assert (await maire.get("/orgs/blue/coalitions")).status == 404
+
+
+# -- hostile input, fuzzed --------------------------------------------------------------------------
+
+TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(fields=st.dictionaries(st.sampled_from(["action", "address", "role", "member", "previous",
+                                               "coalition", "founder", "handle", "name", "visibility",
+                                               "language_fr", "language"]), TEXT, max_size=6))
+async def test_fuzz__member_and_founding_forms_answer_4xx_or_a_redirect_never_a_500(node, orgs, blue, fields):
+    for url in ("/coalitions/blue/members", "/orgs/ngo/coalitions", "/coalitions/new"):
+        answer = await blue.post(url, fields, form_page="/coalitions/new")
+        assert answer.status in (303, 400, 403, 404, 409, 413), (url, fields, answer.status, answer.text[:300])
+        assert "Traceback" not in answer.text
+    assert (await member_rows(node))["lyon"] == ("admin", "accepted")

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from node import changes, visibility
 from node.db import transaction
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
-from node.models import Actor, Campaign, CampaignSupport, CampaignVariant, Coalition, User
+from node.models import Actor, Campaign, CampaignVariant, Coalition, User
 from node.services import campaigns as campaign_service
 from node.services import coalition_report, media, reactions
 from node.services import coalitions as coalition_service
@@ -260,10 +260,12 @@ async def _campaign_to_adapt(session: AsyncSession, request: web.Request, org: A
         raise not_found(request)
     campaign = await campaign_service.by_ap_id(session, runtime(request).uris.campaign(token))
     if campaign is None:
-        rows = await session.scalars(select(Campaign).where(
-            Campaign.ap_id.endswith(f"/{token}"), Campaign.local.is_(False)).limit(20))
-        campaign = next((c for c in rows if await coalition_service.is_member(session, c.coalition_id, org.id)),
-                        None)
+        rows = list(await session.scalars(select(Campaign).where(
+            Campaign.ap_id.endswith(f"/{token}", autoescape=True), Campaign.local.is_(False)).limit(20)))
+        for row in rows:
+            if await coalition_service.is_member(session, row.coalition_id, org.id):
+                campaign = row
+                break
     if campaign is None or campaign.deleted_at is not None:
         raise not_found(request)
     if not await coalition_service.is_member(session, campaign.coalition_id, org.id):
@@ -391,35 +393,22 @@ async def variant_page(request: web.Request) -> web.StreamResponse:
 
 async def support_variant(request: web.Request) -> web.StreamResponse:
     """POST /variants/{token}/support: a toggle. The organisation relays each support and its
-    withdrawal to the coalition's home (FEDERATION.md); when the home is this node, the support is
-    counted here at once, credited to the organisation."""
+    withdrawal to the coalition's home; when the home is this node, the outbox counts it here,
+    credited to the organisation (federation/outbound/campaigns.py)."""
     await read_form_keeping(request)
     rt = runtime(request)
     back = rt.uris.variant(request.match_info["token"]) if _token_ok(request.match_info["token"]) else "/"
     user = await require_user(request, back)
     async with transaction(rt.sessions) as session:
-        variant, campaign = await _variant(session, request, user)
-        me = await person(session, user)
-        given = await reactions.toggle(session, rt.uris, campaign_service.VARIANT_SUPPORT, variant, me)
-        if campaign.local:
-            await _count_at_home(session, rt, campaign, variant, me, given)
+        variant, _campaign = await _variant(session, request, user)
+        try:
+            await reactions.toggle(session, rt.uris, campaign_service.VARIANT_SUPPORT, variant,
+                                   await person(session, user))
+        except (Conflict, NotFound):
+            raise web.HTTPConflict(text=translate(request, _("This campaign cannot be supported now."))) \
+                from None
     rt.outbox_ready.set()
     raise web.HTTPSeeOther(f"{variant.ap_id}#support")
-
-
-async def _count_at_home(session: AsyncSession, rt, campaign: Campaign, variant: CampaignVariant,
-                         me: Actor, given: bool) -> None:
-    spec = campaign_service.CAMPAIGN_SUPPORT
-    if given:
-        try:
-            await campaign_service.support(session, rt.uris, campaign, me, variant=variant)
-        except (Conflict, NotFound):
-            pass  # a withdrawn campaign: the variant's own count stays
-        return
-    row = await session.scalar(select(CampaignSupport).where(
-        CampaignSupport.campaign_id == campaign.id, CampaignSupport.actor_id == me.id))
-    if row is not None and row.variant_id == variant.id:
-        await reactions.withdraw(session, spec, me, target=campaign)
 
 
 # -- the dashboard and the report (the coalition's admins; everyone when it is public) -------------
