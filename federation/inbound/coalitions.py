@@ -11,12 +11,14 @@ the side of the membership that may send it, and touches only the signer's own m
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from activities import coalitions as as2
 from federation.inbound.context import Inbound
 from federation.inbound.registry import handles
 from node import visibility
 from node.errors import Conflict
-from node.models import Actor, Coalition, CoalitionStates
+from node.models import Activity, Actor, Coalition, CoalitionStates
 from node.services import coalitions, outbox
 from node.services.actors import local_actor
 
@@ -133,11 +135,23 @@ async def _join_answered(ctx: Inbound, answer: as2.Answer) -> str:
     return "join refused"
 
 
+async def _sent_leave(ctx: Inbound, org: Actor, leave_id: str) -> bool:
+    """Whether ``org`` sent this coalition (the signer) a Leave — the one named, when named."""
+    query = select(Activity.id).where(Activity.actor_id == org.id, Activity.type == "Leave",
+                                      Activity.object_ap_id == ctx.actor.ap_id)
+    if leave_id:
+        query = query.where(Activity.ap_id == leave_id)
+    return await ctx.session.scalar(query.limit(1)) is not None
+
+
 async def _leave_refused(ctx: Inbound, answer: as2.Answer) -> str:
-    """The coalition kept our organisation (its last admin): so do we."""
+    """The coalition kept our organisation (its last admin): so do we — only for a Leave we sent
+    it (nobody else makes our organisation a member of anything)."""
     org = await _our_organisation(ctx, answer.inner.actor)
     if org is None:
         return "ignored: the Leave refused is not one of our organisations'"
+    if not await _sent_leave(ctx, org, answer.inner.id):
+        return "ignored: the organisation sent no such Leave to this coalition"
     await coalitions.mark_kept(ctx.session, ctx.actor, org)
     return "leave refused by the coalition: still a member (its last admin)"
 

@@ -297,6 +297,8 @@ async def test_coalition__invite_and_remove_from_an_actor_that_is_not_the_coalit
         (alice, {"type": "Invite", "actor": alice.ap_id, "object": alice.ap_id, "target": nice}),
         (other, {"type": "Invite", "actor": other.ap_id, "object": blue, "target": nice}),
         (other, {"type": "Remove", "actor": other.ap_id, "object": nice, "target": f"{blue}/members"}),
+        (other, {"type": "Reject", "actor": other.ap_id,  # nice never left "other": it stays out
+                 "object": {"type": "Leave", "actor": nice, "object": other.ap_id}}),
     ]
     for n, (who, doc) in enumerate(sent):
         doc = {"@context": AS, "id": f"{who.ap_id}/a/{n}", **doc}
@@ -310,6 +312,8 @@ async def test_coalition__invite_and_remove_from_an_actor_that_is_not_the_coalit
         ("processed", "invitation waiting for the organisation's admins"),  # blue's own
         ("processed", "ignored: only a coalition invites to itself"),
         ("failed", "refused: an Invite's object must be the coalition that sends it")]
+    assert await _outcomes(member, "Reject") == [
+        ("processed", "ignored: the organisation sent no such Leave to this coalition")]
     assert await _rows(member) == [("blue", "nice", "member", "accepted")]
 
 
