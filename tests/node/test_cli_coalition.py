@@ -570,3 +570,86 @@ def test_cli_coalition__hostile_addresses_are_refused_without_a_traceback(node_d
         code, out, err = civic(capsys, node_dir, "coalition", *args)
         assert code == 1 and err.startswith("civic: error: ") and "Traceback" not in err, (args, err)
     assert states(database_url)["surfrider"] == ("admin", "accepted")
+
+
+# -- a running node sends what the commands queue ------------------------------------------------------
+
+async def _until(predicate, what: str, proc: subprocess.Popen, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+    """Wait for ``predicate()`` (what a peer received), at most ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        assert proc.poll() is None, "civic serve exited"
+        if predicate():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def _serving(url: str, proc: subprocess.Popen) -> None:
+    import aiohttp
+
+    async def answers() -> bool:
+        try:
+            async with aiohttp.ClientSession() as session, session.get(url) as response:
+                return response.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    for _ in range(300):
+        assert proc.poll() is None, "civic serve exited"
+        if await answers():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{url} never answered")
+
+
+async def test_cli_coalition__a_running_node_sends_what_the_commands_queue(tmp_path, database_url, capsys, peer):
+    """`civic serve` runs; `civic coalition invite` (a remote organisation) and `campaign create`
+    only write to the database, and the serving node delivers the Invite and, once the
+    organisation is a member, the campaign's Create{Page} to its inbox (told at commit on
+    PostgreSQL, by its fan-out's polling on SQLite)."""
+    from tests.remote import free_port
+
+    port = free_port()
+    directory = tmp_path / "served"
+    for args in (["init", "--base-url", f"http://127.0.0.1:{port}", "--development",
+                  "--database-url", database_url],
+                 ["org", "create", "surfrider", "--name", "Surfrider"],
+                 ["coalition", "create", "blue", "--name", "Blue", "--org", "surfrider", "--languages", "fr,de"]):
+        assert (await civic_in_thread(capsys, directory, *args))[0] == 0
+    log = (tmp_path / "serve.log").open("w")
+    serve = subprocess.Popen([CIVIC, "serve", "--port", str(port), "--data-dir", str(directory)],  # noqa: ASYNC220
+                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        await _serving(f"http://127.0.0.1:{port}/.well-known/nodeinfo", serve)
+        ngo = peer.actors["ngo"]
+        code, _, err = await civic_in_thread(capsys, directory, "coalition", "invite", "blue", ngo.ap_id)
+        assert code == 0, err
+        await _until(lambda: any(d.get("type") == "Invite" for d in peer.received), "the Invite", serve)
+        invite = next(d for d in peer.received if d.get("type") == "Invite")
+        assert invite["actor"] == f"http://127.0.0.1:{port}/actors/blue"
+
+        async def accepted(s):  # as the organisation's Accept{Invite} would
+            group = (await coalitions.require(s, "blue")).actor
+            org = await s.scalar(select(Actor).where(Actor.ap_id == ngo.ap_id))
+            assert await coalitions.receive_invite_answer(s, group, org, True)
+        await _db(database_url, accepted)
+        code, out, err = await civic_in_thread(capsys, directory, "coalition", "campaign", "create", "blue",
+                                               "--name", "fr=Océans", "--name", "de=Ozeane", "--text", "fr=Agissons")
+        assert code == 0, err
+        campaign_id = out.strip()
+
+        def created() -> bool:
+            return any(d.get("type") == "Create" and isinstance(d.get("object"), dict)
+                       and d["object"].get("id") == campaign_id for d in peer.received)
+        await _until(created, "the campaign's Create", serve)
+    finally:
+        if serve.poll() is None:
+            serve.terminate()
+        try:
+            serve.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+            serve.wait()
+        log.close()
