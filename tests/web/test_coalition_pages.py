@@ -652,3 +652,16 @@ async def test_fuzz__member_and_founding_forms_answer_4xx_or_a_redirect_never_a_
         assert answer.status in (303, 400, 403, 404, 409, 413), (url, fields, answer.status, answer.text[:300])
         assert "Traceback" not in answer.text
     assert (await member_rows(node))["lyon"] == ("admin", "accepted")
+
+
+async def test_organisation_page__lists_the_coalitions_it_is_in_as_their_visibility_lists_them(
+        node, orgs, blue, make_browser):
+    maire = blue
+    assert (await found(maire, "secret", name="Coalition secrète", level="members")).status == 303
+    page = await make_browser("en").get("/actors/lyon")
+    assert 'id="coalitions"' in page.text and "Coalition bleue" in page.text
+    assert "Coalition secrète" not in page.text
+    assert "Coalition secrète" in (await maire.get("/actors/lyon")).text  # its admin is a member
+    assert "Coalition bleue" in (await make_browser("en").get("/actors/ngo")).text
+    # The admin side links to the organisation's coalitions.
+    assert "/orgs/lyon/coalitions" in (await maire.get("/orgs/lyon/admin/profile")).text

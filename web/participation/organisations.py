@@ -19,6 +19,7 @@ from node.services import dashboard as dashboard_service
 from node.services import discussions as discussion_service
 from node.services import follows, notes
 from node.services import proposals as proposal_service
+from web.cache import shows
 from web.i18n import _, translate
 from web.participation import charts, visits
 from web.participation.common import (
@@ -142,6 +143,24 @@ def dashboard_view(request: web.Request, board: dashboard_service.Dashboard) -> 
     }
 
 
+async def coalitions_listed(session: AsyncSession, request: web.Request, user, org: Actor) -> list[Actor]:
+    """The coalitions the organisation is a member of, as its page lists them: one hosted here
+    only when its visibility lists it to the visitor (SECURITY.md rule 24); one elsewhere as the
+    organisation's own membership (a ``members`` coalition never leaves its node)."""
+    listed = []
+    reader = visibility.Reader.of_user(user)
+    for row in await coalition_service.memberships_of(session, org, states=("accepted",)):
+        actor = await session.get(Actor, row.coalition_id)
+        coalition = await coalition_service.of_actor(session, actor)
+        if coalition is not None:
+            who = await visibility.standing(session, reader, actor.id)
+            if not visibility.lists(coalition.visibility, who):
+                continue
+            shows(request, coalition.visibility)  # web/cache.py
+        listed.append(actor)
+    return listed
+
+
 async def organisation_page(request: web.Request, org_username: str) -> web.StreamResponse:
     """The HTML face of an Organization actor (the AS2 document is served by web.pages)."""
     user = await current_user(request)
@@ -178,6 +197,7 @@ async def organisation_page(request: web.Request, org_username: str) -> web.Stre
             "can_answer_follows": await has_role(session, user, org, ADMINS),
             "pending_discussions": await discussion_service.pending_moderation(session, org)
             if await has_role(session, user, org, MODERATORS) else [],
+            "coalitions": await coalitions_listed(session, request, user, org),
         }
     visits.count(request, org.id)
     response = await page(request, "participation/organisation.html", context)
