@@ -33,7 +33,8 @@ from node.services.i18n import LANGUAGES, pick
 from node.uris import Uris
 
 S = CoalitionStates
-NAME_SYNTAX = "{option} takes LANGUAGE=TEXT, e.g. {option} fr=Océans propres ({languages})"
+SYNTAX = "{option} takes LANGUAGE={what}, e.g. {option} fr={example} (LANGUAGE: {languages})"
+EXAMPLES = {"TEXT": "Océans propres", "PATH": "affiche.png"}
 
 
 async def _run(settings: Settings, work):
@@ -146,7 +147,7 @@ def _languages(text: str | None) -> list[str]:
     return languages
 
 
-def text_maps(values: list[str] | None, option: str) -> dict[str, str]:
+def text_maps(values: list[str] | None, option: str, what: str = "TEXT") -> dict[str, str]:
     """``["fr=Océans", "de=Ozeane"]`` → ``{"fr": "Océans", "de": "Ozeane"}``; a value without a
     known ``LANGUAGE=`` or a language given twice is refused."""
     out: dict[str, str] = {}
@@ -154,7 +155,8 @@ def text_maps(values: list[str] | None, option: str) -> dict[str, str]:
         language, sep, text = value.partition("=")
         language = language.strip()
         if not sep or language not in LANGUAGES:
-            raise InvalidInput(NAME_SYNTAX.format(option=option, languages=", ".join(LANGUAGES)))
+            raise InvalidInput(SYNTAX.format(option=option, what=what, example=EXAMPLES[what],
+                                             languages=", ".join(LANGUAGES)))
         if language in out:
             raise InvalidInput(f"{option} gives {language} twice")
         out[language] = text.strip()
@@ -444,7 +446,7 @@ async def cmd_campaign_create(args) -> None:
     for value in args.message or ():
         [(language, text)] = text_maps([value], "--message").items()
         messages.append((language, text))
-    visual_languages = [next(iter(text_maps([value], "--visual"))) for value in args.visual or ()]
+    visual_languages = [next(iter(text_maps([value], "--visual", "PATH"))) for value in args.visual or ()]
     images = await _images([value.partition("=")[2].strip() for value in args.visual or ()])
 
     async def work(session, uris, stored):

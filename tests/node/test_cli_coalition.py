@@ -245,6 +245,8 @@ def test_cli_coalition__invite_from_a_previous_coalition(node_dir, database_url,
     (("campaign", "create", "blue", "--name", "fr=Océans", "--message", "hello"), "--message takes LANGUAGE=TEXT"),
     (("campaign", "create", "blue", "--name", "fr=Océans", "--visual", "fr=/nonexistent/v.png"),
      "cannot read /nonexistent/v.png"),
+    (("campaign", "create", "blue", "--name", "fr=Océans", "--visual", "affiche.png"),
+     "--visual takes LANGUAGE=PATH"),
     (("campaign", "create", "nowhere", "--name", "fr=Océans"), "no coalition with the handle 'nowhere'"),
     (("campaign", "list", "lyon"), "@lyon is not a coalition"),
     (("campaign", "adapt", "lyon", "https://elsewhere.example/campaigns/x", "--language", "fr", "--name",
@@ -395,7 +397,7 @@ class Peer(RemoteHost):
 @pytest.fixture
 async def peer():
     host = await Peer(host="127.0.0.1").start()
-    host.add_actor("ngo", "Organization")
+    host.add_actor("ngo", "Organization").document["name"] = "Les Amis\x1b[2J\x1b[31m du\nlittoral"
     host.add_actor("city", "Organization")
     host.add_actor("green", "Group")
     host.add_actor("alice", "Person")
@@ -425,6 +427,9 @@ async def test_cli_coalition__remote_organisations_are_fetched_invited_and_remov
     assert entries[address]["id"] == ngo.ap_id and entries[address]["state"] == "invited"
     assert entries[address]["node"] == f"127.0.0.1:{peer.port}" and entries[address]["local"] is False
     assert entries[f"@city@127.0.0.1:{peer.port}"]["role"] == "admin"
+    code, out, _ = await civic_in_thread(capsys, node_dir, "coalition", "members", "blue")
+    [line] = [line for line in out.splitlines() if line.startswith(address)]
+    assert line.split("\t")[1:4] == ["Les Amis [2J [31m du littoral", "member", "invited"]  # no escapes
 
     async def invited(s):
         rows = await s.scalars(select(OutboxEvent).where(OutboxEvent.kind == coalitions.MEMBER_INVITED))
@@ -559,14 +564,17 @@ def test_cli_coalition__text_maps_take_language_pairs_or_refuse_them(values):
         assert out[language.strip()] == text.strip()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(address=st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
-       .filter(lambda a: "\x00" not in a and not a.startswith("-")))  # "-x" is an option to argparse
+       .filter(lambda a: "\x00" not in a and not a.startswith("-")  # "-x" is an option to argparse
+               and "blue" not in a.lower()))  # the one coalition: listing it is no refusal
 def test_cli_coalition__hostile_addresses_are_refused_without_a_traceback(node_dir, database_url, capsys, address):
-    """Any address given to accept/remove/role/answer (which never fetch): exit 0 or a one-line
-    refusal; the member list keeps its founder as admin."""
+    """Any address or handle given to the commands that never fetch: a one-line refusal, exit 1;
+    the member list keeps its founder as admin."""
     for args in (("accept", "blue", address), ("remove", "blue", address),
-                 ("role", "blue", address, "member"), ("answer", "lyon", address, "decline")):
+                 ("role", "blue", address, "member"), ("answer", "lyon", address, "decline"),
+                 ("leave", "lyon", address), ("members", address), ("campaign", "list", address),
+                 ("invite", address, "--from", "blue")):
         code, out, err = civic(capsys, node_dir, "coalition", *args)
         assert code == 1 and err.startswith("civic: error: ") and "Traceback" not in err, (args, err)
     assert states(database_url)["surfrider"] == ("admin", "accepted")
