@@ -222,6 +222,33 @@ async def test_coalition__an_invite_accepted_both_nodes_agree(node_factory):
     assert _members(doc) == [("surfrider", "admin"), ("nice", "member")]
 
 
+async def test_coalition__a_returning_member_is_invited_from_a_previous_coalition(node_factory):
+    """On Vote after Vote Anyway: blue's members are invited to a new coalition on the same home;
+    the member node hears the Invite and accepting it makes it a member of both."""
+    home, member = await _scene(node_factory, "127.0.0.73", "127.0.0.74")
+    await _invite(home, member)
+    await _answer(member, home, True)
+    async with transaction(home.rt.sessions) as s:
+        surfrider = await actors.require_local_actor(s, "surfrider")
+        onvote = await coalitions.create(s, home.uris, "onvote", "On Vote", founder=surfrider)
+        blue = await actors.require_local_actor(s, "blue")
+        invited = await coalitions.invite_from(s, home.uris, onvote.actor, blue)
+        nice = await s.scalar(select(Actor).where(Actor.ap_id == f"{member.base}/actors/nice"))
+        assert [row.member_id for row in invited] == [nice.id]
+    await _step_all(home, member)
+    assert ("onvote", "nice", "member", "invited") in await _rows(member)
+
+    async with transaction(member.rt.sessions) as s:
+        nice = await actors.require_local_actor(s, "nice")
+        onvote = await s.scalar(select(Actor).where(Actor.ap_id == f"{home.base}/actors/onvote"))
+        await coalitions.answer_invite(s, member.uris, nice, onvote, True)
+    await _step_all(member, home)
+    assert sorted(await _rows(member)) == [("blue", "nice", "member", "accepted"),
+                                           ("onvote", "nice", "member", "accepted")]
+    _status, doc = await _get(f"{home.base}/actors/onvote/members")
+    assert _members(doc) == [("surfrider", "admin"), ("nice", "member")]
+
+
 # -- Leave and Remove ---------------------------------------------------------------------------
 
 async def test_coalition__the_last_admin_leaving_is_refused_and_keeps_its_membership(node_factory):
