@@ -56,6 +56,18 @@ def _host(ap_id: str) -> str:
     return urlsplit(ap_id).netloc.lower()
 
 
+def checked_visual(url: str | None) -> str | None:
+    """A visual's address: a path on this node (``/media/…``) or an http(s) URL — never a
+    ``javascript:`` or ``data:`` one that a page would put in ``src`` or ``href``."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    local = url.startswith("/") and not url.startswith("//") and not parts.scheme
+    if len(url) > 2048 or not (local or (parts.scheme in ("http", "https") and parts.netloc)):
+        raise InvalidInput("a visual is an image stored here or an http(s) address")
+    return url
+
+
 # -- the campaign --------------------------------------------------------------------------------
 
 def _kit(items, languages: list[str]) -> list[dict]:
@@ -80,9 +92,9 @@ def _kit(items, languages: list[str]) -> list[dict]:
             entry["content"] = content
         else:
             url, media_type = str(item.get("url") or ""), str(item.get("media_type") or "")
-            if not url or len(url) > 2048 or not media_type.startswith("image/"):
+            if not url or not media_type.startswith("image/"):
                 raise InvalidInput("a visual needs an image")
-            entry.update(url=url, media_type=media_type)
+            entry.update(url=checked_visual(url), media_type=media_type)
         kit.append(entry)
     return kit
 
@@ -173,6 +185,7 @@ async def adapt(session: AsyncSession, uris: Uris, org: Actor, campaign: Campaig
         raise InvalidInput(f"the variant needs a text of at most {MAX_TEXT} characters")
     if visual_url and not (visual_media_type or "").startswith("image/"):
         raise InvalidInput("the visual must be an image")
+    visual_url = checked_visual(visual_url)
     taken = await session.scalar(select(CampaignVariant.id).where(
         CampaignVariant.campaign_id == campaign.id, CampaignVariant.organization_id == org.id,
         CampaignVariant.language == language, CampaignVariant.deleted_at.is_(None)))
@@ -284,8 +297,22 @@ CAMPAIGN_SUPPORT = reactions.Reaction(
     state=_campaign_open, tally=_tally)
 
 
-def first_language(campaign: Campaign) -> str:
-    return next(iter(campaign.name or {}), "")
+def first_language(campaign: Campaign, languages: list[str] | tuple[str, ...] | None = None) -> str:
+    """The campaign's first language: the first of ``languages`` (its coalition's, in their
+    order) it is named in, else of the node's. Never the first key of its ``name``: PostgreSQL
+    keeps JSON keys in an order of its own (``de`` before ``fr``), SQLite as they were written."""
+    named = campaign.name or {}
+    for language in (*(languages or ()), *LANGUAGES):
+        if language in named:
+            return language
+    return min(named, default="")
+
+
+async def coalition_languages(session: AsyncSession, campaign: Campaign) -> list[str]:
+    """The languages of the campaign's coalition, in its order ([] for a remote one)."""
+    languages = await session.scalar(select(Coalition.languages).where(
+        Coalition.actor_id == campaign.coalition_id))
+    return list(languages or [])
 
 
 async def support(session: AsyncSession, uris: Uris, campaign: Campaign, supporter: Actor, *,
@@ -294,12 +321,17 @@ async def support(session: AsyncSession, uris: Uris, campaign: Campaign, support
     """Count ``supporter``'s support of a campaign of ours, once; False when it was counted
     already. Through ``variant``: credited to its organisation while it is a member, in its
     language; else to no member, in ``language`` (the page's) or the campaign's first."""
+    if variant is not None and variant.campaign_id != campaign.id:
+        raise InvalidInput("this variant is of another campaign")
     member_id = None
     if variant is not None and await coalitions.is_member(session, campaign.coalition_id,
                                                           variant.organization_id):
         member_id = variant.organization_id
+    if not language:
+        language = variant.language if variant else \
+            first_language(campaign, await coalition_languages(session, campaign))
     values = {"variant_id": variant.id if variant else None, "member_id": member_id,
-              "language": (language or (variant.language if variant else first_language(campaign)))[:16],
+              "language": language[:16],
               "relayed_by_id": relayed_by.id if relayed_by else None, "created_at": utcnow()}
     return await reactions.add(session, uris, CAMPAIGN_SUPPORT, campaign, supporter, like_ap_id, values)
 
