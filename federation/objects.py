@@ -21,7 +21,7 @@ from federation.verification import verify_signed
 from node import visibility
 from node.models import Activity, Actor, HiddenContent, Note
 from node.services import actors as actor_service
-from node.services import discussions, follows
+from node.services import coalitions, discussions, follows
 from node.uris import INSTANCE_USERNAME
 
 AS_TYPES = ("application/activity+json", "application/ld+json")
@@ -122,12 +122,16 @@ async def actor_document(request: web.Request, username: str) -> web.Response:
 
 async def actor_readable(request: web.Request, session: AsyncSession, actor: Actor) -> bool:
     """A discussion's Group, its outbox and its followers exist for a reader exactly when the
-    discussion does (approved, and readable as AS2 by this reader); other actors always do."""
+    discussion does (approved, and readable as AS2 by this reader); a coalition's when it
+    federates; other actors always do."""
     if actor.type != "Group":
         return True
     discussion = await discussions.by_group(session, actor)
     if discussion is None:
-        return True
+        # A coalition's Group, outbox and followers exist wherever it federates: a ``members``
+        # coalition never leaves the node (its document must stay fetchable otherwise: its key).
+        coalition = await coalitions.of_actor(session, actor)
+        return coalition is None or visibility.federates(coalition.visibility)
     if discussion.moderation != "approved":
         return False
     return await readable(request, session, discussion.organization_id,

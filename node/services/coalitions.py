@@ -228,6 +228,7 @@ async def invite(session: AsyncSession, uris: Uris, coalition: Actor, org: Actor
         return row
     row = CoalitionMember(coalition_id=coalition.id, member_id=org.id, role=role, state=S.invited,
                           activity_ap_id=uris.activity(new_token()))
+    row.member = org  # callers list the invited organisations
     session.add(row)
     await session.flush()
     if not org.local:

@@ -392,9 +392,12 @@ async def test_coalition__followers_members_collection_answers_followers_and_mem
 async def test_coalition__a_members_coalition_never_answers_as_as2(node_factory, remote):
     home, member = await _scene(node_factory, "127.0.0.67", "127.0.0.68", visibility="members")
     fan = remote.add_actor("fan")
-    for url in (f"{home.base}/actors/blue", f"{home.base}/actors/blue/members"):
+    for url in (f"{home.base}/actors/blue", f"{home.base}/actors/blue/members",
+                f"{home.base}/actors/blue/outbox", f"{home.base}/actors/blue/followers"):
         assert (await _get(url))[0] == 404
         assert (await _get(url, (fan.key_id, fan.private_pem)))[0] == 404
+    host = home.base.split("://", 1)[1]
+    assert (await _get(f"{home.base}/.well-known/webfinger?resource=acct:blue@{host}"))[0] == 404
     ngo = remote.add_actor("ngo", "Organization")
     join = {"@context": AS, "id": f"{ngo.ap_id}/join/1", "type": "Join", "actor": ngo.ap_id,
             "object": f"{home.base}/actors/blue"}
