@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 
 import pytest
 
@@ -41,6 +42,7 @@ from tests.interop import coalition_setup as seen
 from tests.interop.node_process import CivicNode, serving
 from tests.interop.peers import FedifyPeer, HerdPeer, PeerError, wait_for
 
+PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 WAIT = 30.0  # seconds: a running node's fan-out picks up what a `civic` command wrote within 5 s
 HOME_ORG, CITY_ORG, NGO_ORG, COALITION = "surfrider", "lyon", "eauvive", "bleue"
 CAMPAIGN_NAME = {"fr": "Des plages sans plastique", "de": "Strände ohne Plastik"}
@@ -372,7 +374,7 @@ def test_supports__the_home_received_nothing_but_the_supporters_actor(home, fedi
     for member in ("city", "ngo"):
         relays = [r for r in home.inbox(supported[member]) if r["type"] == "Announce"]
         assert len(relays) == 1, relays
-        assert relays[0]["state"] == "processed", relays
+        assert (relays[0]["state"], relays[0]["error"]) == ("processed", "support recorded"), relays
     for supporter in (fedify_peer.actor_url, herd_peer.actor_id):
         kept = seen.actor_row(home, supporter)
         assert kept is not None and not kept["local"]
@@ -419,6 +421,84 @@ def test_undo__herd_undo_by_bare_id_takes_the_ngo_support_back(home, ngo, herd_p
     assert (supported["ngo"], "de") not in figures["breakdown"]
     assert herd_peer.actor_id not in figures["supporters"]
     assert report(home)["per_member"].get(supported["ngo"], 0) == 0
+
+
+# ---- deeper: once per person, a forged relay, the supporter's erasure
+
+
+def wait_processed(node: CivicNode, actor: str, activity_id: str) -> dict:
+    """The inbox row of `activity_id` from `actor` once `node` has processed it (whatever the
+    outcome: the row's state and reason say what it made of it)."""
+    return wait_for(lambda: next((r for r in node.inbox(actor) if r["id"] == activity_id
+                                  and r["state"] != "received"), None),
+                    WAIT, f"{activity_id} processed on {node.base_url}", interval=0.3)
+
+
+def test_once_per_person__a_direct_like_and_a_relayed_one_count_once(home, ngo, herd_peer, supported):
+    """herd's alice likes the campaign itself (to the coalition: counted for no member, in its
+    first language), then eauvive's variant again: eauvive counts the variant's support and
+    relays it, and the home still counts her once."""
+    before = seen.counts(home, supported["campaign"])["count"]
+    with Step("once per person: a direct Like, then a relayed one"):
+        herd_peer.like(supported["campaign"], to=supported["coalition"])
+        wait_for(lambda: seen.counts(home, supported["campaign"])["count"] == before + 1, WAIT,
+                 "herd's Like of the campaign counted at the home", interval=0.3)
+        relays_before = len([r for r in home.inbox(supported["ngo"]) if r["type"] == "Announce"])
+        herd_peer.like(supported["ngo_variant"], to=supported["ngo"])
+        wait_for(lambda: seen.variant(ngo, supported["ngo_variant"])["supports"] == 1, WAIT,
+                 "eauvive's variant supported again", interval=0.3)
+        relay = wait_for(lambda: (rows := [r for r in home.inbox(supported["ngo"])
+                                           if r["type"] == "Announce"][relays_before:]) and rows[0],
+                         WAIT, "eauvive's relay of the second Like at the home", interval=0.3)
+        relay = wait_processed(home, supported["ngo"], relay["id"])
+    figures = seen.counts(home, supported["campaign"])
+    assert "already supported" in (relay["error"] or ""), relay
+    assert figures["count"] == figures["total"] == before + 1, (figures, relay)
+    assert figures["supporters"][herd_peer.actor_id] == (None, "fr", None)
+    assert figures["breakdown"].get((None, "fr")) == 1
+
+
+def test_forged_relay__from_someone_not_the_variants_organisation_counts_nothing(
+        home, fedify_peer, supported):
+    """Fedify's alice sends the home an Announce{Like} of lyon's variant as if she relayed a
+    support: she is not the variant's organisation, so the home counts nothing and says why."""
+    before = seen.counts(home, supported["campaign"])
+    actor = fedify_peer.actor_url
+    announce_id = f"{actor}#forged-relay-{uuid.uuid4()}"
+    forged = {"@context": "https://www.w3.org/ns/activitystreams", "id": announce_id,
+              "type": "Announce", "actor": actor, "to": [supported["coalition"]],
+              "object": {"id": f"{actor}#forged-like-{uuid.uuid4()}", "type": "Like",
+                         "actor": f"http://{fedify_peer.host}:{fedify_peer.port}/users/nobody",
+                         "object": supported["city_variant"]}}
+    fedify_peer.send(forged, to=[supported["coalition"]])
+    row = wait_processed(home, actor, announce_id)
+    assert "only the variant's organisation relays its supports" in (row["error"] or ""), row
+    assert seen.counts(home, supported["campaign"]) == before
+
+
+def test_erasure__the_supporters_delete_takes_the_support_back_on_the_city_and_the_home(
+        home, city, fedify_peer, supported):
+    """Fedify's alice supports lyon's variant again, then erases herself (Delete{alice} to
+    lyon): lyon drops the support and relays its withdrawal, and the home counts one less."""
+    before = seen.counts(home, supported["campaign"])["count"]
+    with Step("erasure taken back on the city and the home"):
+        fedify_peer.like(supported["city_variant"], to=supported["city"])
+        wait_for(lambda: seen.counts(home, supported["campaign"])["count"] == before + 1, WAIT,
+                 "Fedify's new support counted at the home", interval=0.3)
+        assert seen.counts(home, supported["campaign"])["supporters"][fedify_peer.actor_url] == \
+            (supported["city"], "fr", supported["city"])
+        actor = fedify_peer.actor_url
+        fedify_peer.send({"@context": "https://www.w3.org/ns/activitystreams",
+                          "id": f"{actor}#delete-{uuid.uuid4()}", "type": "Delete", "actor": actor,
+                          "object": actor, "to": [PUBLIC]}, to=[supported["city"]])
+        wait_for(lambda: seen.variant(city, supported["city_variant"])["supports"] == 0, WAIT,
+                 "lyon's variant without Fedify's support", interval=0.3)
+        wait_for(lambda: seen.counts(home, supported["campaign"])["count"] == before, WAIT,
+                 "the home one support less", interval=0.3)
+    figures = seen.counts(home, supported["campaign"])
+    assert fedify_peer.actor_url not in figures["supporters"]
+    assert (supported["city"], "fr") not in figures["breakdown"]
+    assert figures["total"] == figures["count"] == before
 
 
 def test_scenario__timings(supported):
