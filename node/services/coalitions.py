@@ -31,6 +31,7 @@ S = CoalitionStates
 ADMIN, MEMBER = "admin", "member"
 LAST_ADMIN = "the last admin of a coalition cannot leave it, be removed or stop being an admin"
 NOT_AN_ORGANISATION = "only organisations can be members of a coalition"
+STAYS_HERE = "a coalition visible to its members only never leaves this node: only its organisations can join"
 # Outbox events (federation/outbound/coalitions.py turns each into its activity).
 JOIN_SENT = "coalition.join_sent"  # a local organisation asks a remote coalition: Join
 MEMBER_ACCEPTED = "coalition.member_accepted"  # the home accepts a Join: Accept{Join}
@@ -98,6 +99,13 @@ async def require(session: AsyncSession, handle: str) -> Coalition:
 async def listed(session: AsyncSession) -> list[Coalition]:
     return list(await session.scalars(select(Coalition).join(Actor, Actor.id == Coalition.actor_id)
                                       .order_by(Actor.name)))
+
+
+async def federates(session: AsyncSession, coalition: Actor) -> bool:
+    """Whether the coalition hosted here leaves the node (not ``members``): only then may
+    organisations of other nodes be in it."""
+    found = await of_actor(session, coalition)
+    return found is not None and visibility.federates(found.visibility)
 
 
 def _is_organisation(actor: Actor) -> None:
@@ -220,6 +228,8 @@ async def invite(session: AsyncSession, uris: Uris, coalition: Actor, org: Actor
     _is_organisation(org)
     if role not in COALITION_ROLES:
         raise InvalidInput(f"a member's role is one of {', '.join(COALITION_ROLES)}")
+    if not org.local and not await federates(session, coalition):
+        raise InvalidInput(STAYS_HERE)
     row = await membership(session, coalition, org)
     if row is not None:
         if row.state == S.requested:

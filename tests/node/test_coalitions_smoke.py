@@ -40,3 +40,25 @@ async def test_smoke__a_campaign_counts_each_person_once_per_member_and_language
             assert exc.reason == coalitions.LAST_ADMIN
         else:
             raise AssertionError("the last admin left")
+
+
+async def test_members_coalition__takes_no_organisation_of_another_node(sessions, uris):
+    from node.errors import InvalidInput
+    from node.models import Actor
+
+    async with transaction(sessions) as s:
+        founder = await actors.create_organization(s, uris, "asso", "Asso")
+        coalition = await coalitions.create(s, uris, "inner", "Inner circle", founder=founder,
+                                            visibility_level="members")
+        elsewhere = Actor(ap_id="https://ngo.example/actors/ngo", type="Organization", local=False,
+                          username="ngo", domain="ngo.example", inbox="https://ngo.example/inbox")
+        s.add(elsewhere)
+        await s.flush()
+        try:
+            await coalitions.invite(s, uris, coalition.actor, elsewhere)
+        except InvalidInput as exc:
+            assert exc.reason == coalitions.STAYS_HERE
+        else:
+            raise AssertionError("a members coalition invited an organisation of another node")
+        here = await actors.create_organization(s, uris, "club", "Club")
+        assert (await coalitions.invite(s, uris, coalition.actor, here)).state == "invited"
