@@ -153,6 +153,14 @@ class Lookup:
         """(campaign, organisation) of a variant (they never change)."""
         return self._value("campaign_variants", "campaign_id, organization_id", variant_id)
 
+    def coalitions_of(self, organisation_id) -> list[int]:
+        """The coalitions hosted here that the organisation is an accepted member of (its
+        people's roles there come from it: node/visibility.py ``roles``); read each time."""
+        rows = self.session.execute(text(
+            "SELECT m.coalition_id FROM coalition_members m JOIN coalitions c ON c.actor_id = m.coalition_id"
+            " WHERE m.member_id = :key AND m.state = 'accepted'"), {"key": organisation_id})
+        return [row[0] for row in rows]
+
     def is_local(self, actor_id) -> bool:
         found = self._value("actors", "local", actor_id)
         return bool(found and found[0])
@@ -248,6 +256,14 @@ def _coalition_member(values: dict, lookup: Lookup, event: str) -> set[str]:
     return {*in_organisation(values["coalition_id"]), *in_organisation(values["member_id"])}
 
 
+def _membership(organisation, lookup: Lookup) -> set[str]:
+    """A person's role in an organisation: every page of it, and the audiences of each coalition
+    it is a member of (its staff are that coalition's members, its admins maybe its admins)."""
+    if organisation is None:
+        return {EVERYTHING}
+    return {*in_organisation(organisation), *(profile(c) for c in lookup.coalitions_of(organisation))}
+
+
 def _everything(values: dict, lookup: Lookup, event: str) -> set[str]:
     return {EVERYTHING}
 
@@ -291,7 +307,7 @@ RULES: dict[str, Rule] = {
     "organization_profiles": _of("actor_id", lambda o, lookup: {SITE, *in_organisation(o)}),
     "spaces": _of("organization_id", lambda o, lookup: in_organisation(o)),
     "phases": _of("space_id", lambda s, lookup: in_organisation(lookup.organisation_of_space(s))),
-    "memberships": _of("organization_id", lambda o, lookup: in_organisation(o)),
+    "memberships": _of("organization_id", _membership),
     "member_verifications": _of("organization_id", lambda o, lookup: in_organisation(o)),
     "moderation_settings": _of("organization_id", lambda o, lookup: in_organisation(o)),
     "follows": Rule(("follower_id", "followed_id"), _follow),

@@ -29,9 +29,10 @@ from node.models import (
     utcnow,
 )
 
-# community, contributions and proposals define the reaction kinds (reactions.KINDS).
+# campaigns, community, contributions and proposals define the reaction kinds (reactions.KINDS).
 from node.services import (
     accounts,
+    campaigns,  # noqa: F401
     community,  # noqa: F401
     contributions,  # noqa: F401
     follows,
