@@ -192,6 +192,12 @@ def test_coalition_report__campaign_in_french_and_german_a_members_variant_suppo
     expect(languages.locator("tr", has_text="Deutsch").locator("td")).to_have_text("2")
     expect(languages.locator("tr", has_text="Français").locator("td")).to_have_text("1")
     check_axe(admin)
+    visit(admin, "/coalitions/eurobleue/dashboard")
+    expect(admin.locator("#total-supports")).to_have_text("3")
+    expect(admin.locator("#total-posts")).to_have_text("2")
+    expect(admin.locator("svg.chart[role=img]")).to_have_count(2)
+    check_axe(admin)
+    visit(admin, REPORT)
 
     # Printed: the site's chrome goes, the figures stay; Chromium's PDF holds them.
     admin.emulate_media(media="print")

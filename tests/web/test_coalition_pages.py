@@ -347,6 +347,8 @@ async def test_campaign__admin_publishes_texts_and_kit_per_language_shown_by_the
 
 async def test_campaign__support_button_counts_once_in_the_page_language_and_takes_back(
         node, orgs, blue, campaign, make_browser):
+    anonymous = make_browser("en")
+    assert '<span class="support-count">0</span>' in (await anonymous.get(campaign)).text  # now cached
     camille = await signed_in(make_browser, "camille", "de")
     page = await camille.get(campaign)
     assert "Support the campaign" in page.text or "Kampagne unterstützen" in page.text
@@ -368,9 +370,10 @@ async def test_campaign__support_button_counts_once_in_the_page_language_and_tak
     # Clicked again: taken back.
     await camille.post(campaign + "/support", {}, form_page=campaign)
     assert (await the_campaign(node)).support_count == 1
-    # Anonymous visitors are sent to log in; nothing counted.
-    anonymous = make_browser("en")
-    assert "Log in to support the campaign" in (await anonymous.get(campaign)).text
+    # Anonymous visitors see the new count (the support changed the campaign's scope) and are
+    # asked to log in to support.
+    page = await anonymous.get(campaign)
+    assert '<span class="support-count">1</span>' in page.text and "Log in to support the campaign" in page.text
 
 
 async def test_campaign__form_refusals_come_back_with_their_reasons(node, orgs, blue, make_browser):

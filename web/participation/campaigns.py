@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import OrderedDict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from aiohttp import web
 from sqlalchemy import select
@@ -504,7 +504,8 @@ async def report_page(request: web.Request) -> web.StreamResponse:
     """GET /coalitions/{handle}/report: the printable report (a print stylesheet; CSV and JSON
     beside it), the document handed to decision makers."""
     coalition, actor, data = await _report_data(request)
-    context = {"org": actor, "coalition": coalition, "data": data, **_figures(request, data)}
+    context = {"org": actor, "coalition": coalition, "data": data, **_figures(request, data),
+               "generated": datetime.fromisoformat(data["generated"])}
     return _private(await page(request, "participation/coalition_report.html", context), coalition)
 
 
