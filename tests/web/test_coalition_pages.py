@@ -668,3 +668,56 @@ async def test_organisation_page__lists_the_coalitions_it_is_in_as_their_visibil
     assert "Coalition bleue" in (await make_browser("en").get("/actors/ngo")).text
     # The admin side links to the organisation's coalitions.
     assert "/orgs/lyon/coalitions" in (await maire.get("/orgs/lyon/admin/profile")).text
+
+
+# -- organisations and coalitions elsewhere --------------------------------------------------------
+
+async def test_remote__invite_an_organisation_by_its_address_and_join_a_coalition_elsewhere(
+        node, orgs, blue, remote, make_browser):
+    maire = blue
+    elsewhere = remote.add_actor("greenpeace", "Organization")
+    person = remote.add_actor("alice")
+    answer = await maire.post("/coalitions/blue/members", {"action": "invite", "address": elsewhere.ap_id})
+    assert answer.status == 303, answer.text[:300]
+    assert (await member_rows(node))["greenpeace"] == ("member", "invited")
+    page = await maire.get("/coalitions/blue/members")
+    assert f"({remote.host}:{remote.port})" in page.text  # its node
+    answer = await maire.post("/coalitions/blue/members", {"action": "invite", "address": person.ap_id})
+    assert answer.status == 400 and "Only organisations can be members of a coalition." in answer.text
+    answer = await maire.post("/coalitions/blue/members",
+                              {"action": "invite", "address": f"{remote.base}/users/nobody"})
+    assert answer.status == 400 and "No organisation was found at this address." in answer.text
+    await node.step()
+    invites = [doc for doc in remote.received if doc.get("type") == "Invite"]
+    assert invites and invites[0]["target"] == elsewhere.ap_id
+    # The NGO asks to join a coalition hosted elsewhere: its membership waits, a Join goes out.
+    home = remote.add_actor("oceans", "Group")
+    ngo = await signed_in(make_browser, "ngo_admin")
+    answer = await ngo.post("/orgs/ngo/coalitions", {"action": "join", "address": home.ap_id},
+                            form_page="/orgs/ngo/coalitions")
+    assert answer.status == 303 and answer.location.endswith("?done=asked")
+    mine = await ngo.get("/orgs/ngo/coalitions")
+    assert "Oceans" in mine.text and "Asked to join" in mine.text and "Withdraw the request" in mine.text
+    await node.step()
+    joins = [doc for doc in remote.received if doc.get("type") == "Join"]
+    assert joins and joins[0]["object"] == home.ap_id and joins[0]["actor"] == orgs[1].ap_id
+    # A person is no coalition.
+    answer = await ngo.post("/orgs/ngo/coalitions", {"action": "join", "address": person.ap_id},
+                            form_page="/orgs/ngo/coalitions")
+    assert answer.status == 400 and "No coalition was found at this address." in answer.text
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@given(fields=st.dictionaries(st.sampled_from(["name_fr", "name_de", "summary_de", "content_fr", "message_de",
+                                               "alt_fr", "language", "title", "text", "name_en"]),
+                              TEXT, max_size=6),
+       image=st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"\x00" * 64]))
+async def test_fuzz__campaign_and_variant_forms_answer_4xx_or_a_redirect_never_a_500(
+        node, orgs, blue, campaign, make_browser, fields, image):
+    ngo = await signed_in(make_browser, "ngo_admin")
+    status, body, _ = await multipart(blue, node, NEW_CAMPAIGN, fields, {"visual_fr": image} if image else {},
+                                      form_page=NEW_CAMPAIGN)
+    assert status in (303, 400, 413), (fields, status, body[:300])
+    status, body, _ = await adapt(ngo, node, campaign, fields, {"visual": image} if image else None)
+    assert status in (303, 400, 409, 413), (fields, status, body[:300])
+    assert "Traceback" not in body
