@@ -721,3 +721,24 @@ async def test_fuzz__campaign_and_variant_forms_answer_4xx_or_a_redirect_never_a
     status, body, _ = await adapt(ngo, node, campaign, fields, {"visual": image} if image else None)
     assert status in (303, 400, 409, 413), (fields, status, body[:300])
     assert "Traceback" not in body
+
+
+async def test_joint_discussions__the_coalitions_admins_open_one_on_the_organisation_screens(
+        node, orgs, blue, make_browser):
+    maire = blue
+    assert (await maire.get("/orgs/blue/admin")).status == 200
+    assert (await maire.get("/orgs/blue/admin/discussions")).status == 200
+    answer = await maire.post("/orgs/blue/admin/discussions",
+                              {"slug": "plastique", "visibility": "public", "title_fr": "Moins de plastique",
+                               "summary_fr": "Discutons-en ensemble.", "body_fr": "Quelles mesures ?"},
+                              form_page="/orgs/blue/admin/discussions")
+    assert answer.status == 303, answer.text[:500]
+    page = await make_browser("en").get("/actors/blue")
+    assert "Moins de plastique" in page.text
+    discussion = await make_browser("en").get("/orgs/blue/discussions/plastique")
+    assert discussion.status == 200 and "Moins de plastique" in discussion.text
+    # The NGO's admin is a coalition member's staff: a member, not an admin of the coalition.
+    ngo = await signed_in(make_browser, "ngo_admin")
+    assert (await ngo.get("/orgs/blue/admin/discussions")).status in (403, 404)
+    assert "/orgs/blue/admin" in (await maire.get("/actors/blue")).text
+    assert "/coalitions/blue/members" in (await maire.get("/orgs/blue/admin")).text
