@@ -61,9 +61,13 @@ class CivicNode:
 
     name = "civic"
 
-    def __init__(self, workdir: Path, host: str = "127.0.0.5", port: int = 8005):
+    def __init__(self, workdir: Path, host: str = "127.0.0.5", port: int = 8005,
+                 database_url: str | None = None):
         self.workdir, self.host, self.wanted_port = workdir, host, port
         self.data_dir = workdir / "data"
+        # None: SQLite in the data directory, as `civic init` sets a node up by default; else an
+        # empty database (e.g. PostgreSQL, postgresql+asyncpg://…) that `civic init` migrates.
+        self.database_url = database_url
         self.port = 0
         self.base_url = ""
         self.process: PeerProcess | None = None
@@ -79,7 +83,8 @@ class CivicNode:
         with port_lock():
             self.port = free_port(self.host, self.wanted_port)
             self.base_url = f"http://{self.host}:{self.port}"
-            self.civic("init", "--base-url", self.base_url, "--development")
+            database = ["--database-url", self.database_url] if self.database_url else []
+            self.civic("init", "--base-url", self.base_url, "--development", *database)
             for handle, display_name in organisations.items():
                 self.civic("org", "create", handle, "--name", display_name)
             argv = [self.civic_bin, "-v", "serve", "--data-dir", str(self.data_dir)]
@@ -155,11 +160,15 @@ class CivicNode:
 
     # ---- what the node stored (its SQLite database, read with the node's own code) ----
 
+    def db_url(self) -> str:
+        """The node's database: the one given to `civic init`, else its SQLite file."""
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'civic.db'}"
+
     def query(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Runs `work(session)` on a fresh engine over the node's database (WAL: beside the writer)."""
 
         async def run() -> T:
-            engine = create_engine(f"sqlite+aiosqlite:///{self.data_dir / 'civic.db'}")
+            engine = create_engine(self.db_url())
             try:
                 async with session_factory(engine)() as session:
                     return await work(session)

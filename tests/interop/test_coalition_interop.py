@@ -25,12 +25,15 @@ nodes federate it:
    its bare id), and eauvive's share goes too.
 
 The tests share the module's nodes and run in file order (the `interop` xdist group): each one
-checks one step and the fixtures it uses carry the scenario forward. SQLite only, as every
-interop module: the nodes run as `civic init` sets them up.
+checks one step and the fixtures it uses carry the scenario forward. The nodes run on SQLite, as
+`civic init` sets them up; when CIVIC_TEST_DATABASE_URL names a PostgreSQL server, the whole
+scenario runs a second time with each node on its own PostgreSQL database (`civic init
+--database-url`), on other loopback addresses.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -38,6 +41,7 @@ import uuid
 
 import pytest
 
+from tests.dbs import backends, create_pg_database, drop_pg_database
 from tests.interop import coalition_setup as seen
 from tests.interop.node_process import CivicNode, serving
 from tests.interop.peers import FedifyPeer, HerdPeer, PeerError, wait_for
@@ -50,7 +54,9 @@ CITY_VARIANT = {"language": "fr", "name": "Lyon sans plastique",
                 "text": "La Ville de Lyon s'engage : des fontaines sur les quais du Rhône."}
 NGO_VARIANT = {"language": "de", "name": "Eau Vive: Flüsse ohne Plastik",
                "text": "Eau Vive ruft auf: Sammelaktion am Rheinufer, Samstag 10 Uhr."}
-TIMINGS: dict[str, float] = {}  # seconds each step took, printed at the end (the report quotes them)
+# Seconds each step took, per backend, printed at the end (the report quotes them).
+TIMINGS: dict[str, dict[str, float]] = {}
+CURRENT = {"backend": "sqlite"}
 
 
 def id_of(value) -> str | None:
@@ -95,31 +101,53 @@ class Step:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        TIMINGS[self.name] = round(time.monotonic() - self.start, 2)
+        TIMINGS.setdefault(CURRENT["backend"], {})[self.name] = round(time.monotonic() - self.start, 2)
 
 
-# ---- the three nodes
+# ---- the three nodes, on SQLite (as `civic init` sets a node up) and, when the suite is given a
+# PostgreSQL server (CIVIC_TEST_DATABASE_URL), once more each on its own PostgreSQL database
+
+
+@pytest.fixture(scope="module", params=backends())
+def backend(request: pytest.FixtureRequest) -> str:
+    CURRENT["backend"] = request.param
+    return request.param
+
+
+# Loopback addresses per backend: a peer that cached the first pass's actors (their keys) never
+# mistakes the second pass's nodes for them.
+HOSTS = {"sqlite": {"home": 31, "city": 32, "ngo": 33}, "postgresql": {"home": 34, "city": 35, "ngo": 36}}
+
+
+def node_for(tmp_path_factory: pytest.TempPathFactory, backend: str, role: str,
+             organisations: dict[str, str]):
+    """`civic serve` for `role` on 127.0.0.<n> (port 80<n> unless taken), on `backend`."""
+    number = HOSTS[backend][role]
+    url = asyncio.run(create_pg_database()) if backend == "postgresql" else None
+    try:
+        yield from serving(tmp_path_factory.mktemp(f"civic-{role}"), organisations,
+                           host=f"127.0.0.{number}", port=8000 + number, database_url=url)
+    finally:
+        if url is not None:
+            asyncio.run(drop_pg_database(url))
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory):
-    """The coalition's home: `civic serve` on 127.0.0.31 (port 8031 unless taken), org surfrider."""
-    yield from serving(tmp_path_factory.mktemp("civic-home"), {HOME_ORG: "Surfrider Europe"},
-                       host="127.0.0.31", port=8031)
+def home(tmp_path_factory: pytest.TempPathFactory, backend: str):
+    """The coalition's home, with organisation surfrider."""
+    yield from node_for(tmp_path_factory, backend, "home", {HOME_ORG: "Surfrider Europe"})
 
 
 @pytest.fixture(scope="module")
-def city(tmp_path_factory: pytest.TempPathFactory):
-    """The city: `civic serve` on 127.0.0.32 (port 8032 unless taken), organisation lyon."""
-    yield from serving(tmp_path_factory.mktemp("civic-city"), {CITY_ORG: "Ville de Lyon"},
-                       host="127.0.0.32", port=8032)
+def city(tmp_path_factory: pytest.TempPathFactory, backend: str):
+    """The city, with organisation lyon."""
+    yield from node_for(tmp_path_factory, backend, "city", {CITY_ORG: "Ville de Lyon"})
 
 
 @pytest.fixture(scope="module")
-def ngo(tmp_path_factory: pytest.TempPathFactory):
-    """The NGO: `civic serve` on 127.0.0.33 (port 8033 unless taken), organisation eauvive."""
-    yield from serving(tmp_path_factory.mktemp("civic-ngo"), {NGO_ORG: "Eau Vive"},
-                       host="127.0.0.33", port=8033)
+def ngo(tmp_path_factory: pytest.TempPathFactory, backend: str):
+    """The NGO, with organisation eauvive."""
+    yield from node_for(tmp_path_factory, backend, "ngo", {NGO_ORG: "Eau Vive"})
 
 
 @pytest.fixture(scope="module")
@@ -501,6 +529,8 @@ def test_erasure__the_supporters_delete_takes_the_support_back_on_the_city_and_t
     assert figures["total"] == figures["count"] == before
 
 
-def test_scenario__timings(supported):
+def test_scenario__timings(backend, supported):
     """Prints how long each step took (the report quotes it); fails nothing by itself."""
-    print("\ncoalition scenario timings (s): " + json.dumps(TIMINGS, ensure_ascii=False))
+    steps = TIMINGS.get(backend, {})
+    print(f"\ncoalition scenario timings on {backend} (s, {sum(steps.values()):.1f} in all): "
+          + json.dumps(steps, ensure_ascii=False))
