@@ -86,6 +86,7 @@ def campaign_to_as(campaign: Campaign, coalition: Actor, *, level: str, base: st
         "content": content,
         "nameMap": dict(campaign.name or {}),
         "url": campaign.url or campaign.ap_id,
+        "context": campaign.ap_id,  # FEP-7888: its variants name it as theirs
         "published": iso(campaign.published_at or campaign.created_at),
         "to": to,
         "cc": cc,

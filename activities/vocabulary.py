@@ -48,6 +48,7 @@ CIVIC_TERMS = frozenset(
         "civic:conclusion",
         "civic:discussionKind",
         "civic:impact",
+        "civic:language",
         "civic:official",
         "civic:officialAnswer",
         "civic:organization",
@@ -57,6 +58,7 @@ CIVIC_TERMS = frozenset(
         "civic:supportReceived",
         "civic:supportThreshold",
         "civic:supports",
+        "civic:variantOf",
     }
 )
 

@@ -11,6 +11,7 @@ import pytest
 
 from activities import wrappers
 from activities.actors import actor_to_as
+from activities.campaigns import campaign_to_as, relayed_support, variant_to_as
 from activities.coalitions import coalition_to_as, member_to_as, members_collection
 from activities.community import article_to_as, initiative_to_as, stakeholder_to_as
 from activities.contributions import contribution_to_as
@@ -21,6 +22,7 @@ from activities.jsonld import expand
 from activities.notes import note_to_as, tombstone_to_as
 from activities.proposals import official_answer_to_as, proposal_to_as
 from activities.vocabulary import CIVIC_NS, CIVIC_TERMS, CONTEXT, PUBLIC
+from node.models import Campaign, CampaignVariant
 from tests.activities.samples import REMOTE_FOLLOWER, URIS, World, at, local_actor, world
 
 GOLDEN = Path(__file__).with_name("golden")
@@ -84,6 +86,32 @@ def _coalition() -> dict:
     """A coalition's Group (activities/coalitions.py): Mobilizon's ``members``, ``civic:coalition``."""
     blue = local_actor("Group", "blue", "Blue Coalition", "Ocean demands across the EU")
     return coalition_to_as(actor_to_as(blue), URIS.coalition_members(blue.ap_id))
+
+
+def _campaign() -> dict:
+    """A coalition's campaign (activities/campaigns.py): texts per language and its kit."""
+    blue = local_actor("Group", "blue", "Blue Coalition", "Ocean demands across the EU")
+    campaign = Campaign(
+        ap_id=URIS.campaign("c-0cea4"), url=URIS.campaign("c-0cea4"), support_count=12,
+        name={"fr": "Océans propres", "de": "Saubere Meere"},
+        summary={"fr": "Signez pour des océans sans plastique", "de": "Für Meere ohne Plastik"},
+        content={"fr": "<p>Dix demandes au Parlement européen.</p>",
+                 "de": "<p>Zehn Forderungen an das Europäische Parlament.</p>"},
+        kit=[{"language": "fr", "kind": "visual", "name": "Affiche", "url": "/media/" + "ab" * 32 + ".png",
+              "media_type": "image/png"},
+             {"language": "de", "kind": "message", "name": "Beitrag", "content": "<p>Macht mit!</p>"}],
+        created_at=at(1), published_at=at(2))
+    return campaign_to_as(campaign, blue, level="public", base=URIS.base)
+
+
+def _variant(w: World) -> dict:
+    """A member organisation's variant of a campaign on another node (its home)."""
+    variant = CampaignVariant(
+        ap_id=URIS.variant("v-b4531"), language="fr", name="Océans propres à Lyon",
+        content="<p>Lyon soutient les dix demandes.</p>", visual_url="/media/" + "cd" * 32 + ".jpg",
+        visual_media_type="image/jpeg", support_count=3, created_at=at(4))
+    return variant_to_as(variant, w.org, campaign_id="https://home.example/campaigns/c-0cea4",
+                         coalition_id="https://home.example/actors/blue", level="public", base=URIS.base)
 
 
 LOGO = (URIS.base + "/media/" + "3f" * 32 + ".png", "image/png")
@@ -163,6 +191,11 @@ CASES: dict[str, Callable[[World], dict]] = {
         [w.group.ap_id, w.group.followers_url],
     ),
     "tombstone": lambda w: tombstone_to_as(w.contribution.ap_id, "Note", at(21, 12)),
+    "campaign_page": lambda w: _campaign(),
+    "variant_page": _variant,
+    "relayed_support": lambda w: relayed_support(
+        URIS.activity("r-5e1a"), w.org.ap_id, like_id="https://mastodon.example/users/camille#likes/7",
+        supporter=REMOTE_FOLLOWER, variant=URIS.variant("v-b4531"), coalition="https://home.example/actors/blue"),
     "coalition_group": lambda w: _coalition(),
     "coalition_members": lambda w: members_collection(_coalition()["members"], [
         member_to_as(_coalition()["members"], _coalition()["id"], w.org.ap_id, "admin"),
