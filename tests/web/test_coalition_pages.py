@@ -538,11 +538,11 @@ async def test_report__csv_and_json_figures_equal_the_tallies_and_the_page_print
     # The printable page: the same figures, a print stylesheet, links to both files.
     page = await visitor.get("/coalitions/blue/report")
     assert page.status == 200
-    assert '<link rel="stylesheet" href="/static/report.css">' in page.text
+    assert '<link rel="stylesheet" href="/static/coalitions.css">' in page.text
     assert '<dd id="report-supports">2</dd>' in page.text and '<dd id="report-members">2</dd>' in page.text
     assert "Greenpeace Lyon" in page.text and "Interdire le plastique" in page.text
     assert "/coalitions/blue/report.csv" in page.text and "/coalitions/blue/report.json" in page.text
-    css = await visitor.get("/static/report.css")
+    css = await visitor.get("/static/coalitions.css")
     assert css.status == 200 and "@media print" in css.text
 
 
@@ -742,3 +742,19 @@ async def test_joint_discussions__the_coalitions_admins_open_one_on_the_organisa
     assert (await ngo.get("/orgs/blue/admin/discussions")).status in (403, 404)
     assert "/orgs/blue/admin" in (await maire.get("/actors/blue")).text
     assert "/coalitions/blue/members" in (await maire.get("/orgs/blue/admin")).text
+
+
+def test_growth_series__from_the_eve_of_the_first_support_to_today_zeros_included_and_bounded():
+    from datetime import date, timedelta
+
+    from web.participation.campaigns import GROWTH_DAYS, cumulative, daily_series
+
+    today = date(2026, 12, 6)
+    assert daily_series({}, today) == []
+    series = daily_series({today - timedelta(days=2): 3, today: 1}, today)
+    assert series == [(today - timedelta(days=3), 0), (today - timedelta(days=2), 3),
+                      (today - timedelta(days=1), 0), (today, 1)]
+    assert cumulative(series) == [(today - timedelta(days=3), 0), (today - timedelta(days=2), 3),
+                                  (today - timedelta(days=1), 3), (today, 4)]
+    old = daily_series({today - timedelta(days=1000): 5, today: 1}, today)
+    assert len(old) == GROWTH_DAYS and old[-1] == (today, 1)

@@ -432,10 +432,11 @@ def _private(response: web.StreamResponse, coalition: Coalition) -> web.StreamRe
 
 
 def daily_series(days: dict[date, int], today: date) -> list[tuple[date, int]]:
-    """Every day from the first support (at most GROWTH_DAYS ago) to today, zeros included."""
+    """Every day from the eve of the first support (at most GROWTH_DAYS ago) to today, zeros
+    included: a campaign supported on one day still draws a line from nothing to its count."""
     if not days:
         return []
-    start = max(min(days), today - timedelta(days=GROWTH_DAYS - 1))
+    start = max(min(days) - timedelta(days=1), today - timedelta(days=GROWTH_DAYS - 1))
     end = max(today, max(days))
     return [(start + timedelta(n), days.get(start + timedelta(n), 0)) for n in range((end - start).days + 1)]
 
