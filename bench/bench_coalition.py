@@ -52,6 +52,7 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import resource
 import signal
 import statistics
@@ -108,6 +109,7 @@ COUNT_BOUND = 120.0  # seconds after a run's last answer within which its suppor
 DIRECT_EVERY = 50  # 1 seeded support in 50 is a Like of the campaign itself (no member)
 GOAL_RATIO, GOAL_MS = 0.5, 25.0
 DB_ENV = "CIVIC_BENCH_DATABASE_URL"
+LONG_LIST = re.compile(r"'\{[0-9,]{40,}\}'")  # PostgreSQL's plans spell out ``IN (…)`` lists
 
 
 @dataclass(frozen=True)
@@ -527,6 +529,7 @@ async def seed_supports(engine, home: Home, world: World, n: int) -> tuple[Count
         count = await support_count(engine, home.seeded_id)
         if not is_sqlite(engine):
             await conn.exec_driver_sql("ANALYZE")  # what autovacuum does after such an insert
+            await conn.commit()  # statistics are kept only when their transaction commits
     problems = []
     if recount != stored:
         problems.append(f"tallies differ from a recount of campaign_supports in "
@@ -556,12 +559,15 @@ async def time_breakdown(engine, home: Home, calls: int, expected: Counter) -> t
                                            f"expected {len(expected)}, {sum(expected.values())}"]
     if any("campaign_supports" in statement for statement, _ in statements):
         problems.append("a statement of the breakdown reads campaign_supports")
-    plans = []
     explain = "EXPLAIN QUERY PLAN" if is_sqlite(engine) else "EXPLAIN"
     async with engine.connect() as conn:
+        held = (await conn.execute(select(func.count()).select_from(CampaignTally))).scalar_one()
+        plans = [f"(campaign_tallies holds {held:,} rows, {len(expected):,} of them this campaign's; "
+                 "a planner may read so small a table whole)"]
         for statement, parameters in statements:
             plan = (await conn.exec_driver_sql(f"{explain} {statement}", parameters)).all()
-            details = " | ".join(str(row[-1]).strip() for row in plan)
+            details = LONG_LIST.sub(lambda m: f"'{{…{m.group(0).count(',') + 1} ids}}'",
+                                    " | ".join(str(row[-1]).strip() for row in plan))
             head = " ".join(statement.split())[:90]
             plans.append(f"`{head}…` → {details}")
     for _ in range(5):  # warm-up (connections, statement caches)
