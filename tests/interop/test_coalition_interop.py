@@ -44,7 +44,8 @@ import pytest
 from tests.dbs import backends, create_pg_database, drop_pg_database
 from tests.interop import coalition_setup as seen
 from tests.interop.node_process import CivicNode, serving
-from tests.interop.peers import FedifyPeer, HerdPeer, PeerError, wait_for
+from tests.interop.peers import FedifyPeer, HerdPeer, PeerError
+from tests.interop.peers import wait_for as poll
 
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 WAIT = 30.0  # seconds: a running node's fan-out picks up what a `civic` command wrote within 5 s
@@ -57,6 +58,7 @@ NGO_VARIANT = {"language": "de", "name": "Eau Vive: Flüsse ohne Plastik",
 # Seconds each step took, per backend, printed at the end (the report quotes them).
 TIMINGS: dict[str, dict[str, float]] = {}
 CURRENT = {"backend": "sqlite"}
+NODES: dict[str, CivicNode] = {}  # the running nodes by role, for failure messages
 
 
 def id_of(value) -> str | None:
@@ -76,6 +78,29 @@ def variant_of(page: dict) -> str | None:
     return None
 
 
+def diagnosis() -> str:
+    """What each running node of the scenario last received and has not delivered: the part of
+    a failure's message that says where the scenario stopped."""
+    lines = []
+    for role, node in NODES.items():
+        for row in node.inbox()[-4:]:
+            lines.append(f"{role} inbox: {row['type']} {row['id']} from {row['actor']}: "
+                         f"{row['state']} ({row['error']})")
+        for row in node.deliveries():
+            if row["state"] != "delivered":
+                lines.append(f"{role} delivery: {row['type']} {row['activity']} to {row['inbox']}: "
+                             f"{row['state']} after {row['attempts']} ({row['last_status']}, {row['error']})")
+    return "\n".join(lines)
+
+
+def wait_for(check, timeout: float, what: str, interval: float = 0.3):
+    """tests.interop.processes.wait_for, failing with the nodes' inbox and delivery states."""
+    try:
+        return poll(check, timeout, what, interval=interval)
+    except TimeoutError as error:
+        raise AssertionError(f"{error}\n{diagnosis()}") from None
+
+
 def wait_state(node: CivicNode, coalition: str, org: str, state: str | None, what: str) -> None:
     seen_states: list = []
 
@@ -84,10 +109,9 @@ def wait_state(node: CivicNode, coalition: str, org: str, state: str | None, wha
         return seen_states[0] == state
 
     try:
-        wait_for(check, WAIT, what, interval=0.3)
+        poll(check, WAIT, what, interval=0.3)
     except TimeoutError as error:
-        raise AssertionError(f"{error}; last state {seen_states}; {node.name} inbox tail: "
-                             f"{node.inbox()[-3:]}") from None
+        raise AssertionError(f"{error}; last state {seen_states}\n{diagnosis()}") from None
 
 
 class Step:
@@ -124,10 +148,14 @@ def node_for(tmp_path_factory: pytest.TempPathFactory, backend: str, role: str,
     """`civic serve` for `role` on 127.0.0.<n> (port 80<n> unless taken), on `backend`."""
     number = HOSTS[backend][role]
     url = asyncio.run(create_pg_database()) if backend == "postgresql" else None
+    running = serving(tmp_path_factory.mktemp(f"civic-{role}"), organisations,
+                      host=f"127.0.0.{number}", port=8000 + number, database_url=url)
     try:
-        yield from serving(tmp_path_factory.mktemp(f"civic-{role}"), organisations,
-                           host=f"127.0.0.{number}", port=8000 + number, database_url=url)
+        NODES[role] = next(running)
+        yield NODES[role]
     finally:
+        NODES.pop(role, None)
+        running.close()  # stops the node (serving's finally)
         if url is not None:
             asyncio.run(drop_pg_database(url))
 
