@@ -21,7 +21,7 @@ with its variant of the campaign (campaign_variants, local=False): verifying a r
 
 1. Supports counted per second. Each organisation relays supports of its variant to the
    coalition's inbox as signed `Announce{Like}` (each Like by a distinct person on the member's
-   node; FEDERATION.md "Coalitions"), over 32 connections with pre-signed requests, as
+   node; FEDERATION.md "Coalitions and campaigns"), over 32 connections with pre-signed requests, as
    bench/bench_inbox.py sends (its `_blast`). The inbox answers 202 and processes afterwards, so the
    rate is of supports *counted*: from the first POST until `campaigns.support_count` reaches the
    number sent. The raw receiver of bench/bench_inbox.py (aiohttp + the same signature
