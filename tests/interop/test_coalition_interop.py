@@ -24,6 +24,11 @@ nodes federate it:
    breakdown keeps only eauvive's support; then bovine-herd undoes its own (naming the Like by
    its bare id), and eauvive's share goes too.
 
+Then, deeper: a person counted once whether she likes the campaign or a variant, a forged relay
+from a non-member counting nothing, the supporter's erasure (Delete{alice}) taken back on the
+city and the home, and a removed member whose variant still circulates (its later supports count
+for the campaign, not for it).
+
 The tests share the module's nodes and run in file order (the `interop` xdist group): each one
 checks one step and the fixtures it uses carry the scenario forward. The nodes run on SQLite, as
 `civic init` sets them up; when CIVIC_TEST_DATABASE_URL names a PostgreSQL server, the whole
@@ -555,6 +560,30 @@ def test_erasure__the_supporters_delete_takes_the_support_back_on_the_city_and_t
     assert fedify_peer.actor_url not in figures["supporters"]
     assert (supported["city"], "fr") not in figures["breakdown"]
     assert figures["total"] == figures["count"] == before
+
+
+def test_removed_member__its_variant_still_circulates_and_counts_for_the_campaign_only(
+        home, ngo, fedify_peer, supported):
+    """`civic coalition remove bleue eauvive` on the home: the Remove reaches the NGO, which
+    drops its membership. eauvive's German variant still circulates: Fedify's alice supports it,
+    eauvive relays it, and the home counts it for the campaign (in German) and for no member."""
+    before = seen.counts(home, supported["campaign"])
+    with Step("a removed member's later support"):
+        home.civic("coalition", "remove", COALITION, supported["ngo"])
+        assert seen.membership_state(home, supported["coalition"], supported["ngo"]) is None
+        wait_state(ngo, supported["coalition"], supported["ngo"], None,
+                   "the home's Remove recorded on the NGO's node")
+        fedify_peer.like(supported["ngo_variant"], to=supported["ngo"])
+        wait_for(lambda: seen.variant(ngo, supported["ngo_variant"])["supports"] == 2, WAIT,
+                 "eauvive's variant supported by Fedify too")
+        wait_for(lambda: seen.counts(home, supported["campaign"])["count"] == before["count"] + 1,
+                 WAIT, "the removed member's relay counted at the home")
+    figures = seen.counts(home, supported["campaign"])
+    assert figures["supporters"][fedify_peer.actor_url] == (None, "de", supported["ngo"])
+    assert figures["breakdown"].get((None, "de")) == before["breakdown"].get((None, "de"), 0) + 1
+    assert not any(member == supported["ngo"] for member, _ in figures["breakdown"])
+    assert figures["total"] == figures["count"]
+    assert supported["ngo"] not in report(home)["per_member"]
 
 
 def test_scenario__timings(backend, supported):
