@@ -99,6 +99,15 @@ def _kit(items, languages: list[str]) -> list[dict]:
     return kit
 
 
+def _texts(value, *, what: str, **kwargs) -> dict[str, str]:
+    """``text_map`` of input a form, a CLI file or a script may give: anything but a text or a
+    ``{language: text}`` map is refused with a reason."""
+    if value is not None and not isinstance(value, str | dict) or isinstance(value, dict) and not all(
+            isinstance(language, str) and isinstance(text, str | None) for language, text in value.items()):
+        raise InvalidInput(f"{what}: a text, or a text per language")
+    return text_map(value, what=what, **kwargs)
+
+
 async def create(session: AsyncSession, uris: Uris, coalition_actor: Actor, *, name: dict | str,
                  summary: dict | str | None = None, content: dict | str | None = None,
                  kit: list | None = None) -> Campaign:
@@ -107,9 +116,9 @@ async def create(session: AsyncSession, uris: Uris, coalition_actor: Actor, *, n
     coalition = await coalitions.of_actor(session, coalition_actor)
     if coalition is None:
         raise NotFound("no such coalition on this node")
-    names = text_map(name, required=True, what="the campaign's name", max_length=MAX_NAME)
-    summaries = text_map(summary, what="the summary", max_length=1000)
-    contents = text_map(content, what="the text", max_length=MAX_TEXT)
+    names = _texts(name, required=True, what="the campaign's name", max_length=MAX_NAME)
+    summaries = _texts(summary, what="the summary", max_length=1000)
+    contents = _texts(content, what="the text", max_length=MAX_TEXT)
     used = set(names) | set(summaries) | set(contents)
     if not used <= set(coalition.languages):
         raise InvalidInput(f"the coalition writes in {', '.join(coalition.languages)}")
@@ -178,6 +187,8 @@ async def adapt(session: AsyncSession, uris: Uris, org: Actor, campaign: Campaig
         raise Forbidden(NOT_A_MEMBER)
     if language not in LANGUAGES:
         raise InvalidInput(f"a variant is written in one of {', '.join(LANGUAGES)}")
+    if not all(isinstance(text, str | None) for text in (name, content_html, visual_url, visual_media_type)):
+        raise InvalidInput("a variant's title, text and visual are texts")
     name = (name or "").strip()
     if not 3 <= len(name) <= MAX_NAME:
         raise InvalidInput(f"the variant's title has 3 to {MAX_NAME} characters")
@@ -347,14 +358,25 @@ async def withdraw_relayed(session: AsyncSession, like_ap_id: str, relayer: Acto
     return await reactions.withdraw(session, CAMPAIGN_SUPPORT, supporter, ap_id=like_ap_id)
 
 
+def _http_id(ap_id) -> bool:
+    """An http(s) URL with a host, of at most 2048 characters, without spaces or control characters."""
+    if not isinstance(ap_id, str) or len(ap_id) > 2048 or any(c <= " " or c == "\x7f" for c in ap_id):
+        return False
+    try:
+        parts = urlsplit(ap_id)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # a broken port or IPv6 address
+        return False
+
+
 async def supporter(session: AsyncSession, ap_id: str) -> Actor:
     """The actor a relayed support names: the row we have, else a minimal one (its id, host and
     handle; no inbox, no key — a support carries the supporter's actor and nothing more)."""
+    if not _http_id(ap_id):  # checked first: a NUL or a broken id never reaches SQL
+        raise InvalidInput("a supporter is named by an http(s) id")
     actor = await session.scalar(select(Actor).where(Actor.ap_id == ap_id))
     if actor is not None:
         return actor
-    if len(ap_id) > 2048 or urlsplit(ap_id).scheme not in ("http", "https") or not _host(ap_id):
-        raise InvalidInput("a supporter is named by an http(s) id")
     actor = Actor(ap_id=ap_id, type="Person", local=False, domain=_host(ap_id),
                   username=ap_id.rstrip("/").rsplit("/", 1)[-1][:255] or _host(ap_id), name="")
     session.add(actor)

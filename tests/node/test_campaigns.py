@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from sqlalchemy import func, select
@@ -774,3 +774,88 @@ def test_stateful__counts_tallies_and_days_always_equal_a_recount(database_url, 
     finally:
         loop.run_until_complete(engine.dispose())
         loop.close()
+
+
+# -- hostile input: what a form, a CLI file or a relayed Like may carry ------------------------------------------------
+
+TEXTS = st.one_of(st.text(max_size=40), st.none(), st.integers(), st.lists(st.text(max_size=3), max_size=2))
+LANGS = st.one_of(st.sampled_from(["fr", "de", "en", "", "FR"]), st.text(max_size=5), st.none(), st.integers())
+KIT_ITEMS = st.one_of(
+    st.fixed_dictionaries({"language": LANGS, "kind": st.sampled_from(["message", "visual", "video", None])},
+                          optional={"name": TEXTS, "content": TEXTS, "url": st.one_of(TEXTS, st.sampled_from(
+                              ["/media/a.png", "https://cdn.example/a.png", "javascript:x", "//x/a.png",
+                               "data:image/png,x", "http://"])),
+                                    "media_type": st.sampled_from(["image/png", "text/html", "", None])}),
+    st.text(max_size=5), st.integers(), st.none())
+FUZZ = settings(max_examples=60, deadline=None, database=None, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@pytest.fixture
+async def coalition_id(sessions, uris):
+    async with transaction(sessions) as s:
+        founder = await actors.create_organization(s, uris, "club", "Club")
+        return (await coalitions.create(s, uris, "blue", "Blue", founder=founder, languages=["fr", "de"])).actor.id
+
+
+@FUZZ
+@given(name=st.one_of(TEXTS, st.dictionaries(LANGS.filter(lambda x: isinstance(x, str)), st.text(max_size=20),
+                                             max_size=3)),
+       kit=st.one_of(st.lists(KIT_ITEMS, max_size=4), TEXTS), summary=TEXTS,
+       content=st.one_of(TEXTS, st.dictionaries(LANGS, TEXTS, max_size=2)))
+async def test_fuzz__a_campaign_is_created_well_formed_or_refused_with_a_reason(sessions, uris, coalition_id,
+                                                                                name, kit, summary, content):
+    async with sessions() as s, s.begin():
+        group = await s.get(Actor, coalition_id)
+        try:
+            campaign = await campaigns.create(s, uris, group, name=name, kit=kit, summary=summary,
+                                              content=content)
+        except InvalidInput as refused:
+            assert refused.reason
+        else:
+            assert campaign.name and set(campaign.name) | set(campaign.summary) | set(campaign.content) <= {"fr", "de"}
+            for item in campaign.kit:
+                assert item["language"] in ("fr", "de") and item["kind"] in campaigns.KIT_KINDS
+                if item["kind"] == "visual":
+                    assert item["media_type"].startswith("image/")
+                    assert item["url"].startswith(("/media/", "https://", "http://")) and "//" not in item["url"][:2]
+                else:
+                    assert isinstance(item["content"], str) and item["content"].strip()
+        await s.rollback()
+
+
+@FUZZ
+@given(ap_id=st.one_of(st.text(max_size=60), st.sampled_from(["https://a.example/u/x", "http://b.example/",
+                                                              "https://a.example/" + "x" * 3000, "mailto:x@y",
+                                                              "https://a.example/\x00", "http://[::1", "https://:80/",
+                                                              "https://a.example:99999999/u"])))
+async def test_fuzz__a_relayed_supporter_is_an_http_actor_or_refused(sessions, ap_id):
+    async with sessions() as s, s.begin():
+        try:
+            actor = await campaigns.supporter(s, ap_id)
+        except InvalidInput as refused:
+            assert refused.reason
+        else:
+            assert actor.ap_id == ap_id and not actor.local and actor.inbox is None
+            assert actor.domain and len(actor.username) <= 255
+        await s.rollback()
+
+
+@FUZZ
+@given(language=LANGS, name=TEXTS, content=TEXTS,
+       visual=st.one_of(st.none(), st.sampled_from(["/media/a.png", "javascript:x", "https://x.example/a.png"]),
+                        st.text(max_size=20)),
+       media_type=st.sampled_from([None, "image/png", "text/html", ""]))
+async def test_fuzz__a_variant_is_made_well_formed_or_refused_with_a_reason(sessions, uris, language, name,
+                                                                           content, visual, media_type):
+    async with sessions() as s, s.begin():
+        w = await make_scene(s, uris)
+        try:
+            variant = await campaigns.adapt(s, uris, w.lyon, w.campaign, language=language, name=name,
+                                            content_html=content, visual_url=visual, visual_media_type=media_type)
+        except (InvalidInput, Conflict) as refused:
+            assert refused.reason
+        else:
+            assert variant.language in ("fr", "en") and 3 <= len(variant.name) <= campaigns.MAX_NAME
+            assert variant.visual_url is None or variant.visual_media_type.startswith("image/")
+        await s.rollback()
