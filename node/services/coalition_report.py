@@ -94,12 +94,15 @@ def to_csv(data: dict) -> str:
     return _neutralised(out.getvalue())
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a tab or a return before = is one too (OWASP)
+
+
 def _neutralised(text: str) -> str:
-    """Spreadsheets run cells that start with = + - @ as formulas: such a cell (a member's name
-    is anyone's choice) is prefixed with a quote."""
+    """Spreadsheets run cells that start with = + - @ (or a tab or a return) as formulas: such a
+    cell (a member's name is anyone's choice) is prefixed with a quote."""
     lines = []
-    for row in csv.reader(io.StringIO(text)):
-        lines.append(["'" + cell if cell[:1] in ("=", "+", "-", "@") and not _number(cell) else cell
+    for row in csv.reader(io.StringIO(text, newline="")):
+        lines.append(["'" + cell if cell[:1] in FORMULA_STARTS and not _number(cell) else cell
                       for cell in row])
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(lines)

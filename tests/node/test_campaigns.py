@@ -859,3 +859,43 @@ async def test_fuzz__a_variant_is_made_well_formed_or_refused_with_a_reason(sess
             assert variant.language in ("fr", "en") and 3 <= len(variant.name) <= campaigns.MAX_NAME
             assert variant.visual_url is None or variant.visual_media_type.startswith("image/")
         await s.rollback()
+
+
+# -- the report: figures from the tallies, formula cells neutralised -----------------------------------------------------
+
+async def test_report__figures_per_member_language_and_day_and_a_safe_csv(sessions, uris):
+    import csv
+    import io
+
+    from node.services import coalition_report
+
+    async with transaction(sessions) as s:
+        w = await make_scene(s, uris)
+        people = [await person(s, n) for n in ("ana", "bo", "cy", "di", "ed")]
+        await campaigns.support(s, uris, w.campaign, people[0], variant=w.lyon_de)
+        await campaigns.support(s, uris, w.campaign, people[1], variant=w.lyon_de)
+        await campaigns.support(s, uris, w.campaign, people[2], variant=w.ngo_fr, relayed_by=w.ngo)
+        await campaigns.support(s, uris, w.campaign, people[3])
+        await coalitions.remove(s, w.group, w.ngo)
+        await campaigns.support(s, uris, w.campaign, people[4], variant=w.ngo_fr, relayed_by=w.ngo)
+        author = (await actors.create_user(s, uris, "camille", "password-123", "Camille")).actor
+        demand = await proposals.create(s, uris, w.group, author, "=1+2 des plages", "<p>…</p>", publish=True)
+        await proposals.support(s, uris, demand, people[0])
+        w.ngo.name = "\t=HYPERLINK(\"https://evil.example\")"
+        w.lyon.name = "-Lyon, \"la ville\"\nnouvelle ligne"
+        await s.flush()
+        data = await coalition_report.report(s, w.group)
+    assert data["totals"] == {"members": 2, "campaigns": 1, "supports": 5, "demand_supports": 1}
+    [figures] = data["campaigns"]
+    per_member = {(e["member"] or {}).get("name"): e["supports"] for e in figures["per_member"]}
+    assert per_member == {"-Lyon, \"la ville\"\nnouvelle ligne": 2, "\t=HYPERLINK(\"https://evil.example\")": 1,
+                          None: 2}  # the removed member keeps what came before its removal
+    assert figures["per_language"] == {"de": 2, "fr": 3}
+    assert [g["supports"] for g in figures["growth"]] == [5]
+    assert figures["variants"] == 2
+    rows = list(csv.DictReader(io.StringIO(coalition_report.to_csv(data), newline="")))
+    cells = [cell for row in rows for cell in row.values() if cell]
+    assert not [cell for cell in cells if cell[:1] in "=+-@\t\r" and not cell.lstrip("-").isdigit()]
+    assert "'\t=HYPERLINK(\"https://evil.example\")" in cells
+    assert "'-Lyon, \"la ville\"\nnouvelle ligne" in cells and "'=1+2 des plages" in cells
+    assert sum(int(r["supports"]) for r in rows if r["section"] == "breakdown") == 5
