@@ -230,6 +230,39 @@ async def test_adapt__only_accepted_members_of_this_node_one_variant_per_languag
         assert [v.language for v in await campaigns.variants_of(s, w.lyon)] == ["fr", "de"]
 
 
+async def test_adapt__on_a_member_node_a_remote_coalitions_campaign_once_its_join_is_accepted(sessions, uris):
+    async with transaction(sessions) as s:
+        lyon = await actors.create_organization(s, uris, "lyon", "Ville de Lyon")
+        far = remote("green", type_="Group", host="home.example")
+        s.add(far)
+        await s.flush()
+        campaign = await campaigns.store_remote(s, far, ap_id="https://home.example/campaigns/1",
+                                                name={"fr": "Vert"}, summary={}, content={}, kit=[],
+                                                url=None, published=None)
+        with pytest.raises(Forbidden):
+            await campaigns.adapt(s, uris, lyon, campaign, language="fr", name="Vert à Lyon", content_html="<p>x</p>")
+        await coalitions.request_join(s, uris, lyon, far)
+        with pytest.raises(Forbidden):  # asked, not accepted yet
+            await campaigns.adapt(s, uris, lyon, campaign, language="fr", name="Vert à Lyon", content_html="<p>x</p>")
+        await coalitions.mark_accepted(s, far, lyon)
+        variant = await campaigns.adapt(s, uris, lyon, campaign, language="fr", name="Vert à Lyon",
+                                        content_html="<p>x</p>")
+        assert variant.local and variant.campaign_id == campaign.id
+        ana = await person(s, "ana")
+        assert await campaigns.support_variant(s, uris, variant, ana, "https://people.example/l/1")
+        assert len(await events(s, campaigns.VARIANT_SUPPORT_CREATED)) == 1  # to relay to the home
+        # Another coalition cannot overwrite a campaign it did not publish.
+        other = remote("other", type_="Group", host="other.example")
+        s.add(other)
+        await s.flush()
+        with pytest.raises(Forbidden):
+            await campaigns.store_remote(s, other, ap_id="https://home.example/campaigns/1", name={"fr": "X"},
+                                         summary={}, content={}, kit=[], url=None, published=None)
+        with pytest.raises(Forbidden):
+            await campaigns.store_remote(s, far, ap_id="https://other.example/campaigns/1", name={"fr": "X"},
+                                         summary={}, content={}, kit=[], url=None, published=None)
+
+
 @pytest.mark.parametrize("change, reason", [
     ({"language": "xx"}, InvalidInput),
     ({"name": "ab"}, InvalidInput),
