@@ -758,3 +758,31 @@ def test_growth_series__from_the_eve_of_the_first_support_to_today_zeros_include
                                   (today - timedelta(days=1), 3), (today, 4)]
     old = daily_series({today - timedelta(days=1000): 5, today: 1}, today)
     assert len(old) == GROWTH_DAYS and old[-1] == (today, 1)
+
+
+async def test_remote_campaign__adapted_from_its_stored_copy_its_hostile_url_never_linked(
+        node, orgs, remote, make_browser):
+    """A campaign a coalition elsewhere sent: the NGO (an accepted member on its own records) finds
+    it on its coalitions screen and adapts it; a ``javascript:`` url is never a link."""
+    home = remote.add_actor("oceans", "Group")
+    fetched = await node.rt.keys.get_actor(home.ap_id)  # stored in its own transaction
+    async with transaction(node.rt.sessions) as s:
+        coalition = await s.get(type(fetched), fetched.id)
+        s.add(CoalitionMember(coalition_id=coalition.id, member_id=orgs[1].id, role="member", state="accepted"))
+        await s.flush()
+        await campaign_service.store_remote(
+            s, coalition, ap_id=f"{remote.base}/campaigns/abc_123", name={"de": "Meere"}, summary={},
+            content={"de": "<p>Text</p>"}, kit=[], url="javascript:alert(1)", published=None)
+    ngo = await signed_in(make_browser, "ngo_admin")
+    mine = await ngo.get("/orgs/ngo/coalitions")
+    assert "Meere" in mine.text and "javascript:" not in mine.text
+    assert f'href="{remote.base}/campaigns/abc_123"' in mine.text
+    # The token's underscore is no LIKE wildcard: another id does not match.
+    assert (await ngo.get("/orgs/ngo/campaigns/abcX123/adapt")).status == 404
+    status, body, location = await adapt(ngo, node, "/campaigns/abc_123", VARIANT_TEXTS)
+    assert status == 303, body[:300]
+    async with node.rt.sessions() as s:
+        variant = await s.scalar(select(CampaignVariant))
+    assert variant.language == "de" and variant.local and location == variant.ap_id
+    page = await make_browser("en").get(path(node, location))
+    assert page.status == 200 and "javascript:" not in page.text
