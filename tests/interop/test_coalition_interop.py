@@ -29,8 +29,10 @@ from a non-member counting nothing, the supporter's erasure (Delete{alice}) take
 city and the home, and a removed member whose variant still circulates (its later supports count
 for the campaign, not for it).
 
-The tests share the module's nodes and run in file order (the `interop` xdist group): each one
-checks one step and the fixtures it uses carry the scenario forward. The nodes run on SQLite, as
+Each step is a module fixture that depends on the step before it and returns a snapshot of what
+the nodes and peers held right after it; each test asserts one step's snapshot. So the verdicts
+do not depend on which tests a pytest-xdist worker runs or in what order (with pytest 9.2 and
+xdist 3.8 the `xdist_group` marks are not honoured: pytest-dev/pytest-xdist#1386). The nodes run on SQLite, as
 `civic init` sets them up; when CIVIC_TEST_DATABASE_URL names a PostgreSQL server, the whole
 scenario runs a second time with each node on its own PostgreSQL database (`civic init
 --database-url`), on other loopback addresses.
@@ -88,7 +90,7 @@ def diagnosis() -> str:
     a failure's message that says where the scenario stopped."""
     lines = []
     for role, node in NODES.items():
-        for row in node.inbox()[-4:]:
+        for row in node.inbox()[-8:]:
             lines.append(f"{role} inbox: {row['type']} {row['id']} from {row['actor']}: "
                          f"{row['state']} ({row['error']})")
         for row in node.deliveries():
@@ -225,7 +227,13 @@ def followers(city: CivicNode, ngo: CivicNode, fedify_peer: FedifyPeer, herd_pee
             print(f"clean-up: {error}")
 
 
-# ---- membership: one Join, one Invite
+# ---- the scenario, one step per fixture
+#
+# Every change of state is a module fixture that depends on the step before it and returns what
+# the nodes and peers held right after it (a snapshot); each test asserts one step's snapshot.
+# So a test checks its step whatever ran before it on its worker: pytest-xdist may hand this
+# module's tests to several workers (each then builds the scenario up to the steps it needs),
+# and later steps change the counts an earlier step's test checks.
 
 
 @pytest.fixture(scope="module")
@@ -243,43 +251,50 @@ def city_joined(home: CivicNode, city: CivicNode, coalition: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def ngo_invited(home: CivicNode, ngo: CivicNode, coalition: dict) -> dict:
+def ngo_invited(home: CivicNode, city: CivicNode, ngo: CivicNode, city_joined: dict) -> dict:
     """The home invites eauvive; the Invite reaches the NGO (invited); the NGO accepts it and
-    the home records eauvive as an accepted member."""
+    the home records eauvive as an accepted member. Snapshot: the members as `civic coalition
+    members --json` lists them and each node's membership rows."""
+    ids = city_joined
     with Step("NGO invited (Invite, accepted by the NGO)"):
-        home.civic("coalition", "invite", COALITION, coalition["ngo"])
-        wait_state(ngo, coalition["coalition"], coalition["ngo"], "invited",
+        home.civic("coalition", "invite", COALITION, ids["ngo"])
+        wait_state(ngo, ids["coalition"], ids["ngo"], "invited",
                    "the home's Invite recorded on the NGO's node")
-        ngo.civic("coalition", "answer", NGO_ORG, coalition["coalition"], "accept")
-        wait_state(home, coalition["coalition"], coalition["ngo"], "accepted",
+        ngo.civic("coalition", "answer", NGO_ORG, ids["coalition"], "accept")
+        wait_state(home, ids["coalition"], ids["ngo"], "accepted",
                    "eauvive's Accept{Invite} recorded at the home")
-        wait_state(ngo, coalition["coalition"], coalition["ngo"], "accepted",
+        wait_state(ngo, ids["coalition"], ids["ngo"], "accepted",
                    "the NGO's own record of its membership")
-    return coalition
+    listed = json.loads(home.civic("coalition", "members", COALITION, "--json"))
+    states = {(where, org): seen.membership_state(node, ids["coalition"], ids[org])
+              for where, node in (("home", home), ("city", city), ("ngo", ngo))
+              for org in ("founder", "city", "ngo")}
+    return {**ids, "listed": listed, "states": states}
 
 
-def test_coalition__city_joins_by_join_and_ngo_by_invite(home, city, ngo, city_joined, ngo_invited):
+def test_coalition__city_joins_by_join_and_ngo_by_invite(ngo_invited):
     """Both paths into a coalition end with the same three accepted members at the home, and
     each member's node holds its own accepted membership (and nothing about the other's)."""
-    members = json.loads(home.civic("coalition", "members", COALITION, "--json"))
+    ids = ngo_invited
     listed = {m.get("id") or m.get("actor"): m for m in (
-        members["members"] if isinstance(members, dict) else members)}
-    assert set(listed) == {ngo_invited["founder"], ngo_invited["city"], ngo_invited["ngo"]}
+        ids["listed"]["members"] if isinstance(ids["listed"], dict) else ids["listed"])}
+    assert set(listed) == {ids["founder"], ids["city"], ids["ngo"]}
     assert {m["state"] for m in listed.values()} == {"accepted"}
-    for org in ("founder", "city", "ngo"):
-        assert seen.membership_state(home, ngo_invited["coalition"], ngo_invited[org]) == "accepted"
-    assert seen.membership_state(city, ngo_invited["coalition"], ngo_invited["city"]) == "accepted"
-    assert seen.membership_state(ngo, ngo_invited["coalition"], ngo_invited["ngo"]) == "accepted"
-    # Sovereignty: a member's node keeps its own membership, not the coalition's list.
-    assert seen.membership_state(city, ngo_invited["coalition"], ngo_invited["ngo"]) is None
+    assert ids["states"] == {
+        ("home", "founder"): "accepted", ("home", "city"): "accepted", ("home", "ngo"): "accepted",
+        # Sovereignty: a member's node keeps its own membership, not the coalition's list.
+        ("city", "founder"): None, ("city", "city"): "accepted", ("city", "ngo"): None,
+        ("ngo", "founder"): None, ("ngo", "city"): None, ("ngo", "ngo"): "accepted",
+    }
 
 
 # ---- the campaign and the variants
 
 
 @pytest.fixture(scope="module")
-def campaign(home: CivicNode, city: CivicNode, ngo: CivicNode, city_joined, ngo_invited) -> dict:
-    """`civic coalition campaign create bleue` in French and German; it reaches both members."""
+def campaign(home: CivicNode, city: CivicNode, ngo: CivicNode, ngo_invited: dict) -> dict:
+    """`civic coalition campaign create bleue` in French and German; it reaches both members.
+    Snapshot: the campaign as each node stored it."""
     with Step("campaign published and received by the members"):
         out = home.civic("coalition", "campaign", "create", COALITION,
                          "--name", f"fr={CAMPAIGN_NAME['fr']}", "--name", f"de={CAMPAIGN_NAME['de']}",
@@ -293,20 +308,21 @@ def campaign(home: CivicNode, city: CivicNode, ngo: CivicNode, city_joined, ngo_
             home.civic("coalition", "campaign", "list", COALITION), "/campaigns/")
         assert found, f"`civic coalition campaign create` printed no campaign id: {out!r}"
         campaign_id = found[0]
-        for member in (city, ngo):
-            wait_for(lambda m=member: seen.campaign(m, campaign_id), WAIT,
-                     f"the campaign stored on {member.base_url}", interval=0.3)
-    return {**ngo_invited, "campaign": campaign_id}
+        stored = {"home": seen.campaign(home, campaign_id)}
+        for role, member in (("city", city), ("ngo", ngo)):
+            stored[role] = wait_for(lambda m=member: seen.campaign(m, campaign_id), WAIT,
+                                    f"the campaign stored on {member.base_url}")
+    return {**ngo_invited, "campaign": campaign_id, "stored": stored}
 
 
-def test_campaign__reaches_both_members_in_both_languages(home, city, ngo, campaign):
+def test_campaign__reaches_both_members_in_both_languages(campaign):
     """The home holds its campaign; each member's node stored the coalition's Create{Page} with
-    both languages' names."""
-    own = seen.campaign(home, campaign["campaign"])
+    both languages' names and texts."""
+    own = campaign["stored"]["home"]
     assert own["local"] and own["coalition"] == campaign["coalition"]
     assert own["name"] == CAMPAIGN_NAME
-    for member in (city, ngo):
-        stored = seen.campaign(member, campaign["campaign"])
+    for role in ("city", "ngo"):
+        stored = campaign["stored"][role]
         assert stored["local"] is False
         assert stored["coalition"] == campaign["coalition"]
         assert stored["name"] == CAMPAIGN_NAME
@@ -323,19 +339,34 @@ def adapt(node: CivicNode, org: str, campaign_id: str, wording: dict) -> str:
 
 
 @pytest.fixture(scope="module")
-def variants(city: CivicNode, ngo: CivicNode, followers, campaign: dict) -> dict:
-    """lyon adapts the campaign in French, eauvive in German (the peers already follow them)."""
+def variants(home: CivicNode, city: CivicNode, ngo: CivicNode, fedify_peer: FedifyPeer,
+             herd_peer: HerdPeer, followers, campaign: dict) -> dict:
+    """lyon adapts the campaign in French, eauvive in German (the peers already follow them);
+    each peer receives its organisation's Create{Page}, and the home learns both variants.
+    Snapshot: what each peer received, and the variants the home stored."""
     with Step("variants adapted by the members"):
         city_variant = adapt(city, CITY_ORG, campaign["campaign"], CITY_VARIANT)
         ngo_variant = adapt(ngo, NGO_ORG, campaign["campaign"], NGO_VARIANT)
-    return {**campaign, "city_variant": city_variant, "ngo_variant": ngo_variant}
-
-
-def test_variants__fedify_receives_the_city_variant(fedify_peer, variants):
-    """Fedify verified and recorded lyon's Create{Page}: its French variant of the campaign."""
     with Step("Fedify receives the city's variant"):
-        create = fedify_peer.wait_for_inbox(
-            lambda a: a["type"] == "Create" and a["object"] == variants["city_variant"], timeout=WAIT)
+        fedify_create = fedify_peer.wait_for_inbox(
+            lambda a: a["type"] == "Create" and a["object"] == city_variant, timeout=WAIT)
+    with Step("herd receives the NGO's variant"):
+        herd_create = herd_peer.wait_for_inbox(
+            lambda a: a.get("type") == "Create" and id_of(a.get("object")) == ngo_variant,
+            timeout=WAIT)
+        herd_page = herd_create["object"] if isinstance(herd_create["object"], dict) \
+            else herd_peer.lookup(ngo_variant)
+    with Step("the home learns the variants"):
+        at_home = wait_for(lambda: (found := seen.variants_at_home(home, campaign["campaign"]))
+                           and len(found) == 2 and found, WAIT, "both variants at the home")
+    return {**campaign, "city_variant": city_variant, "ngo_variant": ngo_variant,
+            "fedify_create": fedify_create, "fedify_errors": fedify_peer.errors(),
+            "herd_create": herd_create, "herd_page": herd_page, "at_home": at_home}
+
+
+def test_variants__fedify_receives_the_city_variant(variants):
+    """Fedify verified and recorded lyon's Create{Page}: its French variant of the campaign."""
+    create = variants["fedify_create"]
     assert create["actor"] == variants["city"]
     page = (create.get("raw") or {}).get("object")
     assert isinstance(page, dict), create
@@ -343,34 +374,26 @@ def test_variants__fedify_receives_the_city_variant(fedify_peer, variants):
     assert id_of(page["attributedTo"]) == variants["city"]
     assert variant_of(page) == variants["campaign"]
     assert CITY_VARIANT["name"] in json.dumps(page, ensure_ascii=False)
-    assert fedify_peer.errors() == []
+    assert variants["fedify_errors"] == []
 
 
-def test_variants__herd_receives_the_ngo_variant(herd_peer, variants):
+def test_variants__herd_receives_the_ngo_variant(variants):
     """bovine-herd stored eauvive's Create{Page}: its German variant, variantOf the campaign."""
-    with Step("herd receives the NGO's variant"):
-        create = herd_peer.wait_for_inbox(
-            lambda a: a.get("type") == "Create" and id_of(a.get("object")) == variants["ngo_variant"],
-            timeout=WAIT)
-    assert id_of(create["actor"]) == variants["ngo"]
-    page = create["object"] if isinstance(create["object"], dict) else herd_peer.lookup(
-        variants["ngo_variant"])
+    assert id_of(variants["herd_create"]["actor"]) == variants["ngo"]
+    page = variants["herd_page"]
     assert page["type"] == "Page"
     assert id_of(page["attributedTo"]) == variants["ngo"]
     assert variant_of(page) == variants["campaign"]
     assert NGO_VARIANT["name"] in json.dumps(page, ensure_ascii=False)
 
 
-def test_variants__the_home_learns_each_member_variant(home, variants):
+def test_variants__the_home_learns_each_member_variant(variants):
     """The home stored both variants (Create{Page} to the coalition), each credited to its
     organisation in its language — what later relayed supports are credited through."""
-    expected = {variants["city_variant"]: {"organization": variants["city"], "language": "fr",
-                                           "local": False},
-                variants["ngo_variant"]: {"organization": variants["ngo"], "language": "de",
-                                          "local": False}}
-    with Step("the home learns the variants"):
-        wait_for(lambda: seen.variants_at_home(home, variants["campaign"]) == expected, WAIT,
-                 "both variants at the home", interval=0.3)
+    assert variants["at_home"] == {
+        variants["city_variant"]: {"organization": variants["city"], "language": "fr", "local": False},
+        variants["ngo_variant"]: {"organization": variants["ngo"], "language": "de", "local": False},
+    }
 
 
 # ---- supports: Likes from the peers, relayed to the home
@@ -387,57 +410,62 @@ def report(home: CivicNode) -> dict:
             "per_language": entry["per_language"]}
 
 
+def snapshot(home: CivicNode, ids: dict, **more) -> dict:
+    """The home's figures (database and CLI report) after a step, with the step's own findings."""
+    return {"figures": seen.counts(home, ids["campaign"]), "report": report(home), **more}
+
+
 @pytest.fixture(scope="module")
 def supported(home: CivicNode, city: CivicNode, ngo: CivicNode, fedify_peer: FedifyPeer,
               herd_peer: HerdPeer, variants: dict) -> dict:
     """Fedify likes lyon's variant (to lyon), herd likes eauvive's (to eauvive); each node counts
     its variant's support and relays it; the home counts both."""
-    wait_for(lambda: len(seen.variants_at_home(home, variants["campaign"])) == 2, WAIT,
-             "both variants at the home before anyone supports them", interval=0.3)
     with Step("supports counted on the members and at the home"):
         fedify_like = fedify_peer.like(variants["city_variant"], to=variants["city"])
         assert fedify_like["recipients"] == [variants["city"]]
         herd_like = herd_peer.like(variants["ngo_variant"], to=variants["ngo"])
         for node, variant in ((city, "city_variant"), (ngo, "ngo_variant")):
             wait_for(lambda n=node, v=variant: (seen.variant(n, variants[v]) or {}).get("supports") == 1,
-                     WAIT, f"1 support of {variants[variant]} on {node.base_url}", interval=0.3)
+                     WAIT, f"1 support of {variants[variant]} on {node.base_url}")
         wait_for(lambda: seen.counts(home, variants["campaign"])["count"] == 2, WAIT,
-                 "2 supports counted at the home", interval=0.3)
-    return {**variants, "fedify_like": fedify_like["activity"]["id"], "herd_like": herd_like["id"]}
+                 "2 supports counted at the home")
+    ids = {**variants, "fedify_like": fedify_like["activity"]["id"], "herd_like": herd_like["id"]}
+    return {**ids, "after": snapshot(
+        home, ids,
+        from_supporters=home.inbox(fedify_peer.actor_url) + home.inbox(herd_peer.actor_id),
+        relays={m: [r for r in home.inbox(ids[m]) if r["type"] == "Announce"] for m in ("city", "ngo")},
+        supporter_rows=[seen.actor_row(home, a) for a in (fedify_peer.actor_url, herd_peer.actor_id)])}
 
 
 def test_supports__home_count_equals_supports_sent_broken_down_by_who_relayed(
-        home, fedify_peer, herd_peer, supported):
+        fedify_peer, herd_peer, supported):
     """2 Likes sent, 2 counted at the home, once per person: Fedify's through lyon (French),
     herd's through eauvive (German). The count, the tallies' sum, the breakdown, the support rows
     and the CLI report all agree."""
-    figures = seen.counts(home, supported["campaign"])
+    figures, printed = supported["after"]["figures"], supported["after"]["report"]
     assert figures["count"] == figures["total"] == 2
     assert figures["breakdown"] == {(supported["city"], "fr"): 1, (supported["ngo"], "de"): 1}
     assert figures["supporters"] == {
         fedify_peer.actor_url: (supported["city"], "fr", supported["city"]),
         herd_peer.actor_id: (supported["ngo"], "de", supported["ngo"]),
     }
-    printed = report(home)
     assert printed["supports"] == printed["total"] == 2
     assert printed["breakdown"] == figures["breakdown"]
     assert printed["per_member"] == {supported["city"]: 1, supported["ngo"]: 1}
     assert printed["per_language"] == {"de": 1, "fr": 1}
 
 
-def test_supports__the_home_received_nothing_but_the_supporters_actor(home, fedify_peer, herd_peer,
-                                                                     supported):
+def test_supports__the_home_received_nothing_but_the_supporters_actor(supported):
     """Sovereignty: the home learned of each support through the member's relay (an Announce
     signed by the organisation), never from the supporter's server, and keeps of each supporter
     its actor id and nothing more: no inbox, no key, no fetched document."""
-    assert home.inbox(fedify_peer.actor_url) == []
-    assert home.inbox(herd_peer.actor_id) == []
+    after = supported["after"]
+    assert after["from_supporters"] == []
     for member in ("city", "ngo"):
-        relays = [r for r in home.inbox(supported[member]) if r["type"] == "Announce"]
+        relays = after["relays"][member]
         assert len(relays) == 1, relays
         assert (relays[0]["state"], relays[0]["error"]) == ("processed", "support recorded"), relays
-    for supporter in (fedify_peer.actor_url, herd_peer.actor_id):
-        kept = seen.actor_row(home, supporter)
+    for kept in after["supporter_rows"]:
         assert kept is not None and not kept["local"]
         assert (kept["inbox"], kept["key"], kept["fetched"], kept["document"]) == \
             (None, None, False, None), kept
@@ -446,45 +474,57 @@ def test_supports__the_home_received_nothing_but_the_supporters_actor(home, fedi
 # ---- Undo takes one back on every node
 
 
-def test_undo__takes_the_support_back_on_the_city_and_the_home(home, city, ngo, fedify_peer, herd_peer,
-                                                               supported):
-    """Fedify's Undo{Like} reaches lyon: its variant's count and the home's count both go down
-    by one, and the breakdown keeps only eauvive's German support."""
+@pytest.fixture(scope="module")
+def fedify_undone(home: CivicNode, city: CivicNode, ngo: CivicNode, fedify_peer: FedifyPeer,
+                  supported: dict) -> dict:
+    """Fedify's Undo{Like} to lyon."""
     with Step("Undo taken back on the city and the home"):
         fedify_peer.undo_like(supported["city_variant"])
         wait_for(lambda: seen.variant(city, supported["city_variant"])["supports"] == 0, WAIT,
-                 "lyon's variant back to 0 supports", interval=0.3)
+                 "lyon's variant back to 0 supports")
         wait_for(lambda: seen.counts(home, supported["campaign"])["count"] == 1, WAIT,
-                 "the home back to 1 support", interval=0.3)
-    figures = seen.counts(home, supported["campaign"])
-    assert figures["total"] == 1
-    assert figures["breakdown"] == {(supported["ngo"], "de"): 1}
-    assert figures["supporters"] == {herd_peer.actor_id: (supported["ngo"], "de", supported["ngo"])}
-    assert seen.variant(ngo, supported["ngo_variant"])["supports"] == 1
-    printed = report(home)
+                 "the home back to 1 support")
+    return {**supported, "after": snapshot(
+        home, supported, ngo_variant=seen.variant(ngo, supported["ngo_variant"])["supports"])}
+
+
+def test_undo__takes_the_support_back_on_the_city_and_the_home(herd_peer, fedify_undone):
+    """Fedify's Undo{Like} reaches lyon: its variant's count and the home's count both go down
+    by one, and the breakdown keeps only eauvive's German support."""
+    ids, figures, printed = fedify_undone, fedify_undone["after"]["figures"], fedify_undone["after"]["report"]
+    assert figures["count"] == figures["total"] == 1
+    assert figures["breakdown"] == {(ids["ngo"], "de"): 1}
+    assert figures["supporters"] == {herd_peer.actor_id: (ids["ngo"], "de", ids["ngo"])}
+    assert fedify_undone["after"]["ngo_variant"] == 1
     assert printed["supports"] == printed["total"] == 1
-    assert printed["breakdown"] == {(supported["ngo"], "de"): 1}
+    assert printed["breakdown"] == {(ids["ngo"], "de"): 1}
     assert printed["per_language"] == {"de": 1}
 
 
-def test_undo__herd_undo_by_bare_id_takes_the_ngo_support_back(home, ngo, herd_peer, supported):
+@pytest.fixture(scope="module")
+def herd_undone(home: CivicNode, ngo: CivicNode, herd_peer: HerdPeer, fedify_undone: dict) -> dict:
+    """bovine-herd's Undo, naming its Like by bare id, to eauvive."""
+    before = seen.counts(home, fedify_undone["campaign"])
+    with Step("herd's Undo taken back on the NGO and the home"):
+        herd_peer.undo(fedify_undone["herd_like"], to=fedify_undone["ngo"])
+        wait_for(lambda: seen.variant(ngo, fedify_undone["ngo_variant"])["supports"] == 0, WAIT,
+                 "eauvive's variant back to 0 supports")
+        wait_for(lambda: seen.counts(home, fedify_undone["campaign"])["count"] == before["count"] - 1,
+                 WAIT, "the home one support less")
+    return {**fedify_undone, "before": before, "after": snapshot(home, fedify_undone)}
+
+
+def test_undo__herd_undo_by_bare_id_takes_the_ngo_support_back(herd_peer, herd_undone):
     """bovine-herd's Undo names its Like by bare id: eauvive's variant and the home both count
     one less, and eauvive's German share leaves the breakdown."""
-    before = seen.counts(home, supported["campaign"])
-    with Step("herd's Undo taken back on the NGO and the home"):
-        herd_peer.undo(supported["herd_like"], to=supported["ngo"])
-        wait_for(lambda: seen.variant(ngo, supported["ngo_variant"])["supports"] == 0, WAIT,
-                 "eauvive's variant back to 0 supports", interval=0.3)
-        wait_for(lambda: seen.counts(home, supported["campaign"])["count"] == before["count"] - 1,
-                 WAIT, "the home one support less", interval=0.3)
-    figures = seen.counts(home, supported["campaign"])
-    assert figures["total"] == figures["count"]
-    assert (supported["ngo"], "de") not in figures["breakdown"]
+    ids, before, figures = herd_undone, herd_undone["before"], herd_undone["after"]["figures"]
+    assert figures["count"] == figures["total"] == before["count"] - 1 == 0
+    assert (ids["ngo"], "de") not in figures["breakdown"]
     assert herd_peer.actor_id not in figures["supporters"]
-    assert report(home)["per_member"].get(supported["ngo"], 0) == 0
+    assert herd_undone["after"]["report"]["per_member"].get(ids["ngo"], 0) == 0
 
 
-# ---- deeper: once per person, a forged relay, the supporter's erasure
+# ---- deeper: once per person, a forged relay, the supporter's erasure, a removed member
 
 
 def wait_processed(node: CivicNode, actor: str, activity_id: str) -> dict:
@@ -492,101 +532,129 @@ def wait_processed(node: CivicNode, actor: str, activity_id: str) -> dict:
     outcome: the row's state and reason say what it made of it)."""
     return wait_for(lambda: next((r for r in node.inbox(actor) if r["id"] == activity_id
                                   and r["state"] != "received"), None),
-                    WAIT, f"{activity_id} processed on {node.base_url}", interval=0.3)
+                    WAIT, f"{activity_id} processed on {node.base_url}")
 
 
-def test_once_per_person__a_direct_like_and_a_relayed_one_count_once(home, ngo, herd_peer, supported):
-    """herd's alice likes the campaign itself (to the coalition: counted for no member, in its
-    first language), then eauvive's variant again: eauvive counts the variant's support and
-    relays it, and the home still counts her once."""
-    before = seen.counts(home, supported["campaign"])["count"]
+@pytest.fixture(scope="module")
+def once_per_person(home: CivicNode, ngo: CivicNode, herd_peer: HerdPeer, herd_undone: dict) -> dict:
+    """herd's alice likes the campaign itself (to the coalition), then eauvive's variant again."""
+    ids = herd_undone
+    before = seen.counts(home, ids["campaign"])["count"]
     with Step("once per person: a direct Like, then a relayed one"):
-        herd_peer.like(supported["campaign"], to=supported["coalition"])
-        wait_for(lambda: seen.counts(home, supported["campaign"])["count"] == before + 1, WAIT,
-                 "herd's Like of the campaign counted at the home", interval=0.3)
-        relays_before = len([r for r in home.inbox(supported["ngo"]) if r["type"] == "Announce"])
-        herd_peer.like(supported["ngo_variant"], to=supported["ngo"])
-        wait_for(lambda: seen.variant(ngo, supported["ngo_variant"])["supports"] == 1, WAIT,
-                 "eauvive's variant supported again", interval=0.3)
-        relay = wait_for(lambda: (rows := [r for r in home.inbox(supported["ngo"])
+        herd_peer.like(ids["campaign"], to=ids["coalition"])
+        wait_for(lambda: seen.counts(home, ids["campaign"])["count"] == before + 1, WAIT,
+                 "herd's Like of the campaign counted at the home")
+        relays_before = len([r for r in home.inbox(ids["ngo"]) if r["type"] == "Announce"])
+        herd_peer.like(ids["ngo_variant"], to=ids["ngo"])
+        wait_for(lambda: seen.variant(ngo, ids["ngo_variant"])["supports"] == 1, WAIT,
+                 "eauvive's variant supported again")
+        relay = wait_for(lambda: (rows := [r for r in home.inbox(ids["ngo"])
                                            if r["type"] == "Announce"][relays_before:]) and rows[0],
-                         WAIT, "eauvive's relay of the second Like at the home", interval=0.3)
-        relay = wait_processed(home, supported["ngo"], relay["id"])
-    figures = seen.counts(home, supported["campaign"])
+                         WAIT, "eauvive's relay of the second Like at the home")
+        relay = wait_processed(home, ids["ngo"], relay["id"])
+    return {**ids, "before": before, "relay": relay, "after": snapshot(home, ids)}
+
+
+def test_once_per_person__a_direct_like_and_a_relayed_one_count_once(herd_peer, once_per_person):
+    """herd's Like of the campaign is counted for no member in the campaign's first language;
+    her Like of eauvive's variant, counted on the NGO and relayed, is not counted again."""
+    figures, relay = once_per_person["after"]["figures"], once_per_person["relay"]
     assert "already supported" in (relay["error"] or ""), relay
-    assert figures["count"] == figures["total"] == before + 1, (figures, relay)
+    assert figures["count"] == figures["total"] == once_per_person["before"] + 1, (figures, relay)
     assert figures["supporters"][herd_peer.actor_id] == (None, "fr", None)
     assert figures["breakdown"].get((None, "fr")) == 1
 
 
-def test_forged_relay__from_someone_not_the_variants_organisation_counts_nothing(
-        home, fedify_peer, supported):
-    """Fedify's alice sends the home an Announce{Like} of lyon's variant as if she relayed a
-    support: she is not the variant's organisation, so the home counts nothing and says why."""
-    before = seen.counts(home, supported["campaign"])
+@pytest.fixture(scope="module")
+def forged(home: CivicNode, fedify_peer: FedifyPeer, once_per_person: dict) -> dict:
+    """Fedify's alice sends the home an Announce{Like} of lyon's variant, as if she relayed it."""
+    ids = once_per_person
+    before = seen.counts(home, ids["campaign"])
     actor = fedify_peer.actor_url
     announce_id = f"{actor}#forged-relay-{uuid.uuid4()}"
-    forged = {"@context": "https://www.w3.org/ns/activitystreams", "id": announce_id,
-              "type": "Announce", "actor": actor, "to": [supported["coalition"]],
-              "object": {"id": f"{actor}#forged-like-{uuid.uuid4()}", "type": "Like",
-                         "actor": f"http://{fedify_peer.host}:{fedify_peer.port}/users/nobody",
-                         "object": supported["city_variant"]}}
-    fedify_peer.send(forged, to=[supported["coalition"]])
+    fedify_peer.send({"@context": "https://www.w3.org/ns/activitystreams", "id": announce_id,
+                      "type": "Announce", "actor": actor, "to": [ids["coalition"]],
+                      "object": {"id": f"{actor}#forged-like-{uuid.uuid4()}", "type": "Like",
+                                 "actor": f"http://{fedify_peer.host}:{fedify_peer.port}/users/nobody",
+                                 "object": ids["city_variant"]}},
+                     to=[ids["coalition"]])
     row = wait_processed(home, actor, announce_id)
-    assert "only the variant's organisation relays its supports" in (row["error"] or ""), row
-    assert seen.counts(home, supported["campaign"]) == before
+    return {**ids, "before": before, "row": row, "after": seen.counts(home, ids["campaign"])}
 
 
-def test_erasure__the_supporters_delete_takes_the_support_back_on_the_city_and_the_home(
-        home, city, fedify_peer, supported):
-    """Fedify's alice supports lyon's variant again, then erases herself (Delete{alice} to
-    lyon): lyon drops the support and relays its withdrawal, and the home counts one less."""
-    before = seen.counts(home, supported["campaign"])["count"]
+def test_forged_relay__from_someone_not_the_variants_organisation_counts_nothing(forged):
+    """She is not the variant's organisation: the home counts nothing and says why."""
+    assert "only the variant's organisation relays its supports" in (forged["row"]["error"] or ""), \
+        forged["row"]
+    assert forged["after"] == forged["before"]
+
+
+@pytest.fixture(scope="module")
+def erased(home: CivicNode, city: CivicNode, fedify_peer: FedifyPeer, forged: dict) -> dict:
+    """Fedify's alice supports lyon's variant again, then erases herself (Delete{alice} to lyon)."""
+    ids = forged
+    before = seen.counts(home, ids["campaign"])["count"]
     with Step("erasure taken back on the city and the home"):
-        fedify_peer.like(supported["city_variant"], to=supported["city"])
-        wait_for(lambda: seen.counts(home, supported["campaign"])["count"] == before + 1, WAIT,
-                 "Fedify's new support counted at the home", interval=0.3)
-        assert seen.counts(home, supported["campaign"])["supporters"][fedify_peer.actor_url] == \
-            (supported["city"], "fr", supported["city"])
+        fedify_peer.like(ids["city_variant"], to=ids["city"])
+        wait_for(lambda: seen.counts(home, ids["campaign"])["count"] == before + 1, WAIT,
+                 "Fedify's new support counted at the home")
+        credited = seen.counts(home, ids["campaign"])["supporters"].get(fedify_peer.actor_url)
         actor = fedify_peer.actor_url
         fedify_peer.send({"@context": "https://www.w3.org/ns/activitystreams",
                           "id": f"{actor}#delete-{uuid.uuid4()}", "type": "Delete", "actor": actor,
-                          "object": actor, "to": [PUBLIC]}, to=[supported["city"]])
-        wait_for(lambda: seen.variant(city, supported["city_variant"])["supports"] == 0, WAIT,
-                 "lyon's variant without Fedify's support", interval=0.3)
-        wait_for(lambda: seen.counts(home, supported["campaign"])["count"] == before, WAIT,
-                 "the home one support less", interval=0.3)
-    figures = seen.counts(home, supported["campaign"])
+                          "object": actor, "to": [PUBLIC]}, to=[ids["city"]])
+        wait_for(lambda: seen.variant(city, ids["city_variant"])["supports"] == 0, WAIT,
+                 "lyon's variant without Fedify's support")
+        wait_for(lambda: seen.counts(home, ids["campaign"])["count"] == before, WAIT,
+                 "the home one support less")
+    return {**ids, "before": before, "credited": credited, "after": seen.counts(home, ids["campaign"])}
+
+
+def test_erasure__the_supporters_delete_takes_the_support_back_on_the_city_and_the_home(
+        fedify_peer, erased):
+    """Her new support was credited to lyon in French; after her Delete{alice} to lyon, lyon
+    drops it and relays its withdrawal, and the home counts one less."""
+    assert erased["credited"] == (erased["city"], "fr", erased["city"])
+    figures = erased["after"]
     assert fedify_peer.actor_url not in figures["supporters"]
-    assert (supported["city"], "fr") not in figures["breakdown"]
-    assert figures["total"] == figures["count"] == before
+    assert (erased["city"], "fr") not in figures["breakdown"]
+    assert figures["total"] == figures["count"] == erased["before"]
+
+
+@pytest.fixture(scope="module")
+def removed(home: CivicNode, ngo: CivicNode, fedify_peer: FedifyPeer, erased: dict) -> dict:
+    """`civic coalition remove bleue <eauvive>` on the home; then Fedify's alice supports
+    eauvive's variant, which still circulates."""
+    ids = erased
+    before = seen.counts(home, ids["campaign"])
+    with Step("a removed member's later support"):
+        home.civic("coalition", "remove", COALITION, ids["ngo"])
+        at_home = seen.membership_state(home, ids["coalition"], ids["ngo"])
+        wait_state(ngo, ids["coalition"], ids["ngo"], None,
+                   "the home's Remove recorded on the NGO's node")
+        fedify_peer.like(ids["ngo_variant"], to=ids["ngo"])
+        wait_for(lambda: seen.variant(ngo, ids["ngo_variant"])["supports"] == 2, WAIT,
+                 "eauvive's variant supported by Fedify too")
+        wait_for(lambda: seen.counts(home, ids["campaign"])["count"] == before["count"] + 1,
+                 WAIT, "the removed member's relay counted at the home")
+    return {**ids, "before": before, "at_home": at_home, "after": snapshot(home, ids)}
 
 
 def test_removed_member__its_variant_still_circulates_and_counts_for_the_campaign_only(
-        home, ngo, fedify_peer, supported):
-    """`civic coalition remove bleue eauvive` on the home: the Remove reaches the NGO, which
-    drops its membership. eauvive's German variant still circulates: Fedify's alice supports it,
-    eauvive relays it, and the home counts it for the campaign (in German) and for no member."""
-    before = seen.counts(home, supported["campaign"])
-    with Step("a removed member's later support"):
-        home.civic("coalition", "remove", COALITION, supported["ngo"])
-        assert seen.membership_state(home, supported["coalition"], supported["ngo"]) is None
-        wait_state(ngo, supported["coalition"], supported["ngo"], None,
-                   "the home's Remove recorded on the NGO's node")
-        fedify_peer.like(supported["ngo_variant"], to=supported["ngo"])
-        wait_for(lambda: seen.variant(ngo, supported["ngo_variant"])["supports"] == 2, WAIT,
-                 "eauvive's variant supported by Fedify too")
-        wait_for(lambda: seen.counts(home, supported["campaign"])["count"] == before["count"] + 1,
-                 WAIT, "the removed member's relay counted at the home")
-    figures = seen.counts(home, supported["campaign"])
-    assert figures["supporters"][fedify_peer.actor_url] == (None, "de", supported["ngo"])
+        fedify_peer, removed):
+    """The Remove reaches the NGO, which drops its membership; Fedify's later support of
+    eauvive's variant, relayed by eauvive, counts at the home for the campaign (in German) and
+    for no member."""
+    ids, before, figures = removed, removed["before"], removed["after"]["figures"]
+    assert removed["at_home"] is None
+    assert figures["supporters"][fedify_peer.actor_url] == (None, "de", ids["ngo"])
     assert figures["breakdown"].get((None, "de")) == before["breakdown"].get((None, "de"), 0) + 1
-    assert not any(member == supported["ngo"] for member, _ in figures["breakdown"])
-    assert figures["total"] == figures["count"]
-    assert supported["ngo"] not in report(home)["per_member"]
+    assert not any(member == ids["ngo"] for member, _ in figures["breakdown"])
+    assert figures["total"] == figures["count"] == before["count"] + 1
+    assert ids["ngo"] not in removed["after"]["report"]["per_member"]
 
 
-def test_scenario__timings(backend, supported):
+def test_scenario__timings(backend, removed):
     """Prints how long each step took (the report quotes it); fails nothing by itself."""
     steps = TIMINGS.get(backend, {})
     print(f"\ncoalition scenario timings on {backend} (s, {sum(steps.values()):.1f} in all): "
