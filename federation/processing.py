@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from activities.jsonld import readable
 from federation.fetch import FetchError
-from federation.inbound import Inbound, dispatch, knows
+from federation.inbound import Inbound, batches, dispatch, knows
 from federation.isolation import ERROR_LIMIT, describe, log_failure, transient
 from federation.moderation_policy import refused_actors
 from federation.runtime import Runtime, wait_for_quiet, wait_for_signal
@@ -96,7 +96,14 @@ async def _process_rows(rt: Runtime, ids: list[int], actors: dict[str, Actor | s
         merged: dict[str, Actor | str] = {}
         rows = list(await session.scalars(query))
         refusals = await refused_actors(session, {row.actor for row in rows})  # one query a batch
+        # What a feature settles many at once (federation/inbound/batches.py); the rest one by one.
+        settled = await batches.settle(rt, session, [
+            batches.Batched(row, row.document, actors[row.actor]) for row in rows
+            if isinstance(actors[row.actor], Actor) and not refusals.get(row.actor) and knows(row.type)])
         for row in rows:
+            if row.id in settled:
+                row.state, row.error, row.processed_at = InboxStates.processed, settled[row.id], utcnow()
+                continue
             actor = actors[row.actor]
             if isinstance(actor, Actor):
                 if row.actor not in merged:

@@ -16,7 +16,7 @@ from federation.inbound.registry import HANDLERS, dispatch, handles, knows
 __all__ = ["HANDLERS", "Inbound", "dispatch", "handles", "knows"]
 
 # These modules are the machinery; every other module is a feature.
-MACHINERY = frozenset({"context", "registry", "targets"})
+MACHINERY = frozenset({"batches", "context", "registry", "targets"})
 for _module in pkgutil.iter_modules(__path__):
     if _module.name not in MACHINERY and not _module.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_module.name}")

@@ -283,16 +283,26 @@ def _insert(session: AsyncSession):
 
 async def _tally(session: AsyncSession, row: CampaignSupport, delta: int) -> None:
     """Keep the per-(member, language) and per-day counts with the support (one upsert each)."""
-    insert = _insert(session)
-    tally = insert(CampaignTally).values(campaign_id=row.campaign_id, member_key=row.member_id or 0,
-                                         language=row.language or "", supports=delta)
-    await session.execute(tally.on_conflict_do_update(
-        index_elements=["campaign_id", "member_key", "language"],
-        set_={"supports": CampaignTally.supports + delta}))
     day = (row.created_at or utcnow()).date()
-    daily = insert(CampaignDay).values(campaign_id=row.campaign_id, day=day, supports=delta)
-    await session.execute(daily.on_conflict_do_update(
-        index_elements=["campaign_id", "day"], set_={"supports": CampaignDay.supports + delta}))
+    await add_to_tallies(session, {(row.campaign_id, row.member_id or 0, row.language or ""): delta},
+                         {(row.campaign_id, day): delta})
+
+
+async def add_to_tallies(session: AsyncSession, tallies: dict[tuple[int, int, str], int],
+                         days: dict[tuple[int, date], int]) -> None:
+    """Add ``tallies`` {(campaign, member key, language): delta} and ``days`` {(campaign, day):
+    delta}: one upsert per key, counted in SQL (concurrent supports never overwrite each other)."""
+    insert = _insert(session)
+    for (campaign_id, member_key, language), delta in tallies.items():
+        tally = insert(CampaignTally).values(campaign_id=campaign_id, member_key=member_key,
+                                             language=language, supports=delta)
+        await session.execute(tally.on_conflict_do_update(
+            index_elements=["campaign_id", "member_key", "language"],
+            set_={"supports": CampaignTally.supports + delta}))
+    for (campaign_id, day), delta in days.items():
+        daily = insert(CampaignDay).values(campaign_id=campaign_id, day=day, supports=delta)
+        await session.execute(daily.on_conflict_do_update(
+            index_elements=["campaign_id", "day"], set_={"supports": CampaignDay.supports + delta}))
 
 
 async def _campaign_open(session: AsyncSession, campaign: Campaign, actor: Actor) -> None:
@@ -377,11 +387,16 @@ async def supporter(session: AsyncSession, ap_id: str) -> Actor:
     actor = await session.scalar(select(Actor).where(Actor.ap_id == ap_id))
     if actor is not None:
         return actor
-    actor = Actor(ap_id=ap_id, type="Person", local=False, domain=_host(ap_id),
-                  username=ap_id.rstrip("/").rsplit("/", 1)[-1][:255] or _host(ap_id), name="")
+    actor = stub_actor(ap_id)
     session.add(actor)
     await session.flush()
     return actor
+
+
+def stub_actor(ap_id: str) -> Actor:
+    """The minimal row of a supporter we never met (``ap_id`` checked by the caller)."""
+    return Actor(ap_id=ap_id, type="Person", local=False, domain=_host(ap_id),
+                 username=ap_id.rstrip("/").rsplit("/", 1)[-1][:255] or _host(ap_id), name="")
 
 
 # -- what the dashboard and the report read ---------------------------------------------------------
