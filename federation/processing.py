@@ -30,7 +30,13 @@ async def _actors_of(rt: Runtime, actor_ids: set[str]) -> dict[str, Actor | str]
     fetch that stores an actor never waits on our own SQLite write lock. An actor that cannot be
     had, for whatever reason, fails only its own activities (SECURITY.md rule 13)."""
     found: dict[str, Actor | str] = {}
+    async with rt.sessions() as session:  # those stored: one query for the batch
+        stored = {actor.ap_id: actor for actor in await session.scalars(
+            select(Actor).where(Actor.ap_id.in_(actor_ids)))}
     for ap_id in actor_ids:
+        if ap_id in stored:
+            found[ap_id] = stored[ap_id]
+            continue
         try:
             found[ap_id] = await rt.keys.get_actor(ap_id)
         except FetchError as exc:

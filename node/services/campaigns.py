@@ -291,18 +291,22 @@ async def _tally(session: AsyncSession, row: CampaignSupport, delta: int) -> Non
 async def add_to_tallies(session: AsyncSession, tallies: dict[tuple[int, int, str], int],
                          days: dict[tuple[int, date], int]) -> None:
     """Add ``tallies`` {(campaign, member key, language): delta} and ``days`` {(campaign, day):
-    delta}: one upsert per key, counted in SQL (concurrent supports never overwrite each other)."""
+    delta}: one upsert statement each (executed for every key), counted in SQL (concurrent supports
+    never overwrite each other)."""
     insert = _insert(session)
-    for (campaign_id, member_key, language), delta in tallies.items():
-        tally = insert(CampaignTally).values(campaign_id=campaign_id, member_key=member_key,
-                                             language=language, supports=delta)
+    if tallies:
+        tally = insert(CampaignTally)
         await session.execute(tally.on_conflict_do_update(
             index_elements=["campaign_id", "member_key", "language"],
-            set_={"supports": CampaignTally.supports + delta}))
-    for (campaign_id, day), delta in days.items():
-        daily = insert(CampaignDay).values(campaign_id=campaign_id, day=day, supports=delta)
+            set_={"supports": CampaignTally.supports + tally.excluded.supports}),
+            [{"campaign_id": c, "member_key": m, "language": lang, "supports": delta}
+             for (c, m, lang), delta in tallies.items()])
+    if days:
+        daily = insert(CampaignDay)
         await session.execute(daily.on_conflict_do_update(
-            index_elements=["campaign_id", "day"], set_={"supports": CampaignDay.supports + delta}))
+            index_elements=["campaign_id", "day"],
+            set_={"supports": CampaignDay.supports + daily.excluded.supports}),
+            [{"campaign_id": c, "day": day, "supports": delta} for (c, day), delta in days.items()])
 
 
 async def _campaign_open(session: AsyncSession, campaign: Campaign, actor: Actor) -> None:
