@@ -1,6 +1,6 @@
 """Coalitions as AS2: the coalition's Group document, its ``members`` collection of ``Member``
 items, and the membership activities between a coalition and organisations — Join, Invite,
-Leave, Remove and the Accept/Reject that answer them (FEDERATION.md "Coalitions").
+Leave, Remove and the Accept/Reject that answer them (FEDERATION.md "Coalitions and campaigns").
 
 The shapes follow Mobilizon's groups, the closest federated model: a ``members`` collection
 (``mz:members``) of ``{"type": "Member", "actor": organisation, "object": group, "role": …}``,

@@ -1,5 +1,5 @@
 """A coalition's ``members`` collection: ``GET /actors/{username}/members`` (FEDERATION.md
-"Coalitions").
+"Coalitions and campaigns").
 
 The accepted member organisations as Mobilizon's ``Member`` items, admins first. It is read as
 the coalition's visibility allows (node/visibility.py through federation.objects.readable), and

@@ -1,4 +1,4 @@
-"""Inbound coalition membership (FEDERATION.md "Coalitions").
+"""Inbound coalition membership (FEDERATION.md "Coalitions and campaigns").
 
 On the coalition's home: an organisation's ``Join`` and ``Leave`` of a coalition hosted here, and
 its ``Accept``/``Reject`` of our ``Invite``. On a member organisation's node: the coalition's

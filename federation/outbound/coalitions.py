@@ -1,6 +1,6 @@
 """Coalition membership out: the Join, Leave and answers to an Invite that a local organisation
 sends to a coalition's home, and the Accept/Reject, Invite and Remove that a coalition hosted
-here sends to a member organisation (FEDERATION.md "Coalitions").
+here sends to a member organisation (FEDERATION.md "Coalitions and campaigns").
 
 Between two actors only: each activity goes to the one inbox it concerns and is never listed in
 an outbox (as follows are). A coalition whose visibility is ``members`` never leaves the node: it

@@ -1,4 +1,4 @@
-"""Coalition membership across nodes (FEDERATION.md "Coalitions"): in-process Civic Nodes on their
+"""Coalition membership across nodes (FEDERATION.md "Coalitions and campaigns"): in-process Civic Nodes on their
 own loopback addresses — the coalition's home and a member organisation's node — whose Joins,
 Invites, Leaves, Removes and answers are really POSTed, signed and verified between them."""
 
