@@ -226,6 +226,17 @@ async def variants(session: AsyncSession, campaign: Campaign) -> list[CampaignVa
         .order_by(CampaignVariant.language, CampaignVariant.id)))
 
 
+async def most_supported_variants(session: AsyncSession, campaign: Campaign, limit: int
+                                  ) -> tuple[list[CampaignVariant], int]:
+    """The ``limit`` most supported variants of a campaign and how many it has in all (a campaign
+    of 250 member organisations lists its first ones on its page, not all of them)."""
+    live = (CampaignVariant.campaign_id == campaign.id, CampaignVariant.deleted_at.is_(None))
+    rows = await session.scalars(select(CampaignVariant).where(*live).order_by(
+        CampaignVariant.support_count.desc(), CampaignVariant.id).limit(limit))
+    total = await session.scalar(select(func.count()).select_from(CampaignVariant).where(*live)) or 0
+    return list(rows), total
+
+
 async def variants_of(session: AsyncSession, org: Actor) -> list[CampaignVariant]:
     return list(await session.scalars(select(CampaignVariant).where(
         CampaignVariant.organization_id == org.id, CampaignVariant.deleted_at.is_(None))

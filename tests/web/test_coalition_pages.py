@@ -786,3 +786,27 @@ async def test_remote_campaign__adapted_from_its_stored_copy_its_hostile_url_nev
     assert variant.language == "de" and variant.local and location == variant.ap_id
     page = await make_browser("en").get(path(node, location))
     assert page.status == 200 and "javascript:" not in page.text
+
+
+async def test_campaign__the_page_lists_its_most_supported_variants_and_how_many_in_all(
+        node, orgs, blue, campaign, make_browser):
+    """A campaign of 250 members lists its VARIANTS_SHOWN most supported variants, not all."""
+    from node.models import Actor
+    from web.participation.campaigns import VARIANTS_SHOWN
+
+    total = VARIANTS_SHOWN + 3
+    async with transaction(node.rt.sessions) as s:
+        stored = await s.scalar(select(Campaign))
+        for i in range(total):
+            org = Actor(ap_id=f"https://n{i}.example/actors/org", type="Organization", local=False,
+                        username="org", domain=f"n{i}.example", inbox=f"https://n{i}.example/inbox")
+            s.add(org)
+            await s.flush()
+            s.add(CampaignVariant(ap_id=f"https://n{i}.example/variants/1", campaign_id=stored.id,
+                                  organization_id=org.id, local=False, language="fr",
+                                  name=f"Variante numéro {i:03d}", content="<p>…</p>", support_count=i))
+    page = await make_browser("en").get(campaign)
+    assert page.status == 200
+    listed = re.findall(r"Variante numéro (\d{3})", page.text)
+    assert listed == [f"{i:03d}" for i in range(total - 1, total - 1 - VARIANTS_SHOWN, -1)]
+    assert f"The {VARIANTS_SHOWN} most supported of {total} variants." in page.text

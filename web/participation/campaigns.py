@@ -195,13 +195,17 @@ def safe_media(url: str | None) -> str | None:
     return url if url and media.media_type_of(url) else None
 
 
+VARIANTS_SHOWN = 30  # the most supported; the page says how many there are in all
+
+
 async def campaign_context(session: AsyncSession, request: web.Request, campaign: Campaign,
                            coalition: Coalition, actor: Actor, user: User | None) -> dict:
     me = await person(session, user) if user else None
     lang = page_language(request, campaign, coalition.languages)
     return {
         "org": actor, "coalition": coalition, "campaign": campaign, "support_language": lang,
-        "kit": kit_by_language(campaign, lang), "variants": await campaign_service.variants(session, campaign),
+        "kit": kit_by_language(campaign, lang), **dict(zip(("variants", "variant_count"), (
+            await campaign_service.most_supported_variants(session, campaign, VARIANTS_SHOWN)))),
         "supported": await reactions.has(session, campaign_service.CAMPAIGN_SUPPORT, campaign, me),
         "is_admin": await coalition_service.may_administer(session, user, actor),
         "host_of": host_of, "safe_media": safe_media,
