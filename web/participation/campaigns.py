@@ -202,10 +202,10 @@ async def campaign_context(session: AsyncSession, request: web.Request, campaign
                            coalition: Coalition, actor: Actor, user: User | None) -> dict:
     me = await person(session, user) if user else None
     lang = page_language(request, campaign, coalition.languages)
+    variants, variant_count = await campaign_service.most_supported_variants(session, campaign, VARIANTS_SHOWN)
     return {
         "org": actor, "coalition": coalition, "campaign": campaign, "support_language": lang,
-        "kit": kit_by_language(campaign, lang), **dict(zip(("variants", "variant_count"), (
-            await campaign_service.most_supported_variants(session, campaign, VARIANTS_SHOWN)))),
+        "kit": kit_by_language(campaign, lang), "variants": variants, "variant_count": variant_count,
         "supported": await reactions.has(session, campaign_service.CAMPAIGN_SUPPORT, campaign, me),
         "is_admin": await coalition_service.may_administer(session, user, actor),
         "host_of": host_of, "safe_media": safe_media,
