@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import aiohttp
 from sqlalchemy import select
 
 from federation.resolve import resolve_actor
@@ -411,3 +412,68 @@ async def test_campaign_page__kept_only_from_a_coalition_one_of_our_organisation
     async with node.rt.sessions() as s:
         stored = list(await s.scalars(select(Campaign.ap_id)))
     assert stored == [f"{group.ap_id}/campaigns/2"]
+
+
+# ---- the AS2 documents at their ids ----------------------------------------------------------------
+
+AS2 = {"Accept": "application/activity+json"}
+
+
+async def _get(url: str) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url, headers=AS2, allow_redirects=False) as response:
+            return response.status, await response.json(content_type=None)
+
+
+async def test_documents__campaign_and_variant_as_as2_404_when_unreadable_410_when_deleted(node):
+    async with transaction(node.rt.sessions) as s:
+        ocean = await actors.create_organization(s, node.uris, "ocean", "Ocean Alliance")
+        blue = await coalitions.create(s, node.uris, "blue", "Blue", founder=ocean, languages=("fr", "de"))
+        closed = await coalitions.create(s, node.uris, "inner", "Inner circle", founder=ocean,
+                                         visibility_level="members")
+        campaign = await campaigns.create(s, node.uris, blue.actor, name={"fr": "Océans", "de": "Meere"},
+                                          content={"fr": "<p>Texte</p>"}, kit=KIT)
+        variant = await campaigns.adapt(s, node.uris, ocean, campaign, language="de", name="Meere sauber",
+                                        content_html="<p>Macht mit</p>")
+        hidden = await campaigns.create(s, node.uris, closed.actor, name={"fr": "Interne"})
+        campaign_id, variant_id, hidden_id = campaign.ap_id, variant.ap_id, hidden.ap_id
+    status, doc = await _get(campaign_id)
+    assert status == 200 and (doc["type"], doc["attributedTo"]) == ("Page", f"{node.base}/actors/blue")
+    assert doc["nameMap"] == {"fr": "Océans", "de": "Meere"}
+    assert doc["attachment"][1]["url"] == node.base + KIT[1]["url"]
+    status, doc = await _get(variant_id)
+    assert status == 200 and doc["civic:variantOf"] == campaign_id and doc["contentMap"] == {"de": "<p>Macht mit</p>"}
+    assert (await _get(hidden_id))[0] == 404  # a members coalition's campaign: the missing 404
+    assert (await _get(node.uris.campaign("nothing")))[0] == 404
+    assert (await _get(node.uris.variant("nothing")))[0] == 404
+    async with transaction(node.rt.sessions) as s:
+        (await campaigns.by_ap_id(s, campaign_id)).deleted_at = utcnow()
+    for url in (campaign_id, variant_id):
+        status, doc = await _get(url)
+        assert (status, doc["type"], doc["formerType"]) == (410, "Tombstone", "Page"), url
+
+
+async def test_supports__a_local_members_variant_at_the_home_is_counted_there(node, remote):
+    """The coalition and the member organisation on one node: nothing is delivered to ourselves,
+    the support of the variant is counted at once (and taken back with its Undo)."""
+    ana = remote.add_actor("ana")
+    async with transaction(node.rt.sessions) as s:
+        ocean = await actors.create_organization(s, node.uris, "ocean", "Ocean Alliance")
+        blue = await coalitions.create(s, node.uris, "blue", "Blue", founder=ocean, languages=("fr", "de"))
+        campaign = await campaigns.create(s, node.uris, blue.actor, name={"fr": "Océans"})
+        variant = await campaigns.adapt(s, node.uris, ocean, campaign, language="de", name="Meere sauber",
+                                        content_html="<p>Macht mit</p>")
+        campaign_id, variant_id = campaign.ap_id, variant.ap_id
+    like = mastodon_like(ana, 1, variant_id)
+    status, body = await remote.post(f"{node.base}/actors/ocean/inbox", like, ana)
+    assert status == 202, body
+    await node.step()
+    count, shares, tallied = await _counted(node, campaign_id)
+    assert (count, tallied, shares) == (1, 1, {(f"{node.base}/actors/ocean", "de"): 1})
+    undo = mastodon_undo_like(ana, 1, variant_id)
+    undo["object"]["id"] = like["id"]
+    status, body = await remote.post(f"{node.base}/actors/ocean/inbox", undo, ana)
+    assert status == 202, body
+    await node.step()
+    assert await _counted(node, campaign_id) == (0, {}, 0)
+    assert await _variant_count(node, variant_id) == 0
