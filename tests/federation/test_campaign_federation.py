@@ -9,10 +9,14 @@ relayed supports each hold (a remote organisation on the test's remote host play
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
 
 import aiohttp
-from sqlalchemy import select
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
 
 from federation.resolve import resolve_actor
 from node.db import transaction
@@ -23,6 +27,8 @@ from node.models import (
     CampaignVariant,
     CoalitionMember,
     CoalitionStates,
+    InboxActivity,
+    InboxStates,
     utcnow,
 )
 from node.services import actors, campaigns, coalitions, reactions
@@ -477,3 +483,84 @@ async def test_supports__a_local_members_variant_at_the_home_is_counted_there(no
     await node.step()
     assert await _counted(node, campaign_id) == (0, {}, 0)
     assert await _variant_count(node, variant_id) == 0
+
+
+# ---- hostile relays and variants through the real inbox ----------------------------------------------
+
+VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.text(max_size=40)
+    | st.sampled_from(["Like", "Undo", "Page", "Image", "$variant", "$campaign", "$zoe", "$like",
+                       "http://[", "javascript:alert(1)", "https://people.example/users/zoe",
+                       "<script>alert(1)</script>", "9999-12-31T23:59:59-01:00"]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(
+        st.sampled_from(["type", "id", "actor", "object", "attributedTo", "name", "content", "contentMap",
+                         "nameMap", "civic:variantOf", "context", "attachment", "url", "mediaType"]),
+        children, max_size=6),
+    max_leaves=20)
+SKELETONS = st.sampled_from([
+    {"type": "Announce", "object": {"type": "Like", "id": "$like", "actor": "$zoe", "object": "$variant"}},
+    {"type": "Announce", "object": {"type": "Undo", "actor": "$zoe", "object": {
+        "type": "Like", "id": "$like", "actor": "$zoe", "object": "$variant"}}},
+    {"type": "Create", "object": {"type": "Page", "id": "$variant", "attributedTo": "$acme",
+                                  "civic:variantOf": "$campaign", "name": "x", "content": "<p>x</p>"}},
+])
+
+
+def _fill(value, ids: dict):
+    if isinstance(value, str):
+        return ids.get(value, value)
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    return value
+
+
+def _mutate(skeleton: dict, path: list[str], value) -> dict:
+    doc = json.loads(json.dumps(skeleton))
+    holder = doc
+    for key in path[:-1]:
+        holder = holder.setdefault(key, {}) if isinstance(holder.get(key), dict) or key not in holder \
+            else holder[key]
+        if not isinstance(holder, dict):
+            return doc
+    holder[path[-1]] = value
+    return doc
+
+
+HOSTILE = settings(max_examples=max(int(os.environ.get("CIVIC_FUZZ_EXAMPLES", "300")) // 5, 12),
+                   deadline=None, derandomize=True, database=None,
+                   suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SCENES: dict[int, tuple] = {}
+
+
+@HOSTILE
+@given(skeleton=SKELETONS, path=st.sampled_from([["object"], ["object", "id"], ["object", "actor"],
+                                                 ["object", "object"], ["object", "type"],
+                                                 ["object", "object", "id"], ["object", "content"],
+                                                 ["object", "attachment"], ["object", "civic:variantOf"],
+                                                 ["object", "nameMap"]]),
+       value=VALUES, n=st.integers(0, 10**9))
+async def test_hostile__relays_and_variants_never_5xx_and_counts_stay_true(node, remote, skeleton, path, value, n):
+    """Signed by a member organisation with a variant: whatever it sends is a 2xx or 4xx, its
+    row is processed or fails with a reason, and the campaign's count equals its tallies and rows."""
+    if id(node) not in SCENES:
+        SCENES.clear()
+        SCENES[id(node)] = await _home_with_member(node, remote)
+    campaign_id, acme, variant = SCENES[id(node)]
+    ids = {"$variant": variant, "$campaign": campaign_id, "$acme": acme.ap_id,
+           "$zoe": f"https://people.example/users/z{n % 5}", "$like": f"https://people.example/users/z{n % 5}#likes/{n}"}
+    doc = _fill(_mutate(skeleton, path, value), ids)
+    doc.update({"@context": AS, "id": f"{acme.ap_id}/hostile/{n}-{len(SCENES)}-{id(doc)}", "actor": acme.ap_id})
+    status, body = await remote.post(f"{node.base}/actors/blue/inbox", doc, acme)
+    assert 200 <= status < 300 or 400 <= status < 500, (status, body, doc)
+    await node.step()
+    async with node.rt.sessions() as s:
+        row = await s.scalar(select(InboxActivity).where(InboxActivity.ap_id == doc["id"]))
+        if status == 202 and row is not None:
+            assert row.state != InboxStates.received, row.error
+            assert row.state != InboxStates.failed or row.error
+        campaign = await campaigns.by_ap_id(s, campaign_id)
+        rows = await s.scalar(select(func.count()).select_from(CampaignSupport)
+                              .where(CampaignSupport.campaign_id == campaign.id))
+        assert campaign.support_count == await campaigns.total(s, campaign) == rows
