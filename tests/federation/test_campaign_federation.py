@@ -29,9 +29,10 @@ from node.models import (
     CoalitionStates,
     InboxActivity,
     InboxStates,
+    User,
     utcnow,
 )
-from node.services import actors, campaigns, coalitions, reactions
+from node.services import actors, campaigns, coalitions, erasure, reactions
 from tests.federation.participation_scene import (
     make_activity,
     mastodon_like,
@@ -237,6 +238,18 @@ async def test_supports__the_supporters_erasure_takes_them_back_at_the_home(node
         supporters = [a.ap_id for a in await s.scalars(
             select(Actor).join(CampaignSupport, CampaignSupport.actor_id == Actor.id))]
     assert supporters == [bob.ap_id]
+
+    async with transaction(sc.city.rt.sessions) as s:  # a local person of the city, then erased
+        user = await actors.create_user(s, sc.city.uris, "lena", "password-123", "Lena")
+        variant = await campaigns.variant_by_ap_id(s, sc.city_variant)
+        assert await campaigns.support_variant(s, sc.city.uris, variant, user.actor)
+    await _step(sc.home, sc.city, sc.ngo)
+    assert (await _counted(sc.home, sc.campaign))[0] == 2
+    async with transaction(sc.city.rt.sessions) as s:
+        await erasure.erase_account(s, await s.get(User, user.id), by=None)
+    await _step(sc.home, sc.city, sc.ngo)
+    assert await _variant_count(sc.city, sc.city_variant) == 1
+    assert await _counted(sc.home, sc.campaign) == (1, {(sc.basel, "de"): 1}, 1)
 
 
 async def test_supports__a_removed_members_later_supports_count_for_the_campaign_only(
