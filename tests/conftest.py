@@ -3,6 +3,7 @@ and what keeps the run short (xdist groups, cheap keys and hashes, catalogs and 
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 
 import aiohttp_jinja2
@@ -149,16 +150,26 @@ async def remote():
 
 
 async def start_node(database_url: str, data_dir, host: str = "127.0.0.1") -> tuple[RunningNode, web.AppRunner]:
-    port = free_port(host)
-    settings = Settings(base_url=f"http://{host}:{port}", database_url=database_url,
-                        data_dir=data_dir, development=True, instance_name="Test node",
-                        secret_key="test-secret")
-    app = create_app(settings, background=False)
-    aiohttp_jinja2.get_env(app).bytecode_cache = start_caches.TEMPLATE_CODE
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    return RunningNode(app, settings), runner
+    """A node serving on a free port of ``host``. The port is free when chosen; another worker may
+    take it before the node binds it (the suite starts nodes in parallel): then another one."""
+    for attempt in range(5):
+        port = free_port(host)
+        settings = Settings(base_url=f"http://{host}:{port}", database_url=database_url,
+                            data_dir=data_dir, development=True, instance_name="Test node",
+                            secret_key="test-secret")
+        app = create_app(settings, background=False)
+        aiohttp_jinja2.get_env(app).bytecode_cache = start_caches.TEMPLATE_CODE
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:
+            await runner.cleanup()
+            if exc.errno != errno.EADDRINUSE or attempt == 4:
+                raise
+            continue
+        return RunningNode(app, settings), runner
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture
