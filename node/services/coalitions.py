@@ -265,6 +265,12 @@ async def receive_invite_answer(session: AsyncSession, coalition: Actor, org: Ac
     row = await membership(session, coalition, org)
     if row is None or row.state != S.invited:
         return None
+    return await _settle_invitation(session, row, accepted)
+
+
+async def _settle_invitation(session: AsyncSession, row: CoalitionMember, accepted: bool
+                             ) -> CoalitionMember | None:
+    """An invitation answered: the organisation is in (the row), or the row goes (None)."""
     if accepted:
         row.state, row.accepted_at = S.accepted, utcnow()
         await session.flush()
@@ -359,13 +365,7 @@ async def answer_invite(session: AsyncSession, uris: Uris, org: Actor, coalition
         return await receive_invite_answer(session, coalition, org, accept_it)
     await outbox.emit(session, INVITE_ANSWERED, coalition_id=coalition.id, member_id=org.id,
                       invite_ap_id=row.activity_ap_id, accepted=accept_it)
-    if accept_it:
-        row.state, row.accepted_at = S.accepted, utcnow()
-        await session.flush()
-        return row
-    await session.delete(row)
-    await session.flush()
-    return None
+    return await _settle_invitation(session, row, accept_it)
 
 
 async def leave(session: AsyncSession, uris: Uris, org: Actor, coalition: Actor) -> None:

@@ -302,8 +302,7 @@ async def change_members(request: web.Request) -> web.StreamResponse:
             try:
                 done = await _apply(session, request, rt, actor, action, form, values, invited_org)
             except Conflict as exc:
-                errors["members"] = translate(request, LAST_ADMIN) \
-                    if str(exc) == coalition_service.LAST_ADMIN else str(exc)
+                errors["members"] = _reason(request, exc)
                 status = 409
             except (InvalidInput, NotFound, Forbidden) as exc:
                 errors["address" if action == "invite" else "members"] = _reason(request, exc)
@@ -326,6 +325,7 @@ REASONS = {
     "choose another coalition to invite its members": _("Choose a previous coalition."),
     "there is no invitation waiting from this coalition": _("This invitation is no longer waiting."),
     "no such coalition on this node": NO_COALITION,
+    coalition_service.LAST_ADMIN: LAST_ADMIN,
 }
 
 
@@ -442,8 +442,7 @@ async def change_org_coalitions(request: web.Request) -> web.StreamResponse:
             try:
                 done = await _apply_org(session, request, rt, org, action, form, target)
             except Conflict as exc:
-                errors["coalitions"] = translate(request, LAST_ADMIN) \
-                    if str(exc) == coalition_service.LAST_ADMIN else str(exc)
+                errors["coalitions"] = _reason(request, exc)
                 status = 409
             except (InvalidInput, NotFound, Forbidden) as exc:
                 errors["address" if action == "join" else "coalitions"] = _reason(request, exc)
