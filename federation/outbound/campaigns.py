@@ -5,11 +5,10 @@ The home is the one place where a campaign's supports are counted, so a member's
 each support of its variants and each withdrawal (``Announce{Like}`` / ``Announce{Undo{Like}}``)
 and nothing else: the supporter's actor id, never its profile (issue 10, sovereignty). When the
 coalition lives on this very node (a local member organisation), nothing is delivered to
-ourselves: the support is counted here at once, in the event's transaction."""
+ourselves: node/services/campaigns.py counted the support with the variant's own, in its
+transaction."""
 
 from __future__ import annotations
-
-from sqlalchemy import select
 
 from activities import wrappers
 from activities.campaigns import relayed_support
@@ -18,8 +17,8 @@ from federation.outbound.audience import audience, inbox_of
 from federation.outbound.publisher import Publisher
 from federation.outbound.registry import builds
 from node import visibility
-from node.models import Actor, Campaign, CampaignSupport, CampaignVariant, VariantSupport
-from node.services import campaigns, coalitions, reactions
+from node.models import Actor, Campaign, CampaignVariant, VariantSupport
+from node.services import campaigns, coalitions
 
 
 @builds(campaigns.CAMPAIGN_PUBLISHED)
@@ -94,11 +93,7 @@ async def variant_support_created(p: Publisher, variant_support_id: int) -> None
     found = await _relayed(p, row.variant_id, row.actor_id) if row else None
     if found is None:
         return
-    variant, campaign, supporter, organization, _coalition = found
-    if campaign.local:  # the coalition is ours: counted here, nothing to deliver
-        if campaign.deleted_at is None:
-            await campaigns.support(p.session, p.rt.uris, campaign, supporter, variant=variant,
-                                    relayed_by=organization)
+    if found[1].local:  # the coalition is ours: counted with the support (node), nothing to deliver
         return
     await _relay(p, found, row.ap_id, undo=False)
 
@@ -110,13 +105,7 @@ async def variant_support_undone(p: Publisher, like_ap_id: str, actor_id: int, v
     found = await _relayed(p, variant_id, actor_id)
     if found is None:
         return
-    variant, campaign, supporter, organization, _coalition = found
-    if campaign.local:
-        counted = await p.session.scalar(select(CampaignSupport.ap_id).where(
-            CampaignSupport.campaign_id == campaign.id, CampaignSupport.actor_id == supporter.id,
-            CampaignSupport.variant_id == variant.id))
-        if counted is not None:
-            await reactions.withdraw(p.session, campaigns.CAMPAIGN_SUPPORT, supporter, ap_id=counted)
+    if found[1].local:  # taken back with the variant's support (node/services/campaigns.py)
         return
     await _relay(p, found, like_ap_id, undo=True)
 

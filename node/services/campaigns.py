@@ -275,10 +275,33 @@ async def _variant_open(session: AsyncSession, variant: CampaignVariant, actor: 
         raise NotFound("no such variant on this node")
 
 
+def at_home_id(variant_support_ap_id: str) -> str:
+    """The id of the campaign support a variant's support is counted as when the coalition is
+    hosted here too (ids are unique across kinds of reactions; this one is never sent)."""
+    return f"{variant_support_ap_id}#campaign"
+
+
+async def _count_at_home(session: AsyncSession, row: VariantSupport, delta: int) -> None:
+    """A variant of a campaign of this very node (a local member organisation): its support is
+    counted at the home at once, in the same transaction — there is nothing to relay. Elsewhere
+    the organisation relays it (federation/outbound/campaigns.py)."""
+    variant = await session.get(CampaignVariant, row.variant_id)
+    campaign = await session.get(Campaign, variant.campaign_id) if variant else None
+    if campaign is None or not campaign.local or campaign.deleted_at is not None:
+        return
+    supporter = await session.get(Actor, row.actor_id)
+    if delta > 0:
+        organization = await session.get(Actor, variant.organization_id)
+        await support(session, None, campaign, supporter, like_ap_id=at_home_id(row.ap_id),
+                      variant=variant, relayed_by=organization)
+    else:
+        await reactions.withdraw(session, CAMPAIGN_SUPPORT, supporter, ap_id=at_home_id(row.ap_id))
+
+
 VARIANT_SUPPORT = reactions.Reaction(
     "variant_support", VariantSupport, CampaignVariant, "variant_id", "support_count",
     VARIANT_SUPPORT_CREATED, "variant_support_id", VARIANT_SUPPORT_UNDONE,
-    ("like_ap_id", "variant_id"), relays=True, state=_variant_open)
+    ("like_ap_id", "variant_id"), relays=True, state=_variant_open, tally=_count_at_home)
 
 
 async def support_variant(session: AsyncSession, uris: Uris, variant: CampaignVariant, actor: Actor,
@@ -383,7 +406,7 @@ async def withdraw_relayed(session: AsyncSession, like_ap_id: str, relayer: Acto
     return await reactions.withdraw(session, CAMPAIGN_SUPPORT, supporter, ap_id=like_ap_id)
 
 
-def _http_id(ap_id) -> bool:
+def is_http_id(ap_id) -> bool:
     """An http(s) URL with a host, of at most 2048 characters, without spaces or control characters."""
     if not isinstance(ap_id, str) or len(ap_id) > 2048 or any(c <= " " or c == "\x7f" for c in ap_id):
         return False
@@ -397,7 +420,7 @@ def _http_id(ap_id) -> bool:
 async def supporter(session: AsyncSession, ap_id: str) -> Actor:
     """The actor a relayed support names: the row we have, else a minimal one (its id, host and
     handle; no inbox, no key — a support carries the supporter's actor and nothing more)."""
-    if not _http_id(ap_id):  # checked first: a NUL or a broken id never reaches SQL
+    if not is_http_id(ap_id):  # checked first: a NUL or a broken id never reaches SQL
         raise InvalidInput("a supporter is named by an http(s) id")
     actor = await session.scalar(select(Actor).where(Actor.ap_id == ap_id))
     if actor is not None:

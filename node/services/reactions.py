@@ -18,7 +18,8 @@ from node.uris import Uris, new_token
 
 # A refusal of the kind's own (the target's state, a per-person limit): raises Conflict or NotFound.
 Rule = Callable[[AsyncSession, Any, Actor], Awaitable[None]]
-# Counts of the kind's own beside the target's counter (a campaign's tallies): (session, row, ±1).
+# What else a row added (+1) or removed (-1) changes, in the same transaction: counts of the kind's
+# own beside the target's counter (a campaign's tallies), or a count elsewhere (session, row, ±1).
 Tally = Callable[[AsyncSession, Any, int], Awaitable[None]]
 ID_TAKEN = "this id is already recorded"
 

@@ -59,7 +59,7 @@ async def _supporters(session: AsyncSession, ap_ids: set[str]) -> dict[str, int]
 
 async def count_relayed(session: AsyncSession, items: list[Relayed]) -> set[str]:
     """Count what can be counted at once; the Like ids counted (the others are the caller's)."""
-    items = [i for i in items if campaigns._http_id(i.supporter_ap_id)]
+    items = [i for i in items if campaigns.is_http_id(i.supporter_ap_id)]
     if not items:
         return set()
     campaign_ids = {i.variant.campaign_id for i in items}

@@ -62,3 +62,28 @@ async def test_members_coalition__takes_no_organisation_of_another_node(sessions
             raise AssertionError("a members coalition invited an organisation of another node")
         here = await actors.create_organization(s, uris, "club", "Club")
         assert (await coalitions.invite(s, uris, coalition.actor, here)).state == "invited"
+
+
+async def test_variant_support__at_a_home_on_this_node_counts_the_campaign_at_once(sessions, uris):
+    """A local member's variant of a local campaign: its support is the campaign's, in the same
+    transaction (nothing to relay), and taking it back takes the campaign's back."""
+    from node.services import reactions
+
+    async with transaction(sessions) as s:
+        alliance = await actors.create_organization(s, uris, "surfrider", "Surfrider")
+        city = await actors.create_organization(s, uris, "lyon", "Ville de Lyon")
+        group = (await coalitions.create(s, uris, "blue", "Blue", founder=alliance, languages=["fr", "de"])).actor
+        await coalitions.invite(s, uris, group, city)
+        await coalitions.answer_invite(s, uris, city, group, True)
+        campaign = await campaigns.create(s, uris, group, name={"fr": "Océans", "de": "Ozeane"})
+        variant = await campaigns.adapt(s, uris, city, campaign, language="de", name="Ozeane in Lyon",
+                                        content_html="<p>Schützen</p>")
+        ana = (await actors.create_user(s, uris, "ana", "password-123", "Ana")).actor
+        assert await campaigns.support_variant(s, uris, variant, ana)
+        await s.refresh(campaign)
+        assert (variant.support_count, campaign.support_count) == (1, 1)
+        assert [(sh.member.username, sh.language, sh.supports)
+                for sh in await campaigns.breakdown(s, campaign)] == [("lyon", "de", 1)]
+        assert await reactions.withdraw(s, campaigns.VARIANT_SUPPORT, ana, target=variant)
+        await s.refresh(campaign)
+        assert (variant.support_count, campaign.support_count, await campaigns.total(s, campaign)) == (0, 0, 0)
