@@ -58,7 +58,6 @@ LAST_ADMIN = _("The last admin of a coalition cannot leave it, be removed or sto
                "make another member an admin first.")
 NO_COALITION = _("No coalition was found at this address.")
 ADDRESS_HINT = _("A handle here (lyon), @name@host for another node, or the address of its page.")
-STATUS = {NotFound: 404, Forbidden: 403}  # a refusal's status when the form comes back
 # What resolving an address elsewhere may raise: a reason to show, never a traceback.
 RESOLVE_ERRORS = (CivicError, FetchError, aiohttp.ClientError, asyncio.TimeoutError, ValueError)
 
@@ -301,12 +300,9 @@ async def change_members(request: web.Request) -> web.StreamResponse:
             _coalition, actor = await administered(session, request, user)
             try:
                 done = await _apply(session, request, rt, actor, action, form, values, invited_org)
-            except Conflict as exc:
-                errors["members"] = _reason(request, exc)
-                status = 409
-            except (InvalidInput, NotFound, Forbidden) as exc:
-                errors["address" if action == "invite" else "members"] = _reason(request, exc)
-                status = STATUS.get(type(exc), 400)
+            except (Conflict, InvalidInput, NotFound, Forbidden) as exc:
+                addressed = action == "invite" and not isinstance(exc, Conflict)
+                errors["address" if addressed else "members"], status = _reason(request, exc), exc.status
     if errors:
         async with rt.sessions() as session:
             coalition, actor = await administered(session, request, user)
@@ -441,12 +437,9 @@ async def change_org_coalitions(request: web.Request) -> web.StreamResponse:
             await require_role(session, user, org, ADMINS)
             try:
                 done = await _apply_org(session, request, rt, org, action, form, target)
-            except Conflict as exc:
-                errors["coalitions"] = _reason(request, exc)
-                status = 409
-            except (InvalidInput, NotFound, Forbidden) as exc:
-                errors["address" if action == "join" else "coalitions"] = _reason(request, exc)
-                status = STATUS.get(type(exc), 400)
+            except (Conflict, InvalidInput, NotFound, Forbidden) as exc:
+                addressed = action == "join" and not isinstance(exc, Conflict)
+                errors["address" if addressed else "coalitions"], status = _reason(request, exc), exc.status
     if errors:
         async with rt.sessions() as session:
             org = await organisation(session, request)
