@@ -23,9 +23,9 @@ from node.models import (
     utcnow,
 )
 from node.services import outbox
-from node.services.actors import _check_free, _new_local_actor, local_actor
+from node.services.actors import create_group, local_actor
 from node.services.i18n import LANGUAGES, text_map
-from node.uris import Uris, new_token
+from node.uris import Uris, check_username, new_token
 
 S = CoalitionStates
 ADMIN, MEMBER = "admin", "member"
@@ -52,16 +52,14 @@ async def create(session: AsyncSession, uris: Uris, handle: str, name: str, *, f
     local organisation) as its first admin."""
     if founder.type != "Organization" or not founder.local:
         raise InvalidInput("a coalition is founded by an organisation of this node")
-    handle = await _check_free(session, handle)
+    handle = check_username(handle)
     if not (name or "").strip():
         raise InvalidInput("a coalition needs a name")
     languages = list(dict.fromkeys(languages or ()))
     if not languages or any(lang not in LANGUAGES for lang in languages):
         raise InvalidInput(f"a coalition's languages are among {', '.join(LANGUAGES)}")
     visibility.check_level(visibility_level)
-    actor = await _new_local_actor(uris, "Group", handle, name.strip(), summary)
-    session.add(actor)
-    await session.flush()
+    actor = await create_group(session, uris, handle, name.strip(), uris.actor(handle), summary)
     coalition = Coalition(actor_id=actor.id, visibility=visibility_level, languages=languages)
     coalition.actor = actor
     session.add(coalition)

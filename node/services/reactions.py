@@ -88,6 +88,15 @@ async def find(session: AsyncSession, ap_id: str) -> tuple[Reaction, Any] | None
     return spec, await session.get(spec.model, found.id)
 
 
+async def taken(session: AsyncSession, ap_ids: list[str]) -> set[str]:
+    """Which of ``ap_ids`` are recorded already, for a reaction of any kind (``find`` for many)."""
+    if not ap_ids or not KINDS:
+        return set()
+    query = union_all(*(select(spec.model.ap_id.label("ap_id")).where(spec.model.ap_id.in_(ap_ids))
+                        for spec in KINDS.values()))
+    return set(await session.scalars(query))
+
+
 async def has(session: AsyncSession, spec: Reaction, target: Any, actor: Actor | None) -> bool:
     if actor is None:
         return False

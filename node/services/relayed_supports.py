@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import select, union_all, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.models import (
@@ -35,13 +35,6 @@ class Relayed:
     like_ap_id: str
     supporter_ap_id: str
     variant: CampaignVariant
-
-
-async def _taken_ids(session: AsyncSession, ids: list[str]) -> set[str]:
-    """The ids already recorded for a reaction of any kind (node/services/reactions.py)."""
-    query = union_all(*(select(spec.model.ap_id.label("ap_id")).where(spec.model.ap_id.in_(ids))
-                        for spec in reactions.KINDS.values()))
-    return set(await session.scalars(query))
 
 
 async def _supporters(session: AsyncSession, ap_ids: set[str]) -> dict[str, int]:
@@ -69,7 +62,7 @@ async def count_relayed(session: AsyncSession, items: list[Relayed]) -> set[str]
         select(CoalitionMember.coalition_id, CoalitionMember.member_id).where(
             CoalitionMember.member_id.in_({i.variant.organization_id for i in items}),
             CoalitionMember.state == CoalitionStates.accepted))).all())
-    taken = await _taken_ids(session, [i.like_ap_id for i in items])
+    taken = await reactions.taken(session, [i.like_ap_id for i in items])
     actor_ids = await _supporters(session, {i.supporter_ap_id for i in items})
     already = set((await session.execute(select(CampaignSupport.campaign_id, CampaignSupport.actor_id)
                                          .where(CampaignSupport.campaign_id.in_(campaign_ids),
