@@ -76,6 +76,21 @@ def campaign(campaign_id) -> str:
     return f"campaign:{campaign_id}"
 
 
+def questionnaire(questionnaire_id) -> str:
+    """A questionnaire's pages: the form, its results and exports."""
+    return f"questionnaire:{questionnaire_id}"
+
+
+def poll(poll_id) -> str:
+    """A poll, wherever it shows (its own page, its discussion's, its organisation's)."""
+    return f"poll:{poll_id}"
+
+
+def budget(budget_id) -> str:
+    """A participatory budget's pages: the budget, its projects, ballot and results."""
+    return f"budget:{budget_id}"
+
+
 def session(user_id) -> str:
     """An account's sessions: its session epoch changed (logout, password change), so every
     process forgets the epoch it remembered (web/sessions.py)."""
@@ -96,6 +111,8 @@ IGNORED = frozenset({
     "rate_counters", "account_states", "verification_codes", "verification_salts", "census_entries",
     # Written only beside a campaign support, whose own row gives the scopes (node/services/campaigns.py).
     "campaign_tallies", "campaign_days",
+    # Written only beside a questionnaire response, whose own row gives the scopes.
+    "questionnaire_answers", "questionnaire_participants",
 })
 # An actor's columns that pages show. Keys, fetch times, inboxes and the cached AS2 document (kept
 # for federation, rewritten at each fetch) change all the time and show on no page.
@@ -160,6 +177,27 @@ class Lookup:
             "SELECT m.coalition_id FROM coalition_members m JOIN coalitions c ON c.actor_id = m.coalition_id"
             " WHERE m.member_id = :key AND m.state = 'accepted'"), {"key": organisation_id})
         return [row[0] for row in rows]
+
+    def questionnaire(self, questionnaire_id) -> tuple | None:
+        """(organisation, discussion) of a questionnaire; its discussion may change: read each time."""
+        return self._value("questionnaires", "organization_id, discussion_id", questionnaire_id,
+                           remember=False)
+
+    def poll(self, poll_id) -> tuple | None:
+        """(organisation, discussion) of a poll (they never change)."""
+        return self._value("polls", "organization_id, discussion_id", poll_id)
+
+    def organisation_of_budget(self, budget_id) -> int | None:
+        found = self._value("budgets", "organization_id", budget_id)
+        return found[0] if found else None
+
+    def budget_of_project(self, project_id) -> int | None:
+        found = self._value("budget_projects", "budget_id", project_id)
+        return found[0] if found else None
+
+    def budget_of_ballot(self, ballot_id) -> int | None:
+        found = self._value("budget_ballots", "budget_id", ballot_id)
+        return found[0] if found else None
 
     def is_local(self, actor_id) -> bool:
         found = self._value("actors", "local", actor_id)
@@ -250,6 +288,39 @@ def in_variant(lookup: Lookup, variant_id) -> set[str]:
     return {EVERYTHING} if found is None else {*in_campaign(lookup, found[0]), org(found[1])}
 
 
+def _with_discussion(scope: str, organisation, discussion_id, lookup: Lookup) -> set[str]:
+    """A thing of an organisation that may show in one of its discussions."""
+    if organisation is None:
+        return {EVERYTHING}
+    inside = in_discussion(lookup, discussion_id) if discussion_id else set()
+    return {scope, org(organisation), *inside}
+
+
+def in_questionnaire(lookup: Lookup, questionnaire_id) -> set[str]:
+    found = lookup.questionnaire(questionnaire_id) if questionnaire_id else None
+    return {EVERYTHING} if found is None else _with_discussion(
+        questionnaire(questionnaire_id), found[0], found[1], lookup)
+
+
+def in_poll(lookup: Lookup, poll_id) -> set[str]:
+    """A poll's votes and tallies: the poll and the discussion and organisation it shows in (a
+    remote poll addressed to no discussion here shows nowhere but its own scope)."""
+    found = lookup.poll(poll_id) if poll_id else None
+    if found is None:
+        return {EVERYTHING}
+    organisation, discussion_id = found
+    if organisation is None and discussion_id is None:
+        return {poll(poll_id)}
+    if organisation is None:
+        return {poll(poll_id), *in_discussion(lookup, discussion_id)}
+    return _with_discussion(poll(poll_id), organisation, discussion_id, lookup)
+
+
+def in_budget(lookup: Lookup, budget_id) -> set[str]:
+    organisation = lookup.organisation_of_budget(budget_id) if budget_id else None
+    return {EVERYTHING} if organisation is None else {budget(budget_id), org(organisation)}
+
+
 def _coalition_member(values: dict, lookup: Lookup, event: str) -> set[str]:
     """Who is in a coalition changes who may administer and read it (its audiences) and the
     member organisation's own page (its coalitions)."""
@@ -326,6 +397,31 @@ RULES: dict[str, Rule] = {
         *in_campaign(lookup, values["campaign_id"]), org(values["organization_id"])}),
     "variant_supports": _by("actor_id", _of("variant_id", lambda v, lookup: in_variant(lookup, v))),
     "campaign_supports": _by("actor_id", _of("campaign_id", lambda c, lookup: in_campaign(lookup, c))),
+    "questionnaires": Rule(("id", "organization_id", "discussion_id"), lambda values, lookup, event:
+                           _with_discussion(questionnaire(values["id"]), values["organization_id"],
+                                            values["discussion_id"], lookup)),
+    "questions": _of("questionnaire_id", in_questionnaire),
+    "questionnaire_responses": _of("questionnaire_id", in_questionnaire),
+    "polls": Rule(("id", "organization_id", "discussion_id"), lambda values, lookup, event:
+                  {poll(values["id"]), *(_with_discussion(poll(values["id"]), values["organization_id"],
+                                                          values["discussion_id"], lookup)
+                                         if values["organization_id"] is not None else
+                                         in_discussion(lookup, values["discussion_id"])
+                                         if values["discussion_id"] is not None else set())}),
+    "poll_options": _of("poll_id", in_poll),
+    "poll_votes": _by("actor_id", _of("poll_id", in_poll)),
+    "poll_voters": _by("actor_id", _of("poll_id", in_poll)),
+    "budgets": Rule(("id", "organization_id"), lambda values, lookup, event: {
+        budget(values["id"]), org(values["organization_id"])}),
+    "budget_districts": _of("budget_id", in_budget),
+    "budget_projects": _by("author_id", _of("budget_id", in_budget), events=("insert",)),
+    "budget_project_supports": _by("actor_id", _of("project_id", lambda p, lookup: in_budget(
+        lookup, lookup.budget_of_project(p)))),
+    "budget_project_comments": _by("author_id", _of("project_id", lambda p, lookup: in_budget(
+        lookup, lookup.budget_of_project(p))), events=("insert",)),
+    # A ballot changes its budget's counts (its projects' votes), not any other reader's marks.
+    "budget_ballots": _of("budget_id", in_budget),
+    "budget_ballot_projects": _of("ballot_id", lambda b, lookup: in_budget(lookup, lookup.budget_of_ballot(b))),
     # A node admin's right changes every audience; passwords and e-mail addresses show nowhere.
     "users": Rule(("id",), _everything, watched=frozenset({"is_admin", "actor_id"}), inserts=False),
     "domain_blocks": Rule((), _everything),

@@ -71,6 +71,12 @@ _ID_PATHS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("initiative", rf"/initiatives/({_TOKEN})"),
         ("campaign", rf"/campaigns/({_TOKEN})"),
         ("variant", rf"/variants/({_TOKEN})"),
+        ("poll", rf"/polls/({_TOKEN})"),
+        ("vote", rf"/votes/({_TOKEN})"),
+        ("budget", rf"/budgets/({_TOKEN})"),
+        ("project", rf"/projects/({_TOKEN})"),
+        ("project_comment", rf"/project-comments/({_TOKEN})"),
+        ("budget_results", rf"/budgets/({_TOKEN})/results"),
     ))
 
 
@@ -180,6 +186,30 @@ class Uris:
         """A coalition's pages and POST targets: ``members``, ``campaigns/new``, ``dashboard``,
         ``report``, ``report.csv``, ``report.json``."""
         return "/".join([f"{self.base}/coalitions/{handle}", *parts])
+
+    # Polls (AS2 Question), their local votes, budgets, their projects (Page), comments and
+    # results (Article).
+    def poll(self, token: str) -> str:
+        return f"{self.base}/polls/{token}"
+
+    def vote(self, token: str) -> str:
+        return f"{self.base}/votes/{token}"
+
+    def budget(self, token: str) -> str:
+        return f"{self.base}/budgets/{token}"
+
+    def project(self, token: str) -> str:
+        return f"{self.base}/projects/{token}"
+
+    def project_comment(self, token: str) -> str:
+        return f"{self.base}/project-comments/{token}"
+
+    def budget_results(self, budget_ap_id: str) -> str:
+        return f"{budget_ap_id}/results"
+
+    def questionnaire_page(self, org_username: str, slug: str, *parts: str) -> str:
+        """A questionnaire's pages: the form, ``results``, ``export.csv``, ``export.json``, ``edit``."""
+        return "/".join([f"{self.base}/orgs/{org_username}/questionnaires/{slug}", *parts])
 
     def organization_page(self, org_username: str) -> str:
         return f"{self.base}/actors/{org_username}"

@@ -3,6 +3,15 @@
 from node.models.accounts_security import AccountState, RateCounter
 from node.models.actors import Actor, Membership, User
 from node.models.base import Base, utcnow
+from node.models.budgets import (
+    Ballot,
+    BallotProject,
+    Budget,
+    BudgetDistrict,
+    BudgetProject,
+    BudgetProjectComment,
+    BudgetProjectSupport,
+)
 from node.models.coalitions import (
     COALITION_ROLES,
     Campaign,
@@ -61,9 +70,21 @@ from node.models.participation import (
     Phase,
     Space,
 )
+from node.models.polls import Poll, PollOption, PollVote, PollVoter
 from node.models.proposals import Proposal, ProposalStates, ProposalSupport, StateChange
+from node.models.questionnaires import (
+    Answer,
+    Question,
+    Questionnaire,
+    QuestionnaireParticipant,
+    QuestionnaireResponse,
+)
 
 __all__ = [
+    "Answer", "Question", "Questionnaire", "QuestionnaireParticipant", "QuestionnaireResponse",
+    "Poll", "PollOption", "PollVote", "PollVoter",
+    "Ballot", "BallotProject", "Budget", "BudgetDistrict", "BudgetProject", "BudgetProjectComment",
+    "BudgetProjectSupport",
     "COALITION_ROLES", "Campaign", "CampaignDay", "CampaignSupport", "CampaignTally",
     "CampaignVariant", "Coalition", "CoalitionMember", "CoalitionStates", "VariantSupport",
     "AccountState",

@@ -34,6 +34,8 @@ EXCLUDED: dict[tuple[str, str], str] = {
     ("census_entries", "imported_by_id"): "census entries an admin imported identify other residents",
     ("verification_codes", "issued_by_id"): "codes an admin handed out are other residents'",
     ("member_verifications", "by_id"): "verifications an admin made are of other members",
+    ("budget_projects", "reviewed_by_id"): "the project is its author's and the review the "
+                                           "organisation's",
 }
 
 # Secrets: never in an export, whatever the table (password and code hashes, private keys,

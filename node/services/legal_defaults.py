@@ -10,7 +10,7 @@ filled by node.services.legal from the node's settings. Texts use the notices' p
 from __future__ import annotations
 
 # The sections of the privacy notice, in the order they are shown.
-SECTIONS = ("about", "account", "participation", "organisations", "remote", "logs", "moderation",
+SECTIONS = ("about", "account", "participation", "consultations", "organisations", "remote", "logs", "moderation",
             "retention", "cookies", "elsewhere", "federation", "rights")
 
 # The tables whose rows can name or describe a person, by the section that says what they hold.
@@ -19,6 +19,9 @@ PERSONAL_TABLES: dict[str, tuple[str, ...]] = {
     "participation": ("contributions", "agreements", "proposals", "proposal_supports",
                       "proposal_state_changes", "articles", "initiatives", "initiative_actions",
                       "follows", "discussions", "activities", "variant_supports", "campaign_supports"),
+    "consultations": ("questionnaire_responses", "questionnaire_answers", "questionnaire_participants",
+                      "poll_votes", "poll_voters", "polls", "budget_ballots", "budget_ballot_projects",
+                      "budget_projects", "budget_project_supports", "budget_project_comments"),
     "organisations": ("memberships", "stakeholders", "member_verifications", "census_entries",
                       "verification_codes", "coalitions", "coalition_members", "campaigns",
                       "campaign_variants"),
@@ -40,6 +43,11 @@ NOT_PERSONAL: dict[str, str] = {
     "verification_salts": "an organisation's random salt for census and code hashes",
     "campaign_tallies": "a campaign's number of supports per member organisation and language",
     "campaign_days": "a campaign's number of supports per day",
+    "questionnaires": "an organisation's questionnaires: texts, dates and settings",
+    "questions": "the questions of those questionnaires, their choices and conditions",
+    "poll_options": "a poll's options and their number of votes",
+    "budgets": "an organisation's participatory budgets: amounts, rules, phases and results",
+    "budget_districts": "the districts of a budget and their amounts",
 }
 
 PRIVACY: dict[str, dict[str, str]] = {}
@@ -547,3 +555,59 @@ RETENTION["de"] = {
     "log_kept": "Protokolle (empfangene Aktivitäten, Ablehnungen, Zustellungen, das "
                 "Moderationsprotokoll) werden aufbewahrt; von den Ablehnungen nur die neuesten 10.000.",
 }
+
+
+# -- Questionnaires, polls and budgets (all languages) -------------------------------------------
+
+PRIVACY["en"]["consultations"] = """\
+# Questionnaires, polls and budgets
+
+Your answers to a questionnaire (and the files you attach) are stored with your account, and seen \
+only by the admins of the organisation that asked, in its results and exports, which show no \
+pseudonym. In an anonymous questionnaire nothing stored links your answers to your account: the \
+server keeps only that you answered (to refuse a second response), apart from the answers, with no \
+time. Answers never leave this server.
+
+Your vote in a poll is stored with your account; the poll's server counts it and only the totals \
+are published. A vote you cast from another server reaches this one as a reply naming your choice.
+
+Your ballot in a participatory budget (the projects you chose, and when) is stored with your \
+account and never leaves this server; only the totals per project are published. The projects you \
+propose, your comments and supports of projects are shown with your pseudonym, like proposals."""
+
+PRIVACY["fr"]["consultations"] = """\
+# Questionnaires, sondages et budgets
+
+Vos réponses à un questionnaire (et les fichiers joints) sont conservées avec votre compte, et vues \
+seulement par les administrateurs de l'organisation qui l'a posé, dans ses résultats et exports, \
+qui ne montrent aucun pseudonyme. Dans un questionnaire anonyme, rien de ce qui est conservé ne \
+relie vos réponses à votre compte : le serveur garde seulement le fait que vous avez répondu (pour \
+refuser une seconde réponse), à part des réponses, sans date. Les réponses ne quittent jamais ce \
+serveur.
+
+Votre vote dans un sondage est conservé avec votre compte ; le serveur du sondage le compte et seuls \
+les totaux sont publiés. Un vote fait depuis un autre serveur arrive ici comme une réponse qui nomme \
+votre choix.
+
+Votre bulletin dans un budget participatif (les projets choisis, et quand) est conservé avec votre \
+compte et ne quitte jamais ce serveur ; seuls les totaux par projet sont publiés. Les projets que \
+vous proposez, vos commentaires et soutiens de projets sont montrés avec votre pseudonyme, comme \
+les propositions."""
+
+PRIVACY["de"]["consultations"] = """\
+# Umfragen, Abstimmungen und Bürgerhaushalte
+
+Ihre Antworten auf einen Fragebogen (und angehängte Dateien) werden mit Ihrem Konto gespeichert und \
+nur von den Admins der fragenden Organisation gesehen, in deren Ergebnissen und Exporten, die kein \
+Pseudonym zeigen. Bei einem anonymen Fragebogen verbindet nichts Gespeichertes Ihre Antworten mit \
+Ihrem Konto: Der Server behält nur, dass Sie geantwortet haben (um eine zweite Antwort abzulehnen), \
+getrennt von den Antworten und ohne Zeitpunkt. Antworten verlassen diesen Server nie.
+
+Ihre Stimme in einer Abstimmung wird mit Ihrem Konto gespeichert; der Server der Abstimmung zählt \
+sie, veröffentlicht werden nur die Summen. Eine Stimme von einem anderen Server kommt hier als \
+Antwort an, die Ihre Wahl nennt.
+
+Ihr Stimmzettel in einem Bürgerhaushalt (die gewählten Projekte und wann) wird mit Ihrem Konto \
+gespeichert und verlässt diesen Server nie; veröffentlicht werden nur die Summen je Projekt. Die \
+Projekte, die Sie vorschlagen, Ihre Kommentare und Unterstützungen von Projekten werden mit Ihrem \
+Pseudonym gezeigt, wie Vorschläge."""

@@ -36,6 +36,7 @@ from tests.dbs import create_pg_database, drop_pg_database, pg_server_url
 from tests.node.test_deploy import _wait_http
 from tests.remote import free_port
 from tests.web.conftest import PASSWORD, Browser
+from web.cache import TTL
 
 CIVIC = str(Path(sys.executable).parent / "civic")
 DISCUSSION = "/orgs/lyon/discussions/tram"
@@ -129,17 +130,23 @@ async def _pages(anonymous: Browser, reader: Browser) -> list[str]:
     return [page.text for page in pages]
 
 
-async def _cached_on(anonymous: Browser, reader: Browser, database: str, base: str) -> str:
+async def _cached_on(anonymous: Browser, reader: Browser, database: str,
+                     base: str) -> tuple[str, float]:
     """Warm B's page cache (anonymous and signed in), then show that B serves those copies: a
-    contribution written behind every process's back stays unseen there. Returns its text. A
-    copy may expire between the reads (TTL) on a loaded machine: then it is tried again."""
+    contribution written behind every process's back stays unseen there. Returns its text and
+    the monotonic time before which none of those copies can have been rendered (their TTL runs
+    from there). A copy may expire between the reads on a loaded machine: then it is tried again
+    (the copies then served may be the ones the failed attempt's last read rendered)."""
+    rendered_after = time.monotonic()
     for attempt in range(3):
         await _pages(anonymous, reader)
         await _pages(anonymous, reader)
         unseen = f"unannounced-{attempt}"
         await _insert_unannounced(database, base, unseen)
+        last_read = time.monotonic()
         if not any(unseen in page for page in await _pages(anonymous, reader)):
-            return unseen
+            return unseen, rendered_after
+        rendered_after = last_read
     raise AssertionError("process B never served its cached copies of the discussion page")
 
 
@@ -168,13 +175,23 @@ async def test_two_processes__a_contribution_posted_on_one_shows_on_the_other_at
         assert (await writer.login("camille")).status == 303
         assert (await reader.login("eva")).status == 303
 
-        unseen = await _cached_on(anonymous, reader, database, bases[0])
+        unseen, rendered_after = await _cached_on(anonymous, reader, database, bases[0])
         posted = await writer.post(f"{DISCUSSION}/contributions", {"content": "Posted-through-A"},
                                    form_page=DISCUSSION)
         assert posted.status == 303, posted.text
 
-        for page in await _pages(anonymous, reader):
-            assert "Posted-through-A" in page
+        # The change reaches B by a NOTIFY sent at A's commit: B hears it a moment after A has
+        # answered (milliseconds; more on a loaded machine). B's pages show the contribution as
+        # soon as it has, and in any case before any copy B holds could have expired: only the
+        # announcement can have dropped them.
+        expires = rendered_after + TTL
+        pages = await _pages(anonymous, reader)
+        while not all("Posted-through-A" in page for page in pages):
+            assert time.monotonic() < expires, "B kept serving its copies: the change never reached it"
+            await asyncio.sleep(0.02)
+            pages = await _pages(anonymous, reader)
+        assert time.monotonic() < expires, "the copies may have expired by themselves: inconclusive"
+        for page in pages:
             assert unseen in page  # rendered again from the database, not patched
     finally:
         for browser in browsers:
