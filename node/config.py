@@ -45,6 +45,7 @@ _ENV = {
     "inbox_host_window": "CIVIC_INBOX_HOST_WINDOW",
     "retention_remote_days": "CIVIC_RETENTION_REMOTE_DAYS",
     "retention_log_days": "CIVIC_RETENTION_LOG_DAYS",
+    "poll_update_delay": "CIVIC_POLL_UPDATE_DELAY",
 }
 # Rate limits (SECURITY.md rule 17): (limit, window) pairs, both at least 1.
 LIMIT_SETTINGS = ("registration", "login_ip", "login_account", "follow_lookup", "inbox_host")
@@ -101,6 +102,9 @@ class Settings:
     retention_remote_days: int = 180
     # Processed inbox rows, refusals, finished deliveries and outbox events, moderation log entries.
     retention_log_days: int = 90
+    # Seconds between a vote in a poll made here and the Update{Question} with its new tallies:
+    # votes arriving together are pushed together (node/services/polls.py).
+    poll_update_delay: int = 5
 
     @property
     def domain(self) -> str:
@@ -140,6 +144,8 @@ class Settings:
                     raise ConfigError(f"{name}_{part} must be at least 1")
         if not 1 <= self.processes <= MAX_PROCESSES:
             raise ConfigError(f"processes must be between 1 and {MAX_PROCESSES}")
+        if self.poll_update_delay < 0:
+            raise ConfigError("poll_update_delay must be 0 or more seconds")
         for name in ("retention_remote_days", "retention_log_days"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be 0 (keep forever) or more")

@@ -22,6 +22,8 @@ from node.models import (
     InitiativeAction,
     Membership,
     Note,
+    PollVote,
+    PollVoter,
     Proposal,
     ProposalSupport,
     Stakeholder,
@@ -91,8 +93,9 @@ async def _anonymise_reactions(session: AsyncSession, actor: Actor) -> int:
     taken_back = [kind for kind in reactions.KINDS.values() if kind.relays or kind.tally is not None]
     await reactions.withdraw_all(session, actor, kinds=taken_back)
     # Every other kind of reaction (node/services/reactions.py), so a kind added later is covered.
+    # A poll's votes too (SECURITY.md rule 30): still counted, linked to nobody.
     models = {kind.model for kind in reactions.KINDS.values() if kind not in taken_back} | \
-        {Agreement, ProposalSupport, InitiativeAction}
+        {Agreement, ProposalSupport, InitiativeAction, PollVote, PollVoter}
     for model in sorted(models, key=lambda m: m.__tablename__):
         result = await session.execute(update(model).where(model.actor_id == actor.id)
                                        .values(actor_id=anonymous.id))
