@@ -16,6 +16,7 @@ from federation.inbox import INBOX_WRITER, REFUSALS, InboxWriter
 from federation.inbox_limits import HOST_LIMITER, HostLimiter
 from federation.keys import KeyResolver
 from federation.policy import keep_blocks, refused, reload_blocks
+from federation.poll_updates import run_poll_updates
 from federation.processing import run_processor
 from federation.refusals import RefusalLog
 from federation.runtime import RUNTIME, Runtime
@@ -63,6 +64,7 @@ async def run_background(rt: Runtime, stop: asyncio.Event, *, deliver: bool = Tr
         asyncio.create_task(run_processor(rt, stop), name="inbox-processor"),
         asyncio.create_task(run_fanout(rt, stop, worker.wake if worker else (lambda: None)),
                             name="fanout"),
+        asyncio.create_task(run_poll_updates(rt, stop), name="poll-updates"),
     ]
     if worker is not None:
         tasks.append(asyncio.create_task(worker.run(stop), name="delivery"))

@@ -9,15 +9,15 @@ from __future__ import annotations
 from sqlalchemy import literal, select, union_all
 
 from activities.campaigns import is_variant, relayed_kind
-from activities.contributions import CONTRIBUTION_TYPES
+from activities.contributions import CONTRIBUTION_TYPES, is_poll_vote
 from activities.normalize import first_type, id_of, ids_of
 from federation.inbound.context import Inbound, Target
-from node.models import Actor, Contribution, Note
+from node.models import Actor, Contribution, Note, Poll
 from node.services import coalitions, contributions, discussions, reactions
 
 WRAPPING = ("Undo", "Accept", "Reject")
 # The remote objects we store, by kind: a Delete or an Update of one names it by its id.
-STORED = {"contribution": Contribution, "note": Note, "actor": Actor}
+STORED = {"contribution": Contribution, "note": Note, "actor": Actor, "poll": Poll}
 
 
 async def resolve(ctx: Inbound) -> Target:
@@ -30,7 +30,10 @@ async def resolve(ctx: Inbound) -> Target:
         return Target("objects")  # a Flag names several things (accounts, posts): its handler reads each
     if activity == "Announce" and relayed_kind(ctx.doc):
         return Target("relayed-like", ctx.object_id, ctx.doc.get("object"))  # a member relays a support
-    return await object_target(ctx, ctx.object_id)
+    target = await object_target(ctx, ctx.object_id)
+    if activity == "Update" and target.kind == "unknown" and first_type(ctx.doc.get("object")) == "Question":
+        return Target("question", target.ap_id, ctx.doc.get("object"))  # a poll we do not hold yet
+    return target
 
 
 async def object_target(ctx: Inbound, ap_id: str | None) -> Target:
@@ -78,6 +81,9 @@ async def _created(ctx: Inbound) -> Target:
     obj = ctx.doc.get("object")
     if not isinstance(obj, dict):
         return Target("nothing", id_of(obj))
+    poll = poll_target(ctx, obj)
+    if poll is not None:
+        return poll
     if first_type(obj) in CONTRIBUTION_TYPES:
         found = await _thread(ctx, obj)
         if found is not None:
@@ -86,6 +92,18 @@ async def _created(ctx: Inbound) -> Target:
     if campaign is not None:
         return campaign
     return Target("note", id_of(obj), obj)
+
+
+def poll_target(ctx: Inbound, obj: dict) -> Target | None:
+    """A poll made elsewhere ("question"), or a vote in one of our polls ("vote": Mastodon's
+    named Note without content replying to it; a reply with content stays a post)."""
+    if first_type(obj) == "Question":
+        return Target("question", id_of(obj), obj)
+    if is_poll_vote(obj):
+        kind = ctx.runtime.uris.kind_of(id_of(obj.get("inReplyTo")))
+        if kind is not None and kind.kind == "poll":
+            return Target("vote", id_of(obj), obj)
+    return None
 
 
 async def campaign_page(ctx: Inbound, obj: dict) -> Target | None:

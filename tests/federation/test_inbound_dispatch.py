@@ -59,6 +59,11 @@ TABLE = {
     ("Reject", "Join"): "coalitions.on_reject",
     ("Reject", "Invite"): "coalitions.on_reject",
     ("Reject", "Leave"): "coalitions.on_reject",
+    ("Create", "vote"): "polls.on_create_vote",
+    ("Create", "question"): "polls.on_create_question",
+    ("Update", "poll"): "polls.on_update_poll",
+    ("Update", "question"): "polls.on_update_question",
+    ("Delete", "poll"): "polls.on_delete_poll",
 }
 
 
