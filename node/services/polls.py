@@ -342,11 +342,13 @@ async def vote(session: AsyncSession, uris: Uris, poll: Poll, actor: Actor, choi
 async def store_remote(session: AsyncSession, ap_id: str, author: Actor, *, content_html: str,
                        options: list[tuple[str, int]], multiple: bool, end_time: datetime | None,
                        closed_at: datetime | None, voters_count: int | None,
-                       discussion: Discussion | None, language: str | None = None) -> Poll:
+                       discussion: Discussion | None, language: str | None = None,
+                       hide_results: bool | None = None) -> Poll:
     """A remote poll as its author's server sent it (content sanitised by the caller): stored,
     or updated when sent again — its tallies replaced, new options added. Only its author (of
     the same host) can change it. ``discussion``: the discussion here it is addressed to (shown
-    there, under its level); None: kept (a followed actor's poll) but listed nowhere."""
+    there, under its level); None: kept (a followed actor's poll) but listed nowhere.
+    ``hide_results``: its server sends no counts (options without ``replies``) until it closes."""
     if author.local or not isinstance(ap_id, str) or _host(ap_id) != _host(author.ap_id) or len(ap_id) > 2048:
         raise Forbidden("a poll is published by its own author")
     if not isinstance(content_html, str) or len(content_html) > 4 * MAX_CONTENT:
@@ -375,6 +377,8 @@ async def store_remote(session: AsyncSession, ap_id: str, author: Actor, *, cont
     poll.content, poll.language, poll.multiple = content_html, language, bool(multiple)
     poll.end_time, poll.closed_at = _aware(end_time), _aware(closed_at)
     poll.voters_count = min(MAX_COUNT, max(0, voters_count or 0))
+    if hide_results is not None:
+        poll.hide_results = bool(hide_results)
     poll.updated_at = now
     await session.flush()
     known = {o.name: o for o in await _options_of(session, poll.id)}
