@@ -8,7 +8,14 @@ import logging
 
 from aiohttp import web
 
-from federation import coalition_objects, discovery, inbox, objects, participation_objects
+from federation import (
+    budget_objects,
+    coalition_objects,
+    discovery,
+    inbox,
+    objects,
+    participation_objects,
+)
 from federation.delivery import DeliveryWorker
 from federation.fanout import run_fanout
 from federation.fetch import RemoteFetcher, make_client_session
@@ -106,6 +113,7 @@ def create_app(settings: Settings, *, background: bool = True, deliver: bool = T
     objects.add_routes(app)
     participation_objects.add_routes(app)
     coalition_objects.add_routes(app)
+    budget_objects.add_routes(app)
     inbox.add_routes(app)
     web_setup(app, settings)
     return app
