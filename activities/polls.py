@@ -35,6 +35,8 @@ from node.models import Actor, Poll, PollOption
 MAX_OPTIONS = 100  # the funfedi suite's largest poll; Mastodon allows 4 by default
 MAX_NAME = 500  # PollOption.name
 MAX_CONTENT = 20_000  # the question asked (HTML), once sanitised
+# Mastodon's term, as written compact, and as a document compacted into our context spells it.
+VOTERS_COUNT = ("votersCount", "toot:votersCount", "http://joinmastodon.org/ns#votersCount")
 # Our context with Mastodon's term for the number of voters: a JSON-LD reader (Fedify, bovine)
 # drops a term its context does not define. Kept here, not in CONTEXT, so that the documents
 # without polls stay as they were.
@@ -156,7 +158,7 @@ def as_to_question(doc: object, *, actor: str | None = None) -> QuestionData:
         multiple=multiple,
         end_time=end_time,
         closed_at=_closed(doc.get("closed"), end_time, updated),
-        voters_count=_count(doc.get("votersCount")),
+        voters_count=_count(next((doc[k] for k in VOTERS_COUNT if k in doc), None)),
         published=parse_time(doc.get("published")),
         updated=updated,
         url=url if url and url.startswith(("https://", "http://")) else None,

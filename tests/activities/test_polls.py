@@ -310,3 +310,19 @@ def test_as_to_vote__hostile_documents_give_a_vote_or_a_reason(doc):
         assert exc.reason
         return
     assert vote.name and len(vote.name) <= 500 and vote.poll
+
+
+def test_as_to_question__read_after_json_ld_compaction():
+    """A Question in an unusual context (Fedify's) is compacted into ours before it is read
+    (activities/jsonld.py): its one option, its voters and its dates survive."""
+    from activities.jsonld import compact
+
+    doc = mastodon_question(oneOf=[{"type": "Note", "name": "Seul", "replies": {"type": "Collection",
+                                                                                 "totalItems": 4}}])
+    doc["@context"] = ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/data-integrity/v1",
+                       {"toot": "http://joinmastodon.org/ns#", "votersCount": "toot:votersCount",
+                        "texte": "as:content"}]
+    doc["texte"] = doc.pop("content")
+    poll = as_to_question(compact(doc))
+    assert poll.options == (("Seul", 4),) and poll.voters_count == 7
+    assert "square" in poll.content and poll.end_time == datetime(2026, 3, 8, 9, tzinfo=UTC)
