@@ -8,6 +8,9 @@ from federation.participation_objects import PAGE_CHECK
 from web.participation import (
     admin,
     admin_discussions,
+    budget_admin,
+    budget_ballot,
+    budgets,
     campaigns,
     coalitions,
     community,
@@ -33,6 +36,9 @@ def setup(app: web.Application) -> None:
     members.add_routes(app)
     coalitions.add_routes(app)
     campaigns.add_routes(app)
+    budgets.add_routes(app)
+    budget_ballot.add_routes(app)
+    budget_admin.add_routes(app)
     visits.setup(app)
     app[PAGE_CHECK] = page_check  # who may be sent to an object's page (SECURITY.md rule 24)
 
