@@ -7,8 +7,9 @@ from pathlib import Path
 
 from civic.app import build_runtime, close_runtime
 from node.config import CONFIG_FILE, DEFAULT_DATA_DIR, Settings, load_settings
-from node.db import check_connection, create_engine, session_factory
-from node.errors import ConfigError
+from node.db import check_connection, create_engine, session_factory, transaction
+from node.errors import ConfigError, InvalidInput
+from node.uris import Uris
 
 
 def data_dir_of(args) -> Path:
@@ -38,3 +39,27 @@ async def with_runtime(settings: Settings, work):
         return await work(rt)
     finally:
         await close_runtime(rt, engine)
+
+
+async def in_transaction(settings: Settings, work):
+    """``work(session, uris)`` in one transaction on the node's database: all of it, or nothing."""
+    engine, sessions = await open_database(settings)
+    try:
+        async with transaction(sessions) as session:
+            return await work(session, Uris(settings.base_url))
+    finally:
+        await engine.dispose()
+
+
+def printable(text: str | None) -> str:
+    """One line of text safe for a terminal: what participants (and fediverse authors) wrote may
+    hold escape sequences."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text or "").split())
+
+
+def one_of(value: str, allowed: tuple[str, ...], what: str) -> str:
+    """``value`` when it is one of ``allowed``, else InvalidInput naming them: a refusal with exit 1,
+    as every other refusal of a command (argparse's ``choices`` would exit 2)."""
+    if value not in allowed:
+        raise InvalidInput(f"{what} must be one of {', '.join(allowed)}")
+    return value
