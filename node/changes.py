@@ -400,8 +400,8 @@ RULES: dict[str, Rule] = {
     "questionnaires": Rule(("id", "organization_id", "discussion_id"), lambda values, lookup, event:
                            _with_discussion(questionnaire(values["id"]), values["organization_id"],
                                             values["discussion_id"], lookup)),
-    "questions": _of("questionnaire_id", in_questionnaire),
-    "questionnaire_responses": _of("questionnaire_id", in_questionnaire),
+    "questions": _of("questionnaire_id", lambda q, lookup: in_questionnaire(lookup, q)),
+    "questionnaire_responses": _of("questionnaire_id", lambda q, lookup: in_questionnaire(lookup, q)),
     "polls": Rule(("id", "organization_id", "discussion_id"), lambda values, lookup, event:
                   {poll(values["id"]), *(_with_discussion(poll(values["id"]), values["organization_id"],
                                                           values["discussion_id"], lookup)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.errors import NotFound
 from node.models import Actor, utcnow
-from node.services import campaigns, coalitions
+from node.services import campaigns, coalitions, spreadsheet
 from node.services.i18n import pick
 
 CSV_COLUMNS = ("section", "campaign", "demand", "member", "member_id", "language", "day", "supports",
@@ -91,27 +91,5 @@ def to_csv(data: dict) -> str:
     for demand in data["demands"]:
         writer.writerow({"section": "demand", "demand": demand["title"], "state": demand["state"],
                          "supports": demand["supports"]})
-    return _neutralised(out.getvalue())
+    return spreadsheet.neutralised(out.getvalue())
 
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a tab or a return before = is one too (OWASP)
-
-
-def _neutralised(text: str) -> str:
-    """Spreadsheets run cells that start with = + - @ (or a tab or a return) as formulas: such a
-    cell (a member's name is anyone's choice) is prefixed with a quote."""
-    lines = []
-    for row in csv.reader(io.StringIO(text, newline="")):
-        lines.append(["'" + cell if cell[:1] in FORMULA_STARTS and not _number(cell) else cell
-                      for cell in row])
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(lines)
-    return out.getvalue()
-
-
-def _number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True

@@ -26,6 +26,7 @@ from node.models import (
     PollVoter,
     Proposal,
     ProposalSupport,
+    QuestionnaireResponse,
     Stakeholder,
     User,
     utcnow,
@@ -141,6 +142,10 @@ async def erase_account(session: AsyncSession, user: User, *, by: User | None) -
     # A citizen discussion they opened stays (others contributed to it); it is no longer theirs.
     await session.execute(update(Discussion).where(Discussion.author_id == actor.id)
                           .values(author_id=None))
+    # Their named questionnaire responses stay in the results, linked to nobody and without a
+    # time (SECURITY.md rule 29); the anonymous ones' participant rows go with the user row.
+    await session.execute(update(QuestionnaireResponse).where(QuestionnaireResponse.respondent_id == actor.id)
+                          .values(respondent_id=None, submitted_at=None))
 
     erased.reactions = await _anonymise_reactions(session, actor)
     result = await session.execute(delete(Follow).where(

@@ -12,6 +12,7 @@ from sqlalchemy import Column, Table, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.models import Activity, Actor, Base, User, utcnow
+from node.models.questionnaires import Answer, QuestionnaireResponse
 from node.uris import Uris
 
 FORMAT = "civic-node-export/1"
@@ -95,6 +96,10 @@ async def export_account(session: AsyncSession, uris: Uris, user: User) -> dict:
         where = or_(*(column == keys[target] for column, target in columns))
         rows = await _rows(session, metadata[name], where)
         tables[name] = tables.get(name, []) + [r for r in rows if r not in tables.get(name, [])]
+    # The answers of their named questionnaire responses (the rows name the response, not them).
+    answers = Answer.__table__
+    tables["questionnaire_answers"] = await _rows(session, answers, answers.c.response_id.in_(
+        select(QuestionnaireResponse.id).where(QuestionnaireResponse.respondent_id == actor.id)))
     documents = list(await session.scalars(
         select(Activity.document).where(Activity.actor_id == actor.id).order_by(Activity.id)))
     outbox = {

@@ -49,6 +49,7 @@ class Upload:
     data: bytes
     ext: str
     name: str
+    anonymous: bool = False
 
     def value(self, path: str) -> dict:
         """The answer's value once stored (the ``Answer`` docstring's file shape)."""
@@ -157,11 +158,12 @@ def prepare(question: Question, filename, data, *, anonymous: bool, lang: str = 
             data = reencoded(bytes(data), ext)
         except InvalidInput as refusal:
             raise InvalidInput(f"{name}: {refusal.reason}") from None
-    return Upload(bytes(data), ext, clean_name(filename, ext, anonymous))
+    return Upload(bytes(data), ext, clean_name(filename, ext, anonymous), anonymous)
 
 
 def store(data_dir: Path, questionnaire_id: int, upload: Upload) -> str:
-    """Write ``upload`` atomically under a random name; returns its value's ``path``."""
+    """Write ``upload`` atomically under a random name; returns its value's ``path``. An
+    anonymous response's file is dated 1970 (its modification time would be the response's)."""
     folder = files_dir(data_dir) / str(questionnaire_id)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, as the media (node/files.py)
     name = f"{secrets.token_hex(16)}.{upload.ext}"
@@ -169,6 +171,8 @@ def store(data_dir: Path, questionnaire_id: int, upload: Upload) -> str:
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(upload.data)
+        if upload.anonymous:  # the file's times would say when the response came
+            os.utime(temporary, (0, 0))
         os.replace(temporary, folder / name)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -15,8 +15,13 @@ from sqlalchemy import func, select
 from node.db import transaction
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
 from node.models import Actor, User, utcnow
-from node.models.questionnaires import Answer, Questionnaire, QuestionnaireResponse
-from node.services import actors, discussions, membership, spaces
+from node.models.questionnaires import (
+    Answer,
+    Questionnaire,
+    QuestionnaireParticipant,
+    QuestionnaireResponse,
+)
+from node.services import actors, discussions, erasure, export, membership, spaces
 from node.services import questionnaire_files as qfiles
 from node.services import questionnaires as service
 
@@ -382,3 +387,43 @@ async def test_create__in_a_phase_a_discussion_or_a_coalition(sessions, uris, to
                 await service.create(s, org, "bad", "B", **bad)
     assert (in_phase.space_id, in_phase.phase_id) == (space.id, phase.id)
     assert in_discussion.discussion_id == discussion.id
+
+
+# -- the person's rights ---------------------------------------------------------------------------
+
+async def test_erasure__named_responses_stay_counted_linked_to_nobody(sessions, settings, town):
+    """An erased account's named response keeps its answers in the results, without its
+    respondent or time; its participant row in an anonymous questionnaire goes."""
+    named, n_ids = await _make(sessions, town, questions=[("single", "A", {"options": CHOICES})])
+    anonymous, a_ids = await _make(sessions, town, "anonym", anonymous=True,
+                                   questions=[("short_text", "B", {})])
+    person = town.people[0]
+    response = await _submit(sessions, settings, named, person, {n_ids[0]: "yes"})
+    await _submit(sessions, settings, anonymous, person, {a_ids[0]: "x"})
+    async with transaction(sessions) as s:
+        await erasure.erase_account(s, await s.get(User, person.id), by=None)
+    async with sessions() as s:
+        stored = await s.get(QuestionnaireResponse, response.id)
+        assert (stored.respondent_id, stored.submitted_at) == (None, None)
+        assert await service.answers_of(s, stored) == {n_ids[0]: "yes"}
+        assert (await service.results(s, named))[0].counts == {"yes": 1, "no": 0}
+        assert await s.scalar(select(func.count()).select_from(QuestionnaireParticipant)) == 0
+        assert (await s.get(Questionnaire, anonymous.id)).response_count == 1
+
+
+async def test_right_of_access__includes_the_answers_of_named_responses(sessions, settings, uris, town):
+    """The account export holds the person's named responses and their answers — and no answer
+    of their anonymous response (nothing links it to them), nor anybody else's."""
+    named, n_ids = await _make(sessions, town, questions=[("short_text", "A", {})])
+    anonymous, a_ids = await _make(sessions, town, "anonym", anonymous=True,
+                                   questions=[("short_text", "B", {})])
+    await _submit(sessions, settings, named, town.people[0], {n_ids[0]: "mine"})
+    await _submit(sessions, settings, named, town.people[1], {n_ids[0]: "theirs"})
+    await _submit(sessions, settings, anonymous, town.people[0], {a_ids[0]: "secret"})
+    async with sessions() as s:
+        data = await export.export_account(s, uris, await s.get(User, town.people[0].id))
+    tables = data["tables"]
+    assert [a["value"] for a in tables["questionnaire_answers"]] == ["mine"]
+    assert [r["questionnaire_id"] for r in tables["questionnaire_responses"]] == [named.id]
+    assert [p["questionnaire_id"] for p in tables["questionnaire_participants"]] == [anonymous.id]
+    assert "secret" not in str(data) and "theirs" not in str(data)
