@@ -218,10 +218,10 @@ def civic(doc: dict, term: str):
     """A civic: term however the sender compacted it: ``civic:cost``, the full IRI, or a JSON-LD
     value object (``{"@value": 5000}``)."""
     value = doc.get(f"civic:{term}", doc.get(f"{CIVIC_NS}{term}"))
-    if isinstance(value, list):
-        value = value[0] if len(value) == 1 else None
-    if isinstance(value, dict):
-        value = value.get("@value")
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, dict) and "@value" in value:
+        value = value["@value"]
     return value
 
 
@@ -258,7 +258,7 @@ def _text(doc: dict, limit: int, what: str) -> str:
     if len(raw) > limit:
         raise InvalidDocument(f"{what} is longer than {limit} characters")
     cleaned = sanitize_html(raw, limit)
-    if not plain_text(cleaned, 10).strip():
+    if not plain_summary(cleaned):
         raise InvalidDocument(f"{what} has no text")
     if len(cleaned) > limit:
         raise InvalidDocument(f"{what} is longer than {limit} characters")

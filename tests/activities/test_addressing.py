@@ -5,11 +5,13 @@ nowhere for followers — and refuses members."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 
 from activities import wrappers
 from activities.addressing import NotFederated, addressing
+from activities.budgets import budget_to_as, comment_to_as, project_to_as, results_to_as
 from activities.community import article_to_as, initiative_to_as
 from activities.contributions import contribution_to_as
 from activities.discussions import discussion_group_to_as, discussion_page_to_as
@@ -20,11 +22,18 @@ from activities.proposals import official_answer_to_as, proposal_to_as
 from activities.vocabulary import PUBLIC
 from federation import participation_documents as documents
 from node.db import transaction
-from node.models import Article, Discussion
+from node.models import Article, Budget, BudgetProject, BudgetProjectComment, Discussion
 from node.services import actors, community, discussions, spaces
 from tests.activities.samples import URIS, World, world
 
 LEVELS = ("public", "unlisted", "followers", "members")
+
+
+_BUDGET = Budget(ap_id=URIS.budget("b"), title={"fr": "Budget"}, amount=10, currency="EUR", phase="results",
+                 results_ap_id=URIS.budget_results(URIS.budget("b")), created_at=datetime(2026, 3, 1, tzinfo=UTC))
+_PROJECT = BudgetProject(ap_id=URIS.project("p"), title="Projet", body="<p>x</p>", feasibility="pending",
+                         state="proposed", created_at=_BUDGET.created_at)
+_COMMENT = BudgetProjectComment(ap_id=URIS.project_comment("c"), content="<p>x</p>", created_at=_BUDGET.created_at)
 
 
 def _followers(w: World) -> list[str]:
@@ -63,6 +72,12 @@ BUILDERS: dict[str, Callable[[World, str], dict]] = {
     "moderators_change": lambda w, level: moderators_change(
         "Add", URIS.activity("m1"), w.group.ap_id, w.marc.ap_id, "M", w.group.followers_url,
         level=level),
+    "budget": lambda w, level: budget_to_as(_BUDGET, w.org, level=level, language="fr", projects=[]),
+    "budget_project": lambda w, level: project_to_as(_PROJECT, w.alice, w.org, _BUDGET, level=level, cost=1),
+    "budget_comment": lambda w, level: comment_to_as(_COMMENT, w.marc, _PROJECT, w.org, _BUDGET,
+                                                     level=level, project_author=w.alice),
+    "budget_results": lambda w, level: results_to_as(_BUDGET, w.org, level=level, language="fr", winners=[],
+                                                     projects=0, ballots=0, spent=0),
 }
 # Builders of things inside a discussion: their author's own followers are not the organisation's.
 IN_DISCUSSION = ("contribution", "proposal", "article", "initiative")

@@ -11,6 +11,7 @@ import pytest
 
 from activities import wrappers
 from activities.actors import actor_to_as
+from activities.budgets import Winner, budget_to_as, comment_to_as, project_to_as, results_to_as
 from activities.campaigns import campaign_to_as, relayed_support, variant_to_as
 from activities.coalitions import coalition_to_as, member_to_as, members_collection
 from activities.community import article_to_as, initiative_to_as, stakeholder_to_as
@@ -22,7 +23,7 @@ from activities.jsonld import expand
 from activities.notes import note_to_as, tombstone_to_as
 from activities.proposals import official_answer_to_as, proposal_to_as
 from activities.vocabulary import CIVIC_NS, CIVIC_TERMS, CONTEXT, PUBLIC
-from node.models import Campaign, CampaignVariant
+from node.models import Budget, BudgetProject, BudgetProjectComment, Campaign, CampaignVariant
 from tests.activities.samples import REMOTE_FOLLOWER, URIS, World, at, local_actor, world
 
 GOLDEN = Path(__file__).with_name("golden")
@@ -114,6 +115,37 @@ def _variant(w: World) -> dict:
                          coalition_id="https://home.example/actors/blue", level="public", base=URIS.base)
 
 
+def _budget() -> Budget:
+    """Lahr's participatory budget (activities/budgets.py), its results published."""
+    return Budget(ap_id=URIS.budget("b-1a4r"), slug="2027", title={"de": "Bürgerhaushalt 2027"},
+                  description={"de": "50.000 € für Ideen aus Lahr"}, visibility="public", amount=50_000,
+                  currency="EUR", phase="results", results_ap_id=URIS.budget_results(URIS.budget("b-1a4r")),
+                  results_published_at=at(25), created_at=at(1))
+
+
+def _project(w: World) -> dict:
+    """A resident's project in a district, reviewed feasible with the review's cost."""
+    project = BudgetProject(ap_id=URIS.project("p-7b1e"), title="Ein Trinkbrunnen am Marktplatz",
+                            body="<p>Ein Trinkbrunnen für heiße Sommertage.</p>", language="de", cost=9_000,
+                            cost_estimate=8_000, feasibility="feasible", state="selected", support_count=17,
+                            created_at=at(3), updated_at=at(10))
+    return project_to_as(project, w.alice, w.org, _budget(), level="public", cost=8_000, district="Altstadt")
+
+
+def _project_comment(w: World) -> dict:
+    comment = BudgetProjectComment(ap_id=URIS.project_comment("pc-31"), content="<p>Sehr gute Idee!</p>",
+                                   created_at=at(4))
+    project = BudgetProject(ap_id=URIS.project("p-7b1e"))
+    return comment_to_as(comment, w.marc, project, w.org, _budget(), level="public", project_author=w.alice)
+
+
+def _budget_results(w: World) -> dict:
+    winners = [Winner(URIS.project("p-7b1e"), "Ein Trinkbrunnen am Marktplatz", 8_000, 212),
+               Winner(URIS.project("p-2c9d"), "Bänke im Stadtpark", 12_000, 180)]
+    return results_to_as(_budget(), w.org, level="public", language="de", winners=winners, projects=9,
+                         ballots=350, spent=20_000)
+
+
 LOGO = (URIS.base + "/media/" + "3f" * 32 + ".png", "image/png")
 
 CASES: dict[str, Callable[[World], dict]] = {
@@ -196,6 +228,12 @@ CASES: dict[str, Callable[[World], dict]] = {
     "relayed_support": lambda w: relayed_support(
         URIS.activity("r-5e1a"), w.org.ap_id, like_id="https://mastodon.example/users/camille#likes/7",
         supporter=REMOTE_FOLLOWER, variant=URIS.variant("v-b4531"), coalition="https://home.example/actors/blue"),
+    "budget_collection": lambda w: budget_to_as(
+        _budget(), w.org, level="public", language="de",
+        projects=[URIS.project("p-7b1e"), URIS.project("p-2c9d"), "https://mastodon.example/statuses/5"]),
+    "project_page": _project,
+    "project_comment": _project_comment,
+    "budget_results": _budget_results,
     "coalition_group": lambda w: _coalition(),
     "coalition_members": lambda w: members_collection(_coalition()["members"], [
         member_to_as(_coalition()["members"], _coalition()["id"], w.org.ap_id, "admin"),
