@@ -407,7 +407,7 @@ async def cmd_demo(args) -> None:
     engine, sessions = await open_database(settings)
     try:
         await upgrade(engine)
-        logins = await seed_demo(sessions, Uris(settings.base_url))
+        logins = await seed_demo(sessions, Uris(settings.base_url), settings.data_dir)
     finally:
         await engine.dispose()
     print("Demo content is ready. Logins (handle / password):")

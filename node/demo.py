@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from node.db import transaction
+from node.demo_consultations import seed_consultations
 from node.demo_content import (
     ANNOUNCEMENTS,
     DISCUSSIONS,
@@ -16,7 +18,7 @@ from node.demo_content import (
     RESIDENTS,
     STAFF,
 )
-from node.models import Actor, Membership, utcnow
+from node.models import Actor, Membership, User, utcnow
 from node.services import (
     actors,
     community,
@@ -120,7 +122,7 @@ async def _visits(session: AsyncSession, org: Actor, base: int) -> None:
     await dashboard.add_visits(session, counts)
 
 
-async def _seed(session: AsyncSession, uris: Uris) -> None:
+async def _seed(session: AsyncSession, uris: Uris, data_dir: Path) -> None:
     orgs = {}
     for spec in ORGANISATIONS:
         org = await actors.local_actor(session, spec["handle"])
@@ -135,11 +137,16 @@ async def _seed(session: AsyncSession, uris: Uris) -> None:
         await _proposals(session, uris, org, people)
     await _visits(session, orgs["lyon"], 40)
     await _visits(session, orgs["nice"], 90)
+    admins = {handle: await session.get(User, await _org_admin_user_id(session, org))
+              for handle, org in orgs.items()}
+    await seed_consultations(session, uris, orgs, people, admins, data_dir)
 
 
-async def seed_demo(sessions: async_sessionmaker[AsyncSession], uris: Uris) -> list[tuple[str, str, str]]:
-    """Create the demo organisations, people, discussions and proposals (idempotent)."""
+async def seed_demo(sessions: async_sessionmaker[AsyncSession], uris: Uris,
+                    data_dir: Path | None = None) -> list[tuple[str, str, str]]:
+    """Create the demo organisations, people, discussions, proposals, questionnaire, poll and
+    budget (idempotent). ``data_dir``: where files would be stored (the demo uploads none)."""
     async with transaction(sessions) as session:
-        await _seed(session, uris)
+        await _seed(session, uris, data_dir or Path("."))
     return [(handle, DEMO_PASSWORD, f"{role} of {org}" if org else role)
             for handle, _, org, role in STAFF + RESIDENTS[:2]]

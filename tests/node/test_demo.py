@@ -7,11 +7,17 @@ from sqlalchemy import func, select
 from node.demo import seed_demo
 from node.models import (
     Article,
+    Ballot,
+    Budget,
+    BudgetProject,
     Contribution,
     Discussion,
     Initiative,
     Membership,
+    Poll,
     Proposal,
+    Questionnaire,
+    QuestionnaireResponse,
     Stakeholder,
 )
 from node.models.proposals import ProposalStates
@@ -52,3 +58,21 @@ async def test_demo__official_answers_are_written_by_an_admin_of_the_proposals_o
             roles = set(await s.scalars(select(Membership.role).where(
                 Membership.user_id == p.answered_by_id, Membership.organization_id == p.organization_id)))
             assert "admin" in roles, (p.title, p.answered_by_id, roles)
+
+
+async def test_demo__a_questionnaire_a_poll_and_a_budget_in_its_voting_phase(sessions, uris):
+    """Lyon's questionnaire (with a display condition) and poll in the Clos Jouve discussion, and
+    Nice's €50,000 budget open for ballots, each already answered, voted in or cast."""
+    await seed_demo(sessions, uris)
+    async with sessions() as s:
+        q = await s.scalar(select(Questionnaire))
+        assert q.state == "published" and q.discussion_id is not None
+        assert await _count(s, QuestionnaireResponse) == q.response_count == 3
+        poll = await s.scalar(select(Poll))
+        assert poll.discussion_id == q.discussion_id and poll.voters_count == 3
+        budget = await s.scalar(select(Budget))
+        assert (budget.amount, budget.currency, budget.phase) == (50000, "EUR", "voting")
+        assert await _count(s, Ballot, Ballot.budget_id == budget.id) == 3
+        assert await _count(s, BudgetProject, BudgetProject.feasibility == "unfeasible") == 1
+        votes = sum(await s.scalars(select(BudgetProject.votes_count)))
+        assert votes == 9
