@@ -19,6 +19,8 @@ from web.participation import (
     moderation,
     organisations,
     proposals,
+    questionnaire_admin,
+    questionnaires,
     visits,
 )
 from web.participation.common import page_check
@@ -36,6 +38,8 @@ def setup(app: web.Application) -> None:
     members.add_routes(app)
     coalitions.add_routes(app)
     campaigns.add_routes(app)
+    questionnaires.add_routes(app)
+    questionnaire_admin.add_routes(app)
     budgets.add_routes(app)
     budget_ballot.add_routes(app)
     budget_admin.add_routes(app)
