@@ -408,9 +408,9 @@ RULES: dict[str, Rule] = {
                                          if values["organization_id"] is not None else
                                          in_discussion(lookup, values["discussion_id"])
                                          if values["discussion_id"] is not None else set())}),
-    "poll_options": _of("poll_id", in_poll),
-    "poll_votes": _by("actor_id", _of("poll_id", in_poll)),
-    "poll_voters": _by("actor_id", _of("poll_id", in_poll)),
+    "poll_options": _of("poll_id", lambda p, lookup: in_poll(lookup, p)),
+    "poll_votes": _by("actor_id", _of("poll_id", lambda p, lookup: in_poll(lookup, p))),
+    "poll_voters": _by("actor_id", _of("poll_id", lambda p, lookup: in_poll(lookup, p))),
     "budgets": Rule(("id", "organization_id"), lambda values, lookup, event: {
         budget(values["id"]), org(values["organization_id"])}),
     "budget_districts": _of("budget_id", in_budget),

@@ -18,6 +18,7 @@ from web.participation import (
     members,
     moderation,
     organisations,
+    polls,
     proposals,
     questionnaire_admin,
     questionnaires,
@@ -38,6 +39,7 @@ def setup(app: web.Application) -> None:
     members.add_routes(app)
     coalitions.add_routes(app)
     campaigns.add_routes(app)
+    polls.add_routes(app)
     questionnaires.add_routes(app)
     questionnaire_admin.add_routes(app)
     budgets.add_routes(app)

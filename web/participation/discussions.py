@@ -19,6 +19,7 @@ from node.services.contributions import ALIGNMENTS, MAX_CONTENT
 from node.uris import GROUP_HANDLE_RE
 from web.cache import share_page, viewers_from
 from web.i18n import _, locale_of, translate
+from web.participation import polls as poll_pages
 from web.participation import threads, visits
 from web.participation.common import (
     MODERATORS,
@@ -85,6 +86,9 @@ async def discussion_context(session: AsyncSession, request: web.Request, org: A
         "initiative_count": len(initiatives),
         "last_active": progress.last_published or discussion.created_at,
         "handle": f"@{discussion.group.username}@{runtime(request).uris.domain}",
+        "polls": await poll_pages.discussion_polls(session, request, discussion, is_official or is_moderator),
+        "new_poll": f"{runtime(request).uris.organization_action(org.username, 'polls', 'new')}"
+                    f"?discussion={discussion.slug}" if is_official or is_moderator else None,
     }
 
 

@@ -22,6 +22,7 @@ from node.services import proposals as proposal_service
 from web.cache import shows
 from web.i18n import _, translate
 from web.participation import charts, visits
+from web.participation import polls as poll_pages
 from web.participation.common import (
     ADMINS,
     MODERATORS,
@@ -198,6 +199,7 @@ async def organisation_page(request: web.Request, org_username: str) -> web.Stre
             "pending_discussions": await discussion_service.pending_moderation(session, org)
             if await has_role(session, user, org, MODERATORS) else [],
             "coalitions": await coalitions_listed(session, request, user, org),
+            **await poll_pages.organisation_polls(session, request, org, user, listed, is_staff),
         }
     visits.count(request, org.id)
     response = await page(request, "participation/organisation.html", context)

@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.models import Actor, Contribution, Discussion, User
+from node.models import Actor, Contribution, Discussion, Poll, User
 from node.services import community, contributions, follows, reports
 from node.services.contributions import ALIGNMENTS, Cursor
 from web.cache import Viewer, share_page, viewers_from
 from web.i18n import _
-from web.participation import fragments
+from web.participation import fragments, polls
 from web.participation.common import (
     MODERATORS,
     OFFICIALS,
@@ -110,14 +110,17 @@ async def viewer_state(session: AsyncSession, org: Actor, discussion: Discussion
     agreed with, whether they follow it, the initiatives where they acted): four small queries,
     run twice for a reader new to the page (web/cache.py, then the handler)."""
     if user is None:
-        return False, False, {"agreed": set(), "own": set(), "following": set(), "acted": set()}
+        return False, False, {"agreed": set(), "own": set(), "following": set(), "acted": set(),
+                              **await polls.reader_marks(session, None, None)}
     me = user.actor  # loaded with the user: its id is all the queries below need
     roles = await memberships(session, user, org)
     following = await follows.find(session, me, discussion.group) is not None
     agreed, own = await contributions.reader_marks(session, me, discussion)
     return (bool(roles & set(OFFICIALS)), bool(roles & set(MODERATORS)),
             {"agreed": agreed, "own": own, "following": {discussion.id} if following else set(),
-             "acted": await community.acted_in(session, me, discussion)})
+             "acted": await community.acted_in(session, me, discussion),
+             # Their votes in the discussion's polls (web/participation/polls.py).
+             **await polls.reader_marks(session, me, Poll.discussion_id == discussion.id)})
 
 
 # The organisation and discussion of the URL, once the visitor's access is checked, and what
