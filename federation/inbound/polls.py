@@ -74,13 +74,12 @@ async def _followed_here(ctx: Inbound) -> bool:
 async def _store(ctx: Inbound, data: QuestionData, discussion: Discussion | None) -> Poll:
     """Stored with its author's tallies; options without a count mean its author hides the
     results until it closes, and so do we (SECURITY.md rule 30)."""
-    poll = await polls.store_remote(
+    return await polls.store_remote(
         ctx.session, data.ap_id, ctx.actor, content_html=data.content,
         options=[(name, count or 0) for name, count in data.options], multiple=data.multiple,
         end_time=data.end_time, closed_at=data.closed_at, voters_count=data.voters_count or 0,
-        discussion=discussion, language=data.language)
-    poll.hide_results = any(count is None for _, count in data.options)
-    return poll
+        discussion=discussion, language=data.language,
+        hide_results=any(count is None for _, count in data.options))
 
 
 def _question(ctx: Inbound, obj: object) -> QuestionData:

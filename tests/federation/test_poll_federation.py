@@ -264,3 +264,23 @@ async def test_remote_poll__addressed_nowhere_here_is_refused_and_a_followed_aut
         assert await s.scalar(select(Note.id).where(Note.ap_id == later["id"])) is None
         assert (await polls.by_ap_id(s, later["id"])).organization_id is None
         assert await s.scalar(select(Actor.id).where(Actor.ap_id == alice.ap_id)) is not None
+
+
+async def test_remote_poll__hidden_counts_stay_hidden_here(node, remote):
+    """A remote poll whose options carry no ``replies`` (its author hides the results until it
+    closes) is kept with its results hidden here too; its closing Update shows them."""
+    scene = await open_scene(node)
+    alice = remote.add_actor("alice")
+    question = _question(alice, 1, scene.group, {"Oui": 0, "Non": 0})
+    for option in question["oneOf"]:
+        del option["replies"]
+    await _send(node, remote, alice, make_activity(alice, "Create", 1, question), scene.group_inbox)
+    async with node.rt.sessions() as s:
+        poll = await polls.by_ap_id(s, question["id"])
+        assert poll.hide_results and not polls.results_visible(poll)
+    closed = _question(alice, 1, scene.group, {"Oui": 4, "Non": 5}, closed=utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert await _send(node, remote, alice, make_activity(alice, "Update", 1, closed), scene.group_inbox) == \
+        ("processed", "poll updated")
+    async with node.rt.sessions() as s:
+        assert polls.results_visible(await polls.by_ap_id(s, question["id"]))
+    assert await _tallies(node, question["id"]) == ({"Oui": 4, "Non": 5}, 9, True)
