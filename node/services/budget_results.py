@@ -18,11 +18,15 @@ what each approver pays) by default, or *cost* (the project's cost: ``rho`` is p
 cost — equalshares.net's and Pabulib's "equalshares"). Ties: the cheaper project, then the one
 with more approvals, then the lower id (the first two as Pabulib's checker breaks them).
 
-Completion: fixed-budget MES usually leaves money unspent. ``completion="add1"`` (the default,
-Pabulib's "equalshares/add1", as used by equalshares.net): the per-voter budget is raised by one
-unit (the whole artificial budget by the number of voters) and MES rerun, as long as the outcome
-still costs at most the real budget; the last such outcome is the result. No greedy pass follows,
-so some money may stay unspent. ``completion=None``: fixed-budget MES only.
+Completion: fixed-budget MES usually leaves money unspent. ``completion="add1"`` (the default;
+the authors' definition at equalshares.net, pabutools' ``voter_budget_increment=1``): while the
+outcome is not exhaustive (some other project would still fit in what is left), the per-voter
+budget is raised by one unit — the whole artificial budget, from the real one rounded down to a
+multiple of the number of voters, by the number of voters — and MES rerun; an outcome that costs
+more than the real budget is discarded and ends the search. No greedy pass follows, so money may
+stay unspent. (Pabulib's checker omits the exhaustiveness stop: where an exhaustive outcome would
+still change before overspending, its "equalshares/add1" differs from the authors'.)
+``completion=None``: fixed-budget MES only.
 
 MES computes in floating point (as equalshares.net's own implementation does): the add1
 completion reruns it once per unit of money per voter — 845 runs for Assen 2024 — and exact
@@ -120,6 +124,12 @@ def _fixed_budget(total: int, costs: Mapping[int, int], weights: list[int], appr
             money[g] = max(0.0, money[g] - payment)
 
 
+def exhaustive(limit: int, costs: Mapping[int, int], winners: Collection[int]) -> bool:
+    """No other project fits in what ``winners`` leave of ``limit``."""
+    left = limit - sum(costs[p] for p in winners)
+    return all(costs[p] > left for p in costs if p not in winners)
+
+
 def equal_shares(limit: int, costs: Mapping[int, int], approvals: Sequence[Collection[int]], *,
                  utilities: str = "approval", completion: str | None = "add1") -> list[int]:
     """The projects the Method of Equal Shares funds with ``limit``, in the order they were
@@ -135,10 +145,10 @@ def equal_shares(limit: int, costs: Mapping[int, int], approvals: Sequence[Colle
     winners = _fixed_budget(limit, costs, weights, approvers, voters, utilities)
     if completion is None:
         return winners
-    # add1: one more unit per voter, while the outcome still fits the real budget.
+    # add1: one more unit per voter, while the outcome is not exhaustive and still fits.
     approved = {p for p, who in approvers.items() if who and costs[p] > 0}
     artificial = (limit // voters) * voters
-    while set(winners) != approved:
+    while set(winners) != approved and not exhaustive(limit, costs, winners):
         artificial += voters
         outcome = _fixed_budget(artificial, costs, weights, approvers, voters, utilities)
         if sum(costs[p] for p in outcome) > limit:
