@@ -11,6 +11,9 @@ send are Mastodon's (``Create{Note{name, inReplyTo}}``), built here for each pee
 from __future__ import annotations
 
 import asyncio
+import html
+import re
+import urllib.request
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
@@ -120,3 +123,12 @@ def question(actor: str, ap_id: str, text: str, counts: dict[str, int], *, cc: l
             "to": [PUBLIC], "cc": cc, "votersCount": sum(counts.values()),
             "oneOf": [{"type": "Note", "name": name, "replies": {"type": "Collection", "totalItems": n}}
                       for name, n in counts.items()]}
+
+
+def page_text(url: str) -> str:
+    """The HTML page at `url` as a person reads it in English: its text, tags and spacing
+    collapsed (what a check may look for: "Oui 67% · 2 votes")."""
+    request = urllib.request.Request(url, headers={"Accept": "text/html", "Accept-Language": "en"})
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback only)
+        body = response.read().decode("utf-8")
+    return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", body)).split())

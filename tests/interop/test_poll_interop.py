@@ -28,6 +28,7 @@ runs a second time with each node on its own PostgreSQL database, on other loopb
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 
 import pytest
@@ -168,12 +169,22 @@ def voted(published: dict, scene: dict, a: CivicNode, b: CivicNode, fedify_peer:
                     "A counting both votes")
     at_b = wait_for(lambda: (p := setup.poll(b, poll_id)) and p["options"] == counted and p,
                     "B showing the new tallies (Update{Question})")
-    return {"votes": votes, "outcomes": setup.outcomes(a, votes), "at_a": at_a, "at_b": at_b}
+    # Fedify reads the poll at its id (a signed GET, through its strict parser), with the tallies.
+    fetched = fedify_peer.lookup(poll_id)
+    return {"votes": votes, "outcomes": setup.outcomes(a, votes), "at_a": at_a, "at_b": at_b,
+            "fetched": fetched}
 
 
 def test_voted__each_peer_vote_is_counted_on_a(voted: dict):
     assert voted["at_a"]["voters"] == 2 and voted["at_a"]["local"]
     assert [voted["outcomes"][v] for v in voted["votes"]] == [("processed", "vote recorded")] * 2
+
+
+def test_voted__fedify_reads_the_tallies_at_the_polls_id(voted: dict):
+    question = voted["fetched"]
+    assert question["type"] == "Question" and question["votersCount"] == 2
+    assert {o["name"]: o["replies"]["totalItems"] for o in question["oneOf"]} == \
+        {"Lundi": 1, "Mardi": 1, "Mercredi": 0}
 
 
 def test_voted__b_shows_the_tallies_after_the_update(voted: dict):
@@ -230,7 +241,7 @@ def fedify_poll(refused: dict, scene: dict, a: CivicNode, fedify_peer: FedifyPee
                       "actor": alice, "to": newer["to"], "cc": newer["cc"], "object": newer}, to=[group])
     updated = wait_for(lambda: (p := setup.poll(a, question_id)) and p["options"]["Oui"] == 2 and p,
                        "A following Fedify's tallies")
-    return {"stored": stored, "updated": updated}
+    return {"stored": stored, "updated": updated, "page": setup.page_text(scene["discussion"]["page"])}
 
 
 def test_fedify_poll__shows_in_the_discussion_and_follows_its_tallies(fedify_poll: dict):
@@ -238,3 +249,7 @@ def test_fedify_poll__shows_in_the_discussion_and_follows_its_tallies(fedify_pol
                                      "closed": False, "discussion": "kiosque", "deleted": False}
     assert fedify_poll["updated"]["options"] == {"Oui": 2, "Non": 1}
     assert fedify_poll["updated"]["voters"] == 3
+    # the discussion's page shows her poll, asked by her, with her tallies
+    page = fedify_poll["page"]
+    assert "Un kiosque à musique ? Asked by Alice (Fedify peer)" in page and "3 voters" in page
+    assert re.search(r"Oui (67% )+· 2 votes Non (33% )+· 1 vote\b", page), page[:3000]
