@@ -67,6 +67,17 @@ def name_of(question: Question, lang: str = "fr") -> str:
     return f'question {number} ("{title}")' if title else f"question {number}"
 
 
+def texts(value, *, required: bool = False, what: str = "text", max_length: int = 20_000) -> dict[str, str]:
+    """A text map {language: text} (or one French text), its shape checked before i18n.text_map
+    reads it: a list or a number where a text belongs is refused, never an AttributeError."""
+    if value is not None and not isinstance(value, (str, Mapping)):
+        raise InvalidInput(f"{what} is a text or a map of texts by language")
+    if isinstance(value, Mapping) and any(not isinstance(k, str) or not isinstance(v, (str, type(None)))
+                                          for k, v in value.items()):
+        raise InvalidInput(f"{what}: each language has one text")
+    return text_map(value, required=required, what=what, max_length=max_length)
+
+
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -95,7 +106,7 @@ def items(value, what: str) -> list[dict]:
         label = item.get("label")
         if not isinstance(label, (str, Mapping)):
             raise InvalidInput(f"{what}: each label is a text")
-        out.append({"key": key, "label": text_map(label, required=True, what=f"the label of {key!r}",
+        out.append({"key": key, "label": texts(label, required=True, what=f"the label of {key!r}",
                                                   max_length=MAX_LABEL)})
     return out
 
@@ -140,7 +151,7 @@ def check_settings(kind: str, settings, options: list[dict], rows: list[dict]) -
         out.update(min=low, max=high)
         for name in ("min_label", "max_label"):
             if settings.get(name) is not None:
-                out[name] = text_map(settings[name], what=name, max_length=MAX_LABEL)
+                out[name] = texts(settings[name], what=name, max_length=MAX_LABEL)
     elif kind == "file":
         types = settings.get("types", ["images"])
         if isinstance(types, str) or not isinstance(types, Sequence) or not types or \
@@ -251,6 +262,37 @@ def _comparable(target: Question, value):
     elif not isinstance(value, str) or not value or len(value) > MAX_LABEL:
         raise InvalidInput(f"{name_of(target)}: compare with a text of at most {MAX_LABEL} characters")
     return value
+
+
+def define(question: Question, earlier: Mapping[int, Question], *, kind, title, description,
+            required, options, rows, settings, conditions, correct, explanation) -> None:
+    """Fill ``question`` from a definition, every part checked (InvalidInput otherwise);
+    ``earlier``: the questions before it, which its conditions may name."""
+    if kind not in QUESTION_KINDS:
+        raise InvalidInput(f"the kind of a question is one of {', '.join(QUESTION_KINDS)}")
+    title_map = texts(title, required=kind != "block", what="the question's title",
+                         max_length=MAX_TITLE)
+    description_map = texts(description, what="the question's description")
+    if kind == "block" and not (title_map or description_map):
+        raise InvalidInput("a block has a title or a description")
+    options = items(options, "options")
+    rows = items(rows, "rows")
+    wants_options = kind in CHOICE_KINDS or kind in MATRIX_KINDS
+    if wants_options and not 1 <= len(options) <= MAX_OPTIONS:
+        raise InvalidInput(f"a {kind} question has 1 to {MAX_OPTIONS} options")
+    if not wants_options and options:
+        raise InvalidInput(f"a {kind} question has no options")
+    if kind in MATRIX_KINDS and not 1 <= len(rows) <= MAX_ROWS:
+        raise InvalidInput(f"a matrix has 1 to {MAX_ROWS} rows")
+    if kind not in MATRIX_KINDS and rows:
+        raise InvalidInput(f"a {kind} question has no rows")
+    question.kind, question.title, question.description = kind, title_map, description_map
+    question.required = bool(required) and kind != "block"
+    question.options, question.rows = options, rows
+    question.settings = check_settings(kind, settings, options, rows)
+    question.conditions = check_conditions(conditions, earlier)
+    question.correct = check_correct(question, correct)
+    question.explanation = texts(explanation, what="the explanation")
 
 
 # -- answers ------------------------------------------------------------------------------------
@@ -477,6 +519,6 @@ def checked(questions: Sequence[Question], values: Mapping, files: Iterable[int]
         kept[question.id] = value
     return kept
 
-__all__ = ["Feedback", "QUESTION_KINDS", "as_text", "check_conditions", "check_correct", "checked",
+__all__ = ["Feedback", "QUESTION_KINDS", "as_text", "check_conditions", "check_correct", "checked", "define",
            "check_pattern", "check_settings", "check_value", "feedback", "is_correct", "is_empty",
            "items", "name_of", "visible"]

@@ -17,7 +17,8 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node import visibility as visibility_module
@@ -25,7 +26,6 @@ from node.errors import Conflict, Forbidden, InvalidInput, NotFound
 from node.models import Actor, Discussion, Phase, Space, User, utcnow
 from node.models.participation import LANGUAGES
 from node.models.questionnaires import (
-    QUESTION_KINDS,
     Answer,
     Question,
     Questionnaire,
@@ -36,7 +36,7 @@ from node.models.questionnaires import (
 from node.services import coalitions, membership
 from node.services import questionnaire_files as files_service
 from node.services import questionnaire_forms as forms
-from node.services.i18n import pick, text_map
+from node.services.i18n import pick
 from node.uris import check_slug
 
 # The pure parts, under the names the contract gives them (issue 11 design).
@@ -98,8 +98,8 @@ async def create(session: AsyncSession, organization: Actor, slug: str, title: d
     q = Questionnaire(
         organization_id=organization.id, slug=slug, space_id=space.id if space else None,
         phase_id=phase.id if phase else None, discussion_id=discussion.id if discussion else None,
-        title=text_map(title, required=True, what="title", max_length=forms.MAX_TITLE),
-        description=text_map(description, what="description"), languages=_languages(languages),
+        title=forms.texts(title, required=True, what="title", max_length=forms.MAX_TITLE),
+        description=forms.texts(description, what="description"), languages=_languages(languages),
         visibility=visibility, state="draft", anonymous=bool(anonymous), quiz=bool(quiz),
         verified_only=bool(verified_only), opens_at=opens_at, closes_at=closes_at, response_count=0)
     session.add(q)
@@ -114,9 +114,9 @@ async def change(session: AsyncSession, q: Questionnaire, *, title=None, descrip
     """Change texts, languages or dates (the modes and the container are fixed at creation:
     changing ``anonymous`` after answers would break its promise)."""
     if title is not None:
-        q.title = text_map(title, required=True, what="title", max_length=forms.MAX_TITLE)
+        q.title = forms.texts(title, required=True, what="title", max_length=forms.MAX_TITLE)
     if description is not None:
-        q.description = text_map(description, what="description")
+        q.description = forms.texts(description, what="description")
     if languages is not None:
         q.languages = _languages(languages)
     opens = q.opens_at if opens_at is ... else opens_at
@@ -212,36 +212,6 @@ async def _has_responses(session: AsyncSession, q: Questionnaire) -> bool:
         QuestionnaireResponse.questionnaire_id == q.id).limit(1)))
 
 
-def _define(question: Question, earlier: Mapping[int, Question], *, kind, title, description,
-            required, options, rows, settings, conditions, correct, explanation) -> None:
-    """Fill ``question`` from a definition, every part checked (InvalidInput otherwise)."""
-    if kind not in QUESTION_KINDS:
-        raise InvalidInput(f"the kind of a question is one of {', '.join(QUESTION_KINDS)}")
-    title_map = text_map(title, required=kind != "block", what="the question's title",
-                         max_length=forms.MAX_TITLE)
-    description_map = text_map(description, what="the question's description")
-    if kind == "block" and not (title_map or description_map):
-        raise InvalidInput("a block has a title or a description")
-    options = forms.items(options, "options")
-    rows = forms.items(rows, "rows")
-    wants_options = kind in forms.CHOICE_KINDS or kind in forms.MATRIX_KINDS
-    if wants_options and not 1 <= len(options) <= forms.MAX_OPTIONS:
-        raise InvalidInput(f"a {kind} question has 1 to {forms.MAX_OPTIONS} options")
-    if not wants_options and options:
-        raise InvalidInput(f"a {kind} question has no options")
-    if kind in forms.MATRIX_KINDS and not 1 <= len(rows) <= forms.MAX_ROWS:
-        raise InvalidInput(f"a matrix has 1 to {forms.MAX_ROWS} rows")
-    if kind not in forms.MATRIX_KINDS and rows:
-        raise InvalidInput(f"a {kind} question has no rows")
-    question.kind, question.title, question.description = kind, title_map, description_map
-    question.required = bool(required) and kind != "block"
-    question.options, question.rows = options, rows
-    question.settings = forms.check_settings(kind, settings, options, rows)
-    question.conditions = forms.check_conditions(conditions, earlier)
-    question.correct = forms.check_correct(question, correct)
-    question.explanation = text_map(explanation, what="the explanation")
-
-
 async def add_question(session: AsyncSession, q: Questionnaire, kind: str, title: dict | str, *,
                        description=None, required: bool = False, options=(), rows=(),
                        settings=None, conditions=(), correct=None, explanation=None) -> Question:
@@ -253,7 +223,7 @@ async def add_question(session: AsyncSession, q: Questionnaire, kind: str, title
     if len(existing) >= forms.MAX_QUESTIONS:
         raise InvalidInput(f"a questionnaire has at most {forms.MAX_QUESTIONS} questions")
     question = Question(questionnaire_id=q.id, position=(existing[-1].position + 1) if existing else 0)
-    _define(question, {e.id: e for e in existing}, kind=kind, title=title, description=description,
+    forms.define(question, {e.id: e for e in existing}, kind=kind, title=title, description=description,
             required=required, options=options, rows=rows, settings=settings, conditions=conditions,
             correct=correct, explanation=explanation)
     session.add(question)
@@ -277,7 +247,7 @@ async def update_question(session: AsyncSession, question: Question, **changes) 
     merged = {**current, **changes}
     draft = Question(questionnaire_id=q.id, position=question.position, id=question.id)
     earlier = {e.id: e for e in existing if e.position < question.position}
-    _define(draft, earlier, kind=question.kind, **merged)
+    forms.define(draft, earlier, kind=question.kind, **merged)
     if await _has_responses(session, q):
         same = ([o["key"] for o in draft.options] == [o["key"] for o in question.options] and
                 [r["key"] for r in draft.rows] == [r["key"] for r in question.rows] and
@@ -335,6 +305,15 @@ async def may_answer(session: AsyncSession, q: Questionnaire, user: User | None,
     return None
 
 
+async def _claimed(session: AsyncSession, table, row: dict) -> bool:
+    """Insert ``row`` unless a unique key already holds it (INSERT … ON CONFLICT DO NOTHING, on
+    PostgreSQL after the concurrent insert commits); whether it was inserted."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    result = await session.execute(insert(table).values(**row).on_conflict_do_nothing())
+    return result.rowcount == 1
+
+
 def _data_dir(settings_or_data_dir) -> Path:
     return Path(getattr(settings_or_data_dir, "data_dir", settings_or_data_dir))
 
@@ -373,18 +352,19 @@ async def submit(session: AsyncSession, settings_or_data_dir, q: Questionnaire, 
         uploads[question_id] = await asyncio.to_thread(
             files_service.prepare, by_id[question_id], name, data, anonymous=q.anonymous, lang=language)
 
+    score = sum(forms.is_correct(by_id[i], v) for i, v in kept.items()) if q.quiz else None
     response = QuestionnaireResponse(
-        id=random_id(), questionnaire_id=q.id, language=language,
+        id=random_id(), questionnaire_id=q.id, language=language, score=score,
         respondent_id=None if q.anonymous else user.actor_id,
         submitted_at=None if q.anonymous else (now or utcnow()))
-    try:
-        async with session.begin_nested():
-            if q.anonymous:
-                session.add(QuestionnaireParticipant(questionnaire_id=q.id, user_id=user.id))
-            else:
-                session.add(response)
-    except IntegrityError:  # the same person answered meanwhile: the key refused the second
-        raise Conflict(ALREADY) from None
+    # The key decides (a unique response per person, or the participant row), with no savepoint:
+    # SQLite's driver commits what came before a released savepoint (it does not BEGIN for it).
+    if not await _claimed(session, QuestionnaireParticipant.__table__ if q.anonymous else
+                          QuestionnaireResponse.__table__,
+                          {"questionnaire_id": q.id, "user_id": user.id} if q.anonymous else
+                          {column: getattr(response, column) for column in
+                           ("id", "questionnaire_id", "respondent_id", "language", "submitted_at", "score")}):
+        raise Conflict(ALREADY)
     data_dir = _data_dir(settings_or_data_dir)
     stored: list[str] = []
     try:
@@ -394,9 +374,9 @@ async def submit(session: AsyncSession, settings_or_data_dir, q: Questionnaire, 
             kept[question_id] = upload.value(path)
         if q.anonymous:
             session.add(response)
-        if q.quiz:
-            response.score = sum(forms.is_correct(by_id[i], v) for i, v in kept.items())
-        await session.flush()
+            await session.flush()
+        else:
+            response = await session.get(QuestionnaireResponse, response.id)
         session.add_all([Answer(id=random_id(), response_id=response.id, question_id=i, value=v,
                                 text=forms.as_text(by_id[i], v, (q.languages or ["fr"])[0]))
                          for i, v in kept.items()])

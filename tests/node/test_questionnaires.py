@@ -4,11 +4,15 @@ files, dates, eligibility, one response per person and the results."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import io
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, event, given
+from hypothesis import settings as fuzzing
+from hypothesis import strategies as st
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -16,13 +20,17 @@ from node.db import transaction
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
 from node.models import Actor, User, utcnow
 from node.models.questionnaires import (
+    CONDITION_OPS,
+    QUESTION_KINDS,
     Answer,
+    Question,
     Questionnaire,
     QuestionnaireParticipant,
     QuestionnaireResponse,
 )
 from node.services import actors, discussions, erasure, export, membership, spaces
 from node.services import questionnaire_files as qfiles
+from node.services import questionnaire_forms as forms
 from node.services import questionnaires as service
 
 PASSWORD = "password-123"
@@ -352,6 +360,22 @@ async def test_submit__a_second_named_response_is_refused(sessions, settings, to
 
 
 @pytest.mark.parametrize("anonymous", [False, True])
+async def test_submit__a_rolled_back_submission_leaves_nothing(sessions, settings, town, anonymous):
+    """The caller's rollback takes the whole response back (no savepoint committed part of it on
+    SQLite): no row, and the person may answer again."""
+    q, ids = await _make(sessions, town, anonymous=anonymous, questions=[("short_text", "A", {})])
+    async with sessions() as s, s.begin():
+        await service.submit(s, settings, await s.get(Questionnaire, q.id), await s.get(User, town.people[0].id),
+                             {ids[0]: "x"})
+        await s.rollback()
+    async with sessions() as s:
+        for model in (QuestionnaireResponse, QuestionnaireParticipant, Answer):
+            assert await s.scalar(select(func.count()).select_from(model)) == 0
+        assert (await s.get(Questionnaire, q.id)).response_count == 0
+    await _submit(sessions, settings, q, town.people[0], {ids[0]: "y"})
+
+
+@pytest.mark.parametrize("anonymous", [False, True])
 async def test_concurrency__simultaneous_submissions_of_one_person_store_one(sessions, settings, town,
                                                                               anonymous):
     """Ten submissions of the same person at once: exactly one is stored, nine are Conflict."""
@@ -427,3 +451,196 @@ async def test_right_of_access__includes_the_answers_of_named_responses(sessions
     assert [r["questionnaire_id"] for r in tables["questionnaire_responses"]] == [named.id]
     assert [p["questionnaire_id"] for p in tables["questionnaire_participants"]] == [anonymous.id]
     assert "secret" not in str(data) and "theirs" not in str(data)
+
+
+# -- hostile input, at random (hypothesis) ---------------------------------------------------------
+
+FUZZ = fuzzing(max_examples=80, deadline=None, database=None, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-20, 20) | st.floats(allow_nan=False)
+                    | st.text(max_size=6), lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=6)
+KEYS = st.sampled_from(["1", "2", "3", "a", "", "x" * 40])
+PLAUSIBLE = st.one_of(KEYS, st.lists(KEYS, max_size=4), st.integers(-3, 12),
+                      st.dictionaries(KEYS, st.one_of(KEYS, st.lists(KEYS, max_size=3)), max_size=3),
+                      st.text(max_size=30), JSON)
+SETTING_NAMES = st.sampled_from(["max_length", "min_choices", "max_choices", "min", "max", "min_label",
+                                 "max_label", "types", "max_bytes", "colour"])
+PATTERNS = st.sampled_from([r"^\d+$", "(a+)+", "a*b*c*", "[", r"(x)\1", "abc", "x" * 120, ".*"])
+DEFINITIONS = st.fixed_dictionaries({
+    "kind": st.one_of(st.sampled_from(QUESTION_KINDS), st.text(max_size=5)),
+    "title": st.one_of(st.text(max_size=20), st.dictionaries(st.sampled_from(["fr", "de", "es"]),
+                                                             st.text(max_size=10), max_size=2), JSON),
+    "options": st.one_of(st.lists(st.text(min_size=1, max_size=8), max_size=4), JSON,
+                         st.lists(st.fixed_dictionaries({"key": KEYS, "label": st.text(max_size=5)}), max_size=4)),
+    "rows": st.one_of(st.just(()), st.lists(st.text(min_size=1, max_size=8), max_size=3), JSON),
+    "settings": st.one_of(st.none(), st.dictionaries(SETTING_NAMES, st.one_of(st.integers(-5, 30), JSON,
+                                                                              st.just(["images", "documents"])),
+                                                     max_size=3)),
+    "conditions": st.one_of(st.just(()), JSON, st.lists(st.fixed_dictionaries(
+        {"question": st.sampled_from([1, 2, 3, 99, "1"]),
+         "op": st.one_of(st.sampled_from(CONDITION_OPS), st.text(max_size=4))},
+        optional={"value": st.one_of(KEYS, st.integers(0, 6), PATTERNS, JSON)}), max_size=3)),
+    "correct": st.one_of(st.none(), PLAUSIBLE),
+    "required": st.booleans(), "description": st.one_of(st.none(), st.text(max_size=10)),
+    "explanation": st.one_of(st.none(), st.text(max_size=10)),
+})
+
+
+def _earlier() -> dict[int, Question]:
+    """Three well-formed questions a fuzzed one may name in its conditions."""
+    made = {}
+    for i, (kind, extra) in enumerate((("single", {"options": ["a", "b", "c"]}), ("short_text", {}),
+                                       ("scale", {"settings": {"min": 0, "max": 5}})), 1):
+        question = Question(id=i, position=i - 1)
+        forms.define(question, dict(made), kind=kind, title=f"Q{i}", description=None, required=False,
+                     options=extra.get("options", ()), rows=(), settings=extra.get("settings"),
+                     conditions=(), correct=None, explanation=None)
+        made[i] = question
+    return made
+
+
+def _questionnaire(definitions: list[dict]) -> list[Question]:
+    """The fuzzed definitions that were accepted, one after the other (later ones may name earlier)."""
+    made = _earlier()
+    for i, definition in enumerate(definitions, len(made) + 1):
+        question = Question(id=i, position=i - 1)
+        try:
+            forms.define(question, dict(made), **definition)
+        except InvalidInput:
+            continue
+        made[i] = question
+    return list(made.values())
+
+
+@FUZZ
+@given(definition=DEFINITIONS)
+def test_fuzz__a_definition_is_kept_well_formed_or_refused_with_a_reason(definition):
+    """Any definition is either refused with InvalidInput or stored well formed: checking it again
+    changes nothing; its conditions name earlier questions; its correct value is a valid answer."""
+    earlier = _earlier()
+    question = Question(id=10, position=10)
+    try:
+        forms.define(question, earlier, **definition)
+    except InvalidInput as refused:
+        assert refused.reason
+        return
+    assert question.kind in QUESTION_KINDS and len({o["key"] for o in question.options}) == len(question.options)
+    assert forms.check_settings(question.kind, question.settings, question.options, question.rows) == question.settings
+    assert all(c["question"] in earlier for c in question.conditions)
+    if question.correct is not None:
+        assert forms.check_value(question, question.correct) == question.correct
+    again = Question(id=10, position=10)
+    forms.define(again, earlier, kind=question.kind, title=question.title, description=question.description,
+                 required=question.required, options=question.options, rows=question.rows,
+                 settings=question.settings, conditions=question.conditions, correct=question.correct,
+                 explanation=question.explanation)
+    assert (again.options, again.settings, again.conditions, again.correct) == \
+        (question.options, question.settings, question.conditions, question.correct)
+
+
+def _answer(question: Question) -> st.SearchStrategy:
+    """Mostly well-formed answers to ``question`` (by its kind and settings), some hostile."""
+    keys = [o["key"] for o in question.options] or ["1"]
+    rows = [r["key"] for r in question.rows] or ["1"]
+    settings = question.settings or {}
+    valid = {
+        "single": st.sampled_from(keys),
+        "multiple": st.lists(st.sampled_from(keys), unique=True, max_size=len(keys)),
+        "ranking": st.lists(st.sampled_from(keys), unique=True, max_size=len(keys)),
+        "scale": st.integers(settings.get("min", 1) - 1, settings.get("max", 5) + 1),
+        "matrix_single": st.dictionaries(st.sampled_from(rows), st.sampled_from(keys)),
+        "matrix_multiple": st.dictionaries(st.sampled_from(rows), st.lists(st.sampled_from(keys), unique=True)),
+        "short_text": st.text(max_size=40), "long_text": st.text(max_size=40),
+    }.get(question.kind, st.none())
+    return st.one_of(valid, valid, valid, PLAUSIBLE)
+
+
+@FUZZ
+@given(definitions=st.lists(DEFINITIONS, max_size=6), data=st.data())
+def test_fuzz__answers_are_kept_checked_or_refused_and_conditions_are_pure(definitions, data):
+    """Random values for a random questionnaire: checked() keeps well-formed answers of shown
+    questions or raises InvalidInput; what it keeps passes again unchanged; visible() neither
+    changes its input nor gives two answers for the same input."""
+    questions = _questionnaire(definitions)
+    values = {}
+    for question in questions:
+        if data.draw(st.booleans()):
+            values[question.id] = data.draw(_answer(question))
+    values.update(data.draw(st.dictionaries(st.one_of(st.integers(0, 10), st.text(max_size=2)), PLAUSIBLE,
+                                            max_size=1)))
+    files = data.draw(st.sets(st.sampled_from([q.id for q in questions] + [99]), max_size=1))
+    before = copy.deepcopy(values)
+    shown = [q.id for q in forms.visible(questions, values)]
+    assert shown == [q.id for q in forms.visible(questions, values)] and values == before
+    try:
+        kept = forms.checked(questions, values, files)
+    except InvalidInput as refused:
+        assert refused.reason
+        event("refused")
+        return
+    event("kept" if kept else "kept nothing")
+    assert values == before
+    ids_shown = {q.id for q in forms.visible(questions, kept)}
+    assert set(kept) <= ids_shown
+    typed = {i: v for i, v in kept.items() if v is not True}
+    assert forms.checked(questions, typed, [i for i, v in kept.items() if v is True]) == kept
+    for question in questions:  # a quiz mark never raises
+        forms.is_correct(question, kept.get(question.id))
+
+
+@pytest.fixture
+async def fuzzed(sessions, town):
+    """A published questionnaire of every kind, some shown on conditions."""
+    return await _make(sessions, town, "fuzz", questions=[
+        ("single", "A", {"options": ["a", "b", "c"], "required": True}),
+        ("multiple", "B", {"options": ["a", "b", "c"], "settings": {"min_choices": 1, "max_choices": 2},
+                           "conditions": [{"question": 0, "op": "equals", "value": "1"}]}),
+        ("ranking", "C", {"options": ["a", "b", "c"]}),
+        ("scale", "D", {"settings": {"min": 0, "max": 10}}),
+        ("matrix_multiple", "E", {"options": ["a", "b"], "rows": ["r", "s"]}),
+        ("short_text", "F", {"conditions": [{"question": 3, "op": "answered"}]}),
+        ("file", "G", {"settings": {"types": ["images", "documents"], "max_bytes": 2048}}),
+        ("block", "H", {}),
+    ])
+
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89" \
+      b"\x00\x00\x00\rIDATx\x9cc\x00\x01\x00\x00\x05\x00\x01\xa5\xf6E@\x00\x00\x00\x00IEND\xaeB`\x82"
+ABC = st.sampled_from(["1", "2", "3"])
+
+
+@FUZZ
+@given(picks=st.fixed_dictionaries({0: st.one_of(ABC, ABC, ABC, PLAUSIBLE)}, optional={
+    1: st.one_of(st.lists(ABC, unique=True), PLAUSIBLE),
+    2: st.one_of(st.lists(ABC, unique=True), st.lists(ABC), PLAUSIBLE), 3: st.one_of(st.integers(-1, 11), PLAUSIBLE),
+    4: st.one_of(st.dictionaries(st.sampled_from(["1", "2", "3"]), st.lists(st.sampled_from(["1", "2", "3"]))),
+                 PLAUSIBLE),
+    5: st.one_of(st.text(max_size=50), PLAUSIBLE)}),
+       extra=st.one_of(st.just({}), st.just({}), st.just({}), st.dictionaries(st.sampled_from([7, 9]), PLAUSIBLE)),
+       upload=st.one_of(st.none(), st.tuples(st.one_of(st.text(max_size=20), st.none(), st.integers()),
+                                             st.one_of(st.just(PNG), st.just(b"%PDF-1.4 x"), st.binary(max_size=64),
+                                                       st.text(max_size=5)))))
+async def test_fuzz__a_submission_is_stored_or_refused_with_a_reason(sessions, settings, town, fuzzed,
+                                                                     picks, extra, upload):
+    """Random values (and a random file) against a real database: stored exactly as checked, or
+    refused with InvalidInput / Conflict — never another exception."""
+    q, ids = fuzzed
+    values = {(ids[i] if i < len(ids) else 10_000 + i): v for i, v in {**picks, **extra}.items()}
+    files = {ids[6]: upload} if upload is not None else {}
+    async with sessions() as s, s.begin():
+        questionnaire = await s.get(Questionnaire, q.id)
+        try:
+            response = await service.submit(s, settings, questionnaire, await s.get(User, town.people[0].id),
+                                            values, files=files)
+        except (InvalidInput, Conflict) as refused:
+            assert refused.reason
+            event(f"refused: {refused.reason[:25]}")
+        else:
+            event("stored")
+            stored = await service.answers_of(s, response)
+            questions = await service.questions(s, questionnaire)
+            expected = forms.checked(questions, values, files)
+            assert set(stored) == set(expected)
+            assert all(stored[i] == v for i, v in expected.items() if v is not True)
+        await s.rollback()
