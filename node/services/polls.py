@@ -90,12 +90,14 @@ def results_visible(poll: Poll, now: datetime | None = None) -> bool:
 
 async def level(session: AsyncSession, poll: Poll) -> str:
     """The poll's visibility level: the stricter of the one it was made at and its discussion's
-    now (with its space's) — a discussion closed to members later closes its polls too."""
+    now (with its space's) — a discussion closed to members later closes its polls too; one
+    waiting for moderation (or rejected) is its staff's only, as ``members``."""
     if poll.discussion_id is None:
         return visibility.stricter(poll.visibility)
     discussion = await session.get(Discussion, poll.discussion_id)
-    at = await discussions.level(session, discussion) if discussion is not None else visibility.MEMBERS
-    return visibility.stricter(poll.visibility, at)
+    if discussion is None or discussion.moderation != "approved":
+        return visibility.MEMBERS
+    return visibility.stricter(poll.visibility, await discussions.level(session, discussion))
 
 
 async def _reader_of(session: AsyncSession, actor: Actor) -> visibility.Reader:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from node.db import transaction
 from node.models import Actor, OutboxEvent, Poll, PollOption, PollVote, utcnow
-from node.services import actors, discussions
+from node.services import actors, discussions, follows
 from node.services import polls as poll_service
 from tests.web.conftest import PASSWORD, Browser
 
@@ -314,3 +314,57 @@ async def _fuzz_browser(node, make_browser) -> Browser:
     if "modo" not in _FUZZ:
         _FUZZ["modo"] = await signed_in(make_browser, "modo")
     return _FUZZ["modo"]
+
+
+# -- visibility on every path ------------------------------------------------------------------------
+
+LEVELS = ("public", "unlisted", "followers", "members")
+
+
+async def test_visibility__a_poll_is_read_and_voted_in_only_by_the_readers_its_level_admits(node, scene, make_browser):
+    """A poll in a discussion at each level × anonymous, an outsider, a follower, a member and the
+    staff × its page, its AS2 document, its discussion's page and its vote form: what
+    node/visibility.py admits is read (and voted in), anything else answers exactly the 404 of a
+    made-up poll (SECURITY.md rule 24)."""
+    async with transaction(node.rt.sessions) as s:
+        lyon = await actors.local_actor(s, "lyon")
+        for level in LEVELS[1:]:
+            await discussions.open_discussion(s, node.uris, lyon, f"at-{level}", {"en": level}, visibility=level)
+        eva = await actors.local_actor(s, "eva")
+        await follows.request_follow(s, node.uris, eva, lyon)
+        dominique = await actors.user_by_username(s, "dominique")
+        await actors.add_member(s, dominique, lyon, "member")
+    made = {}
+    for level in LEVELS:
+        made[level] = await make_poll(node, where="velo" if level == "public" else f"at-{level}",
+                                      options=(f"Yes {level}", "No"))
+    readers = {"anonymous": make_browser("en")}
+    for handle in ("camille", "eva", "dominique", "maire"):
+        readers[handle] = await signed_in(make_browser, handle)
+    admitted = {"anonymous": {"public", "unlisted"}, "camille": {"public", "unlisted"},
+                "eva": {"public", "unlisted", "followers"}, "dominique": set(LEVELS), "maire": set(LEVELS)}
+    for name, reader in readers.items():
+        made_up = "/polls/0123456789abcdef0123456789abcdef"
+        missing = await reader.get(made_up)
+        assert missing.status == 404
+        for level, poll in made.items():
+            target = path(node, poll.ap_id)
+            answer = await reader.get(target)
+            page = await reader.get(DISCUSSION if level == "public" else f"/orgs/lyon/discussions/at-{level}")
+            if level in admitted[name]:
+                assert answer.status == 200 and f"Yes {level}" in answer.text, (name, level)
+                assert page.status == 200 and f"Yes {level}" in page.text, (name, level)
+            else:
+                # The same page, but for the address itself (the log-in link returns to it).
+                assert (answer.status, answer.text.replace(target, made_up)) == (404, missing.text), (name, level)
+                assert page.status == 404 and f"Yes {level}" not in page.text, (name, level)
+            if name == "anonymous":
+                document = await reader.get(target, Accept=AS2)
+                assert document.status == (200 if level in ("public", "unlisted") else 404), level
+                continue
+            ids = await option_ids(node, poll)
+            voted = await vote(reader, node, poll, {"choice": ids["No"]}, back="discussion")
+            assert voted.status == (303 if level in admitted[name] else 404), (name, level, voted.status)
+    for level, poll in made.items():
+        expected = sum(level in levels for name, levels in admitted.items() if name != "anonymous")
+        assert await counts(node, poll) == ({f"Yes {level}": 0, "No": expected}, expected)
