@@ -413,14 +413,14 @@ RULES: dict[str, Rule] = {
     "poll_voters": _by("actor_id", _of("poll_id", lambda p, lookup: in_poll(lookup, p))),
     "budgets": Rule(("id", "organization_id"), lambda values, lookup, event: {
         budget(values["id"]), org(values["organization_id"])}),
-    "budget_districts": _of("budget_id", in_budget),
-    "budget_projects": _by("author_id", _of("budget_id", in_budget), events=("insert",)),
+    "budget_districts": _of("budget_id", lambda b, lookup: in_budget(lookup, b)),
+    "budget_projects": _by("author_id", _of("budget_id", lambda b, lookup: in_budget(lookup, b)), events=("insert",)),
     "budget_project_supports": _by("actor_id", _of("project_id", lambda p, lookup: in_budget(
         lookup, lookup.budget_of_project(p)))),
     "budget_project_comments": _by("author_id", _of("project_id", lambda p, lookup: in_budget(
         lookup, lookup.budget_of_project(p))), events=("insert",)),
     # A ballot changes its budget's counts (its projects' votes), not any other reader's marks.
-    "budget_ballots": _of("budget_id", in_budget),
+    "budget_ballots": _of("budget_id", lambda b, lookup: in_budget(lookup, b)),
     "budget_ballot_projects": _of("ballot_id", lambda b, lookup: in_budget(lookup, lookup.budget_of_ballot(b))),
     # A node admin's right changes every audience; passwords and e-mail addresses show nowhere.
     "users": Rule(("id",), _everything, watched=frozenset({"is_admin", "actor_id"}), inserts=False),
