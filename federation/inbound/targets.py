@@ -12,12 +12,13 @@ from activities.campaigns import is_variant, relayed_kind
 from activities.contributions import CONTRIBUTION_TYPES, is_poll_vote
 from activities.normalize import first_type, id_of, ids_of
 from federation.inbound.context import Inbound, Target
-from node.models import Actor, Contribution, Note, Poll
+from node.models import Actor, BudgetProject, BudgetProjectComment, Contribution, Note, Poll
 from node.services import coalitions, contributions, discussions, reactions
 
 WRAPPING = ("Undo", "Accept", "Reject")
 # The remote objects we store, by kind: a Delete or an Update of one names it by its id.
-STORED = {"contribution": Contribution, "note": Note, "actor": Actor, "poll": Poll}
+STORED = {"contribution": Contribution, "note": Note, "actor": Actor, "poll": Poll,
+          "project": BudgetProject, "project_comment": BudgetProjectComment}
 
 
 async def resolve(ctx: Inbound) -> Target:
@@ -88,6 +89,9 @@ async def _created(ctx: Inbound) -> Target:
         found = await _thread(ctx, obj)
         if found is not None:
             return found
+        found = await budget_post(ctx, obj)
+        if found is not None:
+            return found
     campaign = await campaign_page(ctx, obj)
     if campaign is not None:
         return campaign
@@ -104,6 +108,25 @@ def poll_target(ctx: Inbound, obj: dict) -> Target | None:
         if kind is not None and kind.kind == "poll":
             return Target("vote", id_of(obj), obj)
     return None
+
+
+async def budget_post(ctx: Inbound, obj: dict) -> Target | None:
+    """A post about a participatory budget: a reply to one of its projects (ours, or a fediverse
+    one it holds) or to a comment on one ("project", "project_comment": a comment), or a post
+    replying to a budget or set in one (FEP-7888 ``context``) ("budget": a proposed project).
+    A reply to anything else is not one, whatever its ``context`` says."""
+    uris = ctx.runtime.uris
+    in_reply_to = id_of(obj.get("inReplyTo"))
+    if in_reply_to and not uris.is_local(in_reply_to):
+        held = await ctx.session.scalar(select(BudgetProject.id).where(BudgetProject.ap_id == in_reply_to))
+        return Target("project", in_reply_to, obj) if held is not None else None
+    named = in_reply_to or id_of(obj.get("context"))
+    kind = uris.kind_of(named) if uris.is_local(named) else None
+    if kind is None or kind.kind not in ("project", "project_comment", "budget"):
+        return None
+    if kind.kind != "budget" and not in_reply_to:
+        return None  # a project's id as a thread's context: not a reply to it
+    return Target(kind.kind, named, obj)
 
 
 async def campaign_page(ctx: Inbound, obj: dict) -> Target | None:

@@ -64,6 +64,13 @@ TABLE = {
     ("Update", "poll"): "polls.on_update_poll",
     ("Update", "question"): "polls.on_update_question",
     ("Delete", "poll"): "polls.on_delete_poll",
+    ("Like", "project"): "reactions.on_react",
+    ("Create", "project"): "budgets.on_create_comment",
+    ("Create", "project_comment"): "budgets.on_create_comment",
+    ("Create", "budget"): "budgets.on_create_project",
+    ("Update", "project"): "budgets.on_update_project",
+    ("Delete", "project"): "budgets.on_delete",
+    ("Delete", "project_comment"): "budgets.on_delete",
 }
 
 
