@@ -1,5 +1,6 @@
 """Inbound erasure: a remote server's ``Delete{actor}`` removes that account from this node —
-its follows, its notes and contributions (tombstones), its reactions (counts go down) — and each
+its follows, its notes and contributions (tombstones), its budget projects before the vote and its
+comments on projects (tombstones), its reactions (counts go down) — and each
 discussion it took part in passes the Delete on to its followers (FEP-1b12)."""
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from activities.errors import InvalidDocument
 from federation import participation_documents as documents
 from federation.inbound.context import Inbound
 from federation.inbound.registry import handles
-from node.models import Contribution, Follow, Note
-from node.services import contributions, notes, outbox, reactions
+from node.models import Contribution, Follow, Note, utcnow
+from node.services import budgets, contributions, notes, outbox, reactions
 
 
 @handles("Delete", "actor")
@@ -31,6 +32,8 @@ async def on_delete_actor(ctx: Inbound) -> str:
         await contributions.delete_contribution(session, contribution, federate=False)
         discussions[contribution.discussion_id] = None
     await reactions.withdraw_all(session, actor)
+    # Its budget projects not yet voted on, and its comments on projects, become tombstones.
+    await budgets.erase_author(session, actor, utcnow())
     for discussion_id in discussions:
         # The group passes the account's Delete on, as it does a participant's Delete of one post.
         if await documents.discussion_of(session, discussion_id) is not None:

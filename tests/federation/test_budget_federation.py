@@ -209,6 +209,29 @@ async def test_budget_federation__a_members_budget_never_leaves_the_node(node_fa
     assert (state, error) == (InboxStates.failed, "refused: this budget is not open to the fediverse")
 
 
+async def test_budget_federation__a_followers_budget_reaches_and_answers_approved_followers_only(node_factory,
+                                                                                                remote):
+    """A followers budget: its project goes to the organisation's approved followers only (never
+    to Public), its AS2 documents answer their signed fetches and 404 otherwise, and only they may
+    propose or comment from the fediverse."""
+    sc = await scene(node_factory, remote, "127.0.40", visibility="followers")
+    stranger = remote.add_actor("stranger")
+    project = await _propose(sc, 0, "Nur für Abonnenten", 4_000)
+    await _step(sc.city, sc.peer)
+    [create] = [d for d in _sent(remote, "Create", "Page") if d["object"]["id"] == project]
+    assert PUBLIC not in create["to"] + create["cc"] and create["to"] == [f"{sc.org}/followers"]
+    assert [d["object"]["id"] for d in await _inbox_rows(sc.peer, "Create")] == [project]
+    for url in (project, sc.budget):
+        assert (await _get(url))[0] == 404
+        assert (await _get(url, stranger))[0] == 404
+        status, doc = await _get(url, sc.bea)
+        assert status == 200 and doc["id"] == url
+    refusal = "only the organisation's approved followers take part in this budget"
+    assert await _refusal(sc, remote, _page(stranger, 1, sc.budget), stranger) == f"refused: {refusal}"
+    assert await _refusal(sc, remote, mastodon_reply(stranger, 2, project, sc.org), stranger) == f"refused: {refusal}"
+    assert await _post(sc, remote, _page(sc.bea, 3, sc.budget), sc.bea) == (InboxStates.processed, "project stored")
+
+
 # ---- supports, comments and proposals in --------------------------------------------------------
 
 async def test_budget_federation__a_remote_like_counts_as_a_support_and_undo_takes_it_back(node_factory, remote):
@@ -347,6 +370,26 @@ async def test_budget_federation__the_author_updates_and_deletes_its_project_and
     assert await _post(sc, remote, delete, sc.bea) == (InboxStates.processed, "comment deleted")
     async with sc.city.rt.sessions() as s:
         assert await budgets.comments(s, await budgets.project_by_ap_id(s, project)) == []
+
+
+async def test_budget_federation__a_deleted_fediverse_account_leaves_tombstones(node_factory, remote):
+    """Delete{actor} from its server: the account's project (not yet voted on) and its comment
+    become tombstones, its support is taken back; nothing of it stays listed."""
+    sc = await scene(node_factory, remote, "127.0.41")
+    await _post(sc, remote, _page(sc.bea, 1, sc.budget), sc.bea)
+    project = await _propose(sc, 0, "Trinkbrunnen", 3_000)
+    await _post(sc, remote, mastodon_reply(sc.bea, 2, project, sc.org), sc.bea)
+    await _post(sc, remote, mastodon_like(sc.bea, 3, project), sc.bea)
+    assert (await _project(sc, project)).support_count == 1
+    gone = make_activity(sc.bea, "Delete", 4, sc.bea.ap_id)
+    assert await _post(sc, remote, gone, sc.bea) == (InboxStates.processed, "actor deleted")
+    theirs = await _project(sc, f"{sc.bea.ap_id}/pages/1")
+    assert theirs.deleted_at is not None and theirs.title == "" and theirs.body == ""
+    assert (await _project(sc, project)).support_count == 0
+    async with sc.city.rt.sessions() as s:
+        assert await budgets.comments(s, await budgets.project_by_ap_id(s, project)) == []
+    status, collection = await _get(sc.budget)
+    assert collection["items"] == [project]
 
 
 # ---- results and ballots -------------------------------------------------------------------------
