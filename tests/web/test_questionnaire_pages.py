@@ -6,20 +6,22 @@ admins only. Hostile forms are fuzzed: never a 5xx."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
 from datetime import timedelta
+from urllib.parse import urlencode
 from xml.etree import ElementTree
 
 import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from node.db import transaction
-from node.models import Actor, Answer, QuestionnaireResponse, User, utcnow
+from node.models import Actor, Answer, QuestionnaireResponse, utcnow
 from node.services import actors, membership
 from node.services import questionnaires as service
 from tests.web.participation_helpers import PASSWORD, Client
@@ -133,3 +135,251 @@ async def test_answer__every_kind_of_question_is_stored_in_its_shape(node, world
     assert "Send my answers" not in page.text
     again = await post_form(camille, url, full_answer(ids), csrf_page="/")
     assert again[0] == 409 and "You have already answered this questionnaire." in again[1]
+
+
+async def test_questionnaire_pages__results_and_exports_only_to_the_organisations_admins(node, world, clients):
+    """The results page, the CSV and JSON exports and the files sent answer the organisation's
+    admin; a visitor, a resident, a verified member, a moderator and an official get the 404 of a
+    missing page (or the log-in page), and never a figure or an answer."""
+    ids = await make_questionnaire(node, world)
+    eva = await signed_in(clients, "eva")
+    status, text, _headers = await post_form(eva, FORM.format(slug="mobilite"), full_answer(ids),
+                                             files={f"q{ids['photo']}": ("velo.png", png(3, 3))})
+    assert status == 303, text[:1000]
+    async with transaction(node.rt.sessions) as s:
+        member = await actors.create_user(s, node.uris, "membre", PASSWORD, "Un membre")
+        await membership.admit(s, await s.get(Actor, world.org.id), member, None)
+    [answers] = await responses(node, ids["q"])
+    stored = answers[ids["photo"]]["path"].rsplit("/", 1)[1]
+    base = "/orgs/lyon/questionnaires/mobilite"
+    paths = [f"{base}/results", f"{base}/export.csv", f"{base}/export.json", f"{base}/files/{stored}"]
+    visitors = {"anonymous": clients("en")}
+    for handle in ("camille", "membre", "modo", "elu"):
+        visitors[handle] = await signed_in(clients, handle)
+    for who, client in visitors.items():
+        for path in paths:
+            reply = await client.get(path)
+            assert reply.status in (403, 404), (who, path, reply.status)
+            assert "Croix-Rousse" not in reply.text and "More trees" not in reply.text
+    admin = await signed_in(clients, "maire")
+    results = await admin.get(f"{base}/results")
+    assert results.status == 200
+    assert "More trees" in results.text  # a sample of the text answers
+    csv_reply = await admin.get(f"{base}/export.csv")
+    assert csv_reply.status == 200 and csv_reply.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in csv_reply.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(csv_reply.text.lstrip("\ufeff"))))
+    assert len(rows) == 2 and any("Croix-Rousse → Part-Dieu" in cell for cell in rows[1])
+    assert "eva" not in csv_reply.text
+    json_reply = await admin.get(f"{base}/export.json")
+    assert json_reply.status == 200
+    document = json.loads(json_reply.text)
+    assert "Croix-Rousse → Part-Dieu" in json.dumps(document, ensure_ascii=False)
+    assert "eva" not in json_reply.text
+    async with admin.session.get(admin.base + f"{base}/files/{stored}") as r:
+        assert r.status == 200 and r.headers["Content-Type"] == "image/png"
+        assert "attachment" in r.headers["Content-Disposition"]
+        assert (await r.read()).startswith(b"\x89PNG")
+
+
+async def test_results__charts_show_the_figures_of_each_question(node, world, clients):
+    """Two responses: the SVG chart of each choice, scale, ranking and matrix question names its
+    figures (bars with their counts), and the data table under it repeats them."""
+    ids = await make_questionnaire(node, world)
+    for handle, cycle, scale in (("camille", "yes", "4"), ("eva", "no", "5")):
+        client = await signed_in(clients, handle)
+        fields = [(f"q{ids['cycle']}", cycle), (f"q{ids['scale']}", scale), (f"q{ids['modes']}", "bus"),
+                  (f"q{ids['rank']}.benches", "1"), (f"q{ids['grid']}.bus", "good")]
+        if cycle == "yes":
+            fields.append((f"q{ids['route']}", "Quai"))
+        status, text, _h = await post_form(client, FORM.format(slug="mobilite"), fields)
+        assert status == 303, text[:1000]
+    admin = await signed_in(clients, "maire")
+    page = await admin.get("/orgs/lyon/questionnaires/mobilite/results")
+    assert page.status == 200
+    assert re.search(r'id="response-count">2<', page.text)
+    svgs = {m.group(1): ElementTree.fromstring(m.group(0)) for m in re.finditer(
+        r'<svg[^>]*aria-labelledby="chart-q(\d+)-title[^>]*>.*?</svg>', page.text, re.S)}
+    cycle = svgs[str(ids["cycle"])]
+    assert cycle.get("role") == "img"
+    bar_titles = sorted(t.text for t in cycle.iter(f"{SVG}title") if t.text and ":" in t.text)
+    assert bar_titles == ["No: 1", "Yes: 1"]
+    scale_titles = [t.text for t in svgs[str(ids["scale"])].iter(f"{SVG}title") if t.text and ":" in t.text]
+    assert scale_titles == ["1: 0", "2: 0", "3: 0", "4: 1", "5: 1"]
+    ranking = [t.text for t in svgs[str(ids["rank"])].iter(f"{SVG}title") if t.text and ":" in t.text]
+    assert ranking[0] == "Benches: 6"  # first of three for both: 3 points each
+    grid = [t.text for t in svgs[str(ids["grid"])].iter(f"{SVG}title") if t.text and "—" in t.text]
+    assert "Buses — Good: 2" in grid and "Trams — Good: 0" in grid
+    assert "mean 4.5" in page.text
+
+
+async def test_conditions__without_javascript_the_page_says_when_a_question_applies_and_drops_hidden_answers(
+        node, world, clients):
+    """Without JavaScript every question is on the page; the conditional one says under it when
+    it applies. Answered "no", its answer is dropped; answered "yes", it is required."""
+    ids = await make_questionnaire(node, world)
+    camille = await signed_in(clients, "camille")
+    url = FORM.format(slug="mobilite")
+    page = await camille.get(url)
+    assert "Answer this question only if your answer to “Do you cycle?” is “Yes”." in page.text
+    found = re.search(rf'id="question-{ids["route"]}"[^>]*data-conditions="([^"]*)"', page.text)
+    assert json.loads(html.unescape(found.group(1))) == [{"question": ids["cycle"], "op": "equals", "value": "yes"}]
+    assert '<script src="/static/questionnaires.js" defer></script>' in page.text
+    required = await post_form(camille, url, [(f"q{ids['cycle']}", "yes"), (f"q{ids['modes']}", "car")])
+    assert required[0] == 400 and "This question needs an answer." in required[1]
+    assert f'href="#q{ids["route"]}"' in required[1]
+    assert 'value="car" checked' in required[1]  # what was chosen comes back
+    assert await responses(node, ids["q"]) == []
+    dropped = await post_form(camille, url, [(f"q{ids['cycle']}", "no"), (f"q{ids['route']}", "Quai"),
+                                             (f"q{ids['modes']}", "car")])
+    assert dropped[0] == 303, dropped[1][:1000]
+    [answers] = await responses(node, ids["q"])
+    assert answers == {ids["cycle"]: "no", ids["modes"]: ["car"]}
+
+
+async def test_files__too_large_or_of_the_wrong_type_are_refused_with_the_reason(node, world, clients):
+    """The question takes images up to 64 KB: a larger one comes back with a 413 and its limit, a
+    form larger than its bound is refused before it is read (413), a text file named .png gets a
+    400 saying the type is not accepted. Nothing is stored."""
+    ids = await make_questionnaire(node, world)
+    camille = await signed_in(clients, "camille")
+    url = FORM.format(slug="mobilite")
+    fields = [(f"q{ids['cycle']}", "no"), (f"q{ids['modes']}", "car")]
+    large = png(4, 4) + b"\x00" * (70 * 1024)
+    status, text, _h = await post_form(camille, url, fields, files={f"q{ids['photo']}": ("big.png", large)})
+    assert status == 413 and "The file is limited to 64 KB." in text
+    huge = b"\x89PNG\r\n\x1a\n" + b"\x00" * (2 * 1024 * 1024)
+    status, text, _h = await post_form(camille, url, fields, files={f"q{ids['photo']}": ("huge.png", huge)})
+    assert status == 413 and "The file is limited to 64 KB." in text
+    status, text, _h = await post_form(camille, url, fields,
+                                       files={f"q{ids['photo']}": ("note.png", b"just some text, not an image")})
+    assert status == 400 and "This type of file is not accepted here." in text
+    assert await responses(node, ids["q"]) == []
+    assert (node.settings.data_dir / "questionnaires").exists() is False or not any(
+        (node.settings.data_dir / "questionnaires").rglob("*.png"))
+
+
+async def test_quiz__the_feedback_page_shows_the_correct_answers_and_explanations(node, world, clients):
+    """A quiz answers the submission with the correct answers and their explanations."""
+    ids = await make_questionnaire(node, world, "quiz", quiz=True)
+    camille = await signed_in(clients, "camille", "fr")
+    status, text, _h = await post_form(camille, FORM.format(slug="quiz"),
+                                       [(f"q{ids['cycle']}", "no"), (f"q{ids['modes']}", "car")])
+    assert status == 200, text[:1000]
+    assert re.search(r'id="quiz-score">[^<]*\b0\b[^<]*\b1\b', text)
+    assert re.search(r"Le vélo, c&#(x27|39);est la santé.", text)
+    assert re.search(r"The correct answer:\s*Oui", text) or re.search(r"bonne réponse\s*:\s*Oui", text)
+
+
+async def test_states__draft_not_yet_open_closed_and_verified_only(node, world, clients):
+    """A draft is a 404 for all but the admins; a questionnaire not open yet or closed says so and
+    shows no form (a POST is refused with the reason); verified-only sends residents to the
+    verification page."""
+    await make_questionnaire(node, world, "brouillon", publish=False)
+    await make_questionnaire(node, world, "bientot", opens_at=utcnow() + timedelta(days=2))
+    await make_questionnaire(node, world, "fini")
+    closed = await make_questionnaire(node, world, "verifies", verified_only=True)
+    async with transaction(node.rt.sessions) as s:
+        q = await service.by_slug(s, await s.get(Actor, world.org.id), "fini")
+        await service.close(s, q)
+    camille = await signed_in(clients, "camille")
+    assert (await camille.get(FORM.format(slug="brouillon"))).status == 404
+    assert (await clients("en").get(FORM.format(slug="brouillon"))).status == 404
+    admin = await signed_in(clients, "maire")
+    preview = await admin.get(FORM.format(slug="brouillon"))
+    assert preview.status == 200 and "A preview" in preview.text
+    soon = await camille.get(FORM.format(slug="bientot"))
+    assert "This questionnaire is not open yet." in soon.text and "Send my answers" not in soon.text
+    refused = await post_form(camille, FORM.format(slug="bientot"), [("q1", "x")], csrf_page="/")
+    assert refused[0] == 403 and "This questionnaire is not open yet." in refused[1]
+    done = await camille.get(FORM.format(slug="fini"))
+    assert "This questionnaire is closed" in done.text and "Send my answers" not in done.text
+    verified = await camille.get(FORM.format(slug="verifies"))
+    assert "Only verified members of Ville de Lyon can answer this questionnaire." in verified.text
+    assert 'href="http://' in verified.text and "/orgs/lyon/verify" in verified.text
+    refused = await post_form(camille, FORM.format(slug="verifies"),
+                              [(f"q{closed['cycle']}", "no"), (f"q{closed['modes']}", "car")], csrf_page="/")
+    assert refused[0] == 403 and "Only verified members" in refused[1]
+    anonymous = await clients("en").get(FORM.format(slug="verifies"))
+    assert "Log in to answer" in anonymous.text
+
+
+async def test_visibility__a_members_only_questionnaire_is_listed_and_readable_by_members_alone(
+        node, world, clients):
+    """A members-only questionnaire: not in the list nor readable (404) for a visitor or a
+    resident; listed and answerable for a verified member."""
+    ids = await make_questionnaire(node, world, "membres", visibility="members")
+    await make_questionnaire(node, world, "public")
+    async with transaction(node.rt.sessions) as s:
+        member = await actors.create_user(s, node.uris, "membre", PASSWORD, "Un membre")
+        await membership.admit(s, await s.get(Actor, world.org.id), member, None)
+    for client in (clients("en"), await signed_in(clients, "camille")):
+        listing = await client.get("/orgs/lyon/questionnaires")
+        assert listing.status == 200 and "/questionnaires/public" in listing.text
+        assert "/questionnaires/membres" not in listing.text
+        assert (await client.get(FORM.format(slug="membres"))).status == 404
+        assert (await client.get(FORM.format(slug="does-not-exist"))).status == 404
+    outsider = await signed_in(clients, "camille")
+    refused = await post_form(outsider, FORM.format(slug="membres"), [("q1", "x")], csrf_page="/")
+    assert refused[0] == 404
+    insider = await signed_in(clients, "membre")
+    listing = await insider.get("/orgs/lyon/questionnaires")
+    assert "/questionnaires/membres" in listing.text
+    status, text, _h = await post_form(insider, FORM.format(slug="membres"),
+                                       [(f"q{ids['cycle']}", "no"), (f"q{ids['modes']}", "car")])
+    assert status == 303, text[:1000]
+
+
+async def test_languages__texts_in_the_page_language_with_a_fallback(node, world, clients):
+    """A German reader gets the German texts, and the first language's (French) where a text has no
+    German version; an English reader the English ones."""
+    await make_questionnaire(node, world)
+    german = await (await signed_in(clients, "camille", "de")).get(FORM.format(slug="mobilite"))
+    assert "Ihre Wege" in german.text and "Radeln Sie?" in german.text
+    assert "Quel trajet ?" in german.text  # no German text: French, the questionnaire's first language
+    english = await (await signed_in(clients, "eva", "en")).get(FORM.format(slug="mobilite"))
+    assert "Your journeys" in english.text and "Which route?" in english.text
+
+
+@pytest.fixture
+async def mobilite(node, world) -> dict:
+    return await make_questionnaire(node, world)
+
+
+@pytest.fixture
+async def camille(clients) -> Client:
+    return await signed_in(clients, "camille")
+
+
+FIELD_NAMES = st.one_of(
+    st.sampled_from(["q1", "q2", "q3", "q5", "q6", "q7", "q8", "q9", "q10", "q6.trees", "q8.bus", "q9.tram",
+                     "q9.nope", "q10.", "q99999999999", "csrf", "q2.\x00", "qé", "q-1", "q0"]),
+    st.text(min_size=1, max_size=20))
+FIELD_VALUES = st.one_of(st.sampled_from(["yes", "no", "1", "0", "-1", "99999999999999", "", "bus", "fair",
+                                          "walk", "\x00", "9" * 50]), st.text(max_size=60))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(fields=st.lists(st.tuples(FIELD_NAMES, FIELD_VALUES), max_size=25))
+async def test_fuzz__hostile_answer_forms_never_cause_a_server_error(node, mobilite, camille, fields):
+    """Whatever fields a form carries (unknown questions, keys and ranks, huge numbers, NUL and
+    control characters), the answer is a redirect or a 4xx with a reason, never a 5xx."""
+    token = (await camille.get("/")).csrf
+    body = urlencode([("csrf_token", token), *fields])
+    async with camille.session.post(camille.base + FORM.format(slug="mobilite"), data=body, allow_redirects=False,
+                                    headers={"Content-Type": "application/x-www-form-urlencoded"}) as r:
+        status, text = r.status, await r.text()
+    assert status in (303, 400, 409, 413), (fields, status, text[:500])
+    assert "Traceback" not in text
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"\x00" * 64, b"%PDF-1.4 nothing",
+                             b"PK\x03\x04broken", b"\xff\xd8\xff\xe0 truncated jpeg"]),
+       name=st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), max_size=40))
+async def test_fuzz__hostile_files_never_cause_a_server_error(node, mobilite, camille, data, name):
+    """Broken images, empty files and odd names: refused with a reason (or stored when valid)."""
+    fields = [(f"q{mobilite['cycle']}", "no"), (f"q{mobilite['modes']}", "car")]
+    status, text, _h = await post_form(camille, FORM.format(slug="mobilite"), fields, csrf_page="/",
+                                       files={f"q{mobilite['photo']}": (name or "x", data)})
+    assert status in (303, 400, 409, 413), (data[:10], name, status, text[:500])

@@ -29,6 +29,7 @@ from web.i18n import _, locale_of, translate
 from web.participation import charts
 from web.participation.common import (
     ADMINS,
+    discussion_in,
     has_role,
     language_of,
     not_found,
@@ -125,19 +126,26 @@ async def questionnaire_of(session: AsyncSession, request: web.Request,
 # -- the list ---------------------------------------------------------------------------------------
 
 async def index(request: web.Request) -> web.StreamResponse:
-    """GET /orgs/{org}/questionnaires: the published and closed questionnaires the visitor may list."""
+    """GET /orgs/{org}/questionnaires(?discussion=<slug>): the published and closed questionnaires
+    (of the discussion) the visitor may list."""
     user = await current_user(request)
     async with runtime(request).sessions() as session:
         org = await organisation(session, request)
         who = await standing_in(session, user, org)
         is_admin = await has_role(session, user, org, ADMINS)
         # Listed at the visitor's standing, its space's and discussion's levels included (in SQL).
-        rows = await service.of_organisation(session, org, levels=visibility.listed_levels(who))
+        levels = visibility.listed_levels(who)
+        discussion = None
+        if request.query.get("discussion"):  # a discussion's questionnaires: its page links here
+            discussion = await discussion_in(session, request, org, user, slug=request.query["discussion"])
+            rows = await service.of_discussion(session, discussion, levels=levels)
+        else:
+            rows = await service.of_organisation(session, org, levels=levels)
     if user is not None:
         uncacheable(request)  # the admins' link to the builder, the standing: rendered per visitor
     lang = locale_of(request)
     return await page(request, "participation/questionnaires.html", {
-        "org": org, "questionnaires": rows, "is_admin": is_admin,
+        "org": org, "questionnaires": rows, "is_admin": is_admin, "discussion": discussion,
         "status_of": status_of,
         "title_of": lambda q: pick(q.title, lang, (q.languages or ["fr"])[0]),
         "title_lang_of": lambda q: language_of(q.title, lang, (q.languages or ["fr"])[0]),
@@ -425,9 +433,16 @@ async def answer(request: web.Request) -> web.StreamResponse:
         named = {question_id for question_id in files if exc.field == f"q{question_id}"}
         posted = Posted(MultiDict((k, v) for k, v in exc.form.items() if isinstance(v, str)),
                         too_large=named or files)
+    async with rt.sessions() as session:
+        # Closed, not open yet, a draft, or for verified members only: said before any answer is read.
+        if not general and (reason := await service.may_answer(session, q, user)):
+            general = refusal(request, q, reason)
+        elif not general and await service.has_answered(session, q, user):
+            general = translate(request, ALREADY)
     values, errors = values_from(request, questions, posted)
     values = check_visible(request, questions, values, errors)
-    status = 413 if general or posted.too_large else 400
+    status = (409 if general == translate(request, ALREADY) else 403) if general and not posted.too_large \
+        else 413 if general or posted.too_large else 400
     if not errors and not general:
         try:
             async with transaction(rt.sessions) as session:
@@ -514,7 +529,7 @@ def figure_of(request: web.Request, result: service.QuestionResult, lang: str, f
     chart_id = f"chart-q{question.id}"
     figure = {"question": question, "title": title, "answered": result.answered, "chart": None,
               "table": [], "columns": [], "samples": [], "files": [], "mean": None}
-    description = translate(request, _("%(count)s answers."), count=result.answered)
+    description = translate(request, _("Answers: %(count)s."), count=result.answered)
     if question.kind in ("single", "multiple"):
         correct = question.correct if isinstance(question.correct, list) else [question.correct]
         rows = [(label, result.counts.get(key, 0), key in correct)
