@@ -10,14 +10,27 @@ discussion is kept with its author's tallies, which only its author changes."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select, update
 
 from federation.poll_updates import push_due
 from federation.resolve import resolve_actor
 from node.db import transaction
-from node.models import Actor, Discussion, Note, Poll, utcnow
+from node.models import (
+    Actor,
+    Discussion,
+    InboxActivity,
+    InboxStates,
+    Note,
+    Poll,
+    PollVote,
+    PollVoter,
+    utcnow,
+)
 from node.services import actors, follows, polls
 from tests.federation.participation_scene import AS, PUBLIC, make_activity, open_scene, outcome_of
 
@@ -284,3 +297,67 @@ async def test_remote_poll__hidden_counts_stay_hidden_here(node, remote):
     async with node.rt.sessions() as s:
         assert polls.results_visible(await polls.by_ap_id(s, question["id"]))
     assert await _tallies(node, question["id"]) == ({"Oui": 4, "Non": 5}, 9, True)
+
+
+# ---- hostile votes and polls through the whole inbound path -------------------------------------
+
+HOSTILE = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70) | st.text(max_size=40)
+    | st.sampled_from(["Lundi", "Mardi", " Lundi ", "Question", "Note", "2026-03-01T09:00:00Z",
+                       "9999-12-31T23:59:59-23:59", "http://[", "$poll", "$group", "$alice", "$bob"]),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(
+        st.sampled_from(["type", "id", "name", "content", "inReplyTo", "attributedTo", "replies",
+                         "totalItems", "oneOf", "anyOf", "votersCount", "endTime", "closed", "to", "cc"]),
+        children, max_size=6),
+    max_leaves=20)
+FIELDS = ("name", "content", "inReplyTo", "attributedTo", "oneOf", "anyOf", "votersCount", "endTime",
+          "closed", "to", "cc", "type", "nameMap", "replies")
+
+
+@settings(max_examples=int(os.environ.get("CIVIC_FUZZ_EXAMPLES", "60")) // 3 or 1, deadline=None,
+          database=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(kind=st.sampled_from(["vote", "Create", "Update"]), changes=st.dictionaries(st.sampled_from(FIELDS), HOSTILE,
+                                                                                  max_size=4),
+       n=st.integers(min_value=1, max_value=10**6))
+async def test_fuzz__hostile_votes_and_polls_are_answered_and_counted_consistently(node, remote, kind, changes, n):
+    """Votes and Questions with hostile values, signed and POSTed: a 202 or a 4xx with its reason,
+    never left unprocessed, a failed row refused with its reason (never an error); the stored
+    tallies always equal the stored votes, and no stored poll has more options than allowed."""
+    scene = getattr(node, "poll_scene", None)
+    if scene is None:
+        scene = await open_scene(node)
+        poll_id = await _org_poll(node)
+        node.poll_scene = scene = (scene, poll_id, remote.add_actor("alice"), remote.add_actor("bob"))
+    discussion, poll_id, alice, bob = scene
+    ids = {"$poll": poll_id, "$group": discussion.group, "$alice": alice.ap_id, "$bob": bob.ap_id}
+    text = json.dumps(changes)
+    for placeholder, value in ids.items():
+        text = text.replace(placeholder, value)
+    changes = json.loads(text)
+    if kind == "vote":
+        doc = _vote(alice, n, poll_id, "Lundi", discussion.org)
+        doc["object"].update(changes)
+        inbox = f"{discussion.org}/inbox"
+    else:
+        question = {**_question(alice, n, discussion.group, {"Oui": 1, "Non": 2}), **changes}
+        doc = make_activity(alice, kind, n, question)
+        inbox = discussion.group_inbox
+    status, answer = await remote.post(inbox, doc, alice)
+    assert 200 <= status < 300 or 400 <= status < 500, (status, answer, doc)
+    if status >= 400:
+        assert answer.get("error"), (status, answer)
+    await node.step()
+    async with node.rt.sessions() as s:
+        rows = list(await s.scalars(select(InboxActivity).where(InboxActivity.ap_id == doc["id"])))
+        for row in rows:
+            assert row.state != InboxStates.received and row.error is not None, (row.error, doc)
+            if row.state == InboxStates.failed:
+                assert row.error.startswith("refused: "), (row.error, doc)
+        for poll in await s.scalars(select(Poll)):
+            options = await polls.options(s, poll)
+            assert 1 <= len(options) <= 100
+            if poll.local:
+                votes = await s.scalar(select(func.count()).select_from(PollVote).where(PollVote.poll_id == poll.id))
+                voters = await s.scalar(select(func.count()).select_from(PollVoter).where(
+                    PollVoter.poll_id == poll.id))
+                assert sum(o.votes_count for o in options) == votes and poll.voters_count == voters
