@@ -39,7 +39,7 @@ from node.models import (
     OutboxEvent,
     User,
 )
-from node.services import actors, budgets, follows, moderation, questionnaires, spaces
+from node.services import actors, budgets, erasure, follows, moderation, questionnaires, spaces
 from tests.federation.participation_scene import (
     AS,
     PUBLIC,
@@ -390,6 +390,22 @@ async def test_budget_federation__a_deleted_fediverse_account_leaves_tombstones(
         assert await budgets.comments(s, await budgets.project_by_ap_id(s, project)) == []
     status, collection = await _get(sc.budget)
     assert collection["items"] == [project]
+
+
+async def test_budget_federation__an_erased_authors_project_is_deleted_where_it_was_sent(node_factory, remote):
+    """A resident erases their account before the vote: their project's Page answers 410 with a
+    Tombstone, leaves the budget's Collection, and its Delete reaches those who received it."""
+    sc = await scene(node_factory, remote, "127.0.42")
+    project = await _propose(sc, 0, "Trinkbrunnen", 3_000)
+    await _step(sc.city, sc.peer)
+    async with transaction(sc.city.rt.sessions) as s:
+        await erasure.erase_account(s, await s.get(User, sc.residents[0]), by=None)
+    await _step(sc.city, sc.peer)
+    status, doc = await _get(project)
+    assert status == 410 and (doc["type"], doc["formerType"]) == ("Tombstone", "Page")
+    assert (await _get(sc.budget))[1]["items"] == []
+    deletes = [d["object"] for d in remote.received if d["type"] == "Delete" and isinstance(d["object"], dict)]
+    assert [(o["id"], o["formerType"]) for o in deletes] == [(project, "Page")]
 
 
 # ---- results and ballots -------------------------------------------------------------------------
