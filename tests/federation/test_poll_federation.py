@@ -361,3 +361,30 @@ async def test_fuzz__hostile_votes_and_polls_are_answered_and_counted_consistent
                 voters = await s.scalar(select(func.count()).select_from(PollVoter).where(
                     PollVoter.poll_id == poll.id))
                 assert sum(o.votes_count for o in options) == votes and poll.voters_count == voters
+
+
+async def test_discussion_poll__reaches_the_groups_followers_in_its_thread(node, remote):
+    """A poll of lyon in a discussion goes to the followers of the discussion's Group (FEP-1b12:
+    ``audience`` and ``context`` are the Group, which is addressed); its Update likewise."""
+    scene = await open_scene(node)
+    camille = remote.add_actor("camille")
+    follow = make_activity(camille, "Follow", 1, scene.group)
+    assert await _send(node, remote, camille, follow, scene.group_inbox) == ("processed", "follow accepted")
+    async with transaction(node.rt.sessions) as s:
+        org = await actors.require_local_actor(s, "lyon")
+        poll = await polls.create(s, node.uris, org, org, "<p>Le kiosque ?</p>", ["Oui", "Non"],
+                                  discussion=await s.get(Discussion, scene.discussion_id),
+                                  end_time=utcnow() + timedelta(days=1))
+        poll_id = poll.ap_id
+    await node.step()
+    await _send(node, remote, camille, _vote(camille, 1, poll_id, "Oui", scene.org), f"{scene.org}/inbox")
+    assert await _push(node) == 1
+    await node.step()
+    sent = _questions(remote, poll_id)
+    assert [d["type"] for d in sent] == ["Create", "Update"]
+    for doc in sent:
+        question = doc["object"]
+        assert question["audience"] == question["context"] == scene.group
+        assert question["attributedTo"] == scene.org and doc["actor"] == scene.org
+        assert scene.group in question["cc"] and f"{scene.group}/followers" in question["cc"]
+    assert sent[1]["object"]["oneOf"][0]["replies"]["totalItems"] == 1
