@@ -32,9 +32,10 @@ from node.models import (
     utcnow,
 )
 
-# campaigns, community, contributions and proposals define the reaction kinds (reactions.KINDS).
+# budgets, campaigns, community, contributions and proposals define the reaction kinds (reactions.KINDS).
 from node.services import (
     accounts,
+    budgets,
     campaigns,  # noqa: F401
     community,  # noqa: F401
     contributions,  # noqa: F401
@@ -142,6 +143,10 @@ async def erase_account(session: AsyncSession, user: User, *, by: User | None) -
     # A citizen discussion they opened stays (others contributed to it); it is no longer theirs.
     await session.execute(update(Discussion).where(Discussion.author_id == actor.id)
                           .values(author_id=None))
+    # Their budget projects not yet voted on, and their comments on projects, become tombstones;
+    # their ballots stay counted, linked to nobody: the user row's key is SET NULL on them
+    # (SECURITY.md rule 31).
+    erased.objects += await budgets.erase_author(session, actor, now)
     # Their named questionnaire responses stay in the results, linked to nobody and without a
     # time (SECURITY.md rule 29); the anonymous ones' participant rows go with the user row.
     await session.execute(update(QuestionnaireResponse).where(QuestionnaireResponse.respondent_id == actor.id)

@@ -10,7 +10,16 @@ from sqlalchemy import func, select
 
 from node.db import transaction
 from node.errors import Conflict, Forbidden, InvalidInput
-from node.models import Ballot, BallotProject, Budget, BudgetProject, OutboxEvent, User, utcnow
+from node.models import (
+    Ballot,
+    BallotProject,
+    Budget,
+    BudgetProject,
+    BudgetProjectSupport,
+    OutboxEvent,
+    User,
+    utcnow,
+)
 from node.services import budgets, erasure, membership
 from tests.node.budget_scene import make_town, recount, voting_budget
 
@@ -68,6 +77,32 @@ async def test_ballot__one_per_person_and_changed_until_the_phase_ends(sessions,
             await budgets.cast(s, budget, town.residents[0], [p[0]], now=later)
 
 
+async def test_ballot__withdrawn_while_voting_is_open(sessions, town):
+    """A ballot taken back takes its votes back; none to take back answers False."""
+    p = [project.id for project in town.projects]
+    async with transaction(sessions) as s:
+        budget = await s.get(Budget, town.budget.id)
+        await budgets.cast(s, budget, town.residents[0], [p[0], p[1]])
+        assert await budgets.withdraw_ballot(s, budget, town.residents[0])
+        assert not await budgets.withdraw_ballot(s, budget, town.residents[0])
+        kept, counted, ballots = await recount(s, budget.id)
+        assert kept == counted == dict.fromkeys(p, 0) and ballots == 0
+
+
+async def test_ballot__open_to_any_local_account_without_verified_only(sessions, uris):
+    """Without ``verified_only``, any local account may vote (a fediverse account still not);
+    a members-only budget still needs a member."""
+    async with transaction(sessions) as s:
+        town = await make_town(s, uris)
+        budget = await voting_budget(s, uris, town, [10], verified_only=False)
+        assert await budgets.may_vote(s, budget, town.stranger) is None
+        assert await budgets.may_vote(s, budget, town.fediverse) == budgets.FEDIVERSE_BALLOT
+        assert await budgets.may_vote(s, budget, None) == "sign in to vote"
+        budget.visibility = "members"
+        assert "only members" in await budgets.may_vote(s, budget, town.stranger)
+        assert await budgets.may_vote(s, budget, town.residents[0]) is None
+
+
 async def test_ballot__only_verified_members_when_verified_only(sessions, town):
     """A local account that is not a verified member is refused; once admitted, it may vote."""
     async with transaction(sessions) as s:
@@ -113,6 +148,8 @@ async def test_results__published_once_with_winners_selected(sessions, uris, tow
         assert await _events(s, budgets.RESULTS_PUBLISHED) == [{"budget_id": budget.id}]
         with pytest.raises(Conflict):
             await budgets.publish_results(s, uris, budget, by=town.admin)
+        with pytest.raises(Conflict, match=budgets.BALLOT_CLOSED):  # the vote is over
+            await budgets.cast(s, budget, town.residents[0], [p[1]])
     async with sessions() as s:
         states = dict((await s.execute(select(BudgetProject.id, BudgetProject.state))).all())
         assert states == {p[0]: "selected", p[1]: "not_selected", p[2]: "not_selected", p[3]: "selected"}
@@ -133,3 +170,197 @@ async def test_erasure__an_erased_accounts_ballot_stays_counted_unlinked(session
         kept, counted, ballots = await recount(s, town.budget.id)
         assert kept == counted and kept[p[1]] == 2 and ballots == 2
         assert await s.scalar(select(func.count()).select_from(BallotProject)) == 3
+
+
+async def test_erasure__projects_before_the_vote_and_comments_become_tombstones(sessions, uris):
+    """An erased author's project of a budget still in its proposing phase is tombstoned (off the
+    lists, a Delete queued); their project already on a ballot stays; their comments are cleared;
+    their support of another project stays counted, by a nameless placeholder."""
+    async with transaction(sessions) as s:
+        town = await make_town(s, uris)
+        voting = await voting_budget(s, uris, town, [10_000, 20_000])  # projects by r0 and r1
+        proposing = await budgets.create(s, uris, town.org, "2027", {"de": "Budget 2027"}, 10_000)
+        await budgets.set_phase(s, proposing, "proposing")
+        author = town.residents[0].actor
+        early = await budgets.propose(s, uris, proposing, author, "Ein Brunnen", "<p>Wasser</p>", cost=5_000)
+        other = await s.get(BudgetProject, town.projects[1].id)
+        note = await budgets.comment(s, uris, other, author, "<p>Gute Idee</p>")
+        assert await budgets.support(s, uris, other, author)
+    async with transaction(sessions) as s:
+        erased = await erasure.erase_account(s, await s.get(User, town.residents[0].id), by=None)
+    assert (early.ap_id, "Page") in erased.objects and (note.ap_id, "Note") in erased.objects
+    async with sessions() as s:
+        gone = await s.get(BudgetProject, early.id)
+        assert gone.deleted_at is not None and gone.title == "" and gone.body == ""
+        assert await budgets.projects(s, await s.get(Budget, proposing.id)) == []
+        kept = await s.get(BudgetProject, town.projects[0].id)
+        assert kept.deleted_at is None and kept.title == "Projekt 0"
+        assert [p.id for p in await budgets.ballot_projects(s, await s.get(Budget, voting.id))] == [
+            town.projects[0].id, town.projects[1].id]
+        assert await budgets.comments(s, await s.get(BudgetProject, other.id)) == []
+        assert (await s.get(BudgetProject, other.id)).support_count == 1
+        rows = list(await s.scalars(select(BudgetProjectSupport).where(BudgetProjectSupport.project_id == other.id)))
+        assert len(rows) == 1 and rows[0].actor_id != author.id
+        assert [e["object_ap_id"] for e in await _events(s, erasure.OBJECT_ERASED)] == [early.ap_id, note.ap_id]
+
+
+# -- phases, proposals, review, supports, progress -------------------------------------------------
+
+async def test_phases__move_forward_only_and_voting_needs_a_feasible_project(sessions, uris):
+    """Phases go forward (skipping allowed), never back; voting needs a feasible project; an
+    end time only goes with the voting phase."""
+    async with transaction(sessions) as s:
+        town = await make_town(s, uris)
+        budget = await budgets.create(s, uris, town.org, "b", {"fr": "Budget"}, 1_000)
+        assert budget.phase == "informing"
+        with pytest.raises(Conflict, match="no feasible project"):
+            await budgets.set_phase(s, budget, "voting")
+        with pytest.raises(InvalidInput, match="only the voting phase"):
+            await budgets.set_phase(s, budget, "proposing", voting_ends_at=utcnow())
+        await budgets.set_phase(s, budget, "reviewing")
+        with pytest.raises(Conflict, match="cannot go back"):
+            await budgets.set_phase(s, budget, "proposing")
+        with pytest.raises(InvalidInput, match="the phase must be one of"):
+            await budgets.set_phase(s, budget, "closed")
+        with pytest.raises(Conflict, match="proposing phase only"):
+            await budgets.propose(s, uris, budget, town.residents[0].actor, "Ein Park", "<p>…</p>", cost=10)
+
+
+@pytest.mark.parametrize(("options", "reason"), [
+    ({"amount": 0}, "the amount must be a whole number"),
+    ({"amount": "100"}, "the amount must be a whole number"),
+    ({"currency": "EURO"}, "three-letter code"),
+    ({"rule": "ranked"}, "the ballot rule must be one of"),
+    ({"result_method": "borda"}, "the result method must be one of"),
+    ({"min_share": 101}, "between 0 and 100"),
+    ({"min_projects": 3, "max_projects": 2}, "exceeds the maximum"),
+    ({"visibility": "secret"}, "visibility must be one of"),
+    ({"slug": "Not a slug!"}, "invalid slug"),
+    ({"title": {}}, "title is required"),
+    ({"title": {"xx": "Budget"}}, "unsupported language"),
+    ({"districts": [("nord", {"de": "Nord"}, 10), ("nord", {"de": "Nord"}, 10)]}, "named twice"),
+    ({"districts": [("nord", {"de": "Nord"})]}, "a district is"),
+    ({"districts": [("nord", {"de": "Nord"}, -1)]}, "a district's amount"),
+])
+async def test_create__refuses_bad_settings_with_a_reason(sessions, uris, options, reason):
+    """Every setting is checked; a bad one is refused with what is wrong."""
+    async with transaction(sessions) as s:
+        town = await make_town(s, uris, residents=0)
+        values = {"slug": "b", "title": {"fr": "Budget"}, "amount": 1_000, **options}
+        with pytest.raises(InvalidInput, match=reason):
+            await budgets.create(s, uris, town.org, values.pop("slug"), values.pop("title"), values.pop("amount"),
+                                 **values)
+
+
+async def test_create__a_slug_is_unique_in_its_organisation(sessions, uris):
+    """Two budgets of one organisation cannot share a slug."""
+    async with transaction(sessions) as s:
+        town = await make_town(s, uris, residents=0)
+        await budgets.create(s, uris, town.org, "b", {"fr": "Budget"}, 1_000)
+        with pytest.raises(Conflict):
+            await budgets.create(s, uris, town.org, "b", {"fr": "Autre"}, 1_000)
+
+
+async def test_propose__local_and_fediverse_authors(sessions, uris):
+    """A local author's project emits its event; a fediverse author's keeps its own id and emits
+    none; the same id twice is refused; a members-only budget takes no fediverse project."""
+    async with transaction(sessions) as s:
+        town = await make_town(s, uris)
+        budget = await budgets.create(s, uris, town.org, "b", {"fr": "Budget"}, 50_000)
+        await budgets.set_phase(s, budget, "proposing")
+        local = await budgets.propose(s, uris, budget, town.residents[0].actor, "Des bancs", "<p>…</p>", cost=5_000)
+        remote = await budgets.propose(s, uris, budget, town.fediverse, "Des arbres", "<p>…</p>",
+                                       ap_id="https://people.example/pages/1", language="fr")
+        assert remote.ap_id == "https://people.example/pages/1" and remote.cost is None
+        assert await _events(s, budgets.PROJECT_CREATED) == [{"project_id": local.id}]
+        with pytest.raises(Conflict):
+            await budgets.propose(s, uris, budget, town.fediverse, "Des arbres", "<p>…</p>",
+                                  ap_id="https://people.example/pages/1")
+        for title, body, cost, reason in (("ab", "<p>…</p>", None, "title"), ("Des bancs", " ", None, "description"),
+                                          ("Des bancs", "<p>…</p>", 0, "the cost"),
+                                          ("Des bancs", "<p>…</p>", True, "the cost")):
+            with pytest.raises(InvalidInput, match=reason):
+                await budgets.propose(s, uris, budget, town.residents[0].actor, title, body, cost=cost)
+        closed = await budgets.create(s, uris, town.org, "m", {"fr": "Membres"}, 1_000, visibility="members")
+        await budgets.set_phase(s, closed, "proposing")
+        with pytest.raises(Forbidden):
+            await budgets.propose(s, uris, closed, town.fediverse, "Des arbres", "<p>…</p>")
+
+
+async def test_review__by_admins_with_a_reason_and_a_cost_within_the_budget(sessions, uris):
+    """A review needs an admin or official, a reason, and for a feasible project a cost (the
+    estimate or the author's) that fits the budget; the estimate is what the ballot then shows."""
+    async with transaction(sessions) as s:
+        town = await make_town(s, uris)
+        budget = await budgets.create(s, uris, town.org, "b", {"fr": "Budget"}, 50_000)
+        await budgets.set_phase(s, budget, "proposing")
+        project = await budgets.propose(s, uris, budget, town.fediverse, "Des arbres", "<p>…</p>")
+        with pytest.raises(Forbidden):
+            await budgets.review(s, project, feasible=True, reason="ok", cost_estimate=10, by=town.residents[0])
+        with pytest.raises(InvalidInput, match="needs a cost estimate"):
+            await budgets.review(s, project, feasible=True, reason="ok", cost_estimate=None, by=town.admin)
+        with pytest.raises(InvalidInput, match="the reason"):
+            await budgets.review(s, project, feasible=False, reason="  ", cost_estimate=None, by=town.admin)
+        with pytest.raises(InvalidInput, match="cannot fit in the 50000"):
+            await budgets.review(s, project, feasible=True, reason="ok", cost_estimate=50_001, by=town.admin)
+        await budgets.review(s, project, feasible=True, reason="Faisable", cost_estimate=50_000, by=town.admin)
+        assert (project.feasibility, project.review_reason, budgets.cost_of(project)) == ("feasible", "Faisable", 50_000)
+        assert project.reviewed_by_id == town.admin.id and project.reviewed_at is not None
+        await budgets.review(s, project, feasible=False, reason="Terrain privé", cost_estimate=None, by=town.admin)
+        assert project.feasibility == "unfeasible" and await budgets.ballot_projects(s, budget) == []
+        await budgets.set_phase(s, budget, "results")
+        with pytest.raises(Conflict):
+            await budgets.review(s, project, feasible=True, reason="ok", cost_estimate=10, by=town.admin)
+
+
+async def test_support__once_per_actor_never_by_the_author(sessions, uris, town):
+    """Supports count once per actor (local or fediverse), the author is refused, a withdrawn
+    support takes the count back."""
+    async with transaction(sessions) as s:
+        project = await s.get(BudgetProject, town.projects[0].id)  # by r0
+        with pytest.raises(Conflict, match=budgets.SELF_SUPPORT):
+            await budgets.support(s, None, project, town.residents[0].actor)
+        assert await budgets.support(s, None, project, town.residents[1].actor, "https://x.example/likes/1")
+        assert not await budgets.support(s, None, project, town.residents[1].actor, "https://x.example/likes/2")
+        assert await budgets.support(s, None, project, town.fediverse, "https://people.example/likes/9")
+        assert project.support_count == 2
+        assert await budgets.withdraw_support(s, town.fediverse, like_ap_id="https://people.example/likes/9")
+        await s.refresh(project)
+        assert project.support_count == 1
+        assert await budgets.supported_by(s, town.residents[1].actor, [project.id]) == {project.id}
+
+
+async def test_progress__selected_projects_in_the_implementation_phase(sessions, uris, town):
+    """Progress is reported on a selected project in the implementation phase, as a percentage."""
+    p = [project.id for project in town.projects]
+    async with transaction(sessions) as s:
+        budget = await s.get(Budget, town.budget.id)
+        await budgets.cast(s, budget, town.residents[0], [p[0]])
+        project = await s.get(BudgetProject, p[0])
+        with pytest.raises(Conflict):
+            await budgets.set_progress(s, project, 10, "")
+        await budgets.publish_results(s, uris, budget, by=town.admin)
+        await budgets.set_phase(s, budget, "implementation")
+        for bad in (101, -1, "50", True):
+            with pytest.raises(InvalidInput):
+                await budgets.set_progress(s, project, bad, "")
+        await budgets.set_progress(s, project, 40, "Les travaux ont commencé")
+        assert (project.progress, project.progress_note) == (40, "Les travaux ont commencé")
+        assert {"project_id": project.id} in await _events(s, budgets.PROJECT_UPDATED)
+        with pytest.raises(Conflict):
+            await budgets.set_progress(s, await s.get(BudgetProject, p[1]), 10, "")
+
+
+async def test_withdraw__a_project_leaves_the_ballot_before_the_vote_only(sessions, uris):
+    """Only its author withdraws a project; a withdrawn project is off the lists and not reviewed."""
+    async with transaction(sessions) as s:
+        town = await make_town(s, uris)
+        budget = await budgets.create(s, uris, town.org, "b", {"fr": "Budget"}, 50_000)
+        await budgets.set_phase(s, budget, "proposing")
+        project = await budgets.propose(s, uris, budget, town.residents[0].actor, "Des bancs", "<p>…</p>", cost=10)
+        with pytest.raises(Forbidden):
+            await budgets.withdraw_project(s, project, by=town.residents[1].actor)
+        await budgets.withdraw_project(s, project, by=town.residents[0].actor)
+        assert project.state == "withdrawn" and await budgets.projects(s, budget) == []
+        with pytest.raises(Conflict):
+            await budgets.review(s, project, feasible=True, reason="ok", cost_estimate=None, by=town.admin)
