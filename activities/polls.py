@@ -242,7 +242,7 @@ def vote_to_as(ap_id: str, voter: str, poll_id: str, poll_author: str, name: str
     """A local person's vote in a remote poll, as Mastodon sends it: a Note naming the option,
     replying to the Question, without content, to the poll's author only."""
     return {"@context": CONTEXT, "id": ap_id, "type": "Note", "attributedTo": voter, "name": name,
-            "inReplyTo": poll_id, "to": [poll_author], "cc": []}
+            "inReplyTo": poll_id, "context": poll_id, "to": [poll_author], "cc": []}  # FEP-7888
 
 
 def poll_activity(wrapped: dict) -> dict:

@@ -21,9 +21,18 @@ from activities.groups import group_announce, group_announce_id
 from activities.html import text_to_html
 from activities.jsonld import expand
 from activities.notes import note_to_as, tombstone_to_as
+from activities.polls import poll_activity, poll_to_as, vote_to_as
 from activities.proposals import official_answer_to_as, proposal_to_as
 from activities.vocabulary import CIVIC_NS, CIVIC_TERMS, CONTEXT, PUBLIC
-from node.models import Budget, BudgetProject, BudgetProjectComment, Campaign, CampaignVariant
+from node.models import (
+    Budget,
+    BudgetProject,
+    BudgetProjectComment,
+    Campaign,
+    CampaignVariant,
+    Poll,
+    PollOption,
+)
 from tests.activities.samples import REMOTE_FOLLOWER, URIS, World, at, local_actor, world
 
 GOLDEN = Path(__file__).with_name("golden")
@@ -148,6 +157,18 @@ def _budget_results(w: World) -> dict:
 
 LOGO = (URIS.base + "/media/" + "3f" * 32 + ".png", "image/png")
 
+def _poll(w: World, *, counts_shown: bool = True) -> dict:
+    """Lyon's poll in its discussion (activities/polls.py): Mastodon's Question, with the tallies
+    (or, while its results are hidden, without any count)."""
+    poll = Poll(ap_id=URIS.poll("q-5d2e"), local=True, content="<p>Quel jour pour le marché ?</p>",
+                language="fr", multiple=False, end_time=at(20), closed_at=None, voters_count=3,
+                hide_results=not counts_shown, created_at=at(6), updated_at=at(7))
+    options = [PollOption(position=0, name="Samedi", votes_count=2),
+               PollOption(position=1, name="Dimanche", votes_count=1)]
+    return poll_to_as(poll, w.org, w.org, options, level="public", url=poll.ap_id, counts_shown=counts_shown,
+                      group_id=w.group.ap_id, group_followers=w.group.followers_url)
+
+
 CASES: dict[str, Callable[[World], dict]] = {
     "actor_organization": lambda w: actor_to_as(w.org),
     "actor_person": lambda w: actor_to_as(w.alice),
@@ -234,6 +255,13 @@ CASES: dict[str, Callable[[World], dict]] = {
     "project_page": _project,
     "project_comment": _project_comment,
     "budget_results": _budget_results,
+    "poll_question": _poll,
+    "poll_question_hidden": lambda w: _poll(w, counts_shown=False),
+    "poll_update": lambda w: poll_activity(wrappers.update(URIS.activity("p-8"), w.org.ap_id, _poll(w))),
+    "poll_vote": lambda w: wrappers.create(
+        f"{URIS.vote('v-3c1')}/activity", w.marc.ap_id,
+        vote_to_as(URIS.vote("v-3c1"), w.marc.ap_id, "https://mastodon.example/users/camille/statuses/9",
+                   REMOTE_FOLLOWER, "Oui")),
     "coalition_group": lambda w: _coalition(),
     "coalition_members": lambda w: members_collection(_coalition()["members"], [
         member_to_as(_coalition()["members"], _coalition()["id"], w.org.ap_id, "admin"),
