@@ -442,36 +442,37 @@ def _empty(question: Question) -> QuestionResult:
     return result
 
 
-def _add(result: QuestionResult, value, total: list) -> None:
+def _add(result: QuestionResult, value, n: int, total: list) -> None:
+    """Count ``n`` answers holding ``value`` into ``result``."""
     kind = result.question.kind
-    result.answered += 1
+    result.answered += n
     if kind == "single":
         if value in result.counts:
-            result.counts[value] += 1
+            result.counts[value] += n
     elif kind == "multiple":
         for key in value:
             if key in result.counts:
-                result.counts[key] += 1
+                result.counts[key] += n
     elif kind == "ranking":
-        n = len(result.points)
+        size = len(result.points)
         for place, key in enumerate(value):
             if key in result.points:
-                result.points[key] += n - place
+                result.points[key] += (size - place) * n
                 if place == 0:
-                    result.counts[key] += 1  # counts: how often ranked first
+                    result.counts[key] += n  # counts: how often ranked first
     elif kind == "scale":
         key = str(value)
         if key in result.counts:
-            result.counts[key] += 1
-            total[0] += value
-            total[1] += 1
+            result.counts[key] += n
+            total[0] += value * n
+            total[1] += n
     elif kind in forms.MATRIX_KINDS:
         for row, keys in value.items():
             cells = result.cells.get(row)
             if cells is not None:
                 for key in keys:
                     if key in cells:
-                        cells[key] += 1
+                        cells[key] += n
     elif kind in forms.TEXT_KINDS:
         if len(result.samples) < SAMPLES:
             result.samples.append(value)
@@ -480,18 +481,20 @@ def _add(result: QuestionResult, value, total: list) -> None:
 
 
 async def results(session: AsyncSession, q: Questionnaire) -> list[QuestionResult]:
-    """The figures of every question (blocks excluded), from one query over the answers."""
+    """The figures of every question (blocks excluded), from one query over the answers, grouped
+    by value in the database: a choice's answers arrive as a few counted rows, not one each."""
     asked = [question for question in await questions(session, q) if question.kind != "block"]
     found = {question.id: _empty(question) for question in asked}
     totals = {question.id: [0, 0] for question in asked}
     rows = await session.execute(
-        select(Answer.question_id, Answer.value)
+        select(Answer.question_id, Answer.value, func.count())
         .join(QuestionnaireResponse, QuestionnaireResponse.id == Answer.response_id)
-        .where(QuestionnaireResponse.questionnaire_id == q.id))
-    for question_id, value in rows:
+        .where(QuestionnaireResponse.questionnaire_id == q.id)
+        .group_by(Answer.question_id, Answer.value))
+    for question_id, value, n in rows:
         result = found.get(question_id)
         if result is not None:
-            _add(result, value, totals[question_id])
+            _add(result, value, n, totals[question_id])
     for question_id, (total, n) in totals.items():
         if n:
             found[question_id].mean = total / n

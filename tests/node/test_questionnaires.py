@@ -644,3 +644,66 @@ async def test_fuzz__a_submission_is_stored_or_refused_with_a_reason(sessions, s
             assert set(stored) == set(expected)
             assert all(stored[i] == v for i, v in expected.items() if v is not True)
         await s.rollback()
+
+
+# -- results ---------------------------------------------------------------------------------------
+
+async def test_results__counts_cells_means_points_and_samples(sessions, settings, town):
+    """Every kind's figures, from the stored answers (blocks have none; a hidden question's
+    dropped answers count nowhere)."""
+    q, ids = await _make(sessions, town, questions=[
+        ("block", "Intro", {}),
+        ("single", "Rad?", {"options": CHOICES}),
+        ("multiple", "Parks", {"options": PARKS}),
+        ("ranking", "Rang", {"options": PARKS}),
+        ("scale", "Note", {"settings": {"min": 1, "max": 4}}),
+        ("matrix_multiple", "Bus", {"options": ["am", "pm"], "rows": ["mo", "di"]}),
+        ("short_text", "Warum?", {"conditions": [{"question": 1, "op": "equals", "value": "no"}]}),
+    ])
+    given_values = [
+        {ids[1]: "yes", ids[2]: ["1", "2"], ids[3]: ["1", "2", "3"], ids[4]: 4,
+         ids[5]: {"1": ["1", "2"]}, ids[6]: "hidden"},
+        {ids[1]: "no", ids[2]: ["2"], ids[3]: ["2", "1"], ids[4]: 1, ids[5]: {"1": ["1"], "2": ["2"]},
+         ids[6]: "zu steil"},
+        {ids[1]: "no", ids[4]: 2, ids[6]: "zu weit"},
+    ]
+    for person, values in zip(town.people, given_values, strict=False):
+        await _submit(sessions, settings, q, person, values)
+    async with sessions() as s:
+        found = {r.question.id: r for r in await service.results(s, await s.get(Questionnaire, q.id))}
+    assert ids[0] not in found
+    assert (found[ids[1]].answered, found[ids[1]].counts) == (3, {"yes": 1, "no": 2})
+    assert found[ids[2]].counts == {"1": 1, "2": 2, "3": 0} and found[ids[2]].answered == 2
+    assert found[ids[3]].points == {"1": 3 + 2, "2": 2 + 3, "3": 1} and found[ids[3]].counts == {"1": 1, "2": 1, "3": 0}
+    assert found[ids[4]].counts == {"1": 1, "2": 1, "3": 0, "4": 1} and found[ids[4]].mean == pytest.approx(7 / 3)
+    assert found[ids[5]].cells == {"1": {"1": 2, "2": 1}, "2": {"1": 0, "2": 1}}
+    assert sorted(found[ids[6]].samples) == ["zu steil", "zu weit"] and found[ids[6]].answered == 2
+    assert found[ids[1]].label("no", "de") == "Nein"
+
+
+async def test_lists__levels_drafts_and_containers(sessions, uris, town):
+    """of_organisation / of_discussion / of_space list what the levels allow; drafts when asked."""
+    async with transaction(sessions) as s:
+        org = await s.get(Actor, town.org.id)
+        closed_space = await spaces.create_space(s, org, "intern", "Intern", visibility="members")
+        discussion = await discussions.open_discussion(s, uris, org, "rad", "Radwege")
+        public = await service.create(s, org, "offen", "Offen", discussion=discussion)
+        await service.add_question(s, public, "short_text", "A")
+        await service.publish(s, public)
+        inside = await service.create(s, org, "drinnen", "Drinnen", space=closed_space)
+        await service.add_question(s, inside, "short_text", "A")
+        await service.publish(s, inside)
+        draft = await service.create(s, org, "entwurf", "Entwurf")
+    async with sessions() as s:
+        everyone = ("public",)
+        assert [x.slug for x in await service.of_organisation(s, org, levels=everyone)] == ["offen"]
+        staff = ("public", "unlisted", "followers", "members")
+        assert {x.slug for x in await service.of_organisation(s, org, levels=staff)} == {"offen", "drinnen"}
+        assert {x.slug for x in await service.of_organisation(s, org, levels=staff, drafts=True)} == \
+            {"offen", "drinnen", "entwurf"}
+        assert [x.slug for x in await service.of_discussion(s, discussion, levels=everyone)] == ["offen"]
+        assert await service.of_space(s, closed_space, levels=everyone) == []
+        assert await service.level_of(s, inside) == "members"
+        assert (await service.by_slug(s, org, "ENTWURF")).id == draft.id
+        with pytest.raises(NotFound):
+            await service.by_slug(s, org, "nichts")
