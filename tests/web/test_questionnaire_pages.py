@@ -383,3 +383,85 @@ async def test_fuzz__hostile_files_never_cause_a_server_error(node, mobilite, ca
     status, text, _h = await post_form(camille, FORM.format(slug="mobilite"), fields, csrf_page="/",
                                        files={f"q{mobilite['photo']}": (name or "x", data)})
     assert status in (303, 400, 409, 413), (data[:10], name, status, text[:500])
+
+
+BUILDER = "/orgs/lyon/admin/questionnaires"
+
+
+async def test_builder__an_admin_builds_a_questionnaire_of_every_kind_and_publishes_it(node, world, clients):
+    """Through the builder's forms: create a quiz in French and English, add a question of each
+    kind (options typed one per line per language, a display condition, a correct answer), edit
+    one, remove one, publish. The form then shows them; a moderator gets 404 on every builder path."""
+    admin = await signed_in(clients, "maire")
+    created = await admin.post(BUILDER, {"slug": "sondage", "title_fr": "Sondage", "title_en": "Survey",
+                                         "language_fr": "on", "language_en": "on", "visibility": "public",
+                                         "quiz": "on"}, form=BUILDER)
+    assert created.status == 303 and created.location.endswith(f"{BUILDER}/sondage")
+    duplicate = await admin.post(BUILDER, {"slug": "sondage", "title_fr": "Encore", "language_fr": "on",
+                                           "visibility": "public"}, form=BUILDER)
+    assert duplicate.status == 400 and "already has a questionnaire with this name" in duplicate.text
+    add = f"{BUILDER}/sondage/questions"
+    reply = await admin.post(add, {"kind": "single", "title_fr": "Vélo ?", "title_en": "Cycle?",
+                                   "options_fr": "Oui\nNon", "options_en": "Yes\nNo", "required": "on",
+                                   "correct": "1", "explanation_fr": "Bien sûr."}, form=f"{BUILDER}/sondage")
+    assert reply.status == 303, reply.text[:2000]
+    async with node.rt.sessions() as s:
+        q = await service.by_slug(s, await s.get(Actor, world.org.id), "sondage")
+        [cycle] = await service.questions(s, q)
+    assert cycle.options == [{"key": "1", "label": {"fr": "Oui", "en": "Yes"}},
+                             {"key": "2", "label": {"fr": "Non", "en": "No"}}]
+    assert cycle.correct == "1" and cycle.explanation == {"fr": "Bien sûr."}
+    kinds = [
+        {"kind": "short_text", "title_fr": "Trajet", "condition_0_question": str(cycle.id),
+         "condition_0_op": "equals", "condition_0_value": "1", "max_length": "200"},
+        {"kind": "long_text", "title_fr": "Idées"},
+        {"kind": "multiple", "title_fr": "Modes", "options_fr": "Marche\nBus\nVoiture", "min_choices": "1",
+         "max_choices": "2"},
+        {"kind": "ranking", "title_fr": "Priorités", "options_fr": "Arbres\nPistes"},
+        {"kind": "scale", "title_fr": "Note", "scale_min": "0", "scale_max": "10", "min_label_fr": "Mauvais"},
+        {"kind": "matrix_single", "title_fr": "Qualité", "options_fr": "Bon\nMauvais", "rows_fr": "Bus\nTram"},
+        {"kind": "matrix_multiple", "title_fr": "Usages", "options_fr": "Semaine\nWeek-end", "rows_fr": "Bus\nTram"},
+        {"kind": "file", "title_fr": "Photo", "types_images": "on", "types_documents": "on", "max_mb": "2"},
+        {"kind": "block", "title_fr": "Merci", "description_fr": "Dernière partie."},
+    ]
+    for fields in kinds:
+        reply = await admin.post(add, fields, form=f"{BUILDER}/sondage")
+        assert reply.status == 303, (fields["kind"], reply.text[:2000])
+    refused = await admin.post(add, {"kind": "single", "title_fr": "Sans options"}, form=f"{BUILDER}/sondage")
+    assert refused.status == 400 and "Not saved" in refused.text
+    async with node.rt.sessions() as s:
+        questions = await service.questions(s, q)
+    assert [x.kind for x in questions] == ["single", *(f["kind"] for f in kinds)]
+    route, scale, upload = questions[1], questions[5], questions[8]
+    assert route.conditions == [{"question": cycle.id, "op": "equals", "value": "1"}]
+    assert route.settings == {"max_length": 200}
+    assert scale.settings["min"] == 0 and scale.settings["max"] == 10
+    assert upload.settings == {"types": ["documents", "images"], "max_bytes": 2 * 1024 * 1024}
+    edit = f"{BUILDER}/sondage/questions/{questions[2].id}"
+    reply = await admin.post(edit, {"action": "save", "title_fr": "Vos idées", "title_de": "Ihre Ideen"},
+                             form=f"{BUILDER}/sondage")
+    assert reply.status == 303
+    reply = await admin.post(f"{BUILDER}/sondage/questions/{cycle.id}", {"action": "remove"},
+                             form=f"{BUILDER}/sondage")
+    assert reply.status == 400  # the route question's condition names it
+    reply = await admin.post(f"{BUILDER}/sondage/questions/{questions[-1].id}", {"action": "remove"},
+                             form=f"{BUILDER}/sondage")
+    assert reply.status == 303
+    reply = await admin.post(f"{BUILDER}/sondage/state", {"action": "publish"}, form=f"{BUILDER}/sondage")
+    assert reply.status == 303
+    async with node.rt.sessions() as s:
+        q = await service.by_slug(s, await s.get(Actor, world.org.id), "sondage")
+        questions = await service.questions(s, q)
+    assert q.state == "published" and len(questions) == 9
+    assert questions[2].title == {"fr": "Vos idées", "de": "Ihre Ideen"}
+    builder = await admin.get(f"{BUILDER}/sondage")
+    assert builder.status == 200 and "Close the questionnaire" in builder.text
+    form = await (await signed_in(clients, "camille", "fr")).get("/orgs/lyon/questionnaires/sondage")
+    assert "Vos idées" in form.text and 'type="file"' in form.text and 'enctype="multipart/form-data"' in form.text
+    modo = await signed_in(clients, "modo")
+    for path in (BUILDER, f"{BUILDER}/sondage"):
+        assert (await modo.get(path)).status == 404
+    for path, fields in ((BUILDER, {"slug": "x", "title_fr": "X", "language_fr": "on", "visibility": "public"}),
+                         (add, {"kind": "short_text", "title_fr": "X"}), (edit, {"action": "remove"}),
+                         (f"{BUILDER}/sondage/state", {"action": "close"})):
+        assert (await modo.post(path, fields, form="/")).status == 404
