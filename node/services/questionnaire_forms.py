@@ -403,6 +403,8 @@ def _holds(condition: Mapping, value) -> bool:
         except (re.error, TypeError):  # a stored pattern that no longer compiles shows nothing
             return False
     expected = condition.get("value")
+    if _is_int(expected) and isinstance(value, str) and re.fullmatch(r"-?\d{1,4}", value.strip()):
+        value = int(value)  # a scale's value as a form sends it
     if isinstance(value, list):
         same = expected in value
     elif isinstance(value, str) and isinstance(expected, str):

@@ -164,7 +164,8 @@ async def test_submit__unknown_questions_and_misplaced_files_are_refused(session
     q, ids = await _make(sessions, town, questions=[("short_text", "Nom", {})])
     other, other_ids = await _make(sessions, town, "autre", questions=[("short_text", "Nom", {})])
     for values, files in (({other_ids[0]: "x"}, {}), ({"1": "x"}, {}), ({ids[0]: "x"}, {ids[0]: ("a.png", b"x")}),
-                          ({}, {other_ids[0]: ("a.png", b"x")})):
+                          ({}, {other_ids[0]: ("a.png", b"x")}), ({}, {ids[0]: [("a.png", b"x"), ("b.png", b"y")]}),
+                          ({}, [("a.png", b"x")])):
         with pytest.raises(InvalidInput):
             await _submit(sessions, settings, q, town.people[0], values, files=files)
 
@@ -707,3 +708,49 @@ async def test_lists__levels_drafts_and_containers(sessions, uris, town):
         assert (await service.by_slug(s, org, "ENTWURF")).id == draft.id
         with pytest.raises(NotFound):
             await service.by_slug(s, org, "nichts")
+
+
+# -- editing ---------------------------------------------------------------------------------------
+
+async def test_update_question__only_texts_once_answered(sessions, settings, town):
+    """Before answers anything may change (checked as when added); after, only texts: labels,
+    titles, explanations — never option keys, settings or conditions."""
+    q, ids = await _make(sessions, town, questions=[("single", "A", {"options": CHOICES}),
+                                                    ("short_text", "B", {})])
+    async with transaction(sessions) as s:
+        question = await s.get(Question, ids[0])
+        await service.update_question(s, question, options=CHOICES + [{"key": "maybe", "label": "Peut-être"}])
+        with pytest.raises(InvalidInput):
+            await service.update_question(s, question, options="yes,no")
+        with pytest.raises(InvalidInput):
+            await service.update_question(s, question, kind="scale")
+    await _submit(sessions, settings, q, town.people[0], {ids[0]: "maybe"})
+    async with transaction(sessions) as s:
+        question = await s.get(Question, ids[0])
+        relabelled = [{**o, "label": {"fr": o["label"]["fr"].upper()}} for o in question.options]
+        await service.update_question(s, question, title={"fr": "A ?", "de": "A?"}, options=relabelled,
+                                      explanation="Parce que.")
+        for change in ({"options": CHOICES}, {"required": True}, {"settings": {"max_length": 5}}):
+            with pytest.raises((Conflict, InvalidInput)):
+                await service.update_question(s, question, **change)
+        with pytest.raises(Conflict):
+            await service.remove_question(s, await s.get(Question, ids[1]))
+        with pytest.raises(Conflict):
+            await service.add_question(s, await s.get(Questionnaire, q.id), "short_text", "C")
+    async with sessions() as s:
+        stored = await s.get(Question, ids[0])
+        assert stored.title == {"fr": "A ?", "de": "A?"} and stored.options[2]["label"] == {"fr": "PEUT-ÊTRE"}
+
+
+async def test_visible__a_form_value_compares_like_the_stored_one():
+    """visible() takes the values as a form sends them (a scale's "4") as it takes stored ones."""
+    scale = Question(id=1, position=0)
+    forms.define(scale, {}, kind="scale", title="Note", description=None, required=False, options=(), rows=(),
+                 settings=None, conditions=(), correct=None, explanation=None)
+    then = Question(id=2, position=1)
+    forms.define(then, {1: scale}, kind="short_text", title="Pourquoi ?", description=None, required=False,
+                 options=(), rows=(), settings=None, conditions=[{"question": 1, "op": "equals", "value": 4}],
+                 correct=None, explanation=None)
+    assert [q.id for q in service.visible([scale, then], {1: "4"})] == [1, 2]
+    assert [q.id for q in service.visible([scale, then], {1: 4})] == [1, 2]
+    assert [q.id for q in service.visible([scale, then], {1: "3"})] == [1]
