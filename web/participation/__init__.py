@@ -21,6 +21,7 @@ from web.participation import (
     polls,
     proposals,
     questionnaire_admin,
+    questionnaire_results,
     questionnaires,
     visits,
 )
@@ -41,6 +42,7 @@ def setup(app: web.Application) -> None:
     campaigns.add_routes(app)
     polls.add_routes(app)
     questionnaires.add_routes(app)
+    questionnaire_results.add_routes(app)
     questionnaire_admin.add_routes(app)
     budgets.add_routes(app)
     budget_ballot.add_routes(app)

@@ -17,7 +17,6 @@ from node.db import transaction
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
 from node.models import Actor, Question, Questionnaire, User
 from node.services import membership
-from node.services import questionnaire_export as export_service
 from node.services import questionnaire_files as files_service
 from node.services import questionnaire_forms as forms
 from node.services import questionnaires as service
@@ -26,7 +25,6 @@ from web import oversize
 from web.cache import depends, shows, uncacheable
 from web.errors import read_post
 from web.i18n import _, locale_of, translate
-from web.participation import charts
 from web.participation.common import (
     ADMINS,
     discussion_in,
@@ -48,7 +46,6 @@ from web.sessions import check_csrf
 # questions' limits, the node's usual request size cap raised for it alone (SECURITY.md rule 29).
 MAX_FILE_SIZE = forms.FILE_SIZE[1]
 MAX_FIELDS = 2000  # fields of one posted form (a matrix of 50 rows × 20 columns fits)
-SAMPLE = 20  # text answers shown on the results page
 FIELD_RE = re.compile(r"^q(\d{1,10})(?:\.(.{1,200}))?$", re.S)
 
 STATUS_TEXTS = {
@@ -423,52 +420,44 @@ async def answer(request: web.Request) -> web.StreamResponse:
     async with rt.sessions() as session:
         q, org, is_admin = await questionnaire_of(session, request, user)
         questions = await service.questions(session, q)
-    general = None
+        # Closed, not open yet, a draft, for verified members only, already answered: said at once.
+        refused = await refusal(session, request, q, user)
     try:
         posted = await read_answers(request, questions)
     except oversize.FormTooLarge as exc:
-        general = translate(request, oversize.TOO_LARGE)  # nothing of it is stored
-        # Over the form's bound: it comes back with what was typed, the file's field saying why.
+        # Over the form's bound: it comes back with what was typed, the file's field saying why;
+        # nothing of it is stored.
         files = {question.id for question in questions if question.kind == "file"}
         named = {question_id for question_id in files if exc.field == f"q{question_id}"}
         posted = Posted(MultiDict((k, v) for k, v in exc.form.items() if isinstance(v, str)),
                         too_large=named or files)
-    async with rt.sessions() as session:
-        # Closed, not open yet, a draft, or for verified members only: said before any answer is read.
-        if not general and (reason := await service.may_answer(session, q, user)):
-            general = refusal(request, q, reason)
-        elif not general and await service.has_answered(session, q, user):
-            general = translate(request, ALREADY)
+        refused = refused or (413, translate(request, oversize.TOO_LARGE))
     values, errors = values_from(request, questions, posted)
     values = check_visible(request, questions, values, errors)
-    status = (409 if general == translate(request, ALREADY) else 403) if general and not posted.too_large \
-        else 413 if general or posted.too_large else 400
-    if not errors and not general:
+    if refused is None and not errors:
+        lang = reading_language(request, q)
         try:
             async with transaction(rt.sessions) as session:
                 q, org, is_admin = await questionnaire_of(session, request, user)
-                await service.submit(
-                    session, rt.settings, q, user,
-                    {k: v for k, v in values.items() if k not in posted.files},
-                    files={k: v for k, v in values.items() if k in posted.files},
-                    language=reading_language(request, q))
+                await service.submit(session, rt.settings, q, user,
+                                     {k: v for k, v in values.items() if k not in posted.files},
+                                     files={k: v for k, v in values.items() if k in posted.files},
+                                     language=lang)
         except Conflict:
-            general, status = translate(request, ALREADY), 409
-        except Forbidden as refused:
-            general, status = refusal(request, q, str(refused)), 403
-        except InvalidInput as refused:
-            general = str(refused)
-            for question in questions:  # a file refused by its content: its field says why
-                if question.id in posted.files and ("type" in general or "file" in general):
-                    errors[question.id] = translate(request, PROBLEMS["file_type"])
+            refused = (409, translate(request, ALREADY))
+        except Forbidden:  # it closed meanwhile
+            async with rt.sessions() as session:
+                refused = await refusal(session, request, q, user) or (403, translate(request, STATUS_TEXTS["closed"]))
+        except InvalidInput as invalid:  # what only the service checks (a file's content): its reason
+            refused = (400, invalid.reason)
         else:
             if q.quiz:
-                lang = reading_language(request, q)
                 return await page(request, "participation/questionnaire_feedback.html", {
                     "org": org, "q": q, "feedback": service.feedback(questions, values),
                     "answer_text": lambda question, value: forms.as_text(question, value, lang),
                     **texts_helpers(q, lang)})
             raise web.HTTPSeeOther(rt.uris.questionnaire_page(org.username, q.slug) + "?thanks")
+    status, general = refused or (413 if posted.too_large else 400, None)
     async with rt.sessions() as session:
         q, org, is_admin = await questionnaire_of(session, request, user)
         context = await form_context(session, request, q, org, user, is_admin,
@@ -477,140 +466,20 @@ async def answer(request: web.Request) -> web.StreamResponse:
     return await page(request, "participation/questionnaire.html", context, status=status)
 
 
-def refusal(request: web.Request, q: Questionnaire, reason: str) -> str:
-    """The translated reason a submission was refused by the service (its own words otherwise)."""
+async def refusal(session: AsyncSession, request: web.Request, q: Questionnaire,
+                  user: User) -> tuple[int, str] | None:
+    """(status, translated reason) when ``user`` may not answer ``q`` now, else None."""
     status = status_of(q)
     if status in STATUS_TEXTS:
-        return translate(request, STATUS_TEXTS[status])
-    if q.verified_only:
-        return translate(request, _("Only verified members of the organisation can answer this questionnaire."))
-    return reason
-
-
-# -- results and exports (the organisation's admins) -------------------------------------------------
-
-async def admin_questionnaire(session: AsyncSession, request: web.Request) -> tuple[Questionnaire, Actor]:
-    """The questionnaire for one of its organisation's admins; anyone else gets the 404 of a
-    missing page (its answers are for them alone, SECURITY.md rule 29)."""
-    user = await current_user(request)
-    org = await organisation(session, request)
-    if not await has_role(session, user, org, ADMINS):
-        raise not_found(request)
-    try:
-        q = await service.by_slug(session, org, request.match_info["slug"])
-    except NotFound:
-        raise not_found(request) from None
-    return q, org
-
-
-async def results_page(request: web.Request) -> web.StreamResponse:
-    """GET /orgs/{org}/questionnaires/{slug}/results: a chart per question (computed in one query
-    over the answers, node/services/questionnaires.py ``results``)."""
-    async with runtime(request).sessions() as session:
-        q, org = await admin_questionnaire(session, request)
-        results = await service.results(session, q)
-    uncacheable(request)
-    lang = reading_language(request, q)
-    fallback = (q.languages or ["fr"])[0]
-    figures = [figure_of(request, result, lang, fallback) for result in results]
-    return await page(request, "participation/questionnaire_results.html", {
-        "org": org, "q": q, "figures": figures, **texts_helpers(q, lang)})
-
-
-def labelled(question: Question, attribute: str, lang: str, fallback: str) -> list[tuple[str, str]]:
-    return [(str(item.get("key")), pick(item.get("label") or {}, lang, fallback) or str(item.get("key")))
-            for item in getattr(question, attribute) or []]
-
-
-def figure_of(request: web.Request, result: service.QuestionResult, lang: str, fallback: str) -> dict:
-    """What the results page shows of one question: its chart, its figures as a table, samples."""
-    question = result.question
-    title = pick(question.title, lang, fallback)
-    chart_id = f"chart-q{question.id}"
-    figure = {"question": question, "title": title, "answered": result.answered, "chart": None,
-              "table": [], "columns": [], "samples": [], "files": [], "mean": None}
-    description = translate(request, _("Answers: %(count)s."), count=result.answered)
-    if question.kind in ("single", "multiple"):
-        correct = question.correct if isinstance(question.correct, list) else [question.correct]
-        rows = [(label, result.counts.get(key, 0), key in correct)
-                for key, label in labelled(question, "options", lang, fallback)]
-        figure["table"] = [(label, count) for label, count, _correct in rows]
-        # A quiz's correct options are the highlighted bars.
-        figure["chart"] = charts.ranked_bars(rows, chart_id=chart_id, title=title, description=description)
-    elif question.kind == "ranking":
-        rows = sorted(((label, result.points.get(key, 0), False)
-                       for key, label in labelled(question, "options", lang, fallback)), key=lambda row: -row[1])
-        figure["table"] = [(label, points) for label, points, _mark in rows]
-        figure["chart"] = charts.ranked_bars(rows, chart_id=chart_id, title=title, description=translate(
-            request, _("Points: %(count)s for a first place, one less for each place below."),
-            count=len(question.options or [])))
-    elif question.kind == "scale":
-        rows = [(value, count) for value, count in result.counts.items()]
-        figure["table"] = rows
-        figure["mean"] = result.mean
-        figure["chart"] = charts.distribution(rows, chart_id=chart_id, title=title, description=description)
-    elif question.kind in forms.MATRIX_KINDS:
-        columns = labelled(question, "options", lang, fallback)
-        rows = [(label, [(result.cells.get(row) or {}).get(key, 0) for key, _label in columns])
-                for row, label in labelled(question, "rows", lang, fallback)]
-        figure["columns"] = [label for _key, label in columns]
-        figure["table"] = rows
-        figure["chart"] = charts.stacked_rows(rows, figure["columns"], chart_id=chart_id, title=title,
-                                              description=description)
-    elif question.kind in forms.TEXT_KINDS:
-        figure["samples"] = result.samples[:SAMPLE]
-    elif question.kind == "file":
-        figure["files"] = [f for f in result.files[:SAMPLE] if isinstance(f, dict)
-                           and files_service.stored_file(runtime(request).settings.data_dir, f.get("path"))]
-    return figure
-
-
-def _download(body: bytes, content_type: str, name: str) -> web.Response:
-    return web.Response(body=body, content_type=content_type, charset="utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
-
-
-async def export_csv(request: web.Request) -> web.StreamResponse:
-    """GET /orgs/{org}/questionnaires/{slug}/export.csv: one row per response (no account in it)."""
-    async with runtime(request).sessions() as session:
-        q, _org = await admin_questionnaire(session, request)
-        body = await export_service.to_csv(session, q)
-    uncacheable(request)
-    return _download(body, "text/csv", f"{q.slug}.csv")
-
-
-async def export_json(request: web.Request) -> web.StreamResponse:
-    """GET /orgs/{org}/questionnaires/{slug}/export.json: the questions and every response."""
-    async with runtime(request).sessions() as session:
-        q, _org = await admin_questionnaire(session, request)
-        document = await export_service.to_json(session, q)
-    uncacheable(request)
-    body = json.dumps(document, ensure_ascii=False, indent=1, default=str).encode()
-    return _download(body, "application/json", f"{q.slug}.json")
-
-
-async def answer_file(request: web.Request) -> web.StreamResponse:
-    """GET /orgs/{org}/questionnaires/{slug}/files/{name}: a file sent with an answer, to the
-    organisation's admins only, as a download (never shown inline: SECURITY.md rule 29)."""
-    async with runtime(request).sessions() as session:
-        q, _org = await admin_questionnaire(session, request)
-    uncacheable(request)
-    path = f"{q.id}/{request.match_info['name']}"
-    stored = files_service.stored_file(runtime(request).settings.data_dir, path)
-    if stored is None or not stored.is_file():
-        raise not_found(request)
-    ext = path.rsplit(".", 1)[1]
-    return web.FileResponse(stored, headers={
-        "Content-Type": files_service.MEDIA_TYPES[ext], "Cache-Control": "no-store",
-        "Content-Disposition": f'attachment; filename="answer.{ext}"',
-        "Content-Security-Policy": "default-src 'none'; sandbox"})
+        return 403, translate(request, STATUS_TEXTS[status])
+    if await service.may_answer(session, q, user):  # open, so: verified members only
+        return 403, translate(request, _("Only verified members of the organisation can answer this questionnaire."))
+    if await service.has_answered(session, q, user):
+        return 409, translate(request, ALREADY)
+    return None
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/orgs/{org}/questionnaires", index, name="questionnaires")
     app.router.add_get("/orgs/{org}/questionnaires/{slug}", form_page)
     app.router.add_post("/orgs/{org}/questionnaires/{slug}", answer)
-    app.router.add_get("/orgs/{org}/questionnaires/{slug}/results", results_page)
-    app.router.add_get("/orgs/{org}/questionnaires/{slug}/export.csv", export_csv)
-    app.router.add_get("/orgs/{org}/questionnaires/{slug}/export.json", export_json)
-    app.router.add_get("/orgs/{org}/questionnaires/{slug}/files/{name}", answer_file)
