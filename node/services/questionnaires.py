@@ -112,16 +112,17 @@ async def change(session: AsyncSession, q: Questionnaire, *, title=None, descrip
                  languages=None, opens_at: datetime | None = ..., closes_at: datetime | None = ...,
                  verified_only: bool | None = None) -> Questionnaire:
     """Change texts, languages or dates (the modes and the container are fixed at creation:
-    changing ``anonymous`` after answers would break its promise)."""
-    if title is not None:
-        q.title = forms.texts(title, required=True, what="title", max_length=forms.MAX_TITLE)
-    if description is not None:
-        q.description = forms.texts(description, what="description")
-    if languages is not None:
-        q.languages = _languages(languages)
+    changing ``anonymous`` after answers would break its promise). All checked before any is set."""
+    title_map = None if title is None else \
+        forms.texts(title, required=True, what="title", max_length=forms.MAX_TITLE)
+    description_map = None if description is None else forms.texts(description, what="description")
+    language_list = None if languages is None else _languages(languages)
     opens = q.opens_at if opens_at is ... else opens_at
     closes = q.closes_at if closes_at is ... else closes_at
     _dates(opens, closes)
+    q.title = q.title if title_map is None else title_map
+    q.description = q.description if description_map is None else description_map
+    q.languages = q.languages if language_list is None else language_list
     q.opens_at, q.closes_at = opens, closes
     if verified_only is not None:
         q.verified_only = bool(verified_only)
@@ -257,6 +258,17 @@ async def update_question(session: AsyncSession, question: Question, **changes) 
                 draft.conditions == question.conditions and draft.required == question.required)
         if not same:
             raise Conflict("this questionnaire has answers: only the texts of its questions may change")
+    # The conditions of later questions that name this one must still hold (an option they
+    # compare with may not go).
+    with_draft = {e.id: (draft if e.id == question.id else e) for e in existing}
+    for other in existing:
+        if other.position > question.position and \
+                any(c.get("question") == question.id for c in other.conditions or ()):
+            try:
+                forms.check_conditions(other.conditions, {i: e for i, e in with_draft.items()
+                                                          if e.position < other.position})
+            except InvalidInput as refused:
+                raise Conflict(f"{forms.name_of(other)} depends on it: {refused.reason}") from None
     for name in allowed:
         setattr(question, name, getattr(draft, name))
     await session.flush()

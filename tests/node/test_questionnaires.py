@@ -715,10 +715,13 @@ async def test_lists__levels_drafts_and_containers(sessions, uris, town):
 async def test_update_question__only_texts_once_answered(sessions, settings, town):
     """Before answers anything may change (checked as when added); after, only texts: labels,
     titles, explanations — never option keys, settings or conditions."""
-    q, ids = await _make(sessions, town, questions=[("single", "A", {"options": CHOICES}),
-                                                    ("short_text", "B", {})])
+    q, ids = await _make(sessions, town, questions=[
+        ("single", "A", {"options": CHOICES}),
+        ("short_text", "B", {"conditions": [{"question": 0, "op": "equals", "value": "no"}]})])
     async with transaction(sessions) as s:
         question = await s.get(Question, ids[0])
+        with pytest.raises(Conflict, match="depends on it"):  # B compares with "no"
+            await service.update_question(s, question, options=CHOICES[:1])
         await service.update_question(s, question, options=CHOICES + [{"key": "maybe", "label": "Peut-être"}])
         with pytest.raises(InvalidInput):
             await service.update_question(s, question, options="yes,no")
@@ -754,3 +757,20 @@ async def test_visible__a_form_value_compares_like_the_stored_one():
     assert [q.id for q in service.visible([scale, then], {1: "4"})] == [1, 2]
     assert [q.id for q in service.visible([scale, then], {1: 4})] == [1, 2]
     assert [q.id for q in service.visible([scale, then], {1: "3"})] == [1]
+
+
+async def test_change__texts_languages_and_dates_checked(sessions, town):
+    q, _ = await _make(sessions, town, publish=False)
+    now = utcnow()
+    async with transaction(sessions) as s:
+        q = await s.get(Questionnaire, q.id)
+        await service.change(s, q, title={"en": "Survey"}, languages=["en", "fr"], opens_at=now,
+                             closes_at=now + timedelta(days=7), verified_only=True)
+        for bad in ({"title": ""}, {"title": ["x"]}, {"languages": ["it"]}, {"closes_at": now - timedelta(days=1)},
+                    {"opens_at": now.replace(tzinfo=None)}):
+            with pytest.raises(InvalidInput):
+                await service.change(s, q, **bad)
+    async with sessions() as s:
+        stored = await s.get(Questionnaire, q.id)
+        assert (stored.title, stored.languages, stored.verified_only) == ({"en": "Survey"}, ["en", "fr"], True)
+        assert stored.closes_at - stored.opens_at == timedelta(days=7)
