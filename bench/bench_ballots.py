@@ -1,7 +1,7 @@
 """Ballots of a participatory budget through the real HTTP ballot form (issue 11's benchmark).
 
 One command: `.venv/bin/python bench/bench_ballots.py [PARTICIPANTS] [--database-url URL] [--quick]
-[--no-record] [--code TEXT]`
+[--no-record] [--profile PATH] [--code TEXT]`
 
 - PARTICIPANTS (default 500): verified residents who vote; one in EDIT_EVERY of them sends a
   second, different ballot at the same moment as the first (an edit racing its original).
@@ -10,6 +10,8 @@ One command: `.venv/bin/python bench/bench_ballots.py [PARTICIPANTS] [--database
   $CIVIC_TEST_DATABASE_URL, when set).
 - --quick: a check that the whole command works (40 participants, 8 projects); its figures are
   printed, never written to bench/RESULTS.md.
+- --profile PATH: cProfile the node during the ballots-alone run (read with `python -m pstats PATH`);
+  profiling slows it, so nothing is written to bench/RESULTS.md.
 
 The node (its real app, `civic serve`'s `create_app`, in a process of its own, bench/bench_pages.py's
 ``serve_node``) holds one organisation, a knapsack budget of €50,000 in its voting phase with
@@ -47,6 +49,7 @@ import os
 import random
 import re
 import resource
+import signal
 import sys
 import tempfile
 import time
@@ -392,9 +395,9 @@ def _say(began: float, what: str) -> None:
     print(f"[{time.perf_counter() - began:5.0f} s] {what}", file=sys.stderr, flush=True)
 
 
-def _start(ctx, target, *args) -> multiprocessing.Process:
+def _start(ctx, target, *args, **kwargs) -> multiprocessing.Process:
     ready = ctx.Event()
-    proc = ctx.Process(target=target, args=(*args, ready), daemon=True)
+    proc = ctx.Process(target=target, args=(*args, ready), kwargs=kwargs, daemon=True)
     proc.start()
     if not ready.wait(60):
         raise RuntimeError(f"{target.__name__} did not start")
@@ -420,11 +423,13 @@ def _arguments() -> argparse.Namespace:
                              f"${DB_ENVS[0]} or ${DB_ENVS[1]}, else SQLite)")
     parser.add_argument("--quick", action="store_true", help="small numbers, nothing written")
     parser.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
+    parser.add_argument("--profile", metavar="PATH", help="cProfile the node during the ballots-alone run "
+                        "(statistics written to PATH, read with python -m pstats); nothing is written to RESULTS.md")
     parser.add_argument("--code", help="what code is measured, for the results (default: the checkout's commit)")
     return parser.parse_args()
 
 
-async def _runs(base: str, raw_url: str, seeded: Seeded, scale: Scale, began: float) -> dict:
+async def _runs(base: str, raw_url: str, seeded: Seeded, began: float, profile_pid: int | None) -> dict:
     """Sign-ins, the raw baseline, the ballots alone, the live mix."""
     rng, out = random.Random(7), {}
     people, out["ballot pages"] = await sign_in(base, seeded)
@@ -435,7 +440,11 @@ async def _runs(base: str, raw_url: str, seeded: Seeded, scale: Scale, began: fl
     out["raw"] = await post_all(raw_url, first, None)
     _say(began, "raw baseline measured")
     ballot_url = f"{base}{seeded.path}/ballot"
+    if profile_pid:
+        os.kill(profile_pid, signal.SIGUSR1)
     out["alone"] = await post_all(ballot_url, first, people)
+    if profile_pid:
+        os.kill(profile_pid, signal.SIGUSR2)
     _say(began, "ballots alone measured")
     page = f"{base}{seeded.path}"
     async with aiohttp.ClientSession() as http, http.get(page) as response:
@@ -453,16 +462,17 @@ async def _runs(base: str, raw_url: str, seeded: Seeded, scale: Scale, began: fl
     return out
 
 
-async def _bench(ctx, url: str, data_dir: str, scale: Scale, began: float) -> tuple[list[str], bool]:
+async def _bench(ctx, url: str, data_dir: str, scale: Scale, began: float,
+                 profile: str | None) -> tuple[list[str], bool]:
     node_port, raw_port = free_port(), free_port()
     base = f"http://{HOST}:{node_port}"
     seeded = await seed(url, base, scale)
     _say(began, "seeded")
-    procs = [_start(ctx, serve_node, node_port, url, data_dir), _start(ctx, serve_raw, raw_port, url)]
+    procs = [_start(ctx, serve_node, node_port, url, data_dir, profile=profile), _start(ctx, serve_raw, raw_port, url)]
     try:
         await wait_up(f"{base}/.well-known/nodeinfo")
         await wait_up(f"http://{HOST}:{raw_port}/ballot")
-        out = await _runs(base, f"http://{HOST}:{raw_port}/ballot", seeded, scale, began)
+        out = await _runs(base, f"http://{HOST}:{raw_port}/ballot", seeded, began, procs[0].pid if profile else None)
         node_memory, raw_memory = memory_mb(procs[0].pid), memory_mb(procs[1].pid)
     finally:
         for proc in procs:
@@ -534,7 +544,7 @@ def main() -> None:
         else:
             url = f"sqlite+aiosqlite:///{Path(data_dir) / 'node.db'}"
         try:
-            lines, ok = asyncio.run(_bench(ctx, url, data_dir, scale, began))
+            lines, ok = asyncio.run(_bench(ctx, url, data_dir, scale, began, args.profile))
         finally:
             if pg_url:
                 bench_processes.drop_database(pg_url)
@@ -545,8 +555,8 @@ def main() -> None:
             f"{time.perf_counter() - began:.0f} s",
             f"code measured: {args.code or _code()}"]
     print("\n".join(head + lines))
-    if args.quick or args.no_record:
-        print("(--quick or --no-record: not written to bench/RESULTS.md)")
+    if args.quick or args.no_record or args.profile:
+        print("(--quick, --no-record or --profile: not written to bench/RESULTS.md)")
     else:
         append(f"Ballots of a participatory budget ({backend}) (bench/bench_ballots.py)", head + lines)
     sys.exit(0 if ok else 1)
