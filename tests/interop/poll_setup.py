@@ -132,3 +132,16 @@ def page_text(url: str) -> str:
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback only)
         body = response.read().decode("utf-8")
     return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", body)).split())
+
+
+def vote_here(node: CivicNode, handle: str, poll_id: str, name: str) -> None:
+    """A person of `node` (made on first use) votes in a poll made elsewhere that the node shows:
+    the node keeps her choice and sends Mastodon's vote Note to the poll's author."""
+
+    async def work(session: AsyncSession, uris: Uris) -> None:
+        person = await actors.local_actor(session, handle)
+        if person is None:
+            person = (await actors.create_user(session, uris, handle, "interop-password", handle.title())).actor
+        await polls.vote(session, uris, await polls.by_ap_id(session, poll_id), person, [name])
+
+    write(node, work)

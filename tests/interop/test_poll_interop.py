@@ -11,8 +11,9 @@ federate them; each node's update delay is 1 s (CIVIC_POLL_UPDATE_DELAY):
 2. lyon publishes a poll (Lundi, Mardi, Mercredi) and a second one (Oui, Non): Fedify receives
    the Create{Question} through its strict parser, and B stores lyon's polls;
 3. Fedify's alice votes Lundi and herd's alice Mardi, each from her own server in Mastodon's form
-   (`Create{Note{name, inReplyTo}}`, no content): A counts 1, 1, 0 and two voters; B shows the
-   same tallies once A's debounced Update{Question} arrived;
+   (`Create{Note{name, inReplyTo}}`, no content), and amel, a person of B, votes Mardi through B
+   (which sends the same Note): A counts 1, 2, 0 and three voters; Fedify reads them at the poll's
+   id; B shows the same tallies once A's debounced Update{Question} arrived;
 4. Fedify's alice votes again (Mercredi): refused, "already voted"; the second poll's end time
    passes and herd's alice votes in it: refused, "closed"; nothing is counted, and B learns
    that the second poll closed;
@@ -164,7 +165,8 @@ def voted(published: dict, scene: dict, a: CivicNode, b: CivicNode, fedify_peer:
           herd_peer: HerdPeer) -> dict:
     poll_id, lyon = published["poll"], scene["lyon"]
     votes = [fedify_vote(fedify_peer, poll_id, "Lundi", lyon), herd_vote(herd_peer, poll_id, "Mardi", lyon)]
-    counted = {"Lundi": 1, "Mardi": 1, "Mercredi": 0}
+    setup.vote_here(b, "amel", poll_id, "Mardi")  # a person of B, through her own node
+    counted = {"Lundi": 1, "Mardi": 2, "Mercredi": 0}
     at_a = wait_for(lambda: (p := setup.poll(a, poll_id)) and p["options"] == counted and p,
                     "A counting both votes")
     at_b = wait_for(lambda: (p := setup.poll(b, poll_id)) and p["options"] == counted and p,
@@ -176,20 +178,21 @@ def voted(published: dict, scene: dict, a: CivicNode, b: CivicNode, fedify_peer:
 
 
 def test_voted__each_peer_vote_is_counted_on_a(voted: dict):
-    assert voted["at_a"]["voters"] == 2 and voted["at_a"]["local"]
+    """Fedify's, herd's and B's person's votes: three voters on A."""
+    assert voted["at_a"]["voters"] == 3 and voted["at_a"]["local"]
     assert [voted["outcomes"][v] for v in voted["votes"]] == [("processed", "vote recorded")] * 2
 
 
 def test_voted__fedify_reads_the_tallies_at_the_polls_id(voted: dict):
     question = voted["fetched"]
-    assert question["type"] == "Question" and question["votersCount"] == 2
+    assert question["type"] == "Question" and question["votersCount"] == 3
     assert {o["name"]: o["replies"]["totalItems"] for o in question["oneOf"]} == \
-        {"Lundi": 1, "Mardi": 1, "Mercredi": 0}
+        {"Lundi": 1, "Mardi": 2, "Mercredi": 0}
 
 
 def test_voted__b_shows_the_tallies_after_the_update(voted: dict):
-    assert voted["at_b"] == {"local": False, "options": {"Lundi": 1, "Mardi": 1, "Mercredi": 0},
-                             "voters": 2, "closed": False, "discussion": None, "deleted": False}
+    assert voted["at_b"] == {"local": False, "options": {"Lundi": 1, "Mardi": 2, "Mercredi": 0},
+                             "voters": 3, "closed": False, "discussion": None, "deleted": False}
 
 
 # ---- 4. a second vote and a late one
@@ -216,8 +219,8 @@ def test_votes__a_second_vote_and_a_late_vote_are_refused(refused: dict):
     count nothing, on A and then on B."""
     assert refused["second"] == ("failed", "refused: you have already voted in this poll")
     assert refused["late"] == ("failed", "refused: this poll is closed")
-    assert refused["poll_at_a"]["options"] == {"Lundi": 1, "Mardi": 1, "Mercredi": 0}
-    assert refused["poll_at_a"]["voters"] == 2
+    assert refused["poll_at_a"]["options"] == {"Lundi": 1, "Mardi": 2, "Mercredi": 0}
+    assert refused["poll_at_a"]["voters"] == 3
     assert refused["late_at_a"]["options"] == {"Oui": 0, "Non": 0} and refused["late_at_a"]["closed"]
     assert refused["closed_at_b"]["options"] == {"Oui": 0, "Non": 0}
 
