@@ -213,6 +213,14 @@ async def _has_responses(session: AsyncSession, q: Questionnaire) -> bool:
         QuestionnaireResponse.questionnaire_id == q.id).limit(1)))
 
 
+def _check_patterns(asked: list[Question]) -> None:
+    """At most MAX_PATTERNS "matches" conditions in a questionnaire: each costs a regular
+    expression run whenever the form is shown or answered (SECURITY.md rule 29)."""
+    count = sum(c.get("op") == "matches" for question in asked for c in question.conditions or ())
+    if count > forms.MAX_PATTERNS:
+        raise InvalidInput(f"a questionnaire has at most {forms.MAX_PATTERNS} pattern conditions")
+
+
 async def add_question(session: AsyncSession, q: Questionnaire, kind: str, title: dict | str, *,
                        description=None, required: bool = False, options=(), rows=(),
                        settings=None, conditions=(), correct=None, explanation=None) -> Question:
@@ -227,6 +235,7 @@ async def add_question(session: AsyncSession, q: Questionnaire, kind: str, title
     forms.define(question, {e.id: e for e in existing}, kind=kind, title=title, description=description,
             required=required, options=options, rows=rows, settings=settings, conditions=conditions,
             correct=correct, explanation=explanation)
+    _check_patterns([*existing, question])
     session.add(question)
     await session.flush()
     return question
@@ -258,6 +267,7 @@ async def update_question(session: AsyncSession, question: Question, **changes) 
                 draft.conditions == question.conditions and draft.required == question.required)
         if not same:
             raise Conflict("this questionnaire has answers: only the texts of its questions may change")
+    _check_patterns([draft if e.id == question.id else e for e in existing])
     # The conditions of later questions that name this one must still hold (an option they
     # compare with may not go).
     with_draft = {e.id: (draft if e.id == question.id else e) for e in existing}

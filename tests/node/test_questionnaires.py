@@ -237,6 +237,13 @@ async def test_conditions__definitions_are_checked(sessions, town):
         with pytest.raises(Conflict):  # E depends on B
             await service.remove_question(s, await s.get(service.Question, ids[1]))
     assert later.conditions == [{"question": ids[1], "op": "matches", "value": r"^\d{5}$"}]
+    five = [{"question": ids[1], "op": "matches", "value": f"^{i}"} for i in range(5)]
+    async with transaction(sessions) as s:
+        for _ in range(3):  # 1 + 3 × 5 = 16 patterns
+            await service.add_question(s, await s.get(Questionnaire, q.id), "short_text", "F", conditions=five)
+        await service.add_question(s, await s.get(Questionnaire, q.id), "short_text", "G", conditions=five[:4])
+        with pytest.raises(InvalidInput, match="at most 20 pattern conditions"):
+            await service.add_question(s, await s.get(Questionnaire, q.id), "short_text", "H", conditions=five[:1])
 
 
 # -- quiz ------------------------------------------------------------------------------------------
