@@ -15,7 +15,6 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.polls import poll_to_as
-from federation import participation_documents as documents
 from federation.participation_objects import Check, Served, _as2, _later, _tombstone
 from node import visibility
 from node.models import Actor, Discussion, Poll, utcnow
@@ -28,12 +27,9 @@ async def poll_discussion(session: AsyncSession, poll: Poll) -> Discussion | Non
 
 
 async def poll_level(session: AsyncSession, poll: Poll) -> str:
-    """The poll's level: the stricter of its own and its discussion's (a discussion not approved
-    is ``members``); a remote poll shown nowhere here is public (it came from elsewhere)."""
-    discussion = await poll_discussion(session, poll)
-    if discussion is not None:
-        return visibility.stricter(poll.visibility, await documents.discussion_level(session, discussion))
-    return visibility.check_level(poll.visibility or visibility.PUBLIC)
+    """The poll's level (node/services/polls.py ``level``: the stricter of its own and its
+    discussion's; a discussion not approved is ``members``)."""
+    return await polls.level(session, poll)
 
 
 async def poll_as(session: AsyncSession, uris: Uris, poll: Poll) -> dict | None:
