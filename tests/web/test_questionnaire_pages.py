@@ -26,6 +26,7 @@ from node.services import actors, membership
 from node.services import questionnaires as service
 from tests.web.participation_helpers import PASSWORD, Client
 from tests.web.test_coalition_pages import png
+from web.participation import charts
 
 SVG = "{http://www.w3.org/2000/svg}"
 FORM = "/orgs/lyon/questionnaires/{slug}"
@@ -465,3 +466,24 @@ async def test_builder__an_admin_builds_a_questionnaire_of_every_kind_and_publis
                          (add, {"kind": "short_text", "title_fr": "X"}), (edit, {"action": "remove"}),
                          (f"{BUILDER}/sondage/state", {"action": "close"})):
         assert (await modo.post(path, fields, form="/")).status == 404
+
+
+def test_charts__a_scale_distribution_and_a_matrix_name_their_figures_and_escape_their_texts():
+    """The scale's bars are proportional to their counts (the tallest fills the drawing) and say
+    their value and count; a matrix row's parts share its width by count; texts are escaped."""
+    scale = ElementTree.fromstring(str(charts.distribution([("1", 0), ("2", 3), ("3", 6)], chart_id="s",
+                                                           title="Note <b>", description="9 answers")))
+    bars = scale.findall(f"{SVG}rect")
+    heights = [float(bar.get("height")) for bar in bars]
+    assert heights[0] == 0 and heights[2] == 2 * heights[1] > 0
+    assert [bar.find(f"{SVG}title").text for bar in bars] == ["1: 0", "2: 3", "3: 6"]
+    assert scale.find(f"{SVG}title").text == "Note <b>" and scale.get("role") == "img"
+    matrix = ElementTree.fromstring(str(charts.stacked_rows(
+        [("Bus & tram", [1, 3]), ("Vélo", [0, 0])], ["Bon", "Mauvais"], chart_id="m", title="T", description="D")))
+    parts = [r for r in matrix.findall(f"{SVG}rect") if r.find(f"{SVG}title") is not None]
+    widths = {r.find(f"{SVG}title").text: float(r.get("width")) for r in parts}
+    assert widths["Bus & tram — Mauvais: 3"] == 3 * widths["Bus & tram — Bon: 1"]
+    assert widths["Vélo — Bon: 0"] == widths["Vélo — Mauvais: 0"] == 0
+    legend = [t.text for t in matrix.findall(f"{SVG}text")]
+    assert "Bon" in legend and "Mauvais" in legend and "Bus &amp; tram" not in legend
+    assert "style=" not in str(charts.stacked_rows([("a", [1])], ["b"], chart_id="x", title="t", description="d"))

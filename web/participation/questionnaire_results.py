@@ -16,7 +16,6 @@ from node.services import questionnaire_files as files_service
 from node.services import questionnaire_forms as forms
 from node.services import questionnaires as service
 from node.services.i18n import pick
-from web.cache import uncacheable
 from web.i18n import _, translate
 from web.participation import charts
 from web.participation.common import ADMINS, has_role, not_found, organisation, page, runtime
@@ -46,7 +45,6 @@ async def results_page(request: web.Request) -> web.StreamResponse:
     async with runtime(request).sessions() as session:
         q, org = await admin_questionnaire(session, request)
         results = await service.results(session, q)
-    uncacheable(request)
     lang = reading_language(request, q)
     fallback = (q.languages or ["fr"])[0]
     figures = [figure_of(request, result, lang, fallback) for result in results]
@@ -112,7 +110,6 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     async with runtime(request).sessions() as session:
         q, _org = await admin_questionnaire(session, request)
         body = await export_service.to_csv(session, q)
-    uncacheable(request)
     return _download(body, "text/csv", f"{q.slug}.csv")
 
 
@@ -121,7 +118,6 @@ async def export_json(request: web.Request) -> web.StreamResponse:
     async with runtime(request).sessions() as session:
         q, _org = await admin_questionnaire(session, request)
         document = await export_service.to_json(session, q)
-    uncacheable(request)
     body = json.dumps(document, ensure_ascii=False, indent=1, default=str).encode()
     return _download(body, "application/json", f"{q.slug}.json")
 
@@ -131,7 +127,6 @@ async def answer_file(request: web.Request) -> web.StreamResponse:
     organisation's admins only, as a download (never shown inline: SECURITY.md rule 29)."""
     async with runtime(request).sessions() as session:
         q, _org = await admin_questionnaire(session, request)
-    uncacheable(request)
     path = f"{q.id}/{request.match_info['name']}"
     stored = files_service.stored_file(runtime(request).settings.data_dir, path)
     if stored is None or not stored.is_file():

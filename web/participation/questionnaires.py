@@ -22,7 +22,7 @@ from node.services import questionnaire_forms as forms
 from node.services import questionnaires as service
 from node.services.i18n import pick
 from web import oversize
-from web.cache import depends, shows, uncacheable
+from web.cache import depends, shows
 from web.errors import read_post
 from web.i18n import _, locale_of, translate
 from web.participation.common import (
@@ -138,8 +138,6 @@ async def index(request: web.Request) -> web.StreamResponse:
             rows = await service.of_discussion(session, discussion, levels=levels)
         else:
             rows = await service.of_organisation(session, org, levels=levels)
-    if user is not None:
-        uncacheable(request)  # the admins' link to the builder, the standing: rendered per visitor
     lang = locale_of(request)
     return await page(request, "participation/questionnaires.html", {
         "org": org, "questionnaires": rows, "is_admin": is_admin, "discussion": discussion,
@@ -388,7 +386,8 @@ async def form_context(session: AsyncSession, request: web.Request, q: Questionn
         "org": org, "q": q, "questions": questions, "status": status,
         "status_text": translate(request, STATUS_TEXTS[status]) if status in STATUS_TEXTS else "",
         "answered": answered, "verified": verified, "is_admin": is_admin,
-        "may_answer": user is not None and status in ("open", "draft" if is_admin else "open")
+        # An admin sees a draft's form as a preview (without its button).
+        "may_answer": user is not None and (status == "open" or (status == "draft" and is_admin))
                       and not answered and verified,
         "multipart": any(question.kind == "file" for question in questions),
         "notes": condition_notes(questions, lang, fallback, request),
@@ -407,8 +406,6 @@ async def form_page(request: web.Request) -> web.StreamResponse:
     async with runtime(request).sessions() as session:
         q, org, is_admin = await questionnaire_of(session, request, user)
         context = await form_context(session, request, q, org, user, is_admin, thanks="thanks" in request.query)
-    if user is not None:
-        uncacheable(request)  # "you already answered", the verification: this visitor's own
     return await page(request, "participation/questionnaire.html", context)
 
 
