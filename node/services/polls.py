@@ -174,11 +174,13 @@ async def create(session: AsyncSession, uris: Uris, author: Actor, organization:
         raise InvalidInput("a poll is asked by its organisation or its discussion's group")
     if not isinstance(content_html, str) or not content_html.strip() or len(content_html) > 2 * MAX_CONTENT:
         raise InvalidInput(f"a poll needs a question of at most {MAX_CONTENT} characters")
+    if "\x00" in content_html:  # PostgreSQL stores no NUL in text
+        raise InvalidInput("a question may not hold a NUL character")
     names = checked_options(options)
     end_time = _aware(end_time)
     if end_time is not None and end_time <= now:
         raise InvalidInput("a poll's end time is in the future")
-    if language is not None and (not isinstance(language, str) or len(language) > 8):
+    if language is not None and (not isinstance(language, str) or len(language) > 8 or "\x00" in language):
         raise InvalidInput("a language is a short code")
     if discussion is not None:
         at = visibility.stricter(await _organisation_level(session, organization),
@@ -353,15 +355,15 @@ async def store_remote(session: AsyncSession, ap_id: str, author: Actor, *, cont
     ``hide_results``: its server sends no counts (options without ``replies``) until it closes."""
     if author.local or not isinstance(ap_id, str) or _host(ap_id) != _host(author.ap_id) or len(ap_id) > 2048:
         raise Forbidden("a poll is published by its own author")
-    if not isinstance(content_html, str) or len(content_html) > 4 * MAX_CONTENT:
-        raise InvalidInput(f"a poll's question has at most {MAX_CONTENT} characters")
+    if not isinstance(content_html, str) or len(content_html) > 4 * MAX_CONTENT or "\x00" in content_html:
+        raise InvalidInput(f"a poll's question has at most {MAX_CONTENT} characters, and no NUL")
     if not isinstance(options, Sequence) or not all(
             isinstance(o, tuple | list) and len(o) == 2 and isinstance(o[1], int) for o in options):
         raise InvalidInput("a poll's options are names with counts")
     names = checked_options([o[0] for o in options], maximum=MAX_REMOTE_OPTIONS, length=MAX_REMOTE_OPTION,
                             minimum=1)
     counts = {name: min(MAX_COUNT, max(0, o[1])) for name, o in zip(names, options, strict=True)}
-    if language is not None and (not isinstance(language, str) or len(language) > 8):
+    if language is not None and (not isinstance(language, str) or len(language) > 8 or "\x00" in language):
         language = None
     poll = await by_ap_id(session, ap_id)
     if poll is not None and (poll.local or poll.author_id != author.id):

@@ -271,6 +271,11 @@ async def test_create__the_staff_ask_a_poll_residents_cannot(node, scene, make_b
                             ({"question": "Q", "options": "a\nA"}, "different options"),
                             ({"question": "Q", "options": "a\nb", "end_time": "2001-01-01T00:00"}, "in the future"),
                             ({"question": "Q", "options": "a\nb", "end_time": "tomorrow"}, "a date and a time"),
+                            ({"question": "Q", "options": "a\nb", "end_time": "9999-12-31T23:59-05:00"}, "a date"),
+                            ({"question": "Q", "options": "a\nb", "end_time": "0001-01-01T00:00+05:00"}, "a date"),
+                            ({"question": "Q\x00", "options": "a\nb"}, "Check the question"),
+                            ({"question": "Q", "options": "a\x00\nb"}, "different options"),
+                            ({"question": "Q", "options": "a\nb", "discussion": "nope\x00"}, "discussions"),
                             ({"question": "Q", "options": "a\nb", "discussion": "nope"}, "discussions")):
         answer = await modo.post(form, fields)
         assert answer.status == 400 and message in answer.text, (fields, answer.status)
@@ -288,9 +293,9 @@ TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_siz
 @given(fields=st.dictionaries(st.sampled_from(["choice", "choice_1", "choice_2", "choice_99", "back", "question",
                                                "options", "kind", "end_time", "discussion", "hide_results"]),
                               TEXT, max_size=6))
-async def test_fuzz__poll_forms_answer_4xx_or_a_redirect_never_a_500(node, scene, make_browser, fields):
-    polls = [p for p in await _fuzz_polls(node)]
-    modo = await _fuzz_browser(node, make_browser)
+async def test_fuzz__poll_forms_answer_4xx_or_a_redirect_never_a_500(node, scene, make_browser, shared, fields):
+    modo = await _fuzz_browser(make_browser, shared)
+    polls = await _fuzz_polls(node, shared)
     for url in (*(f"{path(node, p.ap_id)}/vote" for p in polls), "/orgs/lyon/polls/new",
                 f"{path(node, polls[0].ap_id)}/close", f"/polls/remote/{polls[0].id}/vote"):
         answer = await modo.post(url, fields, form_page="/")
@@ -300,20 +305,23 @@ async def test_fuzz__poll_forms_answer_4xx_or_a_redirect_never_a_500(node, scene
         await counts(node, poll)
 
 
-_FUZZ: dict = {}
+@pytest.fixture
+def shared():
+    """What the examples of one fuzzing test share: hypothesis runs them all within one test's
+    fixtures (the node, the browsers), so the polls and the signed-in browser are made once."""
+    return {}
 
 
-async def _fuzz_polls(node) -> list[Poll]:
-    if _FUZZ.get("node") is not node:
-        _FUZZ.clear()
-        _FUZZ.update(node=node, polls=[await make_poll(node), await make_poll(node, multiple=True, hide_results=True)])
-    return _FUZZ["polls"]
+async def _fuzz_polls(node, shared: dict) -> list[Poll]:
+    if "polls" not in shared:
+        shared["polls"] = [await make_poll(node), await make_poll(node, multiple=True, hide_results=True)]
+    return shared["polls"]
 
 
-async def _fuzz_browser(node, make_browser) -> Browser:
-    if "modo" not in _FUZZ:
-        _FUZZ["modo"] = await signed_in(make_browser, "modo")
-    return _FUZZ["modo"]
+async def _fuzz_browser(make_browser, shared: dict) -> Browser:
+    if "modo" not in shared:
+        shared["modo"] = await signed_in(make_browser, "modo")
+    return shared["modo"]
 
 
 # -- visibility on every path ------------------------------------------------------------------------
@@ -368,3 +376,25 @@ async def test_visibility__a_poll_is_read_and_voted_in_only_by_the_readers_its_l
     for level, poll in made.items():
         expected = sum(level in levels for name, levels in admitted.items() if name != "anonymous")
         assert await counts(node, poll) == ({f"Yes {level}": 0, "No": expected}, expected)
+
+
+MOMENTS = st.one_of(TEXT, st.datetimes().map(lambda d: d.isoformat(timespec="minutes")),
+                    st.builds(lambda d, h: f"{d.isoformat(timespec='minutes')}{h:+03d}:00",
+                              st.datetimes(), st.integers(-23, 23)))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(question=TEXT, options=st.lists(TEXT, max_size=25), end_time=MOMENTS,
+       kind=st.sampled_from(["one", "any", "", "x"]), discussion=st.sampled_from(["", "velo", "budget", "no\x00pe", "é"]),
+       hide=st.booleans())
+async def test_fuzz__the_poll_form_makes_a_poll_or_says_why_never_a_500(
+        node, scene, make_browser, shared, question, options, end_time, kind, discussion, hide):
+    """Forms close to valid ones (any question, options, end time, kind, place): a poll made
+    (303), or 400 with the form and its errors."""
+    modo = await _fuzz_browser(make_browser, shared)
+    fields = {"question": question, "options": "\n".join(options), "end_time": end_time, "kind": kind,
+              "discussion": discussion, **({"hide_results": "on"} if hide else {})}
+    answer = await modo.post("/orgs/lyon/polls/new", fields, form_page="/orgs/lyon/polls/new")
+    assert answer.status in (303, 400), (fields, answer.status, answer.text[:300])
+    if answer.status == 400:
+        assert "The form has errors" in answer.text

@@ -21,6 +21,7 @@ from node.errors import CivicError, Conflict, InvalidInput, NotFound
 from node.models import Actor, Discussion, Poll, PollOption, PollVote, User
 from node.services import discussions as discussion_service
 from node.services import polls as poll_service
+from node.uris import check_slug
 from web.cache import depends, share_page, shows, uncacheable
 from web.i18n import _, translate
 from web.participation.common import (
@@ -381,7 +382,7 @@ async def create_poll(request: web.Request) -> web.StreamResponse:
         end_time = _end_time(values["end_time"])
         if end_time is not None and end_time <= now():
             errors["end_time"] = translate(request, _("The end time must be in the future."))
-    except ValueError:
+    except (ValueError, OverflowError):  # not a date, or out of range once in UTC
         errors["end_time"] = translate(request, _("Give the end time as a date and a time."))
     if values["kind"] not in ("one", "any"):
         values["kind"] = "one"
@@ -391,7 +392,8 @@ async def create_poll(request: web.Request) -> web.StreamResponse:
         discussion = None
         if values["discussion"]:
             try:
-                discussion = await discussion_service.by_slug(session, org, values["discussion"])
+                # Checked first: a NUL or any odd character never reaches SQL.
+                discussion = await discussion_service.by_slug(session, org, check_slug(values["discussion"]))
             except (NotFound, InvalidInput):
                 errors["discussion"] = translate(request, _("Choose one of the organisation's discussions."))
         if not errors:
