@@ -28,7 +28,7 @@ from node.models import (
     User,
     utcnow,
 )
-from node.services import actors, discussions, erasure, polls
+from node.services import actors, discussions, erasure, export, polls
 from node.uris import Uris
 
 
@@ -260,6 +260,19 @@ async def test_erasure__votes_stay_counted_but_unlinked(sessions, uris):
             PollVote.actor_id == ana.actor_id)) == 0
         assert await s.scalar(select(func.count()).select_from(PollVoter).where(
             PollVoter.actor_id == ana.actor_id)) == 0
+
+
+async def test_export__a_persons_votes_are_in_their_right_of_access_export(sessions, uris):
+    """Their vote rows (which poll, which option, when) are theirs: node/services/export.py finds
+    them by their actor, as every row that names the person."""
+    async with transaction(sessions) as s:
+        w = await make_scene(s, uris)
+        poll = await make_poll(s, uris, w, multiple=True)
+        votes = await polls.vote(s, uris, poll, w.users[0].actor, ["Monday", "Friday"])
+        await polls.vote(s, uris, poll, w.users[1].actor, ["Monday"])
+        exported = await export.export_account(s, uris, await s.get(User, w.users[0].id))
+        assert sorted(row["ap_id"] for row in exported["tables"]["poll_votes"]) == sorted(v.ap_id for v in votes)
+        assert [row["poll_id"] for row in exported["tables"]["poll_voters"]] == [poll.id]
 
 
 # -- the debounced Update{Question} ------------------------------------------------------------------

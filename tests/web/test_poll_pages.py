@@ -266,6 +266,9 @@ async def test_create__the_staff_ask_a_poll_residents_cannot(node, scene, make_b
         assert poll.end_time.year == 2099 and [o.name for o in await poll_service.options(s, poll)] == \
             ["Green", "Blue", "Red"]
     assert "Which colour for the benches?" in (await modo.get(DISCUSSION)).text
+    for page in (DISCUSSION, ORGANISATION):
+        assert "/orgs/lyon/polls/new" in (await modo.get(page)).text
+        assert "/orgs/lyon/polls/new" not in (await make_browser("en").get(page)).text
     for fields, message in (({"question": "Q", "options": "Only one"}, "different options"),
                             ({"question": "", "options": "a\nb"}, "Write the question."),
                             ({"question": "Q", "options": "a\nA"}, "different options"),
