@@ -30,7 +30,9 @@ reads the ballot page once (its CSRF token, as a browser has it); then:
    answered 303 per second ≥ 0.5× the raw rate.
 3. The live mix: every participant changes their ballot again (the editors twice at once) while the
    budget page is read anonymously over READ_CONCURRENCY connections — cached (the same URL), then
-   uncached (a new URL each request) — beside the same pages read on a quiet node.
+   uncached (a new URL each request) — and the organisation's admin reads the results' preview
+   (`/budgets/<t>/results`, computed from every ballot at each request) one request after another;
+   beside the same pages read on a quiet node.
 4. The check: exactly one ballot per participant, each holding one of the ballots that participant
    sent last, no ballot of anyone else, and each project's ``votes_count`` equal to a recount of the
    ballots that chose it.
@@ -50,6 +52,7 @@ import random
 import re
 import resource
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -77,7 +80,7 @@ from node.uris import Uris  # noqa: E402
 from web.security import COOKIE, SessionSigner  # noqa: E402
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-ORG = "kunzelsau"
+ORG, ADMIN = "kunzelsau", "rathaus"
 AMOUNT = 50_000
 EDIT_EVERY = 4  # one participant in 4 sends two different ballots at once
 READ_CONCURRENCY = 8  # readers of the budget page while ballots arrive
@@ -124,7 +127,7 @@ async def seed(url: str, base: str, scale: Scale) -> Seeded:
         credentials = await actors.prepare_credentials(PASSWORD)
         async with transaction(sessions) as s:
             org = await actors.create_organization(s, uris, ORG, "Stadt Künzelsau")
-            admin = await actors.create_user(s, uris, "rathaus", PASSWORD, "Rathaus", credentials=credentials)
+            admin = await actors.create_user(s, uris, ADMIN, PASSWORD, "Rathaus", credentials=credentials)
             await actors.add_member(s, admin, org, "admin")
             budget = await budgets.create(s, uris, org, "buergerhaushalt-2026",
                                           {"de": "Bürgerhaushalt 2026", "fr": "Budget participatif 2026"},
@@ -288,13 +291,64 @@ async def post_all(url: str, submissions: list[Submission], people: list[Partici
 
 
 async def ballots_with_readers(url: str, submissions: list[Submission], people: list[Participant],
-                               page: str, fresh: bool) -> tuple[Sending, tuple[float, list[float], int]]:
-    """The ballots of a round while the budget page is read, until the last ballot is answered."""
+                               page: str, fresh: bool, preview: tuple[str, str]) -> tuple[Sending, tuple, Timed]:
+    """The ballots of a round while the budget page is read (READ_CONCURRENCY connections) and the
+    admin reads the results' preview (one request after another), until the last ballot is answered."""
     done = asyncio.Event()
     reading = asyncio.create_task(read_until(page, fresh, done))
-    sending = await post_all(url, submissions, people)
-    done.set()
-    return sending, await reading
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(),
+                                     timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)) as http:
+        previewing = asyncio.create_task(gets(http, preview[0], 0, preview[1], until=done))
+        sending = await post_all(url, submissions, people)
+        done.set()
+        return sending, await reading, await previewing
+
+
+async def quiet_previews(preview: tuple[str, str], seconds: float) -> Timed:
+    """The admin reads the results' preview one request after another for ``seconds``."""
+    done = asyncio.Event()
+    asyncio.get_running_loop().call_later(seconds, done.set)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(),
+                                     timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)) as http:
+        return await gets(http, preview[0], 0, preview[1], until=done)
+
+
+# --- sequential reads -----------------------------------------------------------------------------
+
+@dataclass
+class Timed:
+    """Sequential calls: each one's seconds, statuses (HTTP) and the last body."""
+    seconds: list[float]
+    statuses: Counter
+    body: bytes = b""
+
+    def line(self, label: str, unit: str = "ms") -> str:
+        scale = 1000 if unit == "ms" else 1
+        values = [t * scale for t in self.seconds]
+        text_ = (f"{label}: {len(values)} calls, median {statistics.median(values):.{0 if unit == 'ms' else 2}f} {unit}, "
+                 f"max {max(values):.{0 if unit == 'ms' else 2}f} {unit}")
+        others = {s: n for s, n in self.statuses.items() if s != 200}
+        return text_ + (f", non-200 {dict(others)}" if others else "")
+
+
+async def gets(http: aiohttp.ClientSession, url: str, n: int, cookie: str = "", fresh: bool = False,
+               until: asyncio.Event | None = None) -> Timed:
+    """``n`` GETs one after the other (or, with ``until``, until it is set): each latency is one
+    answer of the server alone; ``fresh`` gives each a new query string (no page cache)."""
+    timed, k = Timed([], Counter()), 0
+    headers = {"Cookie": f"{COOKIE}={cookie}"} if cookie else {}
+    while (k < n) if until is None else not until.is_set():
+        k += 1
+        target = f"{url}{'&' if '?' in url else '?'}fresh={k}-{time.monotonic_ns()}" if fresh else url
+        began = time.perf_counter()
+        try:
+            async with http.get(target, headers=headers) as response:
+                timed.body = await response.read()
+                timed.statuses[response.status] += 1
+        except (TimeoutError, aiohttp.ClientError):
+            timed.statuses[0] += 1
+        timed.seconds.append(time.perf_counter() - began)
+    return timed
 
 
 # --- the raw baseline ----------------------------------------------------------------------------
@@ -447,15 +501,20 @@ async def _runs(base: str, raw_url: str, seeded: Seeded, began: float, profile_p
         os.kill(profile_pid, signal.SIGUSR2)
     _say(began, "ballots alone measured")
     page = f"{base}{seeded.path}"
-    async with aiohttp.ClientSession() as http, http.get(page) as response:
-        out["page status"] = response.status
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+        preview = (f"{page}/results", await login(http, base, ADMIN))
+        async with http.get(page) as response:
+            out["page status"] = response.status
+        async with http.get(preview[0], headers={"Cookie": f"{COOKIE}={preview[1]}"}) as response:
+            out["page status"] = max(out["page status"], response.status)
     last = out["alone"].answered
     if out["page status"] == 200:
         out["quiet cached"] = await read_for(page, False, QUIET_SECONDS)
         out["quiet uncached"] = await read_for(page, True, QUIET_SECONDS)
+        out["quiet previews"] = await quiet_previews(preview, QUIET_SECONDS)
         for name, fresh in (("cached", False), ("uncached", True)):
             out[name] = await ballots_with_readers(ballot_url, round_of(rng, seeded.costs, len(people)),
-                                                   people, page, fresh)
+                                                   people, page, fresh, preview)
             last = {**last, **out[name][0].answered}
         _say(began, "live mix measured")
     out["people"], out["last"] = people, {who: set(sent) for who, sent in last.items()}
@@ -506,17 +565,22 @@ def _lines(out: dict, scale: Scale, problems: list[str], figures: dict, node_mem
     ]
     if out["page status"] == 200:
         lines.append(f"live mix: the budget page read anonymously over {READ_CONCURRENCY} connections, cached "
-                     "(the same URL) and uncached (a new URL each request), on a quiet node and while every "
-                     "participant changes their ballot again")
+                     "(the same URL) and uncached (a new URL each request), and the results' preview read by the "
+                     "organisation's admin, on a quiet node and while every participant changes their ballot again")
         lines.append(_reads(f"quiet node, cached ({QUIET_SECONDS:.0f} s)", out["quiet cached"]))
         lines.append(_reads(f"quiet node, uncached ({QUIET_SECONDS:.0f} s)", out["quiet uncached"]))
+        lines.append(out["quiet previews"].line(
+            f"quiet node, the admin's preview of the results (computed from every ballot by its handler), one "
+            f"request after another ({QUIET_SECONDS:.0f} s)") + f", p99 {pct(out['quiet previews'].seconds, .99):.0f} ms")
         for name in ("cached", "uncached"):
-            sending, reads = out[name]
+            sending, reads, previews = out[name]
             lines.append(_reads(f"while {sending.sent} ballots arrive, {name}", reads))
+            lines.append(previews.line("meanwhile, the admin's preview of the results")
+                         + f", p99 {pct(previews.seconds, .99):.0f} ms")
             lines.append(sending.line(f"those ballots, with {name} readers ({sending.rate / raw.rate:.2f}× raw)"))
             ok &= sending.stored == sending.sent
     else:
-        lines.append(f"live mix: NOT measured — the budget page answered {out['page status']}")
+        lines.append(f"live mix: NOT measured — the budget page or the results' preview answered {out['page status']}")
         ok = False
     lines.append(f"at the end: {figures['ballots']} ballots for {figures['participants']} participants, "
                  f"{figures['votes']} votes counted on the projects against a recount of {figures['recount']}; "

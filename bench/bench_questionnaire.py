@@ -67,7 +67,7 @@ from sqlalchemy import func, select, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import bench_processes  # noqa: E402
-from bench.bench_ballots import DB_ENVS, _load_average, _say, _start  # noqa: E402
+from bench.bench_ballots import DB_ENVS, Timed, _load_average, _say, _start, gets  # noqa: E402
 from bench.bench_pages import PASSWORD, _code, login, serve_node  # noqa: E402
 from bench.load import (  # noqa: E402
     HOST,
@@ -293,22 +293,6 @@ def serve_raw(port: int, url: str, questionnaire_id: int, question_ids: list[int
 
 # --- measuring -------------------------------------------------------------------------------------
 
-@dataclass
-class Timed:
-    """Sequential calls: each one's seconds, statuses (HTTP) and the last body."""
-    seconds: list[float]
-    statuses: Counter
-    body: bytes = b""
-
-    def line(self, label: str, goal: float | None = None, unit: str = "ms") -> str:
-        scale = 1000 if unit == "ms" else 1
-        values = [t * scale for t in self.seconds]
-        text_ = (f"{label}: {len(values)} calls, median {statistics.median(values):.{0 if unit == 'ms' else 2}f} {unit}, "
-                 f"max {max(values):.{0 if unit == 'ms' else 2}f} {unit}")
-        others = {s: n for s, n in self.statuses.items() if s != 200}
-        return text_ + (f", non-200 {dict(others)}" if others else "")
-
-
 async def service_calls(url: str, questionnaire_id: int, n: int, export) -> Timed:
     """``export(session, questionnaire)`` ``n`` times, a new session each (as a request has)."""
     engine = create_engine(url)
@@ -337,26 +321,6 @@ async def raw_calls(url: str, questionnaire_id: int, question_ids: list[int], n:
     finally:
         await engine.dispose()
     return Timed(seconds, Counter({200: n}), body)
-
-
-async def gets(http: aiohttp.ClientSession, url: str, n: int, cookie: str = "", fresh: bool = False,
-               until: asyncio.Event | None = None) -> Timed:
-    """``n`` GETs one after the other (or, with ``until``, until it is set): each latency is one
-    answer of the server alone; ``fresh`` gives each a new query string (no page cache)."""
-    timed, k = Timed([], Counter()), 0
-    headers = {"Cookie": f"{COOKIE}={cookie}"} if cookie else {}
-    while (k < n) if until is None else not until.is_set():
-        k += 1
-        target = f"{url}{'&' if '?' in url else '?'}fresh={k}-{time.monotonic_ns()}" if fresh else url
-        began = time.perf_counter()
-        try:
-            async with http.get(target, headers=headers) as response:
-                timed.body = await response.read()
-                timed.statuses[response.status] += 1
-        except (TimeoutError, aiohttp.ClientError):
-            timed.statuses[0] += 1
-        timed.seconds.append(time.perf_counter() - began)
-    return timed
 
 
 # --- new responses through the form ------------------------------------------------------------------
