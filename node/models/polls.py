@@ -2,7 +2,7 @@
 on another server and addressed to a discussion, their options and votes.
 
 A vote is an option chosen by an actor: a local account's, or any fediverse account's, sent in
-Mastodon's form (``Create{Note{name, inReplyTo}}``, FEDERATION.md "Polls"). ``oneOf``: one option per
+Mastodon's form (``Create{Note{name, inReplyTo}}``, FEDERATION.md "Questionnaires, polls and budgets"). ``oneOf``: one option per
 actor; ``anyOf``: each option at most once per actor. Tallies are denormalised on the options and
 the poll (``votes_count``, ``voters_count``) and, for a poll made here, pushed to followers with a
 debounced ``Update{Question}`` (``update_due_at``). A remote poll keeps the tallies its server sends.
