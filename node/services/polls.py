@@ -411,10 +411,14 @@ async def due_updates(session: AsyncSession, now: datetime | None = None, limit:
         Poll.local.is_(True), Poll.closed_at.is_(None), Poll.end_time.is_not(None), Poll.end_time <= now,
         Poll.deleted_at.is_(None)).values(closed_at=Poll.end_time, update_due_at=now, updated_at=now)
         .execution_options(synchronize_session=False))
-    return list(await session.scalars(select(Poll).where(
+    query = select(Poll).where(
         Poll.local.is_(True), Poll.update_due_at.is_not(None), Poll.update_due_at <= now,
-        Poll.deleted_at.is_(None))
-        .order_by(Poll.update_due_at, Poll.id).limit(limit).execution_options(populate_existing=True)))
+        Poll.deleted_at.is_(None)).order_by(Poll.update_due_at, Poll.id).limit(limit)
+    if session.bind.dialect.name == "postgresql":
+        # Several processes may run the pass (civic serve --processes, civic worker): each takes
+        # the rows no other holds, so one Update{Question} is queued per poll and change.
+        query = query.with_for_update(skip_locked=True, of=Poll)
+    return list(await session.scalars(query.execution_options(populate_existing=True)))
 
 
 async def pushed(session: AsyncSession, poll: Poll, now: datetime | None = None) -> None:

@@ -469,3 +469,28 @@ def test_stateful__counts_always_equal_the_rows(database_url):
     finally:
         loop.run_until_complete(engine.dispose())
         loop.close()
+
+
+async def test_due_updates__two_passes_at_once_take_each_poll_once(sessions, engine, uris):
+    """Two transactions running the pass at once (two processes): on PostgreSQL the second skips
+    the rows the first holds; on SQLite the passes run in turn and the first clears what it took."""
+    start = utcnow()
+    async with transaction(sessions) as s:
+        w = await make_scene(s, uris)
+        made = [await make_poll(s, uris, w) for _ in range(3)]
+        for poll in made:
+            await polls.vote(s, uris, poll, w.users[0].actor, ["Monday"], now=start, delay=0)
+    ready = together(engine, 2)
+    taken: list[list[int]] = []
+
+    async def one_pass() -> None:
+        async with transaction(sessions) as s:
+            await ready.wait()
+            due = await polls.due_updates(s, start + timedelta(seconds=1))
+            taken.append([p.id for p in due])
+            await ready.wait()
+            for poll in due:
+                await polls.pushed(s, poll, start + timedelta(seconds=1))
+
+    await asyncio.wait_for(asyncio.gather(one_pass(), one_pass()), 60)
+    assert sorted(i for ids in taken for i in ids) == sorted(p.id for p in made)
