@@ -352,6 +352,11 @@ async def camille(clients) -> Client:
     return await signed_in(clients, "camille")
 
 
+@pytest.fixture
+async def maire(clients) -> Client:
+    return await signed_in(clients, "maire")
+
+
 FIELD_NAMES = st.one_of(
     st.sampled_from(["q1", "q2", "q3", "q5", "q6", "q7", "q8", "q9", "q10", "q6.trees", "q8.bus", "q9.tram",
                      "q9.nope", "q10.", "q99999999999", "csrf", "q2.\x00", "qé", "q-1", "q0"]),
@@ -487,3 +492,47 @@ def test_charts__a_scale_distribution_and_a_matrix_name_their_figures_and_escape
     legend = [t.text for t in matrix.findall(f"{SVG}text")]
     assert "Bon" in legend and "Mauvais" in legend and "Bus &amp; tram" not in legend
     assert "style=" not in str(charts.stacked_rows([("a", [1])], ["b"], chart_id="x", title="t", description="d"))
+
+
+BUILDER_FIELDS = st.sampled_from([
+    "slug", "title_fr", "title_en", "description_de", "language_fr", "language_xx", "visibility", "place",
+    "opens_at", "closes_at", "anonymous", "quiz", "kind", "options_fr", "options_en", "rows_fr", "required",
+    "max_length", "min_choices", "max_choices", "scale_min", "scale_max", "min_label_fr", "types_images",
+    "types_documents", "max_mb", "condition_0_question", "condition_0_op", "condition_0_value",
+    "condition_2_question", "correct", "explanation_fr", "action"])
+BUILDER_VALUES = st.one_of(
+    st.sampled_from(["on", "", "1", "-1", "--5", "0", "99999999", "public", "members", "single", "scale",
+                     "matrix_single", "file", "block", "equals", "matches", "(a+)+$", "save", "remove", "up",
+                     "publish", "close", "space:1", "phase:99", "discussion:1", "2026-13-40T25:61",
+                     "9999-12-31T23:59", "a\nb\n\nc", "\x00", "x" * 600]),
+    st.text(max_size=40))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@given(fields=st.dictionaries(BUILDER_FIELDS, BUILDER_VALUES, max_size=12))
+async def test_fuzz__hostile_builder_forms_never_cause_a_server_error(node, world, mobilite, maire, fields):
+    """The builder's forms (create, add, edit, move, remove, publish) answer a redirect or a 4xx
+    with a reason to whatever an admin's browser sends, never a 5xx."""
+    question = f"{BUILDER}/mobilite/questions/{mobilite['route']}"
+    for url in (BUILDER, f"{BUILDER}/mobilite/questions", question, f"{BUILDER}/mobilite/state"):
+        reply = await maire.post(url, fields, form=BUILDER)
+        assert reply.status in (303, 400, 404, 409, 413), (url, fields, reply.status, reply.text[:500])
+        assert "Traceback" not in reply.text
+
+
+async def test_nul_characters__refused_with_a_reason_in_answers_and_in_the_builder(node, world, mobilite, maire,
+                                                                                   camille):
+    """PostgreSQL stores no NUL character: a text answer, a title or an option holding one is
+    refused with a 400 that says so (never a 500), on both databases."""
+    status, text, _h = await post_form(camille, FORM.format(slug="mobilite"),
+                                       [(f"q{mobilite['cycle']}", "yes"), (f"q{mobilite['route']}", "a\x00b"),
+                                        (f"q{mobilite['modes']}", "car")])
+    assert status == 400 and "Remove the NUL character from this answer." in text
+    reply = await maire.post(BUILDER, {"slug": "nul", "title_fr": "a\x00b", "language_fr": "on",
+                                       "visibility": "public"}, form=BUILDER)
+    assert reply.status == 400 and "NUL character" in reply.text
+    for url, fields in ((f"{BUILDER}/mobilite/questions", {"kind": "single", "title_fr": "T", "options_fr": "x\x00"}),
+                        (f"{BUILDER}/mobilite/questions/{mobilite['ideas']}",
+                         {"action": "save", "title_fr": "Idées\x00"})):
+        reply = await maire.post(url, fields, form=BUILDER)
+        assert reply.status == 400 and "NUL character" in reply.text, (url, reply.status)

@@ -5,6 +5,7 @@ of a missing page (as the other admin pages of web/participation/members.py)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -168,6 +169,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     for name in ("anonymous", "quiz", "verified_only"):
         values[name] = checked(form, name)
     errors: dict[str, str] = {}
+    nul_error(request, form, errors, "title")
     if not texts(form, "title"):
         errors["title"] = translate(request, _("Give a title in at least one language."))
     if not values["languages"]:
@@ -235,14 +237,27 @@ def items_from(form: dict, name: str, existing: list[dict]) -> list[dict]:
     return out
 
 
+def nul_error(request: web.Request, form: dict, errors: dict, field: str) -> None:
+    """A NUL character is refused (PostgreSQL stores none in text or JSON; SECURITY.md rule 19)."""
+    if any("\x00" in value for value in form.values() if isinstance(value, str)):
+        errors.setdefault(field, translate(request, _("The form contains a NUL character: remove it.")))
+
+
+def whole(raw: str) -> int | None:
+    """A whole number typed in a field (ASCII digits, an optional minus), None for anything else."""
+    raw = raw.strip()
+    return int(raw) if re.fullmatch(r"-?[0-9]{1,7}", raw) else None
+
+
 def number(form: dict, name: str, errors: dict, request: web.Request, low: int, high: int) -> int | None:
     raw = (form.get(name) or "").strip()
     if not raw:
         return None
-    if not (raw.lstrip("-").isascii() and raw.lstrip("-").isdigit() and len(raw) <= 7 and low <= int(raw) <= high):
+    value = whole(raw)
+    if value is None or not low <= value <= high:
         errors[name] = translate(request, _("Give a whole number from %(min)s to %(max)s."), min=low, max=high)
         return None
-    return int(raw)
+    return value
 
 
 def settings_from(request: web.Request, kind: str, form: dict, errors: dict) -> dict:
@@ -269,8 +284,8 @@ def settings_from(request: web.Request, kind: str, form: dict, errors: dict) -> 
 def typed_value(target: Question | None, raw: str):
     """A condition's or a correct answer's value as the answers store it: an int on a scale."""
     raw = raw.strip()
-    if target is not None and target.kind == "scale" and raw.lstrip("-").isdigit() and len(raw) <= 4:
-        return int(raw)
+    if target is not None and target.kind == "scale" and whole(raw) is not None:
+        return whole(raw)
     return raw
 
 
@@ -297,7 +312,7 @@ def correct_from(kind: str, raw: str, question: Question | None):
     if kind in ("multiple", "ranking"):
         return [part.strip() for part in raw.split(",") if part.strip()]
     if kind == "scale":
-        return int(raw) if raw.lstrip("-").isdigit() and len(raw) <= 4 else raw
+        return raw if whole(raw) is None else whole(raw)
     return raw
 
 
@@ -388,6 +403,7 @@ async def add_question(request: web.Request) -> web.StreamResponse:
     errors: dict[str, str] = {}
     if kind not in QUESTION_KINDS:
         errors["kind"] = translate(request, _("Choose a kind of question."))
+    nul_error(request, form, errors, "title")
     status = oversize_errors(request, errors, oversize, {}, fallback="title")
     async with transaction(rt.sessions) as session:
         _user, org = await admin_only(request, session)
@@ -413,6 +429,7 @@ async def change_question(request: web.Request) -> web.StreamResponse:
     rt = runtime(request)
     action = form.get("action") or "save"
     errors: dict[str, str] = {}
+    nul_error(request, form, errors, "title")
     status = oversize_errors(request, errors, oversize, {}, fallback="title")
     async with transaction(rt.sessions) as session:
         _user, org = await admin_only(request, session)

@@ -62,6 +62,7 @@ PROBLEMS = {
     "row": _("Answer every row."),
     "file_large": _("The file is limited to %(size)s."),
     "file_type": _("This type of file is not accepted here."),
+    "nul": _("Remove the NUL character from this answer."),
 }
 CONDITION_TEXTS = {
     "answered": _("Answer this question only if you answered “%(question)s”."),
@@ -277,6 +278,8 @@ def values_from(request: web.Request, questions: list[Question], posted: Posted)
             if kind in forms.TEXT_KINDS:
                 text = (form.get(name) or "").strip()
                 if text:
+                    if "\x00" in text:
+                        raise ValueError("nul")
                     if message := too_long(request, text, text_limit(question)):
                         errors[question.id] = message
                     values[question.id] = text
