@@ -11,12 +11,13 @@ with Conflict, also when two arrive at once.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,6 +48,7 @@ Feedback = forms.Feedback
 ALREADY = "you have already answered this questionnaire"
 SAMPLES = 20  # text answers (and files) shown on the results page per question
 MAX_FILES_BYTES = 50 * 1024 * 1024  # all the files of one response together
+_RANDOM = random.SystemRandom()
 
 
 # -- questionnaires -----------------------------------------------------------------------------
@@ -327,6 +329,24 @@ async def may_answer(session: AsyncSession, q: Questionnaire, user: User | None,
     return None
 
 
+async def _reshuffle_participants(session: AsyncSession, q: Questionnaire) -> None:
+    """PostgreSQL stamps each row with the transaction that wrote it (the system column ``xmin``)
+    and keeps a table's rows in the order they were written: a submission's participant row and
+    its response row would share the one and follow each other in the other. So each anonymous
+    submission writes all the questionnaire's participant rows anew, in a random order: they all
+    carry the latest transaction and their order is not the order of arrival (SECURITY.md rule 29;
+    tests/node/test_questionnaires_anonymous.py). Submissions to one questionnaire take turns on
+    its row. SQLite has neither: its participant rows are kept in the order of their key."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    where = QuestionnaireParticipant.questionnaire_id == q.id
+    users = list(await session.scalars(select(QuestionnaireParticipant.user_id).where(where)))
+    _RANDOM.shuffle(users)
+    await session.execute(delete(QuestionnaireParticipant).where(where))
+    await session.execute(postgresql_insert(QuestionnaireParticipant.__table__),
+                          [{"questionnaire_id": q.id, "user_id": user_id} for user_id in users])
+
+
 async def _claimed(session: AsyncSession, table, row: dict) -> bool:
     """Insert ``row`` unless a unique key already holds it (INSERT … ON CONFLICT DO NOTHING, on
     PostgreSQL after the concurrent insert commits); whether it was inserted."""
@@ -381,12 +401,16 @@ async def submit(session: AsyncSession, settings_or_data_dir, q: Questionnaire, 
         submitted_at=None if q.anonymous else (now or utcnow()))
     # The key decides (a unique response per person, or the participant row), with no savepoint:
     # SQLite's driver commits what came before a released savepoint (it does not BEGIN for it).
+    if q.anonymous and session.get_bind().dialect.name == "postgresql":  # one at a time (below)
+        await session.execute(select(Questionnaire.id).where(Questionnaire.id == q.id).with_for_update())
     if not await _claimed(session, QuestionnaireParticipant.__table__ if q.anonymous else
                           QuestionnaireResponse.__table__,
                           {"questionnaire_id": q.id, "user_id": user.id} if q.anonymous else
                           {column: getattr(response, column) for column in
                            ("id", "questionnaire_id", "respondent_id", "language", "submitted_at", "score")}):
         raise Conflict(ALREADY)
+    if q.anonymous:
+        await _reshuffle_participants(session, q)
     data_dir = _data_dir(settings_or_data_dir)
     stored: list[str] = []
     try:

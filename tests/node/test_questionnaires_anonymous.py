@@ -10,6 +10,7 @@ from datetime import date, datetime
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
+from sqlalchemy import text as sql
 
 from node.db import transaction
 from node.errors import Conflict
@@ -80,7 +81,9 @@ async def test_anonymous__no_stored_row_links_an_answer_to_an_account(sessions, 
     """After several people answered anonymously, every row of every table is read: none holds
     both a respondent's account (or actor) and a response or answer (their ids, anywhere in the
     row); response ids do not follow the order of arrival; neither the responses nor the
-    participant rows hold a time; stored file names and the kept names say nothing of the sender."""
+    participant rows hold a time; on PostgreSQL, neither the rows' transaction stamps (xmin) nor
+    their order pair a participant with a response; stored file names and the kept names say
+    nothing of the sender."""
     q, people, arrivals = answered
     user_ids = {p.id for p in people}
     actor_ids = {p.actor_id for p in people}
@@ -108,6 +111,19 @@ async def test_anonymous__no_stored_row_links_an_answer_to_an_account(sessions, 
     # Random ids: neither the order of arrival nor its reverse, and far apart.
     assert arrivals != sorted(arrivals) and arrivals != sorted(arrivals, reverse=True)
     assert max(arrivals) - min(arrivals) > 2**32
+    # PostgreSQL: what every row carries beside its columns — the transaction that wrote it
+    # (xmin) and its place in the table (ctid) — pairs no participant with a response.
+    if settings.database_url.startswith("postgresql"):
+        async with sessions() as s:
+            stamps = dict((await s.execute(sql(
+                "SELECT user_id, xmin::text FROM questionnaire_participants"))).all())
+            placed = [u for (u,) in await s.execute(sql(
+                "SELECT user_id FROM questionnaire_participants ORDER BY ctid"))]
+            written = set(await s.scalars(sql("SELECT xmin::text FROM questionnaire_responses")))
+        assert len(set(stamps.values())) == 1  # all rewritten by the last submission
+        assert len(set(stamps.values()) & written) <= 1
+        arrival = [p.id for p in people]
+        assert placed != arrival and placed != arrival[::-1]
     # Files: random names, no sent name kept, dated 1970; nothing on disk names the people.
     files = [a["value"] for a in tables["questionnaire_answers"] if isinstance(a["value"], dict)]
     assert len(files) == PEOPLE and {f["name"] for f in files} == {"file.png"}
