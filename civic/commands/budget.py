@@ -3,12 +3,11 @@ node.services.pabulib): list them, move one to its next phase, see its results, 
 Pabulib format.
 
 A budget is named by its id (``https://node.example/budgets/<token>``), its token, or
-``ORG/SLUG`` (an organisation of this node and the budget's slug). ``results`` computes the outcome
-from the ballots cast so far without publishing anything (the organisation's admins publish it on
-the budget's page, which federates the results ``Article``); ``export`` writes the ballots without
-any account (FEDERATION.md "Questionnaires, polls and budgets": ballots never leave the node but as
-this anonymous file, which the admins choose to hand out). Every error is a message and exit 1,
-never a traceback."""
+``ORG/SLUG`` (an organisation of this node and the budget's slug). ``results`` shows the published
+results, or computes those of the ballots cast so far without publishing anything (the
+organisation's admins publish them on the budget's admin page, which federates the results
+``Article``); ``export`` writes the ballots numbered, without any account (SECURITY.md rule 31).
+Every error is a message and exit 1, never a traceback."""
 
 from __future__ import annotations
 
@@ -87,10 +86,10 @@ def _when(text: str | None) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(text.strip())
-    except ValueError:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 9999 with a negative offset, say
         raise InvalidInput("--voting-ends-at takes a date and time, e.g. 2026-06-30T18:00 (UTC) "
                            "or 2026-06-30T18:00+02:00") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 async def cmd_phase(args) -> None:
@@ -111,8 +110,11 @@ async def cmd_phase(args) -> None:
 
 
 async def _results(session, budget: Budget, method: str | None) -> dict:
-    """The outcome of the ballots so far, by ``method`` (default: the budget's own). Another
-    method is computed on a detached copy of the budget: nothing is stored."""
+    """The published results (by the budget's method), or the outcome of the ballots so far by
+    ``method`` (default: the budget's own). Another method is computed on a detached copy of the
+    budget: nothing is stored."""
+    if budget.results_published_at is not None and method in (None, budget.results.get("method")):
+        return budget.results
     if method is not None and method != budget.result_method:
         session.expunge(budget)
         budget.result_method = method
@@ -124,7 +126,9 @@ def _text_results(budget: Budget, results: dict, language: str) -> str:
     lines = [f"{printable(pick(budget.title, language))} ({budget.ap_id})",
              f"phase {budget.phase}; method {results['method']}; {results['ballots']} ballot(s); "
              f"budget {_money(results['amount'], currency)}, spent {_money(results['spent'], currency)} on "
-             f"{len(results['winners'])} project(s)" + ("" if budget.results_published_at else " (not published)")]
+             f"{len(results['winners'])} project(s)" + (
+                 f" (published {budget.results_published_at:%Y-%m-%d %H:%M} UTC)"
+                 if budget.results_published_at and results is budget.results else " (not published)")]
     for district in results.get("districts") or ():
         lines.append(f"  district {district['slug']}: {district['ballots']} ballot(s), budget "
                      f"{_money(district['amount'], currency)}, spent {_money(district['spent'], currency)}")
@@ -140,7 +144,8 @@ def _text_results(budget: Budget, results: dict, language: str) -> str:
 
 
 async def cmd_results(args) -> None:
-    """The results of the ballots cast so far (greedy or Method of Equal Shares), as text or JSON."""
+    """The published results, or those of the ballots cast so far (greedy or Method of Equal
+    Shares), as text or JSON."""
     output = one_of(args.format, FORMATS, "--format")
     method = one_of(args.method, RESULT_METHODS, "--method") if args.method is not None else None
     one_of(args.language, LANGUAGES, "--language")
@@ -161,9 +166,13 @@ async def cmd_export(args) -> None:
     Pabulib format, on stdout."""
     one_of(args.format, EXPORT_FORMATS, "--format")
 
+    district = args.district.strip() if args.district is not None else None
+    if district is not None and (not district.isprintable() or len(district) > MAX_NAME):
+        raise NotFound("no such district in this budget")
+
     async def work(session, uris):
         budget = await find(session, uris, args.budget)
-        return await pabulib.export(session, budget, district=args.district)
+        return await pabulib.export(session, budget, district=district)
 
     sys.stdout.write(await _run(args, work))
 
@@ -184,7 +193,8 @@ def register(sub, groups, common) -> None:
     p.add_argument("--voting-ends-at", metavar="WHEN", help="with the voting phase: when ballots stop "
                    "(ISO 8601, UTC unless an offset is given)")
     p.set_defaults(func=cmd_phase)
-    p = group.add_parser("results", parents=[common], help="the results of the ballots cast so far (not published)")
+    p = group.add_parser("results", parents=[common],
+                         help="the published results, or those of the ballots cast so far (nothing is published)")
     p.add_argument("budget", metavar="BUDGET", help=budget_help)
     p.add_argument("--method", metavar="METHOD", help=f"{' | '.join(RESULT_METHODS)} (default: the budget's)")
     p.add_argument("--format", default="text", metavar="FORMAT", help=f"{' | '.join(FORMATS)} (default text)")

@@ -18,7 +18,7 @@ from civic.cli import main
 from node.db import create_engine, session_factory, transaction
 from node.models import Budget, OutboxEvent
 from node.models.budgets import BUDGET_PHASES, RESULT_METHODS
-from node.services import budget_results, budgets, membership, pabulib
+from node.services import actors, budget_results, budgets, membership, pabulib
 from node.uris import Uris
 from tests.node.budget_scene import make_town, voting_budget
 
@@ -168,6 +168,24 @@ def test_cli_budget__results_by_the_method_of_equal_shares_store_nothing(node_di
     assert code == 0 and json.loads(out)["winners"] == results_of(database_url, town["id"])["winners"]
 
 
+def test_cli_budget__published_results_are_shown_as_published(node_dir, town, database_url, capsys):
+    """Once the admins published them, results (by the budget's method) are the stored ones, said
+    published; another --method still computes without storing."""
+    async def publish(s):
+        budget = await budgets.by_ap_id(s, town["id"])
+        admin = await actors.user_by_username(s, "mayor")
+        return await budgets.publish_results(s, Uris(BASE), budget, by=admin)
+    published = db(database_url, publish)
+    code, out, _ = civic(capsys, node_dir, "budget", "results", town["token"], "--format", "json")
+    assert code == 0 and json.loads(out) == json.loads(json.dumps(published))
+    code, out, _ = civic(capsys, node_dir, "budget", "results", town["token"])
+    assert code == 0 and out.splitlines()[1].startswith("phase results; method greedy; 4 ballot(s)")
+    assert "(published 2" in out.splitlines()[1]
+    code, out, _ = civic(capsys, node_dir, "budget", "results", town["token"], "--method", "mes")
+    assert code == 0 and "method mes" in out and "(not published)" in out
+    assert stored(database_url, town["id"]).results == json.loads(json.dumps(published))
+
+
 def test_cli_budget__pabulib_export_is_the_services_and_reads_back(node_dir, town, database_url, capsys):
     """The file is pabulib.export's, read back by our reader: the budget, 5 projects, the 4
     ballots' approvals, and no account name."""
@@ -205,6 +223,8 @@ def test_cli_budget__pabulib_export_is_the_services_and_reads_back(node_dir, tow
     (("results", "x" * 5000), "no budget"),
     (("export", "{token}", "--format", "csv"), "--format must be one of pabulib"),
     (("export", "{token}", "--format", "pabulib", "--district", "nord"), "no such district in this budget"),
+    (("export", "{token}", "--format", "pabulib", "--district", "n\x00rd"), "no such district in this budget"),
+    (("phase", "{token}", "voting", "--voting-ends-at", "9999-12-31T23:59-23:59"), "--voting-ends-at takes a date"),
 ])
 def test_cli_budget__refusals_are_a_message_and_exit_1(node_dir, town, database_url, capsys, args, message):
     """Unknown budget or organisation, a phase that does not exist or goes back, bad dates,
