@@ -364,6 +364,7 @@ async def _builder_context(session: AsyncSession, request: web.Request, org: Act
     return {"org": org, "q": q, "questions": questions,
             "question_values": {question.id: question_values(question) for question in questions},
             "has_answers": q.response_count > 0, "edit_errors": {}, "edited": None,
+            "can_move": callable(getattr(service, "move_question", None)),
             "values": {"kind": "short_text"}, "errors": {}, **helpers(request), **extra,
             "error_ids": {name: f"new-{name}" for name in extra.get("errors") or {}}}
 
