@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -408,11 +408,14 @@ async def comments(session: AsyncSession, project: BudgetProject) -> list[Budget
 
 # -- ballots (local accounts only; they never leave the node) ---------------------------------------
 
+def _on_ballot(budget: Budget) -> tuple:
+    return (BudgetProject.budget_id == budget.id, BudgetProject.feasibility == "feasible",
+            BudgetProject.state != "withdrawn", BudgetProject.deleted_at.is_(None))
+
+
 async def ballot_projects(session: AsyncSession, budget: Budget, district=None) -> list[BudgetProject]:
     """The projects on the ballot (of ``district``, if given): feasible, not withdrawn, not erased."""
-    query = select(BudgetProject).where(BudgetProject.budget_id == budget.id,
-                                        BudgetProject.feasibility == "feasible",
-                                        BudgetProject.state != "withdrawn", BudgetProject.deleted_at.is_(None))
+    query = select(BudgetProject).where(*_on_ballot(budget))
     found = await find_district(session, budget, district)
     if found is not None:
         query = query.where(BudgetProject.district_id == found.id)
@@ -469,12 +472,20 @@ def _insert(session: AsyncSession):
 
 
 async def _count(session: AsyncSession, deltas: dict[int, int]) -> None:
-    # In SQL and one row at a time in id order: concurrent ballots never overwrite each other's
-    # counts, and never lock the same projects in opposite orders (no deadlock on PostgreSQL).
-    for project_id in sorted(deltas):
-        if deltas[project_id]:
-            await session.execute(update(BudgetProject).where(BudgetProject.id == project_id)
-                                  .values(votes_count=BudgetProject.votes_count + deltas[project_id]))
+    """Move each project's ``votes_count`` by its delta, in SQL: concurrent ballots never
+    overwrite each other's counts."""
+    moved = {project_id: delta for project_id, delta in sorted(deltas.items()) if delta}
+    if not moved:
+        return
+    if session.get_bind().dialect.name != "postgresql":  # SQLite: one writer at a time, one statement
+        await session.execute(update(BudgetProject).where(BudgetProject.id.in_(moved)).values(
+            votes_count=BudgetProject.votes_count + case(moved, value=BudgetProject.id)))
+        return
+    # PostgreSQL: one row at a time in id order, so that two ballots never lock the same
+    # projects in opposite orders (a deadlock).
+    for project_id, delta in moved.items():
+        await session.execute(update(BudgetProject).where(BudgetProject.id == project_id)
+                              .values(votes_count=BudgetProject.votes_count + delta))
 
 
 async def _locked_ballot(session: AsyncSession, budget: Budget, user: User) -> Ballot | None:
@@ -482,32 +493,55 @@ async def _locked_ballot(session: AsyncSession, budget: Budget, user: User) -> B
                                 .with_for_update().execution_options(populate_existing=True))
 
 
+async def _ballot_place(session: AsyncSession, budget: Budget, district_id) -> BudgetDistrict | None:
+    places = await districts(session, budget)
+    if not places:
+        if district_id is not None:
+            raise InvalidInput("this budget has no districts")
+        return None
+    if district_id is None:
+        raise InvalidInput("choose your district")
+    place = next((d for d in places if d.id == district_id and isinstance(district_id, int)), None)
+    if place is None:
+        raise InvalidInput("no such district in this budget")
+    return place
+
+
+async def _ballot_costs(session: AsyncSession, budget: Budget, place: BudgetDistrict | None) -> dict[int, int]:
+    """The cost (``cost_of``) of each project on the ballot (of ``place``), in one query."""
+    query = select(BudgetProject.id, BudgetProject.cost, BudgetProject.cost_estimate).where(*_on_ballot(budget))
+    if place is not None:
+        query = query.where(BudgetProject.district_id == place.id)
+    return {pid: estimate if estimate is not None else (cost or 0)
+            for pid, cost, estimate in await session.execute(query)}
+
+
 async def cast(session: AsyncSession, budget: Budget, user: User | Actor, project_ids: Sequence[int], *,
                district_id: int | None = None, now: datetime | None = None) -> Ballot:
     """``user``'s ballot for ``project_ids`` (in ``district_id`` when the budget has districts),
     checked against the budget's rule; it replaces their earlier ballot, if any. Race-safe: the
-    unique (budget, user) key keeps one ballot per person — a concurrent first ballot waits for
-    the other's transaction and then replaces it — and votes are counted by deltas in SQL."""
+    unique (budget, user) key keeps one ballot per person — the upsert of a concurrent ballot of
+    the same person waits for the other's transaction, then replaces it — and votes are counted
+    by deltas in SQL."""
     refusal = await _refusal(session, budget, user, now)
     if refusal is not None:
         raise refusal
     user = await _voter(session, user)
     ids = _ids(project_ids)
-    has_districts = bool(await districts(session, budget))
-    if has_districts and district_id is None:
-        raise InvalidInput("choose your district")
-    if not has_districts and district_id is not None:
-        raise InvalidInput("this budget has no districts")
-    place = await find_district(session, budget, district_id)
-    costs = {p.id: cost_of(p) for p in await ballot_projects(session, budget, place)}
+    place = await _ballot_place(session, budget, district_id)
+    costs = await _ballot_costs(session, budget, place)
     budget_rules.check(budget_rules.rule_for(budget, place), costs, ids)
 
     now = now or utcnow()
-    inserted = await session.execute(_insert(session)(Ballot).values(
-        budget_id=budget.id, user_id=user.id, district_id=place.id if place else None, total=0, created_at=now,
-    ).on_conflict_do_nothing(index_elements=[Ballot.budget_id, Ballot.user_id]))
-    ballot = await _locked_ballot(session, budget, user)  # waits for a concurrent ballot's transaction
-    before = set(await session.scalars(select(BallotProject.project_id).where(BallotProject.ballot_id == ballot.id)))
+    upsert = _insert(session)(Ballot).values(budget_id=budget.id, user_id=user.id, district_id=place.id if place else None,
+                                             total=budget_rules.total(costs, ids), created_at=now)
+    upsert = upsert.on_conflict_do_update(index_elements=[Ballot.budget_id, Ballot.user_id], set_={
+        "district_id": upsert.excluded.district_id, "total": upsert.excluded.total, "updated_at": now})
+    ballot = await session.scalar(upsert.returning(Ballot), execution_options={"populate_existing": True})
+    before = set()
+    if ballot.updated_at is not None:  # it replaced an earlier ballot: what did that one choose?
+        before = set(await session.scalars(select(BallotProject.project_id)
+                                           .where(BallotProject.ballot_id == ballot.id)))
     chosen = set(ids)
     if before - chosen:
         await session.execute(delete(BallotProject).where(BallotProject.ballot_id == ballot.id,
@@ -516,11 +550,6 @@ async def cast(session: AsyncSession, budget: Budget, user: User | Actor, projec
         await session.execute(_insert(session)(BallotProject).values(
             [{"ballot_id": ballot.id, "project_id": p} for p in sorted(chosen - before)]))
     await _count(session, {p: (p in chosen) - (p in before) for p in before | chosen})
-    ballot.district_id = place.id if place else None
-    ballot.total = budget_rules.total(costs, ids)
-    if not inserted.rowcount:
-        ballot.updated_at = now
-    await session.flush()
     return ballot
 
 
