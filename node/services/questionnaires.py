@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node import visibility as visibility_module
@@ -349,7 +350,8 @@ async def _reshuffle_participants(session: AsyncSession, q: Questionnaire) -> No
 
 async def _claimed(session: AsyncSession, table, row: dict) -> bool:
     """Insert ``row`` unless a unique key already holds it (INSERT … ON CONFLICT DO NOTHING, on
-    PostgreSQL after the concurrent insert commits); whether it was inserted."""
+    PostgreSQL after the concurrent insert commits); whether it was inserted. Only for tables
+    no page shows (node/changes.py IGNORED): a tracked table's insert statement changes "*"."""
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     result = await session.execute(insert(table).values(**row).on_conflict_do_nothing())
@@ -399,18 +401,21 @@ async def submit(session: AsyncSession, settings_or_data_dir, q: Questionnaire, 
         id=random_id(), questionnaire_id=q.id, language=language, score=score,
         respondent_id=None if q.anonymous else user.actor_id,
         submitted_at=None if q.anonymous else (now or utcnow()))
-    # The key decides (a unique response per person, or the participant row), with no savepoint:
-    # SQLite's driver commits what came before a released savepoint (it does not BEGIN for it).
-    if q.anonymous and session.get_bind().dialect.name == "postgresql":  # one at a time (below)
-        await session.execute(select(Questionnaire.id).where(Questionnaire.id == q.id).with_for_update())
-    if not await _claimed(session, QuestionnaireParticipant.__table__ if q.anonymous else
-                          QuestionnaireResponse.__table__,
-                          {"questionnaire_id": q.id, "user_id": user.id} if q.anonymous else
-                          {column: getattr(response, column) for column in
-                           ("id", "questionnaire_id", "respondent_id", "language", "submitted_at", "score")}):
-        raise Conflict(ALREADY)
+    # The key decides: the participant row (anonymous) or the unique response per person. No
+    # savepoint: SQLite's driver commits what came before a released one (it does not BEGIN).
     if q.anonymous:
+        if session.get_bind().dialect.name == "postgresql":  # one at a time: _reshuffle_participants
+            await session.execute(select(Questionnaire.id).where(Questionnaire.id == q.id).with_for_update())
+        if not await _claimed(session, QuestionnaireParticipant.__table__,
+                              {"questionnaire_id": q.id, "user_id": user.id}):
+            raise Conflict(ALREADY)
         await _reshuffle_participants(session, q)
+    else:
+        session.add(response)
+        try:
+            await session.flush()
+        except IntegrityError:  # answered meanwhile; the caller's transaction is over
+            raise Conflict(ALREADY) from None
     data_dir = _data_dir(settings_or_data_dir)
     stored: list[str] = []
     try:
@@ -421,8 +426,6 @@ async def submit(session: AsyncSession, settings_or_data_dir, q: Questionnaire, 
         if q.anonymous:
             session.add(response)
             await session.flush()
-        else:
-            response = await session.get(QuestionnaireResponse, response.id)
         session.add_all([Answer(id=random_id(), response_id=response.id, question_id=i, value=v,
                                 text=forms.as_text(by_id[i], v, (q.languages or ["fr"])[0]))
                          for i, v in kept.items()])

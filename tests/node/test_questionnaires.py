@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from sqlalchemy import func, select
 
+from node import changes
 from node.db import transaction
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
 from node.models import Actor, User, utcnow
@@ -781,3 +782,17 @@ async def test_change__texts_languages_and_dates_checked(sessions, town):
         stored = await s.get(Questionnaire, q.id)
         assert (stored.title, stored.languages, stored.verified_only) == ({"en": "Survey"}, ["en", "fr"], True)
         assert stored.closes_at - stored.opens_at == timedelta(days=7)
+
+
+@pytest.mark.parametrize("anonymous", [False, True])
+async def test_scopes__a_response_changes_its_questionnaire_and_organisation_only(sessions, settings, town,
+                                                                                   anonymous):
+    """A submission invalidates the questionnaire's pages and its organisation's lists, not
+    everything (the page cache of the rest of the node stays)."""
+    q, ids = await _make(sessions, town, anonymous=anonymous, questions=[("short_text", "A", {})])
+    commits: list = []
+    changes.subscribe(sessions, commits.append)
+    await _submit(sessions, settings, q, town.people[0], {ids[0]: "x"})
+    scopes = set().union(*commits)
+    assert changes.questionnaire(q.id) in scopes and changes.org(town.org.id) in scopes
+    assert changes.EVERYTHING not in scopes
