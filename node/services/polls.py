@@ -29,6 +29,8 @@ from node.models import (
     Actor,
     Coalition,
     Discussion,
+    Follow,
+    FollowStates,
     Poll,
     PollOption,
     PollVote,
@@ -265,6 +267,16 @@ async def of_organisation(session: AsyncSession, organization: Actor, *,
     if levels is not None:
         query = query.where(visibility.level_in(levels, Poll.visibility))
     return list(await session.scalars(query.order_by(Poll.created_at.desc(), Poll.id.desc())))
+
+
+async def followed_polls(session: AsyncSession, follower: Actor, *, limit: int = 20) -> list[Poll]:
+    """Polls made elsewhere by the actors ``follower`` follows and addressed to no discussion here
+    (a followed organisation's Question), newest first: their tallies as their servers last sent."""
+    followed = select(Follow.followed_id).where(Follow.follower_id == follower.id,
+                                                Follow.state == FollowStates.accepted)
+    return list(await session.scalars(select(Poll).where(
+        Poll.local.is_(False), Poll.author_id.in_(followed), Poll.discussion_id.is_(None),
+        Poll.deleted_at.is_(None)).order_by(Poll.created_at.desc(), Poll.id.desc()).limit(limit)))
 
 
 # -- voting -----------------------------------------------------------------------------------------

@@ -250,6 +250,39 @@ async def test_remote_poll__shown_with_its_tallies_and_a_local_vote_goes_to_its_
     assert (await camille.post("/polls/remote/abc/vote", {"choice": tram}, form_page=DISCUSSION)).status == 404
 
 
+async def test_followed_poll__the_staff_see_a_followed_organisations_poll_with_its_tallies(node, scene, make_browser):
+    """A Question from an organisation Lyon follows (addressed to no discussion here) shows to
+    Lyon's staff on its page, with the tallies its server last sent, and no vote form; nobody else
+    sees it, and an update of its tallies shows at once."""
+    async with transaction(node.rt.sessions) as s:
+        paris = Actor(ap_id="https://paris.example/actors/paris", type="Organization", local=False,
+                      username="paris", domain="paris.example", name="Ville de Paris",
+                      inbox="https://paris.example/actors/paris/inbox")
+        s.add(paris)
+        await s.flush()
+        follow = await follows.request_follow(s, node.uris, await actors.local_actor(s, "lyon"), paris)
+        follow.state = "accepted"
+        poll = await poll_service.store_remote(
+            s, "https://paris.example/polls/1", paris, content_html="<p>Quel jour pour le marché ?</p>",
+            options=[("Lundi", 2), ("Mardi", 1)], multiple=False, end_time=None, closed_at=None,
+            voters_count=3, discussion=None)
+    maire, camille = await signed_in(make_browser, "maire"), await signed_in(make_browser, "camille")
+    page = await maire.get(ORGANISATION)
+    assert "Quel jour pour le marché ?" in page.text and "67% · 2 votes" in counts_in(page.text)
+    assert f"/polls/remote/{poll.id}/vote" not in page.text and "See it on its server" in page.text
+    for reader in (camille, make_browser("en")):
+        assert "Quel jour pour le marché ?" not in (await reader.get(ORGANISATION)).text
+    async with transaction(node.rt.sessions) as s:
+        await poll_service.store_remote(
+            s, "https://paris.example/polls/1", await s.get(Actor, paris.id), content_html="<p>Quel jour pour le marché ?</p>",
+            options=[("Lundi", 2), ("Mardi", 2)], multiple=False, end_time=None, closed_at=None,
+            voters_count=4, discussion=None)
+    page = await maire.get(ORGANISATION)
+    assert counts_in(page.text).count("50% · 2 votes") == 2 and "4 voters" in page.text
+    answer = await maire.post(f"/polls/remote/{poll.id}/vote", {"choice": "1"}, form_page=ORGANISATION)
+    assert answer.status == 404
+
+
 # -- the staff's form ----------------------------------------------------------------------------------
 
 async def test_create__the_staff_ask_a_poll_residents_cannot(node, scene, make_browser):

@@ -79,6 +79,7 @@ class Card:
     anchor: str
     author: Actor | None = None
     can_close: bool = False
+    votable: bool = True  # a followed actor's poll shown to the staff: read only, votes on its server
 
 
 def anchor_of(poll: Poll) -> str:
@@ -95,7 +96,7 @@ def vote_url(uris, poll: Poll) -> str:
 
 
 async def cards(session: AsyncSession, request: web.Request, polls: list[Poll], *,
-                can_close: bool = False) -> list[Card]:
+                can_close: bool = False, votable: bool = True) -> list[Card]:
     """Cards of ``polls``, their options in one query (the reader's choices are marks:
     :func:`reader_marks`)."""
     if not polls:
@@ -117,7 +118,7 @@ async def cards(session: AsyncSession, request: web.Request, polls: list[Poll], 
             choices=[Choice(o, round(100 * o.votes_count / base) if base and shown else 0) for o in options],
             vote_url=vote_url(uris, poll), page_url=poll.ap_id if poll.local else None,
             anchor=anchor_of(poll), author=None if poll.local else poll.author,
-            can_close=can_close and poll.local))
+            can_close=can_close and poll.local, votable=votable))
     return made
 
 
@@ -160,7 +161,12 @@ async def organisation_polls(session: AsyncSession, request: web.Request, org: A
     depends(request, *(changes.poll(p.id) for p in found))
     me = await person(session, user) if user is not None else None
     marks = await reader_marks(session, me, Poll.organization_id == org.id)
+    # The staff also see the polls of the actors the organisation follows (another server's
+    # organisation, say), with the tallies their servers last sent (FEDERATION.md).
+    followed = await poll_service.followed_polls(session, org) if is_staff else []
+    depends(request, *(changes.poll(p.id) for p in followed))
     return {"polls": await cards(session, request, found, can_close=is_staff),
+            "followed_polls": await cards(session, request, followed, votable=False),
             "mark": share_page(request, False, **marks),
             "new_poll": runtime(request).uris.organization_action(org.username, "polls", "new")
             if is_staff else None}
