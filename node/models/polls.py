@@ -32,7 +32,7 @@ class Poll(Base):
     # The organisation (or coalition) whose visibility and moderators apply; NULL for a remote
     # poll not addressed to a discussion here (it is then not shown anywhere).
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"),
-                                                        nullable=True)
+                                                        nullable=True, index=True)
     discussion_id: Mapped[int | None] = mapped_column(ForeignKey("discussions.id", ondelete="CASCADE"),
                                                       nullable=True, index=True)
     content: Mapped[str] = mapped_column(Text, default="")  # sanitised HTML: the question asked

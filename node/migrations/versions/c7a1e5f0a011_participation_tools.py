@@ -88,6 +88,7 @@ def upgrade() -> None:
     with op.batch_alter_table('polls', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_polls_author_id'), ['author_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_polls_discussion_id'), ['discussion_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_polls_organization_id'), ['organization_id'], unique=False)
         batch_op.create_index('ix_polls_update_due', ['update_due_at'], unique=False)
 
     op.create_table('questionnaires',
@@ -367,6 +368,7 @@ def downgrade() -> None:
     op.drop_table('questionnaires')
     with op.batch_alter_table('polls', schema=None) as batch_op:
         batch_op.drop_index('ix_polls_update_due')
+        batch_op.drop_index(batch_op.f('ix_polls_organization_id'))
         batch_op.drop_index(batch_op.f('ix_polls_discussion_id'))
         batch_op.drop_index(batch_op.f('ix_polls_author_id'))
 
