@@ -11,13 +11,12 @@ with Conflict, also when two arrive at once.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -49,7 +48,6 @@ Feedback = forms.Feedback
 ALREADY = "you have already answered this questionnaire"
 SAMPLES = 20  # text answers (and files) shown on the results page per question
 MAX_FILES_BYTES = 50 * 1024 * 1024  # all the files of one response together
-_RANDOM = random.SystemRandom()
 
 
 # -- questionnaires -----------------------------------------------------------------------------
@@ -340,12 +338,15 @@ async def _reshuffle_participants(session: AsyncSession, q: Questionnaire) -> No
     its row. SQLite has neither: its participant rows are kept in the order of their key."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    where = QuestionnaireParticipant.questionnaire_id == q.id
-    users = list(await session.scalars(select(QuestionnaireParticipant.user_id).where(where)))
-    _RANDOM.shuffle(users)
-    await session.execute(delete(QuestionnaireParticipant).where(where))
-    await session.execute(postgresql_insert(QuestionnaireParticipant.__table__),
-                          [{"questionnaire_id": q.id, "user_id": user_id} for user_id in users])
+    # One statement: the rows deleted are written back in a random order (PostgreSQL checks the
+    # key against its own deletions of the same statement).
+    await session.execute(_RESHUFFLE, {"q": q.id})
+
+
+_RESHUFFLE = text(
+    "WITH gone AS (DELETE FROM questionnaire_participants WHERE questionnaire_id = :q RETURNING user_id) "
+    "INSERT INTO questionnaire_participants (questionnaire_id, user_id) "
+    "SELECT :q, user_id FROM gone ORDER BY random()")
 
 
 async def _claimed(session: AsyncSession, table, row: dict) -> bool:
