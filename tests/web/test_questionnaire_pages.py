@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from node.db import transaction
-from node.models import Actor, Answer, QuestionnaireResponse, utcnow
-from node.services import actors, membership
+from node.models import Actor, Answer, Discussion, QuestionnaireResponse, utcnow
+from node.services import actors, membership, spaces
 from node.services import questionnaires as service
 from tests.web.participation_helpers import PASSWORD, Client
 from tests.web.test_coalition_pages import png
@@ -536,3 +536,30 @@ async def test_nul_characters__refused_with_a_reason_in_answers_and_in_the_build
                          {"action": "save", "title_fr": "Idées\x00"})):
         reply = await maire.post(url, fields, form=BUILDER)
         assert reply.status == 400 and "NUL character" in reply.text, (url, reply.status)
+
+
+async def test_lists__of_a_discussion_and_of_a_space_at_the_visitors_level(node, world, clients):
+    """The discussion page links to its questionnaires; the list filtered by a discussion or a
+    members-only space shows theirs only, and a space the visitor may not read is a 404."""
+    async with transaction(node.rt.sessions) as s:
+        org = await s.get(Actor, world.org.id)
+        discussion = await s.get(Discussion, world.ids["discussion"])
+        space = await spaces.create_space(s, org, "quartier", {"fr": "Quartier"}, visibility="members")
+        for slug, place in (("dans-discussion", {"discussion": discussion}), ("dans-espace", {"space": space}),
+                            ("ailleurs", {})):
+            q = await service.create(s, org, slug, {"fr": slug}, **place)
+            await service.add_question(s, q, "short_text", {"fr": "?"})
+            await service.publish(s, q)
+    visitor = clients("en")
+    page = await visitor.get("/orgs/lyon/discussions/clos-jouve")
+    assert "/orgs/lyon/questionnaires?discussion=clos-jouve" in page.text
+    listing = await visitor.get("/orgs/lyon/questionnaires?discussion=clos-jouve")
+    assert "/questionnaires/dans-discussion" in listing.text and "/questionnaires/ailleurs" not in listing.text
+    assert (await visitor.get("/orgs/lyon/questionnaires?space=quartier")).status == 404
+    assert (await visitor.get("/orgs/lyon/questionnaires?discussion=nope")).status == 404
+    admin = await signed_in(clients, "maire")
+    listing = await admin.get("/orgs/lyon/questionnaires?space=quartier")
+    assert listing.status == 200 and "/questionnaires/dans-espace" in listing.text
+    assert "/questionnaires/ailleurs" not in listing.text
+    assert "/orgs/lyon/questionnaires?space=quartier" in (await admin.get("/orgs/lyon/admin/spaces")).text
+    assert (await admin.get("/orgs/lyon/questionnaires?space=quartier&phase=999")).status == 404

@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from node import changes, visibility
 from node.db import transaction
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
-from node.models import Actor, Question, Questionnaire, User
+from node.models import Actor, Phase, Question, Questionnaire, Space, User
 from node.services import membership
 from node.services import questionnaire_files as files_service
 from node.services import questionnaire_forms as forms
 from node.services import questionnaires as service
+from node.services import spaces as space_service
 from node.services.i18n import pick
 from web import oversize
 from web.cache import depends, shows
@@ -35,6 +36,7 @@ from web.participation.common import (
     organisation,
     page,
     require_user,
+    row_id,
     runtime,
     standing_in,
 )
@@ -124,8 +126,8 @@ async def questionnaire_of(session: AsyncSession, request: web.Request,
 # -- the list ---------------------------------------------------------------------------------------
 
 async def index(request: web.Request) -> web.StreamResponse:
-    """GET /orgs/{org}/questionnaires(?discussion=<slug>): the published and closed questionnaires
-    (of the discussion) the visitor may list."""
+    """GET /orgs/{org}/questionnaires (?discussion=<slug>, ?space=<slug>&phase=<id>): the published
+    and closed questionnaires (of the discussion, space or phase) the visitor may list."""
     user = await current_user(request)
     async with runtime(request).sessions() as session:
         org = await organisation(session, request)
@@ -133,19 +135,42 @@ async def index(request: web.Request) -> web.StreamResponse:
         is_admin = await has_role(session, user, org, ADMINS)
         # Listed at the visitor's standing, its space's and discussion's levels included (in SQL).
         levels = visibility.listed_levels(who)
-        discussion = None
+        discussion = space = phase = None
         if request.query.get("discussion"):  # a discussion's questionnaires: its page links here
             discussion = await discussion_in(session, request, org, user, slug=request.query["discussion"])
             rows = await service.of_discussion(session, discussion, levels=levels)
+        elif request.query.get("space"):  # a space's (or one of its phases'): the spaces link here
+            space, phase = await space_in(session, request, org, who)
+            rows = await service.of_space(session, space, levels=levels, phase=phase)
         else:
             rows = await service.of_organisation(session, org, levels=levels)
     lang = locale_of(request)
     return await page(request, "participation/questionnaires.html", {
         "org": org, "questionnaires": rows, "is_admin": is_admin, "discussion": discussion,
+        "space": space, "phase": phase,
         "status_of": status_of,
         "title_of": lambda q: pick(q.title, lang, (q.languages or ["fr"])[0]),
         "title_lang_of": lambda q: language_of(q.title, lang, (q.languages or ["fr"])[0]),
     })
+
+
+async def space_in(session: AsyncSession, request: web.Request, org: Actor,
+                   who: visibility.Standing) -> tuple[Space, Phase | None]:
+    """The space (``?space=<slug>``) and maybe one of its phases (``&phase=<id>``) of the list, or
+    the 404 of a missing page when the visitor's standing does not admit the space's level."""
+    try:
+        space = await space_service.space_by_slug(session, org, request.query["space"])
+    except NotFound:
+        raise not_found(request) from None
+    if not visibility.admits(visibility.level_of(space), who):
+        raise not_found(request)
+    shows(request, visibility.level_of(space))
+    phase = None
+    if request.query.get("phase"):
+        phase = await session.get(Phase, row_id(request.query["phase"]) or 0)
+        if phase is None or phase.space_id != space.id:
+            raise not_found(request)
+    return space, phase
 
 
 # -- the form ---------------------------------------------------------------------------------------
