@@ -26,7 +26,6 @@ from node.models import (
     PollVoter,
     Proposal,
     ProposalSupport,
-    QuestionnaireResponse,
     Stakeholder,
     User,
     utcnow,
@@ -43,6 +42,7 @@ from node.services import (
     moderation_log,
     outbox,
     proposals,  # noqa: F401
+    questionnaires,
     reactions,
 )
 from node.uris import new_token
@@ -149,8 +149,7 @@ async def erase_account(session: AsyncSession, user: User, *, by: User | None) -
     erased.objects += await budgets.erase_author(session, actor, now)
     # Their named questionnaire responses stay in the results, linked to nobody and without a
     # time (SECURITY.md rule 29); the anonymous ones' participant rows go with the user row.
-    await session.execute(update(QuestionnaireResponse).where(QuestionnaireResponse.respondent_id == actor.id)
-                          .values(respondent_id=None, submitted_at=None))
+    await questionnaires.unlink_respondent(session, actor)
 
     erased.reactions = await _anonymise_reactions(session, actor)
     result = await session.execute(delete(Follow).where(

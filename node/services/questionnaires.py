@@ -439,6 +439,22 @@ async def submit(session: AsyncSession, settings_or_data_dir, q: Questionnaire, 
     return response
 
 
+async def unlink_respondent(session: AsyncSession, actor: Actor) -> int:
+    """An erased account's named responses stay in the results linked to nobody: no respondent,
+    no time, and their files keep no sent name (``file.<ext>``, as anonymous ones). How many."""
+    mine = select(QuestionnaireResponse.id).where(QuestionnaireResponse.respondent_id == actor.id)
+    files = await session.execute(select(Answer).join(Question, Question.id == Answer.question_id)
+                                  .where(Answer.response_id.in_(mine), Question.kind == "file"))
+    for (answer,) in files:
+        if isinstance(answer.value, Mapping) and isinstance(answer.value.get("path"), str):
+            ext = answer.value["path"].rsplit(".", 1)[-1]
+            answer.value = {**answer.value, "name": f"file.{ext}"}
+    result = await session.execute(update(QuestionnaireResponse)
+                                   .where(QuestionnaireResponse.respondent_id == actor.id)
+                                   .values(respondent_id=None, submitted_at=None))
+    return result.rowcount or 0
+
+
 async def answers_of(session: AsyncSession, response: QuestionnaireResponse) -> dict[int, object]:
     """{question id: value} of one response."""
     rows = await session.execute(select(Answer.question_id, Answer.value)

@@ -426,19 +426,24 @@ async def test_create__in_a_phase_a_discussion_or_a_coalition(sessions, uris, to
 
 async def test_erasure__named_responses_stay_counted_linked_to_nobody(sessions, settings, town):
     """An erased account's named response keeps its answers in the results, without its
-    respondent or time; its participant row in an anonymous questionnaire goes."""
-    named, n_ids = await _make(sessions, town, questions=[("single", "A", {"options": CHOICES})])
+    respondent, its time or the names of its files; its participant row in an anonymous
+    questionnaire goes."""
+    named, n_ids = await _make(sessions, town, questions=[("single", "A", {"options": CHOICES}),
+                                                          ("file", "Photo", {})])
     anonymous, a_ids = await _make(sessions, town, "anonym", anonymous=True,
                                    questions=[("short_text", "B", {})])
     person = town.people[0]
-    response = await _submit(sessions, settings, named, person, {n_ids[0]: "yes"})
+    response = await _submit(sessions, settings, named, person, {n_ids[0]: "yes"},
+                             files={n_ids[1]: ("Person 0 at home.jpg", jpeg_with_gps())})
     await _submit(sessions, settings, anonymous, person, {a_ids[0]: "x"})
     async with transaction(sessions) as s:
         await erasure.erase_account(s, await s.get(User, person.id), by=None)
     async with sessions() as s:
         stored = await s.get(QuestionnaireResponse, response.id)
         assert (stored.respondent_id, stored.submitted_at) == (None, None)
-        assert await service.answers_of(s, stored) == {n_ids[0]: "yes"}
+        answers = await service.answers_of(s, stored)
+        assert answers[n_ids[0]] == "yes" and answers[n_ids[1]]["name"] == "file.jpg"
+        assert qfiles.stored_file(settings.data_dir, answers[n_ids[1]]["path"]).exists()
         assert (await service.results(s, named))[0].counts == {"yes": 1, "no": 0}
         assert await s.scalar(select(func.count()).select_from(QuestionnaireParticipant)) == 0
         assert (await s.get(Questionnaire, anonymous.id)).response_count == 1
