@@ -8,7 +8,7 @@ from pathlib import Path
 from civic.app import build_runtime, close_runtime
 from node.config import CONFIG_FILE, DEFAULT_DATA_DIR, Settings, load_settings
 from node.db import check_connection, create_engine, session_factory, transaction
-from node.errors import ConfigError, InvalidInput
+from node.errors import ConfigError, InvalidInput, NotFound
 from node.uris import Uris
 
 
@@ -63,3 +63,16 @@ def one_of(value: str, allowed: tuple[str, ...], what: str) -> str:
     if value not in allowed:
         raise InvalidInput(f"{what} must be one of {', '.join(allowed)}")
     return value
+
+
+MAX_NAME = 300  # longer than any handle, slug, token or id a node makes
+
+
+def typed_name(text: str | None, what: str) -> str:
+    """A handle, slug or id as typed (``@`` and spaces around it dropped). One with control
+    characters — which PostgreSQL refuses in a query rather than finding nothing — or longer than
+    any name names nothing here: NotFound."""
+    text = (text or "").strip().lstrip("@")
+    if not text or not text.isprintable() or len(text) > MAX_NAME:
+        raise NotFound(f"no {what} {printable(text)[:80]!r} on this node")
+    return text

@@ -15,7 +15,7 @@ import json
 import sys
 from datetime import UTC, datetime
 
-from civic.common import in_transaction, one_of, printable, settings_of
+from civic.common import MAX_NAME, in_transaction, one_of, printable, settings_of, typed_name
 from node.errors import InvalidInput, NotFound
 from node.models.budgets import BUDGET_PHASES, RESULT_METHODS, Budget
 from node.services import actors, budgets, pabulib
@@ -24,7 +24,6 @@ from node.uris import Uris
 
 FORMATS = ("text", "json")
 EXPORT_FORMATS = ("pabulib",)
-MAX_NAME = 300  # longer than any id, token or ORG/SLUG this node makes
 
 
 async def _run(args, work):
@@ -32,19 +31,12 @@ async def _run(args, work):
 
 
 async def _org(session, handle: str):
-    """An organisation of this node by its handle (a handle never holds control characters, which
-    PostgreSQL would refuse in a query rather than find nothing)."""
-    handle = (handle or "").strip().lstrip("@")
-    if not handle.isprintable() or len(handle) > MAX_NAME:
-        raise NotFound(f"no organisation with the handle {handle[:80]!r}")
-    return await actors.require_local_actor(session, handle, "Organization")
+    return await actors.require_local_actor(session, typed_name(handle, "organisation"), "Organization")
 
 
 async def find(session, uris: Uris, name: str) -> Budget:
     """The budget ``name`` names: its id, its token, or ORG/SLUG."""
-    text = (name or "").strip()
-    if not text or len(text) > MAX_NAME or not text.isprintable():
-        raise NotFound(f"no budget {printable(text)[:80]!r} on this node")
+    text = typed_name(name, "budget")
     if "://" in text:
         budget = await budgets.by_ap_id(session, text)
     elif "/" in text:
@@ -168,7 +160,7 @@ async def cmd_export(args) -> None:
 
     district = args.district.strip() if args.district is not None else None
     if district is not None and (not district.isprintable() or len(district) > MAX_NAME):
-        raise NotFound("no such district in this budget")
+        raise InvalidInput("no such district in this budget")  # the service's words for any other
 
     async def work(session, uris):
         budget = await find(session, uris, args.budget)

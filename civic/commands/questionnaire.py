@@ -9,31 +9,20 @@ from __future__ import annotations
 import json
 import sys
 
-from civic.common import in_transaction, one_of, printable, settings_of
+from civic.common import in_transaction, one_of, printable, settings_of, typed_name
 from node import visibility
-from node.errors import NotFound
 from node.services import actors, questionnaire_export, questionnaires
 from node.services.i18n import LANGUAGES, pick
 
 FORMATS = ("csv", "json")
-MAX_NAME = 300  # longer than any handle or slug
 
 
 async def _run(args, work):
     return await in_transaction(settings_of(args), work)
 
 
-def _name(text: str | None, what: str) -> str:
-    """A handle or slug as typed; one with control characters (which PostgreSQL would refuse in a
-    query rather than find nothing) or too long names nothing here."""
-    text = (text or "").strip().lstrip("@")
-    if not text or not text.isprintable() or len(text) > MAX_NAME:
-        raise NotFound(f"no {what} {text[:80]!r} on this node")
-    return text
-
-
 async def _org(session, handle: str):
-    return await actors.require_local_actor(session, _name(handle, "organisation"), "Organization")
+    return await actors.require_local_actor(session, typed_name(handle, "organisation"), "Organization")
 
 
 async def cmd_list(args) -> None:
@@ -62,7 +51,7 @@ async def cmd_export(args) -> None:
 
     async def work(session, uris):
         org = await _org(session, args.org)
-        q = await questionnaires.by_slug(session, org, _name(args.slug, "questionnaire"))
+        q = await questionnaires.by_slug(session, org, typed_name(args.slug, "questionnaire"))
         if output == "csv":
             return await questionnaire_export.to_csv(session, q)
         return await questionnaire_export.to_json(session, q)
