@@ -199,6 +199,7 @@ async def test_vote__an_id_recorded_already_is_refused(sessions, uris):
 
 
 async def test_results_visible__hidden_until_closed(sessions, uris):
+    """Hidden results show once the end time passed or the staff closed the poll; others always."""
     async with transaction(sessions) as s:
         w = await make_scene(s, uris)
         poll = await make_poll(s, uris, w, hide_results=True, end_time=utcnow() + timedelta(days=1))
@@ -248,6 +249,7 @@ async def test_remote_poll__local_votes_kept_tallies_the_authors(sessions, uris)
 # -- erasure: votes stay counted, unlinked -----------------------------------------------------------
 
 async def test_erasure__votes_stay_counted_but_unlinked(sessions, uris):
+    """An erased account's votes stay counted (options and voters) but no row names it any more."""
     async with transaction(sessions) as s:
         w = await make_scene(s, uris)
         poll = await make_poll(s, uris, w, multiple=True)
@@ -339,6 +341,7 @@ async def test_concurrency__the_same_actor_twice_at_once_counts_once(sessions, e
 
 
 async def test_concurrency__many_actors_at_once_all_count(sessions, engine, uris):
+    """Eight actors voting at once in an anyOf poll: every vote counts, the counts equal the rows."""
     async with transaction(sessions) as s:
         w = await make_scene(s, uris)
         poll = await make_poll(s, uris, w, multiple=True)

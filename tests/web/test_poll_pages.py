@@ -143,6 +143,7 @@ async def test_hidden_results__shown_on_no_path_until_the_poll_closes(node, scen
 # -- voting through the form ---------------------------------------------------------------------
 
 async def test_vote__one_choice_through_the_form_then_a_second_vote_is_refused(node, scene, make_browser):
+    """A radio-button vote without JavaScript goes back to the discussion; a second one is a 409 with its reason."""
     poll = await make_poll(node)
     ids = await option_ids(node, poll)
     camille = await signed_in(make_browser, "camille")
@@ -158,6 +159,7 @@ async def test_vote__one_choice_through_the_form_then_a_second_vote_is_refused(n
 
 
 async def test_vote__several_choices_one_option_each_time(node, scene, make_browser):
+    """Check boxes: several options at once, another later; an option chosen again is a 409 with its reason."""
     poll = await make_poll(node, multiple=True)
     ids = await option_ids(node, poll)
     eva = await signed_in(make_browser, "eva")
@@ -209,6 +211,7 @@ async def test_vote__refusals_answer_4xx_with_their_reason(node, scene, make_bro
 
 
 async def test_vote__a_late_vote_is_refused_once_the_end_time_passed(node, scene, make_browser):
+    """Past its end time a poll refuses a vote (409), even before the pass closes it."""
     poll = await make_poll(node)
     ids = await option_ids(node, poll)
     async with transaction(node.rt.sessions) as s:
@@ -222,6 +225,7 @@ async def test_vote__a_late_vote_is_refused_once_the_end_time_passed(node, scene
 # -- a remote poll addressed to the discussion ----------------------------------------------------------
 
 async def test_remote_poll__shown_with_its_tallies_and_a_local_vote_goes_to_its_author(node, scene, make_browser):
+    """A remote poll addressed to the discussion shows its server's tallies; a local vote is kept, queued for its author, and changes no tally here."""
     async with transaction(node.rt.sessions) as s:
         author = Actor(ap_id="https://fedify.example/users/asker", type="Person", local=False, username="asker",
                        domain="fedify.example", name="Asker", inbox="https://fedify.example/users/asker/inbox")
@@ -286,6 +290,7 @@ async def test_followed_poll__the_staff_see_a_followed_organisations_poll_with_i
 # -- the staff's form ----------------------------------------------------------------------------------
 
 async def test_create__the_staff_ask_a_poll_residents_cannot(node, scene, make_browser):
+    """The staff's form makes a poll in a discussion (one option per line); each bad field comes back with its reason; residents get a 403."""
     modo = await signed_in(make_browser, "modo")
     form = "/orgs/lyon/polls/new"
     assert (await modo.get(form)).status == 200
@@ -330,6 +335,7 @@ TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_siz
                                                "options", "kind", "end_time", "discussion", "hide_results"]),
                               TEXT, max_size=6))
 async def test_fuzz__poll_forms_answer_4xx_or_a_redirect_never_a_500(node, scene, make_browser, shared, fields):
+    """Any fields posted to the vote, close and create forms: a redirect or a 4xx, never a 500, the counts equal to the rows."""
     modo = await _fuzz_browser(make_browser, shared)
     polls = await _fuzz_polls(node, shared)
     for url in (*(f"{path(node, p.ap_id)}/vote" for p in polls), "/orgs/lyon/polls/new",
