@@ -223,6 +223,14 @@ def _check_patterns(asked: list[Question]) -> None:
         raise InvalidInput(f"a questionnaire has at most {forms.MAX_PATTERNS} pattern conditions")
 
 
+def _check_anonymous_files(q: Questionnaire, question: Question) -> None:
+    """An anonymous questionnaire takes images only: they are re-encoded without metadata, while
+    documents keep theirs (a PDF's or an office file's author) and would name who sent them."""
+    if q.anonymous and question.kind == "file" and "documents" in (question.settings or {}).get("types", ()):
+        raise InvalidInput("an anonymous questionnaire accepts images only: documents keep their "
+                           "author's name in their metadata")
+
+
 async def add_question(session: AsyncSession, q: Questionnaire, kind: str, title: dict | str, *,
                        description=None, required: bool = False, options=(), rows=(),
                        settings=None, conditions=(), correct=None, explanation=None) -> Question:
@@ -238,6 +246,7 @@ async def add_question(session: AsyncSession, q: Questionnaire, kind: str, title
             required=required, options=options, rows=rows, settings=settings, conditions=conditions,
             correct=correct, explanation=explanation)
     _check_patterns([*existing, question])
+    _check_anonymous_files(q, question)
     session.add(question)
     await session.flush()
     return question
@@ -270,6 +279,7 @@ async def update_question(session: AsyncSession, question: Question, **changes) 
         if not same:
             raise Conflict("this questionnaire has answers: only the texts of its questions may change")
     _check_patterns([draft if e.id == question.id else e for e in existing])
+    _check_anonymous_files(q, draft)
     # The conditions of later questions that name this one must still hold (an option they
     # compare with may not go).
     with_draft = {e.id: (draft if e.id == question.id else e) for e in existing}

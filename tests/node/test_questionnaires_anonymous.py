@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy import text as sql
 
 from node.db import transaction
-from node.errors import Conflict
+from node.errors import Conflict, InvalidInput
 from node.models import Base, User
 from node.models.questionnaires import (
     Answer,
@@ -163,3 +163,15 @@ async def test_anonymous__a_second_response_by_the_same_person_is_refused(sessio
         assert (await s.get(Questionnaire, q.id)).response_count == PEOPLE
         assert await service.has_answered(s, q, people[0])
         assert await service.response_of(s, q, people[0]) is None  # nobody finds their response
+
+
+async def test_anonymous__documents_are_refused_images_only(sessions, uris):
+    """Documents keep their metadata (a PDF's author): an anonymous questionnaire takes images only."""
+    async with transaction(sessions) as s:
+        org = await actors.create_organization(s, uris, "metz", "Metz")
+        q = await service.create(s, org, "anonyme", "Anonyme", anonymous=True)
+        with pytest.raises(InvalidInput, match="images only"):
+            await service.add_question(s, q, "file", "Pièce", settings={"types": ["images", "documents"]})
+        photo = await service.add_question(s, q, "file", "Photo", settings={"types": ["images"]})
+        with pytest.raises(InvalidInput, match="images only"):
+            await service.update_question(s, photo, settings={"types": ["documents"]})
