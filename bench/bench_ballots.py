@@ -33,7 +33,10 @@ reads the ballot page once (its CSRF token, as a browser has it); then:
    uncached (a new URL each request) — and the organisation's admin reads the results' preview
    (`/budgets/<t>/results`, computed from every ballot at each request) one request after another;
    beside the same pages read on a quiet node.
-4. The check: exactly one ballot per participant, each holding one of the ballots that participant
+4. What one ballot costs: once the node's process has stopped, its app in this process on the same
+   port and database; ONE_BY_ONE participants change their ballot one after the other (latency of
+   a ballot alone), each SQL statement run meanwhile counted (statements per ballot, the most run).
+5. The check: exactly one ballot per participant, each holding one of the ballots that participant
    sent last, no ballot of anyone else, and each project's ``votes_count`` equal to a recount of the
    ballots that chose it.
 
@@ -63,7 +66,7 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func, select
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, event, func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -72,6 +75,9 @@ from bench.bench_coalition import read_for, read_until  # noqa: E402
 from bench.bench_pages import PASSWORD, _code, login, serve_node  # noqa: E402
 from bench.load import CONCURRENCY, HOST, REQUEST_TIMEOUT, free_port, memory_mb, pct, wait_up  # noqa: E402
 from bench.report import append  # noqa: E402
+from civic.app import create_app  # noqa: E402
+from federation.runtime import RUNTIME  # noqa: E402
+from node.config import Settings  # noqa: E402
 from node.db import create_engine, session_factory, transaction  # noqa: E402
 from node.migrate import upgrade  # noqa: E402
 from node.models import Actor, Ballot, BallotProject, BudgetProject, User, utcnow  # noqa: E402
@@ -89,6 +95,7 @@ SIGN_IN_CONCURRENCY = 4  # log-ins verify argon2 one at a time in the node: more
 FORM_LOGINS = 16  # participants who log in through the form (the others: sessions signed as it signs them)
 SECRET = "bench"  # the node's secret key (bench/bench_pages.py's serve_node)
 PROJECT_FIELD = "project_{id}"  # the ballot form's checkbox of a project (web/participation/budget_ballot.py)
+ONE_BY_ONE = 40  # ballots sent one after the other to the node in this process, their statements counted
 GOAL_RATIO = 0.5
 DB_ENVS = ("CIVIC_BENCH_DATABASE_URL", "CIVIC_TEST_DATABASE_URL")
 
@@ -256,14 +263,15 @@ class Sending:
                 + (f"; others {dict(others)}" if others else ""))
 
 
-async def post_all(url: str, submissions: list[Submission], people: list[Participant] | None) -> Sending:
-    """POST each submission's form to ``url`` over CONCURRENCY connections, in order (an editor's
-    two ballots leave one after the other, so they are in flight together). With ``people``, each
-    carries its participant's session cookie and CSRF token (the node); without, none (the raw
-    handler, which reads the same form)."""
+async def post_all(url: str, submissions: list[Submission], people: list[Participant] | None,
+                   concurrency: int = CONCURRENCY) -> Sending:
+    """POST each submission's form to ``url`` over ``concurrency`` connections, in order (an
+    editor's two ballots leave one after the other, so they are in flight together). With
+    ``people``, each carries its participant's session cookie and CSRF token (the node); without,
+    none (the raw handler, which reads the same form)."""
     run = Sending(len(submissions), 0.0)
     queue = list(reversed(submissions))
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY),
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency),
                                      cookie_jar=aiohttp.DummyCookieJar(),
                                      timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)) as http:
         async def worker() -> None:
@@ -285,9 +293,38 @@ async def post_all(url: str, submissions: list[Submission], people: list[Partici
                     run.answered.setdefault(sub.who, []).append(sub.projects)
 
         began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
         run.seconds = time.perf_counter() - began
     return run
+
+
+async def one_by_one(port: int, url: str, data_dir: str, seeded: Seeded, people: list[Participant],
+                     n: int) -> tuple[Sending, Sending, Counter]:
+    """What one ballot costs: the node's app in this process (on the node's port, once its process
+    has stopped), a warm-up ballot then ``n`` ballots (changes of ballot) sent one after the other,
+    each SQL statement of the latter counted."""
+    settings = Settings(base_url=f"http://{HOST}:{port}", database_url=url, data_dir=Path(data_dir),
+                        development=True, secret_key=SECRET)
+    app = create_app(settings, background=False)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, HOST, port).start()
+    engine, statements = app[RUNTIME].sessions.kw["bind"], Counter()
+
+    def count(_conn, _cursor, statement, _parameters, _context, _executemany):
+        statements[" ".join(statement.split())[:70]] += 1
+
+    rng = random.Random(5)
+    try:
+        warm = await post_all(f"http://{HOST}:{port}{seeded.path}/ballot", [Submission(0, choose(rng, seeded.costs))],
+                              people, concurrency=1)  # connections, statement caches
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
+        sending = await post_all(f"http://{HOST}:{port}{seeded.path}/ballot",
+                                 [Submission(k + 1, choose(rng, seeded.costs)) for k in range(n)], people, concurrency=1)
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    finally:
+        await runner.cleanup()
+    return warm, sending, statements
 
 
 async def ballots_with_readers(url: str, submissions: list[Submission], people: list[Participant],
@@ -537,6 +574,10 @@ async def _bench(ctx, url: str, data_dir: str, scale: Scale, began: float,
         for proc in procs:
             proc.terminate()
             proc.join(5)
+    out["one by one"] = await one_by_one(node_port, url, data_dir, seeded, out["people"],
+                                         min(ONE_BY_ONE, len(out["people"]) - 1))
+    for run in out["one by one"][:2]:
+        out["last"].update({who: set(sent) for who, sent in run.answered.items()})
     problems, figures = await check(url, seeded, out["people"], out["last"],
                                     out["raw warm-up"].stored + out["raw"].stored)
     return _lines(out, scale, problems, figures, node_memory, raw_memory)
@@ -582,6 +623,13 @@ def _lines(out: dict, scale: Scale, problems: list[str], figures: dict, node_mem
     else:
         lines.append(f"live mix: NOT measured — the budget page or the results' preview answered {out['page status']}")
         ok = False
+    warm, single, statements = out["one by one"]
+    total = sum(statements.values())
+    lines.append(single.line(f"one ballot after another (the node's app in this process, {single.sent} changes of "
+                             "ballot, one connection)")
+                 + f"; {total / max(1, single.sent):.1f} SQL statements per ballot, most run: "
+                 + "; ".join(f"{n / max(1, single.sent):.1f}× `{text_}…`" for text_, n in statements.most_common(6)))
+    ok &= single.stored == single.sent and warm.stored == warm.sent
     lines.append(f"at the end: {figures['ballots']} ballots for {figures['participants']} participants, "
                  f"{figures['votes']} votes counted on the projects against a recount of {figures['recount']}; "
                  + ("one ballot each, each one of its participant's last, votes_count equal to the recount"
