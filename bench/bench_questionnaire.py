@@ -309,6 +309,11 @@ async def service_calls(url: str, questionnaire_id: int, n: int, export) -> Time
     return Timed(seconds, Counter({200: n}), body if isinstance(body, bytes) else str(body).encode())
 
 
+async def _results(session, q) -> bytes:
+    """questionnaires.results, what the results page computes before it renders."""
+    return repr(await questionnaires.results(session, q)).encode()
+
+
 async def raw_calls(url: str, questionnaire_id: int, question_ids: list[int], n: int) -> Timed:
     engine = create_engine(url)
     seconds, body = [], b""
@@ -462,6 +467,7 @@ async def _measure(url: str, base: str, raw: str, node_pid: int, seeded: Seeded,
     out["service csv"] = await service_calls(url, seeded.questionnaire_id, scale.calls, questionnaire_export.to_csv)
     out["service json"] = await service_calls(url, seeded.questionnaire_id, scale.calls, questionnaire_export.to_json)
     out["raw csv"] = await raw_calls(url, seeded.questionnaire_id, question_ids, scale.calls)
+    out["service results"] = await service_calls(url, seeded.questionnaire_id, scale.calls * 3, _results)
     _say(began, "exports through the service measured")
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(),
                                      timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)) as http:
@@ -542,6 +548,8 @@ def _lines(out: dict, seeded: Seeded, scale: Scale, seeded_at: float,
         out["http csv"].line("the node's export route, the admin signed in", unit="s"),
         f"goal: the CSV export under {GOAL_EXPORT_S:.0f} s, every call (service, route, and during the live mix) — "
         + ("met" if export_met else "NOT met") + f" (slowest {max(export_times):.2f} s)",
+        out["service results"].line("questionnaires.results (what the results page computes first), a new "
+                                    "session each (in this process)"),
         out["raw page"].line("raw results page over HTTP (one GROUP BY, a jinja2 table), one connection"),
         out["uncached"].line("the node's results page, the admin, a new URL each request (uncached), one connection")
         + f", p99 {pct(out['uncached'].seconds, .99):.0f} ms; {out['cpu per page'] * 1000:.0f} ms of web-process "
