@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from node.db import transaction
 from node.models import Actor, OutboxEvent, Poll, PollOption, PollVote, utcnow
-from node.services import actors, discussions, follows
+from node.services import actors, coalitions, discussions, follows
 from node.services import polls as poll_service
 from tests.web.conftest import PASSWORD, Browser
 
@@ -285,6 +285,37 @@ async def test_followed_poll__the_staff_see_a_followed_organisations_poll_with_i
     assert counts_in(page.text).count("50% · 2 votes") == 2 and "4 voters" in page.text
     answer = await maire.post(f"/polls/remote/{poll.id}/vote", {"choice": "1"}, form_page=ORGANISATION)
     assert answer.status == 404
+
+
+async def test_coalition__a_coalitions_poll_on_its_page_voted_in_by_its_readers(node, scene, make_browser):
+    """A coalition hosted here asks a poll (its admins, through the same form): it shows on the
+    coalition's page, residents vote in it there, and a members-only coalition's poll is nobody
+    else's (the 404 of a missing page)."""
+    async with transaction(node.rt.sessions) as s:
+        lyon = await actors.local_actor(s, "lyon")
+        await coalitions.create(s, node.uris, "blue", "Coalition bleue", founder=lyon, languages=["fr"])
+        await coalitions.create(s, node.uris, "secret", "Coalition secrète", founder=lyon, languages=["fr"],
+                                visibility_level="members")
+    maire, camille = await signed_in(make_browser, "maire"), await signed_in(make_browser, "camille")
+    made = {}
+    for handle in ("blue", "secret"):
+        form = f"/orgs/{handle}/polls/new"
+        answer = await maire.post(form, {"question": f"Which beach, {handle}?", "options": "North\nSouth"})
+        assert answer.status == 303, answer.text[:300]
+        made[handle] = answer.location
+    page = await camille.get("/actors/blue")
+    assert "Which beach, blue?" in page.text and f'action="{made["blue"]}/vote"' in page.text
+    async with node.rt.sessions() as s:
+        blue_poll = await poll_service.by_ap_id(s, made["blue"])
+        assert blue_poll.visibility == "public" and blue_poll.author_id == blue_poll.organization_id
+        south = (await poll_service.options(s, blue_poll))[1].id
+    answer = await camille.post(f"{path(node, made['blue'])}/vote", {"choice": south, "back": "organisation"},
+                                form_page="/actors/blue")
+    assert answer.status == 303 and answer.location.startswith(f"{node.base}/actors/blue#poll-")
+    assert "You voted." in (await camille.get("/actors/blue")).text
+    assert (await camille.get(path(node, made["secret"]))).status == 404
+    assert (await make_browser("en").get(path(node, made["secret"]), Accept=AS2)).status == 404
+    assert "Which beach, secret?" in (await maire.get("/actors/secret")).text
 
 
 # -- the staff's form ----------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from node.services import proposals as proposal_service
 from node.services.i18n import LANGUAGES
 from web.cache import depends, shows
 from web.i18n import _, translate
+from web.participation import polls as poll_pages
 from web.participation.common import (
     ADMINS,
     discussion_stats,
@@ -129,6 +130,8 @@ async def coalition_page(request: web.Request, handle: str) -> web.StreamRespons
             "follower_count": await follows.count(session, actor),
             "following": bool(user) and await follows.find(session, user.actor, actor) is not None,
             "is_admin": await coalition_service.may_administer(session, user, actor),
+            # The coalition's own polls (web/participation/polls.py).
+            **await poll_pages.organisation_polls(session, request, actor, user, listed),
         }
     response = await page(request, "participation/coalition.html", context)
     add_vary(response, "Accept")

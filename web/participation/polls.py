@@ -153,10 +153,12 @@ async def discussion_polls(session: AsyncSession, request: web.Request, discussi
 
 
 async def organisation_polls(session: AsyncSession, request: web.Request, org: Actor, user: User | None,
-                             listed: tuple[str, ...], is_staff: bool) -> dict:
-    """What the organisation's page shows of its own polls (those listed to the reader): their
-    cards, the ``mark`` helper with the reader's choices (that page is rendered for each signed-in
-    visitor), and the staff's link to ask one."""
+                             listed: tuple[str, ...], is_staff: bool | None = None) -> dict:
+    """What the page of an organisation (or of a coalition) shows of its own polls (those listed
+    to the reader): their cards, the ``mark`` helper with the reader's choices (those pages are
+    rendered for each signed-in visitor), and the staff's link to ask one."""
+    if is_staff is None:
+        is_staff = await poll_service.may_create(session, user, org)
     found = await poll_service.of_organisation(session, org, levels=listed)
     depends(request, *(changes.poll(p.id) for p in found))
     me = await person(session, user) if user is not None else None
