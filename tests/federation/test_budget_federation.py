@@ -350,10 +350,16 @@ async def test_budget_federation__the_author_updates_and_deletes_its_project_and
     mallory = remote.add_actor("mallory")
     await _post(sc, remote, _page(sc.bea, 1, sc.budget), sc.bea)
     page_id = f"{sc.bea.ap_id}/pages/1"
+    project = await _propose(sc, 0, "Trinkbrunnen", 3_000)
     changed = dict(_page(sc.bea, 1, sc.budget, name="Neuer Titel", **{"civic:cost": 9_000})["object"])
     update = make_activity(sc.bea, "Update", 1, changed)
     assert await _post(sc, remote, update, sc.bea) == (InboxStates.processed, "project updated")
     assert ((await _project(sc, page_id)).title, (await _project(sc, page_id)).cost) == ("Neuer Titel", 9_000)
+    await _phase(sc, "reviewing")
+    late = make_activity(sc.bea, "Update", 2, dict(changed, name="Zu spät"))
+    assert await _post(sc, remote, late, sc.bea) == \
+        (InboxStates.failed, "refused: projects are changed in the proposing phase only")
+    assert (await _project(sc, page_id)).title == "Neuer Titel"
     forged = make_activity(mallory, "Delete", 1, page_id)
     state, error = await _post(sc, remote, forged, mallory)
     assert state == InboxStates.failed and "only its author" in error
@@ -361,9 +367,8 @@ async def test_budget_federation__the_author_updates_and_deletes_its_project_and
         (InboxStates.processed, "project deleted")
     assert (await _project(sc, page_id)).deleted_at is not None
     status, collection = await _get(sc.budget)
-    assert collection["items"] == []
+    assert collection["items"] == [project]
 
-    project = await _propose(sc, 0, "Trinkbrunnen", 3_000)
     reply = mastodon_reply(sc.bea, 3, project, sc.org)
     await _post(sc, remote, reply, sc.bea)
     delete = make_activity(sc.bea, "Delete", 3, reply["object"]["id"])
