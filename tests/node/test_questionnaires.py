@@ -29,7 +29,7 @@ from node.models.questionnaires import (
     QuestionnaireParticipant,
     QuestionnaireResponse,
 )
-from node.services import actors, discussions, erasure, export, membership, spaces
+from node.services import actors, coalitions, discussions, erasure, export, membership, spaces
 from node.services import questionnaire_files as qfiles
 from node.services import questionnaire_forms as forms
 from node.services import questionnaires as service
@@ -412,6 +412,15 @@ async def test_create__in_a_phase_a_discussion_or_a_coalition(sessions, uris, to
         other = await actors.create_organization(s, uris, "offenburg", "Offenburg")
         with pytest.raises(InvalidInput):
             await service.create(s, other, "x", "X", discussion=discussion)
+        blue = await coalitions.create(s, uris, "blue", "Blue Coalition", founder=org, languages=["fr", "de", "en"])
+        joint = await service.create(s, blue.actor, "joint", {"fr": "Commun", "de": "Gemeinsam"},
+                                     languages=("fr", "de", "en"))
+        remote = Actor(ap_id="https://far.example/u/x", type="Organization", local=False, username="x",
+                       domain="far.example", name="X")
+        s.add(remote)
+        await s.flush()
+        with pytest.raises(InvalidInput, match="local organisation or coalition"):
+            await service.create(s, remote, "r", "R")
         with pytest.raises(Conflict):
             await service.create(s, org, "phase", "again")
         for bad in ({"languages": ("es",)}, {"languages": ()}, {"visibility": "secret"},
@@ -420,6 +429,7 @@ async def test_create__in_a_phase_a_discussion_or_a_coalition(sessions, uris, to
                 await service.create(s, org, "bad", "B", **bad)
     assert (in_phase.space_id, in_phase.phase_id) == (space.id, phase.id)
     assert in_discussion.discussion_id == discussion.id
+    assert joint.organization_id == blue.actor.id  # a coalition's joint questionnaire
 
 
 # -- the person's rights ---------------------------------------------------------------------------
