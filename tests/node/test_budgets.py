@@ -3,13 +3,23 @@ person, changed until the phase ends), results published, and erasure."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 from sqlalchemy import func, select
 
-from node.db import transaction
-from node.errors import Conflict, Forbidden, InvalidInput
+from node.db import create_engine, session_factory, transaction
+from node.errors import CivicError, Conflict, Forbidden, InvalidInput
 from node.models import (
     Ballot,
     BallotProject,
@@ -21,6 +31,7 @@ from node.models import (
     utcnow,
 )
 from node.services import budgets, erasure, membership
+from node.uris import Uris
 from tests.node.budget_scene import make_town, recount, voting_budget
 
 
@@ -364,3 +375,158 @@ async def test_withdraw__a_project_leaves_the_ballot_before_the_vote_only(sessio
         assert project.state == "withdrawn" and await budgets.projects(s, budget) == []
         with pytest.raises(Conflict):
             await budgets.review(s, project, feasible=True, reason="ok", cost_estimate=None, by=town.admin)
+
+
+# -- the state machine: whatever happens, the kept counts equal a recount -------------------------------------------
+
+def test_stateful__votes_and_ballots_always_equal_a_recount(database_url):
+    """Random sequences of ballots (valid or not, by verified residents, a stranger and a
+    fediverse account), replacements, withdrawals, supports and account erasures: each
+    project's votes_count equals its ballot rows, each person's ballot holds what they last
+    chose, an erased voter's ballot stays counted, and support counts equal their rows."""
+    loop = asyncio.new_event_loop()
+    engine = create_engine(database_url)
+    sessions = session_factory(engine)
+    uris = Uris("http://127.0.0.1:18080")
+    runs = {"n": 0}
+
+    class Ballots(RuleBasedStateMachine):
+        def run(self, coroutine):
+            return loop.run_until_complete(coroutine)
+
+        @initialize()
+        def scene(self):
+            runs["n"] += 1
+
+            async def make():
+                async with transaction(sessions) as s:
+                    town = await make_town(s, uris, residents=4, prefix=f"s{runs['n']}")
+                    await voting_budget(s, uris, town, [10, 20, 30, 40, 50], amount=70)
+                    return town
+
+            self.town = self.run(make())
+            self.voters = [*self.town.residents, self.town.stranger, self.town.fediverse]
+            self.ids = [p.id for p in self.town.projects]
+            self.costs = dict(zip(self.ids, [10, 20, 30, 40, 50], strict=True))
+            self.ballots: dict[int, set[int]] = {}  # user id → chosen
+            self.orphans: list[set[int]] = []  # ballots of erased accounts
+            self.supports: dict[int, set[int]] = {p: set() for p in self.ids}
+            self.erased: set[int] = set()
+            self.likes = 0
+
+        def _voter(self, who: int):
+            voter = self.voters[who % len(self.voters)]
+            return None if getattr(voter, "id", None) in self.erased else voter
+
+        @rule(who=st.integers(0, 5), picks=st.lists(st.integers(0, 5), max_size=4))
+        def cast(self, who, picks):
+            voter = self._voter(who)
+            if voter is None:
+                return
+            chosen = [self.ids[n] if n < len(self.ids) else 10**6 for n in picks]
+
+            async def go():
+                async with transaction(sessions) as s:
+                    budget = await s.get(Budget, self.town.budget.id)
+                    subject = await s.get(User, voter.id) if isinstance(voter, User) else voter
+                    await budgets.cast(s, budget, subject, chosen)
+
+            valid = (isinstance(voter, User) and voter is not self.town.stranger and chosen
+                     and len(set(chosen)) == len(chosen) and all(p in self.costs for p in chosen)
+                     and sum(self.costs[p] for p in chosen) <= 70)
+            try:
+                self.run(go())
+            except CivicError as refusal:
+                assert not valid, refusal.reason
+            else:
+                assert valid
+                self.ballots[voter.id] = set(chosen)
+
+        @rule(who=st.integers(0, 3))
+        def withdraw(self, who):
+            voter = self._voter(who)
+            if voter is None:
+                return
+
+            async def go():
+                async with transaction(sessions) as s:
+                    return await budgets.withdraw_ballot(s, await s.get(Budget, self.town.budget.id),
+                                                         await s.get(User, voter.id))
+
+            assert self.run(go()) == (voter.id in self.ballots)
+            self.ballots.pop(voter.id, None)
+
+        @rule(who=st.integers(0, 5), pick=st.integers(0, 4))
+        def support(self, who, pick):
+            voter = self._voter(who)
+            if voter is None:
+                return
+            actor = voter.actor if isinstance(voter, User) else voter
+            project = self.ids[pick]
+            author = self.town.residents[pick % len(self.town.residents)].actor_id
+            self.likes += 1
+
+            async def go():
+                async with transaction(sessions) as s:
+                    like = None if actor.local else f"https://people.example/likes/{runs['n']}/{self.likes}"
+                    return await budgets.support(s, uris, await s.get(BudgetProject, project), actor, like)
+
+            if actor.id == author:
+                with pytest.raises(Conflict):
+                    self.run(go())
+                return
+            assert self.run(go()) == (actor.id not in self.supports[project])
+            self.supports[project].add(actor.id)
+
+        @rule(who=st.integers(0, 3))
+        def erase(self, who):
+            voter = self._voter(who)
+            if voter is None or len(self.erased) >= 2:
+                return
+
+            async def go():
+                async with transaction(sessions) as s:
+                    await erasure.erase_account(s, await s.get(User, voter.id), by=None)
+
+            self.run(go())
+            self.erased.add(voter.id)
+            if voter.id in self.ballots:
+                self.orphans.append(self.ballots.pop(voter.id))
+            for given in self.supports.values():
+                if voter.actor_id in given:  # stays counted, by a placeholder
+                    given.discard(voter.actor_id)
+                    given.add(-voter.actor_id)
+
+        @invariant()
+        def counts_equal_their_recount(self):
+            if not hasattr(self, "town"):
+                return
+
+            async def go():
+                async with sessions() as s:
+                    kept, counted, n = await recount(s, self.town.budget.id)
+                    stored = await budgets.ballots(s, await s.get(Budget, self.town.budget.id))
+                    owners = dict((await s.execute(select(Ballot.id, Ballot.user_id)
+                                                   .where(Ballot.budget_id == self.town.budget.id))).all())
+                    supports = {p: (await s.get(BudgetProject, p)).support_count for p in self.ids}
+                    rows = dict((await s.execute(select(BudgetProjectSupport.project_id, func.count())
+                                                 .group_by(BudgetProjectSupport.project_id))).all())
+                    return kept, counted, n, stored, owners, supports, rows
+
+            kept, counted, n, stored, owners, supports, rows = self.run(go())
+            assert kept == counted
+            assert n == len(self.ballots) + len(self.orphans)
+            mine = {owners[b]: chosen for b, (_, chosen) in stored.items() if owners[b] is not None}
+            assert mine == self.ballots
+            assert sorted(map(sorted, (c for b, (_, c) in stored.items() if owners[b] is None))) == sorted(
+                map(sorted, self.orphans))
+            assert supports == {p: len(a) for p, a in self.supports.items()}
+            assert {p: rows.get(p, 0) for p in self.ids} == supports
+
+    Ballots.TestCase.settings = settings(max_examples=10, stateful_step_count=25, deadline=None, database=None,
+                                         derandomize=True, suppress_health_check=list(HealthCheck))
+    try:
+        run_state_machine_as_test(Ballots, settings=Ballots.TestCase.settings)
+    finally:
+        loop.run_until_complete(engine.dispose())
+        loop.close()
