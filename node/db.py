@@ -39,6 +39,16 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _begin_before_savepoint(connection, _name) -> None:
+    """Python's sqlite3 opens a transaction only before INSERT/UPDATE/DELETE: a SAVEPOINT taken
+    before the first write would itself be the outermost transaction, and releasing it would
+    commit everything so far — a later rollback could not undo it. BEGIN first, so a savepoint is
+    always nested in the session's transaction (SECURITY.md rule 13: nothing half-written)."""
+    raw = connection.connection.dbapi_connection
+    if not getattr(raw, "_connection", raw).in_transaction:  # aiosqlite's adapter, or sqlite3
+        connection.exec_driver_sql("BEGIN")
+
+
 CONNECT_TIMEOUT = 10.0  # seconds to open one PostgreSQL connection
 
 
@@ -47,6 +57,7 @@ def create_engine(url: str, **kwargs) -> AsyncEngine:
     if is_sqlite(url):
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "savepoint", _begin_before_savepoint)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
