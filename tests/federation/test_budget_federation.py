@@ -276,6 +276,10 @@ async def test_budget_federation__a_remote_reply_becomes_a_comment(node_factory,
     assert note["inReplyTo"] == project and note["context"] == sc.budget
     status, doc = await _get(local_id)
     assert status == 200 and doc["content"] == "<p>Unbedingt!</p>"
+    async with aiohttp.ClientSession() as session:  # people are sent to the comment on its project's page
+        async with session.get(local_id, allow_redirects=False) as response:
+            token = local_id.rsplit("/", 1)[1]
+            assert (response.status, response.headers["Location"]) == (302, f"{project}#comment-{token}")
     nested = mastodon_reply(sc.bea, 2, local_id, sc.org)
     assert await _post(sc, remote, nested, sc.bea) == (InboxStates.processed, "comment stored")
     async with sc.city.rt.sessions() as s:
