@@ -77,7 +77,13 @@ class VoteData:
 
 
 def _count(value: object) -> int | None:
-    """A non-negative integer count (``totalItems``, ``votersCount``), else None."""
+    """A non-negative integer count (``totalItems``, ``votersCount``), else None. A JSON-LD
+    processor may give it as a typed value (``{"@value": 3, "@type": "xsd:nonNegativeInteger"}``)
+    or a string of digits."""
+    if isinstance(value, dict):
+        value = value.get("@value")
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        value = int(value)
     if type(value) is int and 0 <= value <= MAX_INT:
         return value
     return None

@@ -326,3 +326,13 @@ def test_as_to_question__read_after_json_ld_compaction():
     poll = as_to_question(compact(doc))
     assert poll.options == (("Seul", 4),) and poll.voters_count == 7
     assert "square" in poll.content and poll.end_time == datetime(2026, 3, 8, 9, tzinfo=UTC)
+
+
+def test_as_to_question__counts_as_typed_json_ld_values():
+    """Counts a JSON-LD processor wrote as typed values or digit strings are still counts."""
+    poll = as_to_question(mastodon_question(
+        votersCount={"@value": 3, "@type": "http://www.w3.org/2001/XMLSchema#nonNegativeInteger"},
+        oneOf=[{"type": "Note", "name": "A", "replies": {"type": "Collection", "totalItems": "2"}},
+               {"type": "Note", "name": "B", "replies": {"type": "Collection", "totalItems": {"@value": 1}}},
+               {"type": "Note", "name": "C", "replies": {"type": "Collection", "totalItems": "-1"}}]))
+    assert poll.voters_count == 3 and poll.options == (("A", 2), ("B", 1), ("C", None))

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import html
+import http.cookiejar
 import re
+import urllib.parse
 import urllib.request
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -91,8 +93,12 @@ def poll(node: CivicNode, ap_id: str) -> dict | None:
         row = await polls.by_ap_id(session, ap_id)
         if row is None:
             return None
+        options = {o.name: o.votes_count for o in await polls.options(session, row)}
+        # Read again after the options: SQLite runs each SELECT in its own snapshot here, and a
+        # caller waiting for new counts must not see them beside the poll's older row.
+        await session.refresh(row)
         discussion = await session.get(Discussion, row.discussion_id) if row.discussion_id else None
-        return {"local": row.local, "options": {o.name: o.votes_count for o in await polls.options(session, row)},
+        return {"local": row.local, "options": options,
                 "voters": row.voters_count, "closed": row.closed_at is not None,
                 "discussion": discussion.slug if discussion else None, "deleted": row.deleted_at is not None}
 
@@ -125,13 +131,40 @@ def question(actor: str, ap_id: str, text: str, counts: dict[str, int], *, cc: l
                       for name, n in counts.items()]}
 
 
+HTML = {"Accept": "text/html", "Accept-Language": "en"}
+
+
+def _text(body: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", body)).split())
+
+
 def page_text(url: str) -> str:
     """The HTML page at `url` as a person reads it in English: its text, tags and spacing
     collapsed (what a check may look for: "Oui 67% · 2 votes")."""
-    request = urllib.request.Request(url, headers={"Accept": "text/html", "Accept-Language": "en"})
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback only)
-        body = response.read().decode("utf-8")
-    return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", body)).split())
+    with urllib.request.urlopen(urllib.request.Request(url, headers=HTML), timeout=30) as response:  # noqa: S310
+        return _text(response.read().decode("utf-8"))
+
+
+def add_staff(node: CivicNode, org: str, handle: str, password: str) -> None:
+    """An account `handle` that is an admin of `org` on `node`."""
+
+    async def work(session: AsyncSession, uris: Uris) -> None:
+        user = await actors.create_user(session, uris, handle, password, handle.title())
+        await actors.add_member(session, user, await actors.require_local_actor(session, org), "admin")
+
+    write(node, work)
+
+
+def signed_in_page_text(node: CivicNode, handle: str, password: str, path: str) -> str:
+    """The page at `path` as `handle` reads it once logged in through the /login form."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    with opener.open(urllib.request.Request(f"{node.base_url}/login", headers=HTML), timeout=30) as response:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', response.read().decode("utf-8")).group(1)
+    form = urllib.parse.urlencode({"username": handle, "password": password, "csrf_token": token}).encode()
+    with opener.open(urllib.request.Request(f"{node.base_url}/login", data=form, headers=HTML), timeout=30):
+        pass
+    with opener.open(urllib.request.Request(f"{node.base_url}{path}", headers=HTML), timeout=30) as response:
+        return _text(response.read().decode("utf-8"))
 
 
 def vote_here(node: CivicNode, handle: str, poll_id: str, name: str) -> None:

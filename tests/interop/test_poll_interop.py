@@ -13,7 +13,8 @@ federate them; each node's update delay is 1 s (CIVIC_POLL_UPDATE_DELAY):
 3. Fedify's alice votes Lundi and herd's alice Mardi, each from her own server in Mastodon's form
    (`Create{Note{name, inReplyTo}}`, no content), and amel, a person of B, votes Mardi through B
    (which sends the same Note): A counts 1, 2, 0 and three voters; Fedify reads them at the poll's
-   id; B shows the same tallies once A's debounced Update{Question} arrived;
+   id; B shows the same tallies (on nice's page, to its staff) once A's debounced Update{Question}
+   arrived;
 4. Fedify's alice votes again (Mercredi): refused, "already voted"; the second poll's end time
    passes and herd's alice votes in it: refused, "closed"; nothing is counted, and B learns
    that the second poll closed;
@@ -44,6 +45,7 @@ ORG, ORG_B = "lyon", "nice"
 WAIT = 30.0  # seconds: a node's fan-out picks up what another process wrote within 5 s
 HOSTS = {"sqlite": {"a": 71, "b": 72}, "postgresql": {"a": 73, "b": 74}}
 NODES: dict[str, CivicNode] = {}
+STAFF_PASSWORD = "interop-password-1"
 
 
 def diagnosis() -> str:
@@ -112,6 +114,7 @@ def scene(a: CivicNode, b: CivicNode, fedify_peer: FedifyPeer):
     b.follow(ORG_B, lyon)
     wait_for(lambda: b.follow_state(b.actor_url(ORG_B), lyon) == "accepted", "nice@B following lyon@A")
     discussion = setup.open_discussion(a, ORG, "kiosque", "Le kiosque du parc")
+    setup.add_staff(b, ORG_B, "estrosi", STAFF_PASSWORD)  # nice's admin, who reads its page on B
     yield {"lyon": lyon, "discussion": discussion}
     fedify_peer.unfollow(lyon)
 
@@ -173,8 +176,10 @@ def voted(published: dict, scene: dict, a: CivicNode, b: CivicNode, fedify_peer:
                     "B showing the new tallies (Update{Question})")
     # Fedify reads the poll at its id (a signed GET, through its strict parser), with the tallies.
     fetched = fedify_peer.lookup(poll_id)
+    # B's page of nice, as its admin reads it: the polls of the accounts nice follows.
+    page_b = setup.signed_in_page_text(b, "estrosi", STAFF_PASSWORD, f"/actors/{ORG_B}")
     return {"votes": votes, "outcomes": setup.outcomes(a, votes), "at_a": at_a, "at_b": at_b,
-            "fetched": fetched}
+            "fetched": fetched, "page_b": page_b}
 
 
 def test_voted__each_peer_vote_is_counted_on_a(voted: dict):
@@ -193,6 +198,9 @@ def test_voted__fedify_reads_the_tallies_at_the_polls_id(voted: dict):
 def test_voted__b_shows_the_tallies_after_the_update(voted: dict):
     assert voted["at_b"] == {"local": False, "options": {"Lundi": 1, "Mardi": 2, "Mercredi": 0},
                              "voters": 3, "closed": False, "discussion": None, "deleted": False}
+    page = voted["page_b"]
+    assert "Quel jour pour le marché ?" in page and "3 voters" in page, page[:3000]
+    assert re.search(r"Lundi (33% )+· 1 vote Mardi (67% )+· 2 votes Mercredi (0% )+· 0 votes", page), page[:3000]
 
 
 # ---- 4. a second vote and a late one
@@ -244,14 +252,16 @@ def fedify_poll(refused: dict, scene: dict, a: CivicNode, fedify_peer: FedifyPee
                       "actor": alice, "to": newer["to"], "cc": newer["cc"], "object": newer}, to=[group])
     updated = wait_for(lambda: (p := setup.poll(a, question_id)) and p["options"]["Oui"] == 2 and p,
                        "A following Fedify's tallies")
-    return {"stored": stored, "updated": updated, "page": setup.page_text(scene["discussion"]["page"])}
+    sent = [row["document"] for row in a.inbox(alice) if row["type"] in ("Create", "Update")]
+    return {"stored": stored, "updated": updated, "page": setup.page_text(scene["discussion"]["page"]),
+            "sent": sent}
 
 
 def test_fedify_poll__shows_in_the_discussion_and_follows_its_tallies(fedify_poll: dict):
     assert fedify_poll["stored"] == {"local": False, "options": {"Oui": 0, "Non": 0}, "voters": 0,
                                      "closed": False, "discussion": "kiosque", "deleted": False}
     assert fedify_poll["updated"]["options"] == {"Oui": 2, "Non": 1}
-    assert fedify_poll["updated"]["voters"] == 3
+    assert fedify_poll["updated"]["voters"] == 3, fedify_poll["sent"]
     # the discussion's page shows her poll, asked by her, with her tallies
     page = fedify_poll["page"]
     assert "Un kiosque à musique ? Asked by Alice (Fedify peer)" in page and "3 voters" in page
