@@ -68,7 +68,10 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 
 def _host(ap_id: str) -> str:
-    return urlsplit(ap_id).netloc.lower()
+    try:
+        return urlsplit(ap_id).netloc.lower()
+    except ValueError:  # a broken port or IPv6 address: no host of anyone's
+        return ""
 
 
 def _insert(session: AsyncSession):
@@ -233,7 +236,7 @@ async def delete_remote(session: AsyncSession, poll: Poll, author: Actor) -> Non
 # -- reading ----------------------------------------------------------------------------------------
 
 async def by_ap_id(session: AsyncSession, ap_id: str | None) -> Poll | None:
-    if not ap_id or not isinstance(ap_id, str):
+    if not ap_id or not isinstance(ap_id, str) or "\x00" in ap_id:  # PostgreSQL compares no NUL
         return None
     return await session.scalar(select(Poll).where(Poll.ap_id == ap_id))
 
@@ -311,8 +314,8 @@ async def vote(session: AsyncSession, uris: Uris, poll: Poll, actor: Actor, choi
         raise InvalidInput("an option is chosen once")
     if not poll.multiple and len(choices) != 1:
         raise InvalidInput("choose one option")
-    if ap_ids is not None and (len(ap_ids) != len(choices) or not all(isinstance(a, str) and 0 < len(a) <= 2048
-                                                                       for a in ap_ids)):
+    if ap_ids is not None and (len(ap_ids) != len(choices) or not all(
+            isinstance(a, str) and 0 < len(a) <= 2048 and "\x00" not in a for a in ap_ids)):
         raise InvalidInput("one vote id per option chosen")
     by_name = {o.name: o for o in await options(session, poll)}
     unknown = [c for c in choices if c not in by_name]
@@ -365,16 +368,21 @@ async def store_remote(session: AsyncSession, ap_id: str, author: Actor, *, cont
     the same host) can change it. ``discussion``: the discussion here it is addressed to (shown
     there, under its level); None: kept (a followed actor's poll) but listed nowhere.
     ``hide_results``: its server sends no counts (options without ``replies``) until it closes."""
-    if author.local or not isinstance(ap_id, str) or _host(ap_id) != _host(author.ap_id) or len(ap_id) > 2048:
+    if not isinstance(ap_id, str) or len(ap_id) > 2048 or "\x00" in ap_id:
+        raise InvalidInput("a poll's id is a text of at most 2048 characters")
+    if author.local or _host(ap_id) != _host(author.ap_id):
         raise Forbidden("a poll is published by its own author")
     if not isinstance(content_html, str) or len(content_html) > 4 * MAX_CONTENT or "\x00" in content_html:
         raise InvalidInput(f"a poll's question has at most {MAX_CONTENT} characters, and no NUL")
     if not isinstance(options, Sequence) or not all(
             isinstance(o, tuple | list) and len(o) == 2 and isinstance(o[1], int) for o in options):
         raise InvalidInput("a poll's options are names with counts")
-    names = checked_options([o[0] for o in options], maximum=MAX_REMOTE_OPTIONS, length=MAX_REMOTE_OPTION,
-                            minimum=1)
-    counts = {name: min(MAX_COUNT, max(0, o[1])) for name, o in zip(names, options, strict=True)}
+    pairs = [(" ".join(o[0].split()) if isinstance(o[0], str) else o[0], o[1]) for o in options]
+    if any(isinstance(name, str) and not name for name, _count in pairs):
+        raise InvalidInput("each option of a poll has a name")
+    names = checked_options([name for name, _count in pairs], maximum=MAX_REMOTE_OPTIONS,
+                            length=MAX_REMOTE_OPTION, minimum=1)
+    counts = {name: min(MAX_COUNT, max(0, count)) for name, count in pairs}
     if language is not None and (not isinstance(language, str) or len(language) > 8 or "\x00" in language):
         language = None
     poll = await by_ap_id(session, ap_id)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from sqlalchemy import func, select
@@ -244,6 +244,51 @@ async def test_remote_poll__local_votes_kept_tallies_the_authors(sessions, uris)
                                      discussion=None)
         await polls.delete_remote(s, poll, author)
         assert await polls.of_discussion(s, w.discussion) == []
+
+
+NAMES = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(ap_id=st.one_of(st.just("https://fedify.example/questions/{n}"), NAMES,
+                       st.sampled_from(["https://fedify.example/q/\x00", "http://[::1/q", "https://other.example/q"])),
+       options=st.lists(st.tuples(st.one_of(NAMES, st.sampled_from(["  ", "Oui", " Oui ", "x" * 501])),
+                                  st.one_of(st.integers(), st.just(2**70))), max_size=6),
+       content=st.one_of(NAMES, st.just("<p>a\x00</p>")), voters=st.one_of(st.none(), st.integers()),
+       choices=st.lists(NAMES, max_size=3), note=st.one_of(NAMES, st.just("https://fedify.example/v/\x00")))
+async def test_fuzz__hostile_remote_polls_and_votes_raise_only_reasons(sessions, uris, ap_id, options, content,
+                                                                      voters, choices, note):
+    """Whatever a remote server sends (ids, option names and counts, texts, votes): stored with
+    counts in range, or refused with one of the project's errors and a reason — never another
+    exception (the inbox records it as the refusal's reason)."""
+    async with transaction(sessions) as s:
+        author = await s.scalar(select(Actor).where(Actor.ap_id == "https://fedify.example/actors/asker"))
+        if author is None:
+            author = remote("asker", host="fedify.example")
+            s.add(author)
+            await s.flush()
+        n = await s.scalar(select(func.count()).select_from(Poll))
+        try:
+            poll = await polls.store_remote(
+                s, ap_id.format(n=n) if ap_id.startswith("https://fedify") else ap_id, author, content_html=content,
+                options=options, multiple=True, end_time=None, closed_at=None, voters_count=voters, discussion=None)
+        except CivicError as error:
+            assert error.reason
+            return
+        kept = await polls.options(s, poll)
+        assert 1 <= len(kept) <= polls.MAX_REMOTE_OPTIONS
+        assert all(0 <= o.votes_count <= polls.MAX_COUNT for o in kept) and 0 <= poll.voters_count <= polls.MAX_COUNT
+        local = await s.scalar(select(Actor).where(Actor.local.is_(True), Actor.type == "Person").limit(1))
+        if local is None:
+            local = (await actors.create_user(s, uris, "voter", "password-123", "Voter")).actor
+        for who, ids in ((local, None), (remote(f"v{n}"), [note] * len(choices))):
+            if not who.id:
+                s.add(who)
+                await s.flush()
+            try:
+                await polls.vote(s, uris, poll, who, choices, ap_ids=ids)
+            except CivicError as error:
+                assert error.reason
 
 
 # -- erasure: votes stay counted, unlinked -----------------------------------------------------------
