@@ -76,6 +76,12 @@ def _text(value, what: str, limit: int, *, minimum: int = 0) -> str:
     return value
 
 
+def _slug(value, what: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"the {what} must be text")
+    return check_slug(value)
+
+
 def _names(value, what: str) -> dict[str, str]:
     if value is not None and not isinstance(value, (str, dict)):
         raise InvalidInput(f"{what} must be text")
@@ -91,7 +97,7 @@ async def create(session: AsyncSession, uris: Uris, organization: Actor, slug: s
                  districts: Iterable[tuple[str, dict, int]] = (), visibility: str = "public") -> Budget:
     """A budget of ``organization`` in its first phase; ``districts``: (slug, name, amount) each,
     whose ballots are cast per district within the district's amount."""
-    slug = check_slug(slug)
+    slug = _slug(slug, "slug")
     title = _names(title, "title")
     amount = _positive(amount, "the amount")
     if not isinstance(currency, str) or len(currency) != 3 or not currency.isascii() or not currency.isalpha():
@@ -125,7 +131,7 @@ async def create(session: AsyncSession, uris: Uris, organization: Actor, slug: s
         if not isinstance(entry, (tuple, list)) or len(entry) != 3:
             raise InvalidInput("a district is (slug, name, amount)")
         d_slug, d_name, d_amount = entry
-        d_slug = check_slug(d_slug)
+        d_slug = _slug(d_slug, "district's slug")
         if d_slug in seen:
             raise InvalidInput(f"the district {d_slug!r} is named twice")
         seen.add(d_slug)

@@ -154,8 +154,14 @@ def read(text: str) -> Instance:
     """Parse a ``.pb`` text; InvalidInput (with the line) when it is not one."""
     if not isinstance(text, str) or len(text) > MAX_TEXT:
         raise InvalidInput("a Pabulib file is text of at most 50 MB")
+    try:
+        return _parse(text.lstrip("\ufeff").splitlines())
+    except csv.Error as exc:  # a field over the csv module's size limit, …
+        raise InvalidInput(f"not a Pabulib file: {exc}") from None
+
+
+def _parse(lines: list[str]) -> Instance:
     instance, section, header = Instance(), None, None
-    lines = text.lstrip("\ufeff").splitlines()
     for number, row in enumerate(csv.reader(lines, delimiter=";"), 1):
         if not row or all(not cell.strip() for cell in row):
             continue

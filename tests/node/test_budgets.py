@@ -7,7 +7,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -492,10 +492,10 @@ def test_stateful__votes_and_ballots_always_equal_a_recount(database_url):
             self.erased.add(voter.id)
             if voter.id in self.ballots:
                 self.orphans.append(self.ballots.pop(voter.id))
-            for given in self.supports.values():
-                if voter.actor_id in given:  # stays counted, by a placeholder
-                    given.discard(voter.actor_id)
-                    given.add(-voter.actor_id)
+            for supporters in self.supports.values():
+                if voter.actor_id in supporters:  # stays counted, by a placeholder
+                    supporters.discard(voter.actor_id)
+                    supporters.add(-voter.actor_id)
 
         @invariant()
         def counts_equal_their_recount(self):
@@ -530,3 +530,62 @@ def test_stateful__votes_and_ballots_always_equal_a_recount(database_url):
     finally:
         loop.run_until_complete(engine.dispose())
         loop.close()
+
+
+# -- hostile input: what a form, a CLI argument or an inbound Page may carry ----------------------------------------
+
+ANY = st.one_of(st.none(), st.booleans(), st.integers(-10, 2**40), st.text(max_size=12), st.floats(allow_nan=True),
+                st.lists(st.text(max_size=3), max_size=2), st.dictionaries(st.sampled_from(["fr", "de", "xx"]),
+                                                                           st.one_of(st.text(max_size=5), st.none()),
+                                                                           max_size=2))
+FUZZ = settings(max_examples=40, deadline=None, database=None, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@FUZZ
+@given(slug=ANY, title=ANY, amount=ANY, currency=ANY, rule=ANY, share=ANY, low=ANY, high=ANY, method=ANY,
+       level=ANY, districts=st.one_of(st.just(()), st.lists(st.tuples(ANY, ANY, ANY), max_size=2),
+                                      st.lists(ANY, max_size=2)))
+async def test_fuzz__create_refuses_or_stores_a_valid_budget(sessions, uris, town, slug, title, amount, currency,
+                                                             rule, share, low, high, method, level, districts):
+    """Any settings: a budget is stored with valid values, or InvalidInput/Conflict says why."""
+    async with transaction(sessions) as s:
+        try:
+            budget = await budgets.create(s, uris, town.org, slug, title, amount, currency=currency, rule=rule,
+                                          min_share=share, min_projects=low, max_projects=high, result_method=method,
+                                          districts=districts, visibility=level)
+        except CivicError as refusal:
+            assert refusal.status < 500 and refusal.reason
+            return
+        assert budget.amount >= 1 and len(budget.currency) == 3 and budget.title
+
+
+EXAMPLES: list[int] = []
+
+
+@FUZZ
+@given(title=ANY, body=ANY, cost=ANY, district=ANY, language=ANY, content=ANY, feasible=st.booleans(),
+       reason=ANY, estimate=ANY, percent=ANY)
+async def test_fuzz__projects_reviews_and_comments_refuse_with_a_reason(sessions, uris, town, title, body, cost,
+                                                                        district, language, content, feasible,
+                                                                        reason, estimate, percent):
+    """A project proposed, reviewed and commented with any values (by a fediverse author, as an
+    inbound Page would): stored valid, or refused with a 4xx reason — never another exception."""
+    EXAMPLES.append(1)
+    async with transaction(sessions) as s:
+        budget = await budgets.create(s, uris, town.org, f"f{len(EXAMPLES)}", {"fr": "Budget"}, 1_000)
+        await budgets.set_phase(s, budget, "proposing")
+        try:
+            project = await budgets.propose(s, uris, budget, town.fediverse, title, body, cost=cost, district=district,
+                                            language=language, ap_id=f"https://people.example/pages/{len(EXAMPLES)}")
+        except CivicError as refusal:
+            assert refusal.status < 500 and refusal.reason
+            return
+        for step in (lambda: budgets.review(s, project, feasible=feasible, reason=reason, cost_estimate=estimate,
+                                            by=town.admin),
+                     lambda: budgets.comment(s, uris, project, town.fediverse, content),
+                     lambda: budgets.set_progress(s, project, percent, reason)):
+            try:
+                await step()
+            except CivicError as refusal:
+                assert refusal.status < 500 and refusal.reason

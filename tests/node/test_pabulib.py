@@ -161,6 +161,7 @@ def test_pabulib__reads_a_minimal_file():
     ("META\nkey;value\nbudget\n", "a META row is key;value"),
     ("META\nkey;value\nbudget;1\nnum_projects;1\nnum_votes;0\nPROJECTS\nproject_id;cost\np;1;2\n", "3 values for 2"),
     ("META\nkey;value\nbudget;1\nnum_projects;1\nnum_votes;0\nPROJECTS\nproject_id;cost\np;1\np;2\n", "twice"),
+    ("META\nkey;value\nbudget;" + "9" * 200_000, "field larger than field limit"),
 ])
 def test_pabulib__malformed_files_are_refused_with_a_reason(text, reason):
     with pytest.raises(InvalidInput, match=reason):
