@@ -288,7 +288,8 @@ async def vote(session: AsyncSession, uris: Uris, poll: Poll, actor: Actor, choi
                ap_ids: list[str] | None = None, now: datetime | None = None,
                delay: float = DEFAULT_UPDATE_DELAY) -> list[PollVote]:
     """``actor`` chooses ``choices`` (option names) in ``poll``; ``ap_ids`` are the ids of a remote
-    actor's vote Notes, one per choice (a local vote's are ours). Refused — nothing stored — with
+    actor's vote Notes, one per choice (a local vote's are ours). Refused — nothing kept once the
+    caller's transaction or savepoint rolls back, as the web and the inbox do — with
     ``Conflict`` (closed, a second ``oneOf`` vote, an option chosen twice, an id recorded), or
     ``InvalidInput`` (an unknown option, the wrong number of choices), ``NotFound`` (a poll the
     actor may not read), ``Forbidden`` (a vote for a remote poll from another server).
