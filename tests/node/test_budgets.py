@@ -19,7 +19,7 @@ from hypothesis.stateful import (
 from sqlalchemy import func, select
 
 from node.db import create_engine, session_factory, transaction
-from node.errors import CivicError, Conflict, Forbidden, InvalidInput
+from node.errors import CivicError, Conflict, Forbidden, InvalidInput, NotFound
 from node.models import (
     Ballot,
     BallotProject,
@@ -589,3 +589,17 @@ async def test_fuzz__projects_reviews_and_comments_refuse_with_a_reason(sessions
                 await step()
             except CivicError as refusal:
                 assert refusal.status < 500 and refusal.reason
+
+
+async def test_lookups__by_id_slug_and_levels(sessions, uris, town):
+    """A budget is found by its id and slug; an organisation's list keeps to the reader's levels."""
+    async with transaction(sessions) as s:
+        hidden = await budgets.create(s, uris, town.org, "intern", {"de": "Intern"}, 1_000, visibility="members")
+        assert (await budgets.require(s, town.budget.ap_id)).id == town.budget.id
+        assert (await budgets.by_slug(s, town.org, "intern")).id == hidden.id
+        with pytest.raises(NotFound):
+            await budgets.by_slug(s, town.org, "nope")
+        with pytest.raises(NotFound):
+            await budgets.require(s, "http://127.0.0.1:18080/budgets/nope")
+        assert [b.slug for b in await budgets.of_organisation(s, town.org)] == ["intern", "2026"]
+        assert [b.slug for b in await budgets.of_organisation(s, town.org, levels=("public", "unlisted"))] == ["2026"]
