@@ -156,6 +156,10 @@ async def test_vote__one_choice_through_the_form_then_a_second_vote_is_refused(n
     assert await counts(node, poll) == ({"Monday": 0, "Tuesday": 1, "Friday": 0}, 1)
     page = await camille.get(path(node, poll.ap_id))
     assert "You voted." in page.text and "Your choice" in page.text and "100% · 1 vote" in counts_in(page.text)
+    french = await make_browser("fr").get(DISCUSSION)
+    assert "Sondage" in french.text and "1 votant" in french.text and "100% · 1 voix" in counts_in(french.text)
+    german = await make_browser("de").get(path(node, poll.ap_id))
+    assert "Umfrage" in german.text and "1 Person hat abgestimmt" in german.text and "1 Stimme" in german.text
 
 
 async def test_vote__several_choices_one_option_each_time(node, scene, make_browser):
