@@ -21,9 +21,9 @@ from activities.contributions import is_poll_vote
 from activities.errors import InvalidDocument
 from activities.groups import plain_summary
 from activities.html import is_web_url, plain_text, sanitize_html
-from activities.normalize import first_type, host_of, id_of, text_of
+from activities.normalize import first_type, host_of, id_of, ids_of, text_of
 from activities.notes import iso
-from activities.vocabulary import CIVIC_NS, CONTEXT
+from activities.vocabulary import CIVIC_NS, CONTEXT, is_public
 from node.models import Actor, Budget, BudgetProject, BudgetProjectComment
 
 MAX_NAME = 300  # a project's title (node/services/budgets.MAX_TITLE)
@@ -275,6 +275,17 @@ def _authored(doc, types: tuple[str, ...], what: str) -> tuple[str, str]:
     return ap_id, author
 
 
+def _addressed(doc: dict) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(ids_of(doc.get("to")) + ids_of(doc.get("cc"))))
+
+
+def meant_for(addressed: tuple[str, ...], organization: str, followers: str | None) -> bool:
+    """Whether a post may be shown with a budget: addressed to ``Public`` (public or unlisted), or
+    to the organisation or its followers (as a reply to a followers-only project is). A direct
+    message to someone else, or a post to its author's own followers only, is not."""
+    return is_public(list(addressed)) or organization in addressed or (followers or "") in addressed
+
+
 def addressed_budget(doc) -> str | None:
     """The id a proposal names as its budget: its ``inReplyTo``, else its ``context``."""
     if not isinstance(doc, dict):
@@ -298,6 +309,7 @@ class RemoteProject:
     cost: int | None
     district: str | None  # a name or slug, matched by the caller among the budget's districts
     language: str | None
+    addressed: tuple[str, ...]  # to and cc: who the author meant it for
 
 
 def parse_project(doc) -> RemoteProject:
@@ -320,7 +332,7 @@ def parse_project(doc) -> RemoteProject:
         raise InvalidDocument("a project's title has at least 3 characters")
     district = civic(doc, "district")
     district = plain_text(district, MAX_DISTRICT) or None if isinstance(district, str) else None
-    return RemoteProject(author, budget, ap_id, title, body, _cost(doc), district, _language(doc))
+    return RemoteProject(author, budget, ap_id, title, body, _cost(doc), district, _language(doc), _addressed(doc))
 
 
 @dataclass(frozen=True)
@@ -331,6 +343,7 @@ class RemoteComment:
     project: str  # inReplyTo
     ap_id: str
     content_html: str
+    addressed: tuple[str, ...]
 
 
 def parse_comment(doc) -> RemoteComment:
@@ -339,4 +352,4 @@ def parse_comment(doc) -> RemoteComment:
     if is_poll_vote(doc):
         raise InvalidDocument("a poll vote is not a comment")
     project = _id(doc.get("inReplyTo"), "a comment's inReplyTo")
-    return RemoteComment(author, project, ap_id, _text(doc, MAX_COMMENT, "the comment"))
+    return RemoteComment(author, project, ap_id, _text(doc, MAX_COMMENT, "the comment"), _addressed(doc))

@@ -13,16 +13,17 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.budgets import RemoteProject, parse_comment, parse_project
+from activities.budgets import RemoteProject, meant_for, parse_comment, parse_project
 from activities.errors import InvalidDocument
 from activities.normalize import first_type
 from federation.budget_objects import budget_level
+from federation.inbound import notes as inbound_notes
 from federation.inbound.context import Inbound, admitted, check_ids
 from federation.inbound.reactions import Reacting, reacts
 from federation.inbound.registry import handles
 from node import visibility
 from node.errors import Conflict, Forbidden, NotFound
-from node.models import Budget, BudgetDistrict, BudgetProject, BudgetProjectComment, utcnow
+from node.models import Actor, Budget, BudgetDistrict, BudgetProject, BudgetProjectComment, utcnow
 from node.services import budgets, notes
 
 NOT_OPEN = "this budget is not open to the fediverse"
@@ -48,6 +49,13 @@ async def _open_to(ctx: Inbound, budget: Budget) -> None:
         raise Forbidden(NOT_OPEN)
     if not await admitted(ctx, budget.organization_id, level):
         raise Forbidden("only the organisation's approved followers take part in this budget")
+
+
+async def _meant_for_budget(ctx: Inbound, budget: Budget, addressed: tuple[str, ...]) -> bool:
+    """A post is shown with the budget only when its author meant it to be read there
+    (activities/budgets.meant_for); a direct message is kept as one (federation/inbound/notes.py)."""
+    organization = await ctx.session.get(Actor, budget.organization_id)
+    return meant_for(addressed, organization.ap_id, organization.followers_url)
 
 
 async def _fresh(ctx: Inbound, ap_id: str, author: str) -> bool:
@@ -81,7 +89,10 @@ async def on_create_comment(ctx: Inbound) -> str:
     project = await _project_of(ctx)
     if project is None or project.deleted_at is not None:
         raise NotFound("no such project")
-    await _open_to(ctx, await ctx.session.get(Budget, project.budget_id))
+    budget = await ctx.session.get(Budget, project.budget_id)
+    await _open_to(ctx, budget)
+    if not await _meant_for_budget(ctx, budget, data.addressed):
+        return await inbound_notes.store(ctx, ctx.doc["object"])  # a private reply: a message to us
     try:
         await budgets.comment(ctx.session, ctx.runtime.uris, project, ctx.actor, data.content_html,
                               ap_id=data.ap_id)
@@ -119,6 +130,8 @@ async def on_create_project(ctx: Inbound) -> str:
     if budget is None:
         raise NotFound("no such budget")
     await _open_to(ctx, budget)
+    if not await _meant_for_budget(ctx, budget, data.addressed):
+        return await inbound_notes.store(ctx, ctx.doc["object"])  # a private post: a message to us
     if await budgets.project_by_ap_id(ctx.session, data.ap_id) is not None:
         return "ignored: project already known"
     await _propose(ctx, budget, data)

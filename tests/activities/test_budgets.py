@@ -18,6 +18,7 @@ from activities.budgets import (
     addressed_budget,
     budget_to_as,
     comment_to_as,
+    meant_for,
     parse_comment,
     parse_project,
     project_to_as,
@@ -208,6 +209,18 @@ def test_parse_comment__a_reply_to_the_project():
     with pytest.raises(InvalidDocument, match="inReplyTo"):
         parse_comment({"id": f"{REMOTE}/statuses/5", "type": "Note", "attributedTo": REMOTE,
                        "content": "<p>Dafür!</p>"})
+
+
+def test_meant_for__public_unlisted_or_the_organisation_not_a_direct_message():
+    """A post is shown with a budget when addressed to Public (to or cc) or to the organisation or
+    its followers; not a direct message to someone else or a post to its author's followers."""
+    org, followers = ORG.ap_id, ORG.followers_url
+    assert meant_for((PUBLIC,), org, followers) and meant_for(("x", "as:Public"), org, followers)
+    assert meant_for((org,), org, followers) and meant_for((f"{REMOTE}/followers", followers), org, followers)
+    assert not meant_for((ALICE.ap_id,), org, followers)
+    assert not meant_for((f"{REMOTE}/followers",), org, followers) and not meant_for((), org, None)
+    doc = _proposal(to=[ALICE.ap_id], cc=[PUBLIC])
+    assert parse_project(doc).addressed == (ALICE.ap_id, PUBLIC)
 
 
 def test_addressed_budget__in_reply_to_first_then_context():

@@ -230,6 +230,10 @@ async def test_budget_federation__a_followers_budget_reaches_and_answers_approve
     assert await _refusal(sc, remote, _page(stranger, 1, sc.budget), stranger) == f"refused: {refusal}"
     assert await _refusal(sc, remote, mastodon_reply(stranger, 2, project, sc.org), stranger) == f"refused: {refusal}"
     assert await _post(sc, remote, _page(sc.bea, 3, sc.budget), sc.bea) == (InboxStates.processed, "project stored")
+    reply = mastodon_reply(sc.bea, 4, project, sc.org)  # followers-only, to the organisation's followers
+    for holder in (reply, reply["object"]):
+        holder["to"], holder["cc"] = [f"{sc.bea.ap_id}/followers"], [f"{sc.org}/followers"]
+    assert await _post(sc, remote, reply, sc.bea) == (InboxStates.processed, "comment stored")
 
 
 # ---- supports, comments and proposals in --------------------------------------------------------
@@ -282,6 +286,10 @@ async def test_budget_federation__a_remote_reply_becomes_a_comment(node_factory,
             assert (response.status, response.headers["Location"]) == (302, f"{project}#comment-{token}")
     nested = mastodon_reply(sc.bea, 2, local_id, sc.org)
     assert await _post(sc, remote, nested, sc.bea) == (InboxStates.processed, "comment stored")
+    direct = mastodon_reply(sc.bea, 3, project, sc.org)  # a direct message to the project's author
+    for holder in (direct, direct["object"]):
+        holder["to"], holder["cc"] = [f"{sc.city.base}/actors/r0"], []
+    assert await _post(sc, remote, direct, sc.bea) == (InboxStates.processed, "note stored")
     async with sc.city.rt.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(BudgetProjectComment)) == 3
 
