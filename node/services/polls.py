@@ -201,7 +201,9 @@ async def create(session: AsyncSession, uris: Uris, author: Actor, organization:
     session.add_all(PollOption(poll_id=poll.id, position=i, name=name, votes_count=0)
                     for i, name in enumerate(names))
     await session.flush()
-    if visibility.federates(at):
+    # Not while its discussion waits for moderation (level: members); a poll of a discussion that
+    # opens later is not sent then either (the discussion's own Create does not carry it).
+    if visibility.federates(await level(session, poll)):
         await outbox.emit(session, POLL_CREATED, poll_id=poll.id)
     return poll
 

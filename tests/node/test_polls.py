@@ -124,6 +124,17 @@ async def test_create__a_members_poll_does_not_federate_and_is_read_by_members_o
         assert len(await polls.vote(s, uris, poll, await s.get(Actor, w.staff.actor_id), ["Monday"])) == 1
 
 
+async def test_create__a_poll_in_a_discussion_waiting_for_moderation_is_not_sent(sessions, uris):
+    """A citizen discussion not yet approved is its staff's: a poll asked in it is at ``members``
+    and emits no Create{Question}."""
+    async with transaction(sessions) as s:
+        w = await make_scene(s, uris)
+        citizen = await discussions.open_discussion(s, uris, w.org, "idee", {"fr": "Idée"}, kind="citizen",
+                                                    author=w.users[0].actor)
+        poll = await polls.create(s, uris, w.org, w.org, "<p>Q?</p>", ["a", "b"], discussion=citizen)
+        assert await polls.level(s, poll) == "members" and await events(s, polls.POLL_CREATED) == []
+
+
 # -- the rules of a vote, table-driven ---------------------------------------------------------------
 
 RULES = [
