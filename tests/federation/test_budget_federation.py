@@ -327,6 +327,33 @@ async def _refusal(sc: Scene, remote, doc: dict, actor) -> str:
     return error
 
 
+async def test_budget_federation__districts_by_name_both_ways(node_factory, remote):
+    """In a budget with districts a project's Page names its district (in the organisation's
+    language); a fediverse proposal names one by its name or slug, an unknown one is refused."""
+    sc = await scene(node_factory, remote, "127.0.43")
+    async with transaction(sc.city.rt.sessions) as s:
+        org = await actors.require_local_actor(s, "kunzelsau")
+        budget = await budgets.create(s, sc.city.uris, org, "bezirke", {"de": "Bezirke"}, 60_000, districts=[
+            ("altstadt", {"de": "Altstadt", "fr": "Vieille ville"}, 30_000), ("nord", {"de": "Nord"}, 30_000)])
+        await budgets.set_phase(s, budget, "proposing")
+        [altstadt, _] = await budgets.districts(s, budget)
+        author = await s.get(User, sc.residents[0])
+        project = await budgets.propose(s, sc.city.uris, budget, await s.get(Actor, author.actor_id), "Brunnen",
+                                        "<p>x</p>", cost=1_000, district=altstadt)
+        budget_id, project_id, altstadt_id = budget.ap_id, project.ap_id, altstadt.id
+    await _step(sc.city)
+    [create] = [d for d in _sent(remote, "Create", "Page") if d["object"]["id"] == project_id]
+    assert create["object"]["civic:district"] == "Altstadt"
+    named = _page(sc.bea, 1, budget_id, **{"civic:district": "vieille ville"})
+    assert await _post(sc, remote, named, sc.bea) == (InboxStates.processed, "project stored")
+    assert (await _project(sc, f"{sc.bea.ap_id}/pages/1")).district_id == altstadt_id
+    by_slug = _page(sc.bea, 2, budget_id, **{"civic:district": "nord"})
+    assert await _post(sc, remote, by_slug, sc.bea) == (InboxStates.processed, "project stored")
+    assert await _refusal(sc, remote, _page(sc.bea, 3, budget_id, **{"civic:district": "Mond"}), sc.bea) == \
+        "refused: no such district in this budget"
+    assert await _refusal(sc, remote, _page(sc.bea, 4, budget_id), sc.bea) == "refused: choose the project's district"
+
+
 async def test_budget_federation__proposals_refused_with_their_reasons(node_factory, remote):
     """Forged, out-of-range and unknown-budget proposals are refused with their reasons (at the
     door or by the handler, each recorded), and so is anything from a blocked domain."""
