@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pabulib import Checker
 from sqlalchemy import select
 
 from civic.cli import main
@@ -187,8 +188,8 @@ def test_cli_budget__published_results_are_shown_as_published(node_dir, town, da
 
 
 def test_cli_budget__pabulib_export_is_the_services_and_reads_back(node_dir, town, database_url, capsys):
-    """The file is pabulib.export's, read back by our reader: the budget, 5 projects, the 4
-    ballots' approvals, and no account name."""
+    """The file is pabulib.export's, valid for the format's own checker (pabulib-checker), read
+    back by our reader: the budget, 5 projects, the 4 ballots' approvals, and no account name."""
     code, out, _ = civic(capsys, node_dir, "budget", "export", town["token"], "--format", "pabulib")
     assert code == 0
 
@@ -196,6 +197,9 @@ def test_cli_budget__pabulib_export_is_the_services_and_reads_back(node_dir, tow
         return await pabulib.export(s, await budgets.by_ap_id(s, town["id"]))
 
     assert out == db(database_url, expected)
+    report = Checker().process_files([out])
+    [(_name, checked)] = [(k, v["results"]) for k, v in report.items() if k not in ("metadata", "summary")]
+    assert not checked.get("errors"), checked
     instance = pabulib.read(out)
     assert instance.budget == 50_000 and len(instance.projects) == 5 and len(instance.votes) == 4
     assert sorted(len(a) for a in instance.approvals) == sorted(len(c) for c in CHOICES)
