@@ -82,10 +82,16 @@ def _slug(value, what: str) -> str:
     return check_slug(value)
 
 
+def _texts(value, what: str, *, required: bool = False, max_length: int = 20_000) -> dict[str, str]:
+    """A translatable text (``i18n.text_map``), refused with a reason when it is not text."""
+    if value is not None and not isinstance(value, (str, dict)) or isinstance(value, dict) and not all(
+            isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in value.items()):
+        raise InvalidInput(f"the {what} must be text")
+    return text_map(value, required=required, what=what, max_length=max_length)
+
+
 def _names(value, what: str) -> dict[str, str]:
-    if value is not None and not isinstance(value, (str, dict)):
-        raise InvalidInput(f"{what} must be text")
-    return text_map(value, required=True, what=what, max_length=MAX_TITLE)
+    return _texts(value, what, required=True, max_length=MAX_TITLE)
 
 
 # -- budgets ---------------------------------------------------------------------------------------
@@ -119,8 +125,7 @@ async def create(session: AsyncSession, uris: Uris, organization: Actor, slug: s
         raise Conflict(f"@{organization.username} already has a budget {slug!r}")
     budget = Budget(ap_id=uris.budget(new_token()), organization_id=organization.id,
                     space_id=space.id if space else None, slug=slug, title=title,
-                    description=text_map(description if isinstance(description, (dict, str)) else None,
-                                         what="description"),
+                    description=_texts(description, "description"),
                     visibility=level, amount=amount, currency=currency.upper(), phase=BUDGET_PHASES[0],
                     rule=rule, min_share=min_share or None, min_projects=min_projects, max_projects=max_projects,
                     result_method=result_method, verified_only=bool(verified_only), results={})

@@ -248,7 +248,12 @@ async def test_phases__move_forward_only_and_voting_needs_a_feasible_project(ses
     ({"visibility": "secret"}, "visibility must be one of"),
     ({"slug": "Not a slug!"}, "invalid slug"),
     ({"title": {}}, "title is required"),
+    ({"title": 7}, "the title must be text"),
     ({"title": {"xx": "Budget"}}, "unsupported language"),
+    ({"description": 12}, "the description must be text"),
+    ({"description": {"fr": 12}}, "the description must be text"),
+    ({"title": {"fr": ["Budget"]}}, "the title must be text"),
+    ({"description": {"fr": "x" * 20_001}}, "description is limited"),
     ({"districts": [("nord", {"de": "Nord"}, 10), ("nord", {"de": "Nord"}, 10)]}, "named twice"),
     ({"districts": [("nord", {"de": "Nord"})]}, "a district is"),
     ({"districts": [("nord", {"de": "Nord"}, -1)]}, "a district's amount"),
@@ -536,7 +541,8 @@ def test_stateful__votes_and_ballots_always_equal_a_recount(database_url):
 
 ANY = st.one_of(st.none(), st.booleans(), st.integers(-10, 2**40), st.text(max_size=12), st.floats(allow_nan=True),
                 st.lists(st.text(max_size=3), max_size=2), st.dictionaries(st.sampled_from(["fr", "de", "xx"]),
-                                                                           st.one_of(st.text(max_size=5), st.none()),
+                                                                           st.one_of(st.text(max_size=5), st.none(),
+                                                                                     st.integers()),
                                                                            max_size=2))
 FUZZ = settings(max_examples=40, deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
