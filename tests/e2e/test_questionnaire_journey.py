@@ -109,3 +109,58 @@ def test_questionnaire_journey__built_answered_in_french_with_a_condition_and_a_
     photos = admin.locator("section.result", has=admin.get_by_role("heading", name=PHOTO))
     expect(photos.get_by_role("link", name="velo.png")).to_be_visible()
     check_axe(admin)
+
+
+def test_questionnaire_form__every_kind_of_question_passes_axe_and_is_answered_without_javascript(
+        new_context, logged_in_state):
+    """A questionnaire with one question of each kind (built in English): its form passes axe-core,
+    and a resident without JavaScript ranks, rates and fills a matrix; the results chart them.
+    (The builder's page with seven questions is not given to axe: their edit forms make it too
+    large for axe to finish in reasonable time on a loaded machine; the first test checks it.)"""
+    admin = new_context("en", state=logged_in_state("lyon_admin")).new_page()
+    visit(admin, BUILDER)
+    admin.locator("#slug").fill("every-kind")
+    admin.locator("#title_en").fill("Every kind")
+    admin.locator("#language_en").check()
+    admin.get_by_role("button", name="Create the questionnaire").click()
+    expect(admin).to_have_url(re.compile(r"/every-kind$"))
+
+    def add(kind: str, title: str, **fields) -> None:
+        admin.locator("#new-kind").select_option(kind)
+        admin.locator("#new-title_en").fill(title)
+        for name, value in fields.items():
+            admin.locator(f"#new-{name}").fill(value)
+        admin.get_by_role("button", name="Add the question").click()
+        expect(admin.locator("h3", has_text=title)).to_be_visible()
+
+    add("block", "About you", description_en="A few questions.")
+    add("long_text", "Your ideas")
+    add("multiple", "Your modes", options_en="Walk\nBus\nCar", max_choices="2")
+    add("ranking", "Priorities", options_en="Trees\nLanes\nBenches")
+    add("scale", "Satisfaction", scale_min="1", scale_max="5", min_label_en="Unhappy", max_label_en="Happy")
+    add("matrix_single", "Quality", options_en="Bad\nGood", rows_en="Buses\nTrams")
+    add("matrix_multiple", "Uses", options_en="Weekdays\nWeekends", rows_en="Buses\nTrams")
+    admin.get_by_role("button", name="Publish the questionnaire").click()
+
+    lena = new_context("en", state=logged_in_state("lena")).new_page()  # axe runs as a script: JavaScript on
+    visit(lena, "/orgs/lyon/questionnaires/every-kind")
+    check_axe(lena)
+    henry = new_context("en", javascript=False, state=logged_in_state("henry")).new_page()
+    visit(henry, "/orgs/lyon/questionnaires/every-kind")
+    henry.get_by_label("Your ideas").fill("Shade")
+    henry.get_by_role("group", name="Your modes").get_by_label("Bus").check()
+    ranking = henry.get_by_role("group", name="Priorities")
+    ranking.get_by_label("Lanes").select_option("1")
+    ranking.get_by_label("Trees").select_option("2")
+    henry.get_by_role("group", name="Satisfaction").get_by_label(re.compile(r"^4")).check()
+    henry.get_by_label("Trams — Good").check()
+    henry.get_by_label("Buses — Weekends").check()
+    henry.get_by_role("button", name="Send my answers").click()
+    expect(henry.locator("p.notice[role=status]")).to_have_text("Thank you: your answers were recorded.")
+
+    visit(admin, "/orgs/lyon/questionnaires/every-kind/results")
+    ranked = admin.locator("section.result", has=admin.get_by_role("heading", name="Priorities"))
+    assert ranked.locator("svg text").all_text_contents()[:2] == ["Lanes", "3"]
+    quality = admin.locator("section.result", has=admin.get_by_role("heading", name="Quality"))
+    expect(quality.locator("svg.chart-stacked")).to_be_visible()
+    check_axe(admin)
