@@ -573,7 +573,9 @@ are published. A vote you cast from another server reaches this one as a reply n
 
 Your ballot in a participatory budget (the projects you chose, and when) is stored with your \
 account and never leaves this server; only the totals per project are published. The projects you \
-propose, your comments and supports of projects are shown with your pseudonym, like proposals."""
+propose, your comments and supports of projects are shown with your pseudonym, like proposals. \
+If you erase your account, a project of yours that was already voted on stays in the budget's \
+record, without your name; your other projects and your comments are erased."""
 
 PRIVACY["fr"]["consultations"] = """\
 # Questionnaires, sondages et budgets
@@ -592,7 +594,8 @@ votre choix.
 Votre bulletin dans un budget participatif (les projets choisis, et quand) est conservé avec votre \
 compte et ne quitte jamais ce serveur ; seuls les totaux par projet sont publiés. Les projets que \
 vous proposez, vos commentaires et soutiens de projets sont montrés avec votre pseudonyme, comme \
-les propositions."""
+les propositions. Si vous effacez votre compte, un projet déjà soumis au vote reste dans le bilan \
+du budget, sans votre nom ; vos autres projets et vos commentaires sont effacés."""
 
 PRIVACY["de"]["consultations"] = """\
 # Umfragen, Abstimmungen und Bürgerhaushalte
@@ -610,4 +613,6 @@ Antwort an, die Ihre Wahl nennt.
 Ihr Stimmzettel in einem Bürgerhaushalt (die gewählten Projekte und wann) wird mit Ihrem Konto \
 gespeichert und verlässt diesen Server nie; veröffentlicht werden nur die Summen je Projekt. Die \
 Projekte, die Sie vorschlagen, Ihre Kommentare und Unterstützungen von Projekten werden mit Ihrem \
-Pseudonym gezeigt, wie Vorschläge."""
+Pseudonym gezeigt, wie Vorschläge. Löschen Sie Ihr Konto, bleibt ein Projekt, über das schon \
+abgestimmt wurde, ohne Ihren Namen im Bericht des Haushalts; Ihre anderen Projekte und Kommentare \
+werden gelöscht."""
