@@ -99,8 +99,7 @@ def texts_helpers(q: Questionnaire, lang: str) -> dict:
     """``qpick``/``qpick_lang``: a text of the questionnaire in ``lang``, else its first language."""
     fallback = (q.languages or ["fr"])[0]
     return {"qpick": lambda texts: pick(texts, lang, fallback),
-            "qpick_lang": lambda texts: language_of(texts, lang, fallback),
-            "answer_lang": lang}
+            "qpick_lang": lambda texts: language_of(texts, lang, fallback)}
 
 
 async def questionnaire_of(session: AsyncSession, request: web.Request,
