@@ -62,6 +62,9 @@ def test_questionnaire_journey__built_answered_in_french_with_a_condition_and_a_
     add_question(admin, "single", CYCLE, options_fr="Oui\nNon", required=True)
     add_question(admin, "short_text", ROUTE, condition_0_question=f"1. {CYCLE}", condition_0_op="equals",
                  condition_0_value="1")
+    admin.locator("#new-kind").select_option("file")  # the builder shows the chosen kind's fields only
+    expect(admin.locator("#new-types_images")).to_be_visible()
+    expect(admin.locator("#new-options_fr")).to_be_hidden()
     add_question(admin, "file", PHOTO, types_images=True)
     check_axe(admin)
     admin.get_by_role("button", name="Publier le questionnaire").click()

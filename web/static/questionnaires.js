@@ -3,6 +3,28 @@
 // ``visible``: in order, a condition on a hidden question sees it unanswered). An improvement only:
 // without this script every question shows, each conditional one saying when it applies, and the
 // server drops the answers to those that do not. A file of its own: the CSP allows no inline script.
+// The builder's "add a question" form: only the groups of fields for the chosen kind show (each
+// group names its kinds in data-kinds); without this script every group shows, saying its kinds.
+(function () {
+  "use strict";
+  var kind = document.getElementById("new-kind");
+  if (!kind) {
+    return;
+  }
+  var groups = Array.prototype.slice.call(kind.form.querySelectorAll("[data-kinds]"));
+  function narrow() {
+    groups.forEach(function (group) {
+      var shown = group.getAttribute("data-kinds").split(" ").indexOf(kind.value) >= 0;
+      group.hidden = !shown;
+      Array.prototype.forEach.call(group.querySelectorAll("input, select, textarea"), function (field) {
+        field.disabled = !shown; // not sent: a kind's form carries only its own parts
+      });
+    });
+  }
+  kind.addEventListener("change", narrow);
+  narrow();
+})();
+
 (function () {
   "use strict";
   var form = document.querySelector("form.questionnaire-form");
