@@ -19,6 +19,7 @@ from node.services import (
     proposals,
     spaces,
 )
+from node.services.i18n import text_map
 
 
 @pytest.fixture
@@ -240,3 +241,11 @@ async def test_dashboard__active_people_counts_only_this_organisations_activity(
         board = await dashboard.dashboard(s, world["lyon"].id, today)
         nice_board = await dashboard.dashboard(s, nice.id, today)
     assert board.active_people.value == 0 and nice_board.active_people.value == 1
+
+
+@pytest.mark.parametrize("value", [{"fr": "a\x00b"}, "a\x00b", {"fr": 5}, ["fr"], {"de": ["x"]}])
+def test_text_map__refuses_what_is_not_text_and_nul_characters(value):
+    """Titles and descriptions of spaces, questionnaires, budgets… go through text_map: a NUL
+    (which PostgreSQL's JSONB refuses) or a value that is not text is an InvalidInput, never a 500."""
+    with pytest.raises(InvalidInput):
+        text_map(value, what="title")
