@@ -22,6 +22,8 @@ INSTANCE_USERNAME = "instance.actor"
 
 def check_username(name: str) -> str:
     """Return the canonical (lower-case) form of a handle, or raise InvalidInput saying why."""
+    if name is not None and not isinstance(name, str):
+        raise InvalidInput("a handle is a text")
     canonical = (name or "").strip().lower().lstrip("@")
     if not USERNAME_RE.match(canonical):
         raise InvalidInput(
@@ -34,6 +36,8 @@ def check_username(name: str) -> str:
 
 def check_slug(slug: str) -> str:
     """A discussion or space slug: lower-case letters, digits and inner dashes."""
+    if slug is not None and not isinstance(slug, str):
+        raise InvalidInput("a slug is a text")
     canonical = (slug or "").strip().lower()
     if not SLUG_RE.match(canonical):
         raise InvalidInput(f"invalid slug {slug!r}: use 1-48 letters, digits or inner dashes")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from node.uris import Kind, Uris
+from node.errors import InvalidInput
+from node.uris import Kind, Uris, check_slug, check_username
 
 U = Uris("https://civic.example")
 TOKEN = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
@@ -83,3 +84,12 @@ def test_kind_of__keys_read_back_as_tokens_and_handles():
     """The key names the thing: a token for objects, the handle for actors."""
     assert U.kind_of(U.contribution(TOKEN)).token == TOKEN
     assert U.kind_of(U.actor("lyon.clos-jouve")).username == "lyon.clos-jouve"
+
+
+@pytest.mark.parametrize("value", [True, 5, ["a"], {"a": 1}, b"lyon"])
+def test_check_slug_and_username__refuse_what_is_not_text(value):
+    """A slug or handle from a JSON body or a service call may be anything: InvalidInput, not a crash."""
+    with pytest.raises(InvalidInput):
+        check_slug(value)
+    with pytest.raises(InvalidInput):
+        check_username(value)
