@@ -20,21 +20,15 @@ from activities.budgets import Winner, budget_to_as, comment_to_as, project_to_a
 from federation.participation_documents import language_of
 from federation.participation_objects import Check, Served, _as2, _later, _negotiated, _tombstone
 from node import visibility
-from node.models import Actor, Budget, BudgetDistrict, BudgetProject, BudgetProjectComment, Space
+from node.models import Actor, Budget, BudgetDistrict, BudgetProject, BudgetProjectComment
 from node.services import budgets, reports
 from node.services.i18n import pick
 from node.uris import Uris
 
 
-async def budget_level(session: AsyncSession, budget: Budget) -> str:
-    """The level of the budget and of everything in it: the stricter of its own and its space's."""
-    space = await session.get(Space, budget.space_id) if budget.space_id else None
-    return visibility.level_of(space, budget)
-
-
 async def budget_as(session: AsyncSession, uris: Uris, budget: Budget) -> dict | None:
     """The budget's Collection (None when it does not federate)."""
-    level = await budget_level(session, budget)
+    level = await budgets.level(session, budget)
     if not visibility.federates(level):
         return None
     organization = await session.get(Actor, budget.organization_id)
@@ -49,7 +43,7 @@ async def project_as(session: AsyncSession, uris: Uris, project: BudgetProject) 
     """A project's Page (also what PROJECT_CREATED and PROJECT_UPDATED send); None when its
     budget does not federate."""
     budget = await session.get(Budget, project.budget_id)
-    level = await budget_level(session, budget)
+    level = await budgets.level(session, budget)
     if not visibility.federates(level):
         return None
     organization = await session.get(Actor, budget.organization_id)
@@ -63,7 +57,7 @@ async def comment_as(session: AsyncSession, uris: Uris, comment: BudgetProjectCo
     """A comment's Note (also what COMMENT_CREATED sends); None when its budget does not federate."""
     project = await session.get(BudgetProject, comment.project_id)
     budget = await session.get(Budget, project.budget_id) if project else None
-    level = await budget_level(session, budget) if budget else visibility.MEMBERS
+    level = await budgets.level(session, budget) if budget else visibility.MEMBERS
     if not visibility.federates(level):
         return None
     organization = await session.get(Actor, budget.organization_id)
@@ -84,7 +78,7 @@ async def results_as(session: AsyncSession, uris: Uris, budget: Budget) -> dict 
     published or when the budget does not federate."""
     if budget.results_published_at is None or not budget.results_ap_id:
         return None
-    level = await budget_level(session, budget)
+    level = await budgets.level(session, budget)
     if not visibility.federates(level):
         return None
     organization = await session.get(Actor, budget.organization_id)
@@ -97,7 +91,7 @@ async def results_as(session: AsyncSession, uris: Uris, budget: Budget) -> dict 
 # ---- loaders: the object when its reader may read it (federation/participation_objects.py) -------
 
 async def _readable_budget(session: AsyncSession, check: Check, budget: Budget | None) -> Budget | None:
-    if budget is None or not await check(budget.organization_id, await budget_level(session, budget)):
+    if budget is None or not await check(budget.organization_id, await budgets.level(session, budget)):
         return None
     return budget
 

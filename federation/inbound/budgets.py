@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from activities.budgets import RemoteProject, meant_for, parse_comment, parse_project
 from activities.errors import InvalidDocument
 from activities.normalize import first_type
-from federation.budget_objects import budget_level
 from federation.inbound import notes as inbound_notes
 from federation.inbound.context import Inbound, admitted, check_ids
 from federation.inbound.reactions import Reacting, reacts
@@ -34,7 +33,7 @@ async def _placed(session: AsyncSession, project: BudgetProject) -> tuple[int, s
     budget = await session.get(Budget, project.budget_id)
     if project.deleted_at is not None or budget is None:
         return None
-    return budget.organization_id, await budget_level(session, budget)
+    return budget.organization_id, await budgets.level(session, budget)
 
 
 reacts("Like", "project", Reacting(budgets.PROJECT_SUPPORT, BudgetProject, _placed,
@@ -44,7 +43,7 @@ reacts("Like", "project", Reacting(budgets.PROJECT_SUPPORT, BudgetProject, _plac
 async def _open_to(ctx: Inbound, budget: Budget) -> None:
     """Refuse the signer unless it may read the budget (a ``followers`` budget: an approved
     follower of the organisation; ``members``: nobody from elsewhere)."""
-    level = await budget_level(ctx.session, budget)
+    level = await budgets.level(ctx.session, budget)
     if not visibility.federates(level):
         raise Forbidden(NOT_OPEN)
     if not await admitted(ctx, budget.organization_id, level):

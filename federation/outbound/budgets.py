@@ -11,7 +11,7 @@ leave the node (SECURITY.md rule 31)."""
 from __future__ import annotations
 
 from activities import wrappers
-from federation.budget_objects import budget_level, comment_as, project_as, results_as
+from federation.budget_objects import comment_as, project_as, results_as
 from federation.outbound.audience import concerned_inboxes, inboxes
 from federation.outbound.publisher import Publisher
 from federation.outbound.registry import builds
@@ -25,7 +25,7 @@ async def _placed(p: Publisher, project: BudgetProject | None) -> tuple[Budget, 
     budget = await p.session.get(Budget, project.budget_id) if project is not None else None
     if budget is None:
         return None
-    level = await budget_level(p.session, budget)
+    level = await budgets.level(p.session, budget)
     if not visibility.federates(level):
         return None
     return budget, await p.session.get(Actor, budget.organization_id), level
@@ -118,7 +118,7 @@ async def results_published(p: Publisher, budget_id: int) -> None:
     doc = await results_as(p.session, p.rt.uris, budget) if budget is not None else None
     if doc is None:
         return
-    level = await budget_level(p.session, budget)
+    level = await budgets.level(p.session, budget)
     organization = await p.session.get(Actor, budget.organization_id)
     targets = await inboxes(p.session, level, organization=organization, followed=[organization])
     await p.publish(organization, wrappers.create(p.new_id(), organization.ap_id, doc, doc["published"]),

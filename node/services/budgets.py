@@ -153,6 +153,14 @@ def level_of(level) -> str:
         raise InvalidInput(str(exc)) from None
 
 
+async def level(session: AsyncSession, budget: Budget) -> str:
+    """The level of the budget and of everything in it (projects, comments, results): the stricter
+    of its own and its space's. Pages, AS2, deliveries, inbound and ballots all ask here
+    (SECURITY.md rule 24)."""
+    space = await session.get(Space, budget.space_id) if budget.space_id else None
+    return access.level_of(space, budget)
+
+
 async def by_ap_id(session: AsyncSession, ap_id: str) -> Budget | None:
     return await session.scalar(select(Budget).where(Budget.ap_id == ap_id))
 
@@ -262,7 +270,7 @@ async def propose(session: AsyncSession, uris: Uris, budget: Budget, author: Act
     account or a fediverse actor (``ap_id``: its Page's id). With districts, it names one."""
     if budget.phase != "proposing":
         raise Conflict("projects are proposed in the proposing phase only")
-    if not author.local and not access.federates(budget.visibility):
+    if not author.local and not access.federates(await level(session, budget)):
         raise Forbidden("this budget is not open to the fediverse")
     title = _text(title, "title", MAX_TITLE, minimum=3)
     if not isinstance(body_html, str) or not body_html.strip() or len(body_html) > MAX_BODY:
@@ -396,7 +404,7 @@ async def comment(session: AsyncSession, uris: Uris, project: BudgetProject, aut
         raise InvalidInput("a comment has between 1 and 20,000 characters")
     if not author.local:
         budget = await session.get(Budget, project.budget_id)
-        if not access.federates(budget.visibility):
+        if not access.federates(await level(session, budget)):
             raise Forbidden("this budget is not open to the fediverse")
     if ap_id is not None and await session.scalar(
             select(BudgetProjectComment.id).where(BudgetProjectComment.ap_id == ap_id)) is not None:
@@ -454,7 +462,8 @@ async def _refusal(session: AsyncSession, budget: Budget, who: User | Actor | No
     organization = await session.get(Actor, budget.organization_id)
     if budget.verified_only and not await membership.is_verified(session, organization, user):
         return Forbidden(f"only verified members of {organization.name or organization.username} can vote")
-    if budget.visibility == access.MEMBERS and not await membership.is_member(session, organization, user):
+    if await level(session, budget) == access.MEMBERS and \
+            not await membership.is_member(session, organization, user):
         return Forbidden("only members of the organisation can vote")
     return None
 

@@ -30,7 +30,7 @@ from node.models import (
     User,
     utcnow,
 )
-from node.services import budgets, erasure, membership
+from node.services import budgets, erasure, membership, spaces
 from node.uris import Uris
 from tests.node.budget_scene import make_town, recount, voting_budget
 
@@ -609,3 +609,28 @@ async def test_lookups__by_id_slug_and_levels(sessions, uris, town):
             await budgets.require(s, "http://127.0.0.1:18080/budgets/nope")
         assert [b.slug for b in await budgets.of_organisation(s, town.org)] == ["intern", "2026"]
         assert [b.slug for b in await budgets.of_organisation(s, town.org, levels=("public", "unlisted"))] == ["2026"]
+
+
+async def test_level__a_budget_in_a_members_space_is_members_for_every_path(sessions, uris):
+    """A public budget in a members-only space is at the members level (budgets.level, the one place
+    that pages, AS2, deliveries and inbound ask): a fediverse account may not propose or comment
+    there, and only members of the organisation may cast a ballot, verified or not."""
+    async with transaction(sessions) as s:
+        town = await make_town(s, uris, residents=1)
+        space = await spaces.create_space(s, town.org, "quartier", "Quartier", visibility="members")
+        budget = await budgets.create(s, uris, town.org, "bb", {"de": "Bürgerbudget"}, 50_000,
+                                      space=space, verified_only=False, visibility="public")
+        assert await budgets.level(s, budget) == "members"
+        await budgets.set_phase(s, budget, "proposing")
+        with pytest.raises(Forbidden, match="not open to the fediverse"):
+            await budgets.propose(s, uris, budget, town.fediverse, "Ein Projekt", "<p>…</p>", cost=10,
+                                  ap_id="https://people.example/pages/1")
+        project = await budgets.propose(s, uris, budget, town.residents[0].actor, "Ein Projekt", "<p>…</p>",
+                                        cost=10)
+        with pytest.raises(Forbidden, match="not open to the fediverse"):
+            await budgets.comment(s, uris, project, town.fediverse, "<p>Gut</p>",
+                                  ap_id="https://people.example/notes/1")
+        await budgets.review(s, project, feasible=True, reason="machbar", cost_estimate=None, by=town.admin)
+        await budgets.set_phase(s, budget, "voting")
+        assert await budgets.may_vote(s, budget, town.stranger) == "only members of the organisation can vote"
+        assert await budgets.may_vote(s, budget, town.residents[0]) is None

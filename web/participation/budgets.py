@@ -24,7 +24,6 @@ from node.models import (
     BudgetDistrict,
     BudgetProject,
     BudgetProjectComment,
-    Space,
     User,
 )
 from node.models.budgets import BUDGET_PHASES
@@ -144,19 +143,13 @@ async def readable(session: AsyncSession, request: web.Request, user: User | Non
         raise not_found(request)
     org = await session.get(Actor, budget.organization_id)
     org = await organisation(session, request, org.username)  # a coalition's own visibility too
-    level = await level_of(session, budget)
+    level = await budget_service.level(session, budget)
     if not await has_role(session, user, org, ADMINS) and not await visibility.may_read(
             session, visibility.Reader.of_user(user), org.id, level):
         raise not_found(request)
     shows(request, level)
     depends(request, changes.budget(budget.id), changes.org(org.id))
     return budget, org
-
-
-async def level_of(session: AsyncSession, budget: Budget) -> str:
-    """The budget's level: the stricter of its own and its space's (as federation/budget_objects.py)."""
-    space = await session.get(Space, budget.space_id) if budget.space_id else None
-    return visibility.level_of(space, budget)
 
 
 async def budget_of(session: AsyncSession, request: web.Request, user: User | None) -> tuple[Budget, Actor]:
@@ -211,7 +204,7 @@ async def index(request: web.Request) -> web.StreamResponse:
         budgets = await budget_service.of_organisation(session, org, levels=visibility.listed_levels(who))
         is_admin = await has_role(session, user, org, ADMINS)
         for budget in budgets:
-            shows(request, await level_of(session, budget))
+            shows(request, await budget_service.level(session, budget))
     return await budget_page_(request, "participation/budgets.html",
                               {"org": org, "budgets": budgets, "is_admin": is_admin})
 
