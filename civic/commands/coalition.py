@@ -21,11 +21,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from activities.html import text_to_html
-from civic.common import open_database, settings_of, with_runtime
+from civic.common import in_transaction, printable, settings_of, with_runtime
 from federation.resolve import resolve_actor
 from node import visibility
 from node.config import Settings
-from node.db import transaction
 from node.errors import Forbidden, InvalidInput, NotFound
 from node.models import Actor, CoalitionStates
 from node.services import actors, campaigns, coalition_report, coalitions, media, moderation
@@ -35,21 +34,6 @@ from node.uris import Uris
 S = CoalitionStates
 SYNTAX = "{option} takes LANGUAGE={what}, e.g. {option} fr={example} (LANGUAGE: {languages})"
 EXAMPLES = {"TEXT": "Océans propres", "PATH": "affiche.png"}
-
-
-async def _run(settings: Settings, work):
-    """``work(session, uris)`` in one transaction on the node's database: all of it, or nothing."""
-    engine, sessions = await open_database(settings)
-    try:
-        async with transaction(sessions) as session:
-            return await work(session, Uris(settings.base_url))
-    finally:
-        await engine.dispose()
-
-
-def _printable(text: str | None) -> str:
-    """One line of text safe for a terminal: names chosen on other nodes may hold escape sequences."""
-    return "".join(ch if ch.isprintable() else " " for ch in " ".join((text or "").split()))
 
 
 def address_of(actor: Actor) -> str:
@@ -96,7 +80,7 @@ async def _actor_id(settings: Settings, address: str, what: str, *, fetch: bool 
         actor = await _stored(session, uris, address)
         return actor.id if actor is not None else None
 
-    found = await _run(settings, stored)
+    found = await in_transaction(settings, stored)
     if found is not None:
         return found
     if not fetch or _split(address, Uris(settings.base_url))[0] == "local":
@@ -175,7 +159,7 @@ async def cmd_create(args) -> None:
                                        summary=args.summary or "", languages=languages,
                                        visibility_level=args.visibility)
 
-    coalition = await _run(settings, work)
+    coalition = await in_transaction(settings, work)
     print(f"Created coalition @{coalition.actor.username}@{Uris(settings.base_url).domain} "
           f"({coalition.actor.ap_id}), founded by @{args.org.lstrip('@')} as its admin.")
 
@@ -184,10 +168,10 @@ async def cmd_list(args) -> None:
     async def work(session, uris):
         return [(c, await coalitions.count(session, c.actor)) for c in await coalitions.listed(session)]
 
-    rows = await _run(settings_of(args), work)
+    rows = await in_transaction(settings_of(args), work)
     for coalition, count in rows:
         actor = coalition.actor
-        print(f"{actor.username}\t{_printable(actor.name)}\t{','.join(coalition.languages)}\t"
+        print(f"{actor.username}\t{printable(actor.name)}\t{','.join(coalition.languages)}\t"
               f"{coalition.visibility}\t{count} member(s)\t{actor.ap_id}")
     if not rows:
         print("No coalition on this node.")
@@ -207,12 +191,12 @@ async def cmd_members(args) -> None:
         coalition = await _coalition(session, args.handle)
         return [_member_entry(row) for row in await coalitions.members(session, coalition.actor, states=S.ALL)]
 
-    entries = await _run(settings_of(args), work)
+    entries = await in_transaction(settings_of(args), work)
     if args.json:
         sys.stdout.write(json.dumps(entries, ensure_ascii=False, indent=2) + "\n")
         return
     for e in entries:
-        print(f"{_printable(e['address'])}\t{_printable(e['name'])}\t{e['role']}\t{e['state']}\t{e['id']}")
+        print(f"{printable(e['address'])}\t{printable(e['name'])}\t{e['role']}\t{e['state']}\t{e['id']}")
     if not entries:
         print("The coalition has no member.")
 
@@ -230,9 +214,9 @@ async def cmd_invite(args) -> None:
             # New rows have no ``member`` loaded (and no lazy loading in async): read each actor.
             return [(address_of(await session.get(Actor, row.member_id)), row.state) for row in rows]
 
-        done = await _run(settings, invite_from)
+        done = await in_transaction(settings, invite_from)
         for address, state in done:
-            print(f"{_printable(address)}\t{state}")
+            print(f"{printable(address)}\t{state}")
         print(f"Invited {len(done)} member(s) of @{args.previous.lstrip('@')} to @{args.handle.lstrip('@')}.")
         return
     org_id = await _actor_id(settings, args.org_address, "organisation", fetch=True)
@@ -246,14 +230,14 @@ async def cmd_invite(args) -> None:
         row = await coalitions.invite(session, uris, coalition.actor, org, args.role)
         return address_of(org), was, row.state, row.role
 
-    address, was, state, role = await _run(settings, invite)
+    address, was, state, role = await in_transaction(settings, invite)
     where = f"@{args.handle.lstrip('@')}"
     if was == S.requested:
-        print(f"{_printable(address)} had asked to join {where}: it is now a member ({role}).")
+        print(f"{printable(address)} had asked to join {where}: it is now a member ({role}).")
     elif was is not None:
-        print(f"{_printable(address)} is already in {where} ({state}); nothing changed.")
+        print(f"{printable(address)} is already in {where} ({state}); nothing changed.")
     else:
-        print(f"Invited {_printable(address)} to {where} as {role}: it becomes a member when its admins "
+        print(f"Invited {printable(address)} to {where} as {role}: it becomes a member when its admins "
               "accept (the running node sends the invitation).")
 
 
@@ -269,7 +253,7 @@ def _home_change(change):
             org = await session.get(Actor, org_id)
             return await change(args, session, coalition.actor, org)
 
-        print(await _run(settings, work))
+        print(await in_transaction(settings, work))
     command.__doc__ = change.__doc__
     return command
 
@@ -284,25 +268,25 @@ async def _waiting_join(session, coalition: Actor, org: Actor):
 async def _accept(args, session, coalition: Actor, org: Actor) -> str:
     """Accept an organisation's Join (a remote one hears Accept)."""
     await coalitions.accept(session, await _waiting_join(session, coalition, org))
-    return f"{_printable(address_of(org))} is now a member of @{coalition.username}."
+    return f"{printable(address_of(org))} is now a member of @{coalition.username}."
 
 
 async def _refuse(args, session, coalition: Actor, org: Actor) -> str:
     """Refuse an organisation's Join (a remote one hears Reject)."""
     await coalitions.reject(session, await _waiting_join(session, coalition, org))
-    return f"Refused the request of {_printable(address_of(org))} to join @{coalition.username}."
+    return f"Refused the request of {printable(address_of(org))} to join @{coalition.username}."
 
 
 async def _remove(args, session, coalition: Actor, org: Actor) -> str:
     """Remove a member (or withdraw an invitation); a remote one hears Remove."""
     await coalitions.remove(session, coalition, org)
-    return f"{_printable(address_of(org))} is no longer in @{coalition.username}."
+    return f"{printable(address_of(org))} is no longer in @{coalition.username}."
 
 
 async def _role(args, session, coalition: Actor, org: Actor) -> str:
     """Make a member an admin of the coalition, or a member only."""
     row = await coalitions.set_role(session, coalition, org, args.role)
-    return f"{_printable(address_of(org))} is now {row.role} of @{coalition.username}."
+    return f"{printable(address_of(org))} is now {row.role} of @{coalition.username}."
 
 
 # -- on a member's node: a local organisation and a coalition here or anywhere ---------------------
@@ -318,14 +302,14 @@ async def cmd_join(args) -> None:
         row = await coalitions.request_join(session, uris, org, coalition)
         return address_of(coalition), coalition.local, row.state
 
-    address, local, state = await _run(settings, work)
+    address, local, state = await in_transaction(settings, work)
     org = f"@{args.org.lstrip('@')}"
     if state == S.accepted:
-        print(f"{org} is a member of {_printable(address)}.")
+        print(f"{org} is a member of {printable(address)}.")
     elif local:
-        print(f"{org} asked to join {_printable(address)}: its admins accept or refuse.")
+        print(f"{org} asked to join {printable(address)}: its admins accept or refuse.")
     else:
-        print(f"{org} asked to join {_printable(address)}: the running node sends the Join; "
+        print(f"{org} asked to join {printable(address)}: the running node sends the Join; "
               "the coalition's admins accept or refuse.")
 
 
@@ -339,12 +323,12 @@ async def cmd_answer(args) -> None:
         await coalitions.answer_invite(session, uris, org, coalition, args.answer == "accept")
         return address_of(coalition)
 
-    address = await _run(settings, work)
+    address = await in_transaction(settings, work)
     org = f"@{args.org.lstrip('@')}"
     if args.answer == "accept":
-        print(f"{org} accepted the invitation: it is a member of {_printable(address)}.")
+        print(f"{org} accepted the invitation: it is a member of {printable(address)}.")
     else:
-        print(f"{org} declined the invitation of {_printable(address)}.")
+        print(f"{org} declined the invitation of {printable(address)}.")
 
 
 async def cmd_leave(args) -> None:
@@ -357,9 +341,9 @@ async def cmd_leave(args) -> None:
         await coalitions.leave(session, uris, org, coalition)
         return address_of(coalition), coalition.local
 
-    address, local = await _run(settings, work)
+    address, local = await in_transaction(settings, work)
     sent = "" if local else " (the running node sends the Leave)"
-    print(f"@{args.org.lstrip('@')} left {_printable(address)}{sent}.")
+    print(f"@{args.org.lstrip('@')} left {printable(address)}{sent}.")
 
 
 async def cmd_memberships(args) -> None:
@@ -372,9 +356,9 @@ async def cmd_memberships(args) -> None:
             out.append((address_of(coalition), coalition.name, row.role, row.state, coalition.ap_id))
         return out
 
-    rows = await _run(settings_of(args), work)
+    rows = await in_transaction(settings_of(args), work)
     for address, name, role, state, ap_id in rows:
-        print(f"{_printable(address)}\t{_printable(name)}\t{role}\t{state}\t{ap_id}")
+        print(f"{printable(address)}\t{printable(name)}\t{role}\t{state}\t{ap_id}")
     if not rows:
         print(f"@{args.org.lstrip('@')} is in no coalition.")
 
@@ -429,7 +413,7 @@ class _Stored:
 async def _with_images(settings: Settings, work):
     stored = _Stored(settings)
     try:
-        return await _run(settings, lambda session, uris: work(session, uris, stored))
+        return await in_transaction(settings, lambda session, uris: work(session, uris, stored))
     except BaseException:
         stored.discard()
         raise
@@ -480,9 +464,9 @@ async def cmd_campaign_list(args) -> None:
         return [(c.ap_id, c.support_count, len(await campaigns.variants(session, c)), pick(c.name, language))
                 for c in await campaigns.of_coalition(session, coalition)]
 
-    rows = await _run(settings, work)
+    rows = await in_transaction(settings, work)
     for ap_id, supports, variants, name in rows:
-        print(f"{ap_id}\t{supports} support(s)\t{variants} variant(s)\t{_printable(name)}")
+        print(f"{ap_id}\t{supports} support(s)\t{variants} variant(s)\t{printable(name)}")
     if not rows:
         print("No campaign.")
 
@@ -514,23 +498,23 @@ def _text_report(data: dict) -> str:
     """The report for a terminal: totals, members, each campaign's supports per member, language
     and day, and the shared demands."""
     c, t = data["coalition"], data["totals"]
-    lines = [f"{_printable(c['name'])} ({c['id']})",
+    lines = [f"{printable(c['name'])} ({c['id']})",
              f"{t['members']} member(s), {t['campaigns']} campaign(s), {t['supports']} support(s) of campaigns, "
              f"{t['demand_supports']} support(s) of demands. Generated {data['generated']}.",
              "", "Members:"]
-    lines += [f"  {m['role']}\t{_printable(m['name'])}\t{m['node']}\t{m['id']}" for m in data["members"]]
+    lines += [f"  {m['role']}\t{printable(m['name'])}\t{m['node']}\t{m['id']}" for m in data["members"]]
     for campaign in data["campaigns"]:
-        lines += ["", f"Campaign {_printable(campaign['name'])} ({campaign['id']}): "
+        lines += ["", f"Campaign {printable(campaign['name'])} ({campaign['id']}): "
                       f"{campaign['supports']} support(s), {campaign['variants']} variant(s)"]
         for share in campaign["breakdown"]:
-            who = _printable(share["member"]["name"]) if share["member"] else "(no member)"
+            who = printable(share["member"]["name"]) if share["member"] else "(no member)"
             lines.append(f"  {who}\t{share['language'] or '-'}\t{share['supports']}")
         languages = ", ".join(f"{lang or '-'} {n}" for lang, n in campaign["per_language"].items())
         lines.append(f"  per language: {languages or 'none'}")
         days = ", ".join(f"{d['day']} {d['supports']:+d}" for d in campaign["growth"])
         lines.append(f"  per day: {days or 'none'}")
     lines += ["", "Demands:" if data["demands"] else "No demand."]
-    lines += [f"  {d['supports']}\t{d['state']}\t{_printable(d['title'])}" for d in data["demands"]]
+    lines += [f"  {d['supports']}\t{d['state']}\t{printable(d['title'])}" for d in data["demands"]]
     return "\n".join(lines) + "\n"
 
 
@@ -540,7 +524,7 @@ async def cmd_report(args) -> None:
         language = args.language or (coalition.languages or ["fr"])[0]
         return await coalition_report.report(session, coalition.actor, language)
 
-    data = await _run(settings_of(args), work)
+    data = await in_transaction(settings_of(args), work)
     if args.format == "json":
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     elif args.format == "csv":
