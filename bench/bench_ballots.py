@@ -648,19 +648,9 @@ def main() -> None:
         scale = Scale(args.participants, scale.projects)
     began, load_before = time.perf_counter(), _load_average()
     ctx = multiprocessing.get_context("spawn")
-    pg_url = None
-    with tempfile.TemporaryDirectory() as data_dir:
-        if args.database_url:
-            bench_processes.SERVER = args.database_url
-            url = pg_url = bench_processes.create_database()
-        else:
-            url = f"sqlite+aiosqlite:///{Path(data_dir) / 'node.db'}"
-        try:
-            lines, ok = asyncio.run(_bench(ctx, url, data_dir, scale, began, args.profile))
-        finally:
-            if pg_url:
-                bench_processes.drop_database(pg_url)
-    backend = "PostgreSQL" if pg_url else "SQLite"
+    with tempfile.TemporaryDirectory() as data_dir, \
+            bench_processes.run_database(args.database_url, data_dir, "node.db") as (url, backend):
+        lines, ok = asyncio.run(_bench(ctx, url, data_dir, scale, began, args.profile))
     head = [f"node: {backend}, its app in one process (as `civic serve`), the raw handler in another, the load "
             f"in a third, on the same {os.cpu_count()} cores (load average {load_before} before, "
             f"{_load_average()} after: other work on the machine counts); whole command "

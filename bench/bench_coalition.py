@@ -687,19 +687,9 @@ def main() -> None:
     began, load_before = time.perf_counter(), _load_average()
     ctx = multiprocessing.get_context("spawn")
     world = World.make(scale.members)
-    pg_url = None
-    with tempfile.TemporaryDirectory() as data_dir:
-        if args.database_url:
-            bench_processes.SERVER = args.database_url
-            url = pg_url = bench_processes.create_database()
-        else:
-            url = f"sqlite+aiosqlite:///{Path(data_dir) / 'home.db'}"
-        try:
-            lines, ok = asyncio.run(_bench(ctx, url, data_dir, world, scale, began, args.profile))
-        finally:
-            if pg_url:
-                bench_processes.drop_database(pg_url)
-    backend = "PostgreSQL" if pg_url else "SQLite"
+    with tempfile.TemporaryDirectory() as data_dir, \
+            bench_processes.run_database(args.database_url, data_dir, "home.db") as (url, backend):
+        lines, ok = asyncio.run(_bench(ctx, url, data_dir, world, scale, began, args.profile))
     head = [f"home: {backend}, its app in one process (web, inbox, processing); {scale.members} member "
             f"organisations on {len(NODE_HOSTS)} member nodes ({', '.join(NODE_HOSTS)}), accepted members, each "
             f"with its variant, keys stored; relays over {CONCURRENCY} connections, pre-signed (draft-cavage "

@@ -69,6 +69,22 @@ def drop_database(url: str) -> None:
     asyncio.run(_on_server(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
 
 
+@contextlib.contextmanager
+def run_database(database_url: str | None, data_dir: str, name: str = "node.db"):
+    """The database of one benchmark run, as (url, backend): a fresh PostgreSQL database on the
+    server of ``database_url`` (dropped afterwards) when it is given, else SQLite in ``data_dir``."""
+    global SERVER
+    if not database_url:
+        yield f"sqlite+aiosqlite:///{Path(data_dir) / name}", "SQLite"
+        return
+    SERVER = database_url
+    url = create_database()
+    try:
+        yield url, "PostgreSQL"
+    finally:
+        drop_database(url)
+
+
 # -- the node, as `civic serve` ------------------------------------------------------------------
 
 def civic(data_dir: str, *args: str) -> None:
