@@ -3,7 +3,6 @@ and compute; refusals that are one message and exit 1 — never a traceback — 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -16,38 +15,18 @@ from pabulib import Checker
 from sqlalchemy import select
 
 from civic.cli import main
-from node.db import create_engine, session_factory, transaction
 from node.models import Budget, OutboxEvent
 from node.models.budgets import BUDGET_PHASES, RESULT_METHODS
 from node.services import actors, budget_results, budgets, membership, pabulib
 from node.uris import Uris
 from tests.node.budget_scene import make_town, voting_budget
+from tests.node.cli_run import civic, db
 
 CIVIC = str(Path(sys.executable).parent / "civic")
 BASE = "http://127.0.0.1:18094"
 COSTS = [30_000, 20_000, 15_000, 12_000, 8_000]  # projects A to E of a €50,000 budget
 CHOICES = [(0, 1), (0, 2), (0, 3, 4), (1, 3)]  # each resident's ballot, by project index: votes A3 B2 C1 D2 E1
 HOSTILE = "Spielplatz\x1b[2J\x1b[31m rot\u202e"
-
-
-def civic(capsys, directory, *args: str) -> tuple[int, str, str]:
-    """Run `civic ARGS --data-dir DIRECTORY` in this process: (exit code, stdout, stderr)."""
-    code = main([*args, "--data-dir", str(directory)])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-async def _with_db(database_url, work):
-    engine = create_engine(database_url)
-    try:
-        async with transaction(session_factory(engine)) as session:
-            return await work(session)
-    finally:
-        await engine.dispose()
-
-
-def db(database_url, work):
-    return asyncio.run(_with_db(database_url, work))
 
 
 @pytest.fixture

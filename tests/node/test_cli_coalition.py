@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 
 from civic.cli import main
 from civic.commands.coalition import text_maps
-from node.db import create_engine, session_factory, transaction
 from node.errors import InvalidInput
 from node.models import (
     Actor,
@@ -32,6 +31,7 @@ from node.models import (
 )
 from node.services import actors, campaigns, coalitions
 from node.uris import Uris
+from tests.node.cli_run import civic, civic_in_thread, db, with_db
 from tests.remote import RemoteHost
 
 CIVIC = str(Path(sys.executable).parent / "civic")
@@ -53,34 +53,6 @@ def node_dir(tmp_path, database_url, capsys):
                  "--languages", "fr,de", "--summary", "Des océans propres", "--data-dir", str(directory)]) == 0
     capsys.readouterr()
     return directory
-
-
-def civic(capsys, directory, *args: str) -> tuple[int, str, str]:
-    """Run `civic ARGS --data-dir DIRECTORY` in this process: (exit code, stdout, stderr)."""
-    code = main([*args, "--data-dir", str(directory)])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-async def civic_in_thread(capsys, directory, *args: str) -> tuple[int, str, str]:
-    """The same from an async test (the command runs its own event loop, on a thread)."""
-    code = await asyncio.to_thread(main, [*args, "--data-dir", str(directory)])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-async def _with_db(database_url, work):
-    engine = create_engine(database_url)
-    try:
-        async with transaction(session_factory(engine)) as session:
-            return await work(session)
-    finally:
-        await engine.dispose()
-
-
-def db(database_url, work):
-    """``work(session)`` in a transaction on the node's database, from a synchronous test."""
-    return asyncio.run(_with_db(database_url, work))
 
 
 def count(database_url, model, *where) -> int:
@@ -406,7 +378,7 @@ async def peer():
 
 
 async def _db(database_url, work):
-    return await _with_db(database_url, work)
+    return await with_db(database_url, work)
 
 
 async def test_cli_coalition__remote_organisations_are_fetched_invited_and_removed(

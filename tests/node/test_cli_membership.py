@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from civic.cli import main
 from node.db import create_engine, session_factory
 from node.models import CensusEntry, Membership, MemberVerification, VerificationCode
+from tests.node.cli_run import civic
 
 CIVIC = str(Path(sys.executable).parent / "civic")
 CODE = re.compile(r"^[A-HJKMNP-Z2-9]{5}-[A-HJKMNP-Z2-9]{5}")
@@ -33,13 +34,6 @@ def node_dir(tmp_path, database_url, capsys):
                      "--data-dir", str(directory)]) == 0
     capsys.readouterr()
     return directory
-
-
-def civic(capsys, directory, *args: str) -> tuple[int, str, str]:
-    """Run `civic ARGS --data-dir DIRECTORY` in this process: (exit code, stdout, stderr)."""
-    code = main([*args, "--data-dir", str(directory)])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 async def _count(database_url, model, *where) -> int:

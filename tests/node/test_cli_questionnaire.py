@@ -4,7 +4,6 @@ exit 1 — never a traceback."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -18,34 +17,14 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from civic.cli import main
-from node.db import create_engine, session_factory, transaction
 from node.models import Questionnaire
 from node.services import actors, questionnaire_export, questionnaires
 from node.uris import Uris
+from tests.node.cli_run import civic, db
 
 CIVIC = str(Path(sys.executable).parent / "civic")
 BASE = "http://127.0.0.1:18095"
 PASSWORD = "password-123"
-
-
-def civic(capsys, directory, *args: str) -> tuple[int, str, str]:
-    """Run `civic ARGS --data-dir DIRECTORY` in this process: (exit code, stdout, stderr)."""
-    code = main([*args, "--data-dir", str(directory)])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-async def _with_db(database_url, work):
-    engine = create_engine(database_url)
-    try:
-        async with transaction(session_factory(engine)) as session:
-            return await work(session)
-    finally:
-        await engine.dispose()
-
-
-def db(database_url, work):
-    return asyncio.run(_with_db(database_url, work))
 
 
 @pytest.fixture
