@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
@@ -21,7 +22,9 @@ from node.models import Actor, InboxActivity, InboxStates, utcnow
 
 log = logging.getLogger(__name__)
 BURST = 0.05  # seconds since the last inbox write under which a burst is still going on
-BURST_BATCH = 4  # rows per transaction during a burst
+BATCH = 256  # rows per transaction
+BURST_BUDGET = 0.02  # seconds of one-by-one processing per transaction during a burst
+QUIET_BUDGET = 0.25  # and otherwise
 MAX_ATTEMPTS = 5  # tries of a row whose own transaction cannot be committed, before it fails
 
 
@@ -91,8 +94,11 @@ async def _process_row(rt: Runtime, session, row: InboxActivity, actor: Actor | 
     return kept
 
 
-async def _process_rows(rt: Runtime, ids: list[int], actors: dict[str, Actor | str]) -> None:
-    """One transaction over ``ids`` (those still received), a savepoint each."""
+async def _process_rows(rt: Runtime, ids: list[int], actors: dict[str, Actor | str],
+                        budget: float | None = None) -> None:
+    """One transaction over ``ids`` (those still received): what batch handlers settle together,
+    then the others in a savepoint each. With ``budget`` (seconds), the one-by-one part stops once
+    it is spent (after one row at least): the rows not reached stay received, for the next round."""
     async with writing(rt.sessions) as session:
         query = (select(InboxActivity).where(InboxActivity.id.in_(ids),
                                              InboxActivity.state == InboxStates.received)
@@ -106,10 +112,15 @@ async def _process_rows(rt: Runtime, ids: list[int], actors: dict[str, Actor | s
         settled = await batches.settle(rt, session, [
             batches.Batched(row, row.document, actors[row.actor]) for row in rows
             if isinstance(actors[row.actor], Actor) and not refusals.get(row.actor) and knows(row.type)])
+        deadline = None if budget is None else time.monotonic() + budget
+        one_by_one = 0
         for row in rows:
             if row.id in settled:
                 row.state, row.error, row.processed_at = InboxStates.processed, settled[row.id], utcnow()
                 continue
+            if deadline is not None and one_by_one and time.monotonic() > deadline:
+                continue  # left received: the next round takes it
+            one_by_one += 1
             actor = actors[row.actor]
             if isinstance(actor, Actor):
                 if row.actor not in merged:
@@ -135,10 +146,11 @@ async def _record_attempt(rt: Runtime, row_id: int, exc: BaseException) -> None:
             log.warning("inbox row %s failed for good: %s", row_id, row.error)
 
 
-async def process_batch(rt: Runtime, limit: int = 25) -> int:
-    """Process up to ``limit`` received activities in one transaction (a savepoint each). When the
-    transaction itself fails, its rows are tried one by one, so that one row's failure cannot hold
-    the others (SECURITY.md rule 13); a database that is away raises, and the rows wait."""
+async def process_batch(rt: Runtime, limit: int = 25, budget: float | None = None) -> int:
+    """Process up to ``limit`` received activities in one transaction (a savepoint each; with
+    ``budget``, see ``_process_rows``). When the transaction itself fails, its rows are tried one
+    by one, so that one row's failure cannot hold the others (SECURITY.md rule 13); a database that
+    is away raises, and the rows wait. Returns how many rows were taken."""
     async with rt.sessions() as session:
         pending = list(await session.execute(
             select(InboxActivity.id, InboxActivity.actor)
@@ -150,7 +162,7 @@ async def process_batch(rt: Runtime, limit: int = 25) -> int:
     actors = await _actors_of(rt, {actor for _, actor in pending})
     ids = [i for i, _ in pending]
     try:
-        await _process_rows(rt, ids, actors)
+        await _process_rows(rt, ids, actors, budget)
     except Exception as batch_error:
         log.warning("inbox batch of %d failed (%s); taking its rows one by one",
                     len(ids), describe(batch_error))
@@ -163,12 +175,13 @@ async def process_batch(rt: Runtime, limit: int = 25) -> int:
     return len(pending)
 
 
-async def process_pending(rt: Runtime, limit: int = 25, rounds: int = 400) -> int:
+async def process_pending(rt: Runtime, limit: int = 25, rounds: int = 400,
+                          budget: float | None = None) -> int:
     """Process what is waiting (after a restart too); returns how many rows were taken."""
     total = 0
     for _ in range(rounds):
         try:
-            done = await process_batch(rt, limit)
+            done = await process_batch(rt, limit, budget)
         except Exception as exc:
             # The database is away (or a bug outside any one row): the rows stay 'received'.
             log_failure(log, exc, "processing inbox activities failed")
@@ -179,12 +192,23 @@ async def process_pending(rt: Runtime, limit: int = 25, rounds: int = 400) -> in
     return total
 
 
-def batch_plan(rt: Runtime, now: float) -> tuple[int, int]:
-    """(rows per transaction, transactions) for the next processing round. Still in a burst (the
-    quiet wait gave up): small batches, so that the inbox writer, which needs the same write lock,
-    waits for a few rows, not for a hundred (on a machine where each database round trip costs
-    half a millisecond, 25 rows hold the lock for about 150 ms)."""
-    return (BURST_BATCH, 1) if now - rt.last_ingest < BURST else (25, 4)
+@dataclass(frozen=True)
+class Plan:
+    """One processing round: ``rounds`` transactions of up to ``rows`` rows each, whose
+    one-by-one part stops after ``budget`` seconds (None: no bound)."""
+
+    rows: int
+    rounds: int
+    budget: float | None
+
+
+def batch_plan(rt: Runtime, now: float) -> Plan:
+    """The next processing round. Still in a burst (the quiet wait gave up), a transaction holds
+    the write lock that the inbox writer needs for a short while only: what batch handlers settle
+    together is cheap (a burst of relayed supports is a dozen statements for 256 rows), but rows
+    processed one by one cost a few round trips each, so they stop after BURST_BUDGET and the
+    rest waits for the next round."""
+    return Plan(BATCH, 1, BURST_BUDGET) if now - rt.last_ingest < BURST else Plan(BATCH, 4, QUIET_BUDGET)
 
 
 async def run_processor(rt: Runtime, stop: asyncio.Event, idle: float = 5.0) -> None:
@@ -192,7 +216,7 @@ async def run_processor(rt: Runtime, stop: asyncio.Event, idle: float = 5.0) -> 
     while not stop.is_set():
         rt.inbox_ready.clear()
         await wait_for_quiet(rt, stop)
-        limit, rounds = batch_plan(rt, time.monotonic())
-        if await process_pending(rt, limit=limit, rounds=rounds):
+        plan = batch_plan(rt, time.monotonic())
+        if await process_pending(rt, limit=plan.rows, rounds=plan.rounds, budget=plan.budget):
             continue
         await wait_for_signal(rt.inbox_ready, stop, idle)

@@ -498,6 +498,24 @@ def _record(session: Session, row: Row) -> None:
     session.info.setdefault(_RECORDS, []).append(row)
 
 
+def inserted(session, table: str, rows: Iterable[dict]) -> None:
+    """Rows a Core ``INSERT`` wrote through ``session.connection()`` (many at once, which the
+    tracker does not see): recorded as the ORM's flush records its inserts, so that their scopes
+    come from :data:`RULES` like any other row's. Each row gives its rule's columns (an ``id``
+    when the rule reads it)."""
+    sync = getattr(session, "sync_session", session)
+    tracker = sync.info.get(_TRACKER)
+    if tracker is None or table in IGNORED:
+        return
+    rule = RULES.get(table)
+    if rule is None:
+        _record(sync, Row("", "touch", {"scopes": (EVERYTHING,)}))
+        return
+    for values in rows:
+        forget(tracker.memo, table, values.get("id"))
+        _record(sync, Row(table, "insert", {name: values.get(name) for name in rule.columns}))
+
+
 def _values(obj, columns: tuple[str, ...]) -> dict:
     return {name: getattr(obj, name, None) for name in columns}
 

@@ -55,7 +55,7 @@ from federation.runtime import RUNTIME
 from node import visibility
 from node.changes import Versions, reader
 from web.i18n import locale_of
-from web.sessions import USER, csrf_token, get_session
+from web.sessions import SESSION, USER, csrf_token, get_session
 
 TTL = 5.0
 MAX_ENTRIES = 512
@@ -366,7 +366,9 @@ async def cached_pages(request: web.Request, handler):
         try:
             return await handler(request)
         finally:
-            if (writer := get_session(request).get("uid")) is not None:
+            # The session a signed-in writer's cookie gave (web.sessions), or the one the handler
+            # started; never one started here: an inbox POST gets no cookie.
+            if (writer := (request.get(SESSION) or {}).get("uid")) is not None:
                 request.app[PAGE_CACHE].wrote(writer, request.app[RUNTIME].changes.clock)
     if not _eligible(request):
         return await handler(request)

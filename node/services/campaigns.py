@@ -431,10 +431,16 @@ async def supporter(session: AsyncSession, ap_id: str) -> Actor:
     return actor
 
 
+def stub_values(ap_id: str) -> dict:
+    """The columns of the minimal row of a supporter we never met (``ap_id`` checked by the
+    caller); the table's defaults fill the rest."""
+    return {"ap_id": ap_id, "type": "Person", "local": False, "domain": _host(ap_id),
+            "username": ap_id.rstrip("/").rsplit("/", 1)[-1][:255] or _host(ap_id), "name": ""}
+
+
 def stub_actor(ap_id: str) -> Actor:
-    """The minimal row of a supporter we never met (``ap_id`` checked by the caller)."""
-    return Actor(ap_id=ap_id, type="Person", local=False, domain=_host(ap_id),
-                 username=ap_id.rstrip("/").rsplit("/", 1)[-1][:255] or _host(ap_id), name="")
+    """The minimal row of a supporter we never met, as an ORM object."""
+    return Actor(**stub_values(ap_id))
 
 
 # -- what the dashboard and the report read ---------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.models import (
@@ -24,6 +24,7 @@ from node.models import (
     CoalitionStates,
     utcnow,
 )
+from node import changes
 from node.services import campaigns, reactions
 
 
@@ -39,14 +40,17 @@ class Relayed:
 
 async def _supporters(session: AsyncSession, ap_ids: set[str]) -> dict[str, int]:
     """The actor row of each supporter: those we have, and a minimal one each for the others
-    (``campaigns.supporter``'s, inserted together)."""
+    (``campaigns.stub_values``), inserted by one statement and read back by another."""
     found = dict((await session.execute(select(Actor.ap_id, Actor.id)
                                         .where(Actor.ap_id.in_(ap_ids)))).all())
-    new = [campaigns.stub_actor(ap_id) for ap_id in sorted(ap_ids - set(found))]
+    new = sorted(ap_ids - set(found))
     if new:
-        session.add_all(new)
-        await session.flush()
-        found.update((actor.ap_id, actor.id) for actor in new)
+        connection = await session.connection()
+        await connection.execute(insert(Actor.__table__), [campaigns.stub_values(ap_id) for ap_id in new])
+        added = dict((await session.execute(select(Actor.ap_id, Actor.id).where(Actor.ap_id.in_(new)))).all())
+        changes.inserted(session, "actors", [{**campaigns.stub_values(ap_id), "id": row_id}
+                                            for ap_id, row_id in added.items()])
+        found.update(added)
     return found
 
 
@@ -79,21 +83,23 @@ async def count_relayed(session: AsyncSession, items: list[Relayed]) -> set[str]
         seen_ids.add(item.like_ap_id)
         credited = variant.organization_id if (campaign.coalition_id, variant.organization_id) in members \
             else None
-        rows.append(CampaignSupport(ap_id=item.like_ap_id, campaign_id=campaign.id, actor_id=pair[1],
-                                    variant_id=variant.id, member_id=credited,
-                                    language=variant.language[:16], relayed_by_id=variant.organization_id,
-                                    created_at=now))
+        rows.append({"ap_id": item.like_ap_id, "campaign_id": campaign.id, "actor_id": pair[1],
+                     "variant_id": variant.id, "member_id": credited, "language": variant.language[:16],
+                     "relayed_by_id": variant.organization_id, "created_at": now})
     if not rows:
         return set()
-    session.add_all(rows)
-    await session.flush()
-    for campaign_id, added in Counter(row.campaign_id for row in rows).items():
+    # One statement for them all (the ORM would send one INSERT … RETURNING each); the change
+    # tracker is told of them as of the ORM's (node/changes.py).
+    connection = await session.connection()
+    await connection.execute(insert(CampaignSupport.__table__), rows)
+    changes.inserted(session, "campaign_supports", rows)
+    for campaign_id, added in Counter(row["campaign_id"] for row in rows).items():
         await session.execute(update(Campaign).where(Campaign.id == campaign_id)
                               .values(support_count=Campaign.support_count + added))
-    tallies = Counter((row.campaign_id, row.member_id or 0, row.language) for row in rows)
-    days = Counter((row.campaign_id, now.date()) for row in rows)
+    tallies = Counter((row["campaign_id"], row["member_id"] or 0, row["language"]) for row in rows)
+    days = Counter((row["campaign_id"], now.date()) for row in rows)
     await campaigns.add_to_tallies(session, tallies, days)
-    return {row.ap_id for row in rows}
+    return {row["ap_id"] for row in rows}
 
 
 __all__ = ["Relayed", "count_relayed"]

@@ -269,13 +269,54 @@ async def test_inbox__a_block_written_elsewhere_applies_without_a_restart(node, 
     assert (await remote.post(org.inbox, _follow(alice, org), alice))[0] == 202
 
 
-def test_inbox__processing_takes_small_batches_while_a_burst_is_being_received():
-    """The inbox writer and processing share SQLite's write lock: during a burst, processing holds
-    it for a few rows at a time; once the burst is over, for full batches."""
-    from federation.processing import BURST, BURST_BATCH, batch_plan
+def test_inbox__processing_holds_the_write_lock_briefly_while_a_burst_is_being_received():
+    """The inbox writer and processing share SQLite's write lock: during a burst, a processing
+    transaction's one-by-one part stops after a short budget (what batch handlers settle together
+    is not bounded: it is cheap); once the burst is over, rounds of full batches."""
+    from federation.processing import BATCH, BURST, BURST_BUDGET, QUIET_BUDGET, Plan, batch_plan
     from federation.runtime import Runtime
 
     rt = Runtime(settings=None, sessions=None)
     rt.last_ingest = 100.0
-    assert batch_plan(rt, 100.0 + BURST / 2) == (BURST_BATCH, 1) and BURST_BATCH < 25
-    assert batch_plan(rt, 100.0 + BURST * 2) == (25, 4)
+    assert batch_plan(rt, 100.0 + BURST / 2) == Plan(BATCH, 1, BURST_BUDGET)
+    assert batch_plan(rt, 100.0 + BURST * 2) == Plan(BATCH, 4, QUIET_BUDGET)
+    assert BURST_BUDGET < QUIET_BUDGET
+
+
+async def test_inbox__a_spent_budget_leaves_the_rows_not_reached_received_for_the_next_round(node, remote):
+    """Processing's budget bounds a transaction's one-by-one rows: past it (after one row at
+    least), the others stay received, untouched, and the next round processes them."""
+    from federation.processing import process_batch
+
+    org = await _org(node)
+    people = [remote.add_actor(f"p{i}") for i in range(3)]
+    for person in people:
+        assert (await remote.post(org.inbox, _follow(person, org), person))[0] == 202
+
+    async def states() -> list[str]:
+        async with node.rt.sessions() as s:
+            return list(await s.scalars(select(InboxActivity.state).order_by(InboxActivity.id)))
+
+    assert await process_batch(node.rt, 10, budget=0.0) == 3
+    assert await states() == ["processed", "received", "received"]
+    assert await process_batch(node.rt, 10, budget=0.0) == 2
+    assert await states() == ["processed", "processed", "received"]
+    await node.step()
+    assert await states() == ["processed"] * 3
+    async with node.rt.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(Follow).where(Follow.state == "accepted")) == 3
+
+
+async def test_inbox__an_answer_to_a_server_sets_no_cookie(node, remote):
+    """Server-to-server POSTs start no visitor session: neither a 202 nor a refusal carries a
+    Set-Cookie (a session minted per activity was signed and sent for nothing)."""
+    import aiohttp
+
+    org = await _org(node)
+    alice = remote.add_actor("alice")
+    for doc in (_follow(alice, org), {**_follow(alice, org, "2"), "actor": "not an actor"}):
+        body = json.dumps(doc).encode()
+        headers = sign_headers("POST", org.inbox, body, alice.key_id, alice.private_pem)
+        async with aiohttp.ClientSession() as http, http.post(org.inbox, data=body, headers=headers) as response:
+            assert response.status in (202, 400, 401), response.status
+            assert "Set-Cookie" not in response.headers
