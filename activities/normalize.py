@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,8 +37,17 @@ def ids_of(value: Any) -> list[str]:
     return [i for i in (id_of(v) for v in as_list(value)) if i]
 
 
+@lru_cache(maxsize=8192)
+def _netloc(url: str) -> str:
+    return urlsplit(url).netloc.lower()
+
+
 def host_of(url: str | None) -> str:
-    return urlsplit(url or "").netloc.lower()
+    """The host (and port) of an id, lower-cased. Remembered for the ids that come again and
+    again — actors, key ids, the objects a burst of activities is about (8,192 of them)."""
+    if not isinstance(url, str):  # None, or what a caller checks the type of after
+        return urlsplit(url or "").netloc.lower()
+    return _netloc(url)
 
 
 def require_id(doc: dict, field: str = "id") -> str:

@@ -8,11 +8,12 @@ import logging
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
 from activities.jsonld import readable
 from federation.fetch import FetchError
 from federation.inbound import Inbound, batches, dispatch, knows
+from federation.inbound.batches import Signer
 from federation.isolation import ERROR_LIMIT, describe, log_failure, transient
 from federation.moderation_policy import refused_actors
 from federation.runtime import Runtime, wait_for_quiet, wait_for_signal
@@ -28,20 +29,22 @@ QUIET_BUDGET = 0.25  # and otherwise
 MAX_ATTEMPTS = 5  # tries of a row whose own transaction cannot be committed, before it fails
 
 
-async def _actors_of(rt: Runtime, actor_ids: set[str]) -> dict[str, Actor | str]:
-    """The stored remote actors (fetched if needed) — before the write transaction opens, so a
-    fetch that stores an actor never waits on our own SQLite write lock. An actor that cannot be
-    had, for whatever reason, fails only its own activities (SECURITY.md rule 13)."""
-    found: dict[str, Actor | str] = {}
+async def _signers_of(rt: Runtime, actor_ids: set[str]) -> dict[str, Signer | str]:
+    """The signers' rows, stored or fetched — before the write transaction opens, so a fetch
+    that stores an actor never waits on our own SQLite write lock. An actor that cannot be had,
+    for whatever reason, fails only its own activities (SECURITY.md rule 13). Only their ids are
+    read: batch handlers need no more, and the rows processed one by one get their whole actor
+    from ``_whole_actors``."""
+    found: dict[str, Signer | str] = {}
     async with rt.sessions() as session:  # those stored: one query for the batch
-        stored = {actor.ap_id: actor for actor in await session.scalars(
-            select(Actor).where(Actor.ap_id.in_(actor_ids)))}
+        stored = dict((await session.execute(select(Actor.ap_id, Actor.id).where(Actor.ap_id.in_(actor_ids)))).all())
     for ap_id in actor_ids:
         if ap_id in stored:
-            found[ap_id] = stored[ap_id]
+            found[ap_id] = Signer(stored[ap_id], ap_id)
             continue
         try:
-            found[ap_id] = await rt.keys.get_actor(ap_id)
+            actor = await rt.keys.get_actor(ap_id)
+            found[ap_id] = Signer(actor.id, actor.ap_id)
         except FetchError as exc:
             found[ap_id] = exc.reason
         except CivicError as exc:
@@ -52,6 +55,15 @@ async def _actors_of(rt: Runtime, actor_ids: set[str]) -> dict[str, Actor | str]
             log.exception("reading actor %s failed", ap_id)
             found[ap_id] = f"the actor could not be read: {describe(exc)}"
     return found
+
+
+async def _whole_actors(rt: Runtime, ids: set[int]) -> dict[int, Actor]:
+    """The actor rows of the signers whose activities are processed one by one (read apart, so
+    that each can be merged again after a savepoint's rollback expired its copy)."""
+    if not ids:
+        return {}
+    async with rt.sessions() as session:
+        return {actor.id: actor for actor in await session.scalars(select(Actor).where(Actor.id.in_(ids)))}
 
 
 async def _run_handler(rt: Runtime, session, row: InboxActivity, actor: Actor,
@@ -94,38 +106,46 @@ async def _process_row(rt: Runtime, session, row: InboxActivity, actor: Actor | 
     return kept
 
 
-async def _process_rows(rt: Runtime, ids: list[int], actors: dict[str, Actor | str],
+async def _process_rows(rt: Runtime, ids: list[int], signers: dict[str, Signer | str],
                         budget: float | None = None) -> None:
     """One transaction over ``ids`` (those still received): what batch handlers settle together,
     then the others in a savepoint each. With ``budget`` (seconds), the one-by-one part stops once
     it is spent (after one row at least): the rows not reached stay received, for the next round."""
     async with writing(rt.sessions) as session:
-        query = (select(InboxActivity).where(InboxActivity.id.in_(ids),
-                                             InboxActivity.state == InboxStates.received)
-                 .order_by(InboxActivity.id))
+        # The claim reads plain rows: most of a burst is settled by a batch handler, and only the
+        # others are loaded as objects, for their handlers.
+        table = InboxActivity.__table__
+        query = (select(table.c.id, table.c.actor, table.c.type, table.c.document)
+                 .where(table.c.id.in_(ids), table.c.state == InboxStates.received).order_by(table.c.id))
         if not is_sqlite(rt.settings.effective_database_url):
             query = query.with_for_update(skip_locked=True)  # several workers share the inbox
-        merged: dict[str, Actor | str] = {}
-        rows = list(await session.scalars(query))
-        refusals = await refused_actors(session, {row.actor for row in rows})  # one query a batch
+        claimed = (await session.execute(query)).all()
+        refusals = await refused_actors(session, {row.actor for row in claimed})  # one query a batch
         # What a feature settles many at once (federation/inbound/batches.py); the rest one by one.
         settled = await batches.settle(rt, session, [
-            batches.Batched(row, row.document, actors[row.actor]) for row in rows
-            if isinstance(actors[row.actor], Actor) and not refusals.get(row.actor) and knows(row.type)])
+            batches.Batched(row.id, row.document, signers[row.actor]) for row in claimed
+            if isinstance(signers[row.actor], Signer) and not refusals.get(row.actor) and knows(row.type)])
+        if settled:
+            connection = await session.connection()
+            await connection.execute(
+                update(table).where(table.c.id == bindparam("row_id"))
+                .values(state=InboxStates.processed, error=bindparam("outcome"), processed_at=utcnow()),
+                [{"row_id": row_id, "outcome": outcome} for row_id, outcome in settled.items()])
+        rest = [row.id for row in claimed if row.id not in settled]
+        rows = list(await session.scalars(select(InboxActivity).where(InboxActivity.id.in_(rest))
+                                          .order_by(InboxActivity.id))) if rest else []
+        whole = await _whole_actors(rt, {signer.id for row in rows
+                                          if isinstance(signer := signers[row.actor], Signer)})
         deadline = None if budget is None else time.monotonic() + budget
-        one_by_one = 0
-        for row in rows:
-            if row.id in settled:
-                row.state, row.error, row.processed_at = InboxStates.processed, settled[row.id], utcnow()
-                continue
-            if deadline is not None and one_by_one and time.monotonic() > deadline:
-                continue  # left received: the next round takes it
-            one_by_one += 1
-            actor = actors[row.actor]
-            if isinstance(actor, Actor):
-                if row.actor not in merged:
-                    merged[row.actor] = await session.merge(actor, load=False)
-                actor = merged[row.actor]
+        merged: dict[int, Actor] = {}
+        for count, row in enumerate(rows):
+            if deadline is not None and count and time.monotonic() > deadline:
+                break  # the rest stays received: the next round takes it
+            actor: Actor | str = signers[row.actor]
+            if isinstance(actor, Signer):
+                if actor.id not in merged and actor.id in whole:
+                    merged[actor.id] = await session.merge(whole[actor.id], load=False)
+                actor = merged.get(actor.id, "the actor's row is gone")
             if not await _process_row(rt, session, row, actor, refusals.get(row.actor)):
                 merged.clear()  # a rolled-back savepoint expires what it touched: merge again
         # What the activities changed is announced with the commit, by scope (node/changes.py).
@@ -159,16 +179,16 @@ async def process_batch(rt: Runtime, limit: int = 25, budget: float | None = Non
         ))
     if not pending:
         return 0
-    actors = await _actors_of(rt, {actor for _, actor in pending})
+    signers = await _signers_of(rt, {actor for _, actor in pending})
     ids = [i for i, _ in pending]
     try:
-        await _process_rows(rt, ids, actors, budget)
+        await _process_rows(rt, ids, signers, budget)
     except Exception as batch_error:
         log.warning("inbox batch of %d failed (%s); taking its rows one by one",
                     len(ids), describe(batch_error))
         for row_id in ids:
             try:
-                await _process_rows(rt, [row_id], actors)
+                await _process_rows(rt, [row_id], signers)
             except Exception as exc:
                 await _record_attempt(rt, row_id, exc)  # raises too when the database is away
     rt.outbox_ready.set()

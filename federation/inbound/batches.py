@@ -18,18 +18,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.isolation import describe, transient
 from federation.runtime import Runtime
-from node.models import Actor, InboxActivity
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Signer:
+    """The verified signer of a stored activity, as batch handlers see it: its actor row's id and
+    its actor id (federation/processing.py reads no more for them)."""
+
+    id: int
+    ap_id: str
 
 
 @dataclass(frozen=True)
 class Batched:
     """One stored activity offered to a batch handler, with its verified signer."""
 
-    row: InboxActivity
+    row_id: int  # its inbox row
     doc: dict
-    actor: Actor
+    actor: Signer
 
 
 # (rows it may take, handler): ``takes(doc)`` is a pure test of the document; the handler answers
@@ -52,7 +60,7 @@ async def settle(rt: Runtime, session: AsyncSession, offered: list[Batched]) -> 
     """Offer each batch handler the rows it takes; {row id: outcome} of the rows settled."""
     settled: dict[int, str] = {}
     for takes, handler in BATCHES:
-        mine = [item for item in offered if item.row.id not in settled and takes(item.doc)]
+        mine = [item for item in offered if item.row_id not in settled and takes(item.doc)]
         if len(mine) < 2:
             continue  # one row: its own handler is as quick
         try:

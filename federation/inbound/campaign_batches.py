@@ -17,7 +17,7 @@ from federation.inbound.batches import Batched, batches
 from federation.inbound.context import MAX_ID
 from federation.runtime import Runtime
 from node.models import CampaignVariant
-from node.services.relayed_supports import Relayed, count_relayed
+from node.services.relayed_supports import Relayed, Variant, count_relayed
 
 RECORDED = "support recorded"  # the outcome on_relayed_support gives a counted support
 
@@ -42,16 +42,19 @@ async def count_relays(rt: Runtime, session: AsyncSession, offered: list[Batched
         parsed.append((item, relayed))
     if not parsed:
         return {}
-    variants = {v.ap_id: v for v in await session.scalars(select(CampaignVariant).where(
-        CampaignVariant.ap_id.in_({relayed.object for _, relayed in parsed}),
-        CampaignVariant.local.is_(False)))}
+    variants = {row.ap_id: Variant(row.id, row.campaign_id, row.organization_id, row.language)
+                for row in await session.execute(select(
+                    CampaignVariant.ap_id, CampaignVariant.id, CampaignVariant.campaign_id,
+                    CampaignVariant.organization_id, CampaignVariant.language).where(
+                    CampaignVariant.ap_id.in_({relayed.object for _, relayed in parsed}),
+                    CampaignVariant.local.is_(False)))}
     items: dict[str, int] = {}
     relays = []
     for item, relayed in parsed:
         variant = variants.get(relayed.object)
         if variant is None or variant.organization_id != item.actor.id or relayed.like_id in items:
             continue
-        items[relayed.like_id] = item.row.id
+        items[relayed.like_id] = item.row_id
         relays.append(Relayed(relayed.like_id, relayed.supporter, variant))
     counted = await count_relayed(session, relays)
     return {items[like_id]: RECORDED for like_id in counted}

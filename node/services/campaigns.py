@@ -11,6 +11,7 @@ home (FEDERATION.md "Coalitions and campaigns")."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from urllib.parse import urlsplit
@@ -47,6 +48,7 @@ SUPPORT_CREATED = "campaign.support_created"  # a support counted at the home (n
 SUPPORT_UNDONE = "campaign.support_undone"
 KIT_KINDS = ("message", "visual")
 MAX_KIT = 40
+_BLANK_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")  # what an id may not hold (is_http_id)
 MAX_NAME = 300
 MAX_TEXT = 20_000
 NOT_A_MEMBER = "only the coalition's member organisations can adapt its campaigns"
@@ -408,7 +410,7 @@ async def withdraw_relayed(session: AsyncSession, like_ap_id: str, relayer: Acto
 
 def is_http_id(ap_id) -> bool:
     """An http(s) URL with a host, of at most 2048 characters, without spaces or control characters."""
-    if not isinstance(ap_id, str) or len(ap_id) > 2048 or any(c <= " " or c == "\x7f" for c in ap_id):
+    if not isinstance(ap_id, str) or len(ap_id) > 2048 or _BLANK_OR_CONTROL.search(ap_id):
         return False
     try:
         parts = urlsplit(ap_id)

@@ -15,17 +15,26 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node import changes
 from node.models import (
     Actor,
     Campaign,
     CampaignSupport,
-    CampaignVariant,
     CoalitionMember,
     CoalitionStates,
     utcnow,
 )
-from node import changes
 from node.services import campaigns, reactions
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What counting reads of a variant (its row's columns)."""
+
+    id: int
+    campaign_id: int
+    organization_id: int
+    language: str
 
 
 @dataclass(frozen=True)
@@ -35,7 +44,7 @@ class Relayed:
 
     like_ap_id: str
     supporter_ap_id: str
-    variant: CampaignVariant
+    variant: Variant
 
 
 async def _supporters(session: AsyncSession, ap_ids: set[str]) -> dict[str, int]:
@@ -102,4 +111,4 @@ async def count_relayed(session: AsyncSession, items: list[Relayed]) -> set[str]
     return {row["ap_id"] for row in rows}
 
 
-__all__ = ["Relayed", "count_relayed"]
+__all__ = ["Relayed", "Variant", "count_relayed"]
