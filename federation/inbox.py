@@ -22,7 +22,7 @@ from federation.refusals import RefusalLog, refusal_host
 from federation.runtime import RUNTIME, Runtime
 from federation.signatures import SignatureError, key_id_of
 from federation.verification import verify_signed
-from node.db import announce, is_sqlite, writing
+from node.db import announce, is_sqlite, writing_connection
 from node.models import InboxActivity, utcnow
 
 log = logging.getLogger(__name__)
@@ -106,10 +106,9 @@ class InboxWriter:
         await future
 
     async def _write(self, statement, batch: list[tuple[dict, asyncio.Future]]) -> None:
-        async with writing(self.runtime.sessions) as session:
-            connection = await session.connection()
+        async with writing_connection(self.runtime.sessions) as connection:
             await connection.execute(statement, [row for row, _ in batch])
-            await announce(session, "inbox")  # a separate `civic worker` wakes at once
+            await announce(connection, "inbox")  # a separate `civic worker` wakes at once
 
     async def _drain(self) -> None:
         statement = self._statement()

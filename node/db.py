@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -116,6 +117,17 @@ async def writing(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[A
 
 
 @asynccontextmanager
+async def writing_connection(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
+    """A write transaction on a bare connection, without an ORM session: for many rows of a table
+    no page shows, written by one statement (the inbox's group commit), where a session's own
+    cost would be most of the work. Nothing is change-tracked here (node/changes.py). On SQLite,
+    taken in turn with the process's other writers."""
+    engine = sessions.kw["bind"]
+    async with _write_lock(sessions) or contextlib.nullcontext(), engine.begin() as connection:
+        yield connection
+
+
+@asynccontextmanager
 async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """One unit of work: commit on success, roll back on any error."""
     async with writing(sessions) as session:
@@ -127,16 +139,19 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
 log = logging.getLogger(__name__)
 
 
-def _dialect(session: AsyncSession) -> str:
+def _dialect(session: AsyncSession | AsyncConnection) -> str:
+    if isinstance(session, AsyncConnection):
+        return session.dialect.name
     return session.get_bind().dialect.name
 
 
-async def announce(session: AsyncSession, what: str) -> None:
+async def announce(session: AsyncSession | AsyncConnection, what: str) -> None:
     """Tell the node's other processes that ``what`` changed ("inbox", "outbox", "blocks"; what
     pages show is announced with each commit that changes it, node/changes.py).
 
-    On PostgreSQL a NOTIFY in the session's transaction: sent at commit, dropped on rollback,
-    repeated ones merged. On SQLite nothing: the other processes notice by polling."""
+    On PostgreSQL a NOTIFY in the session's (or connection's) transaction: sent at commit,
+    dropped on rollback, repeated ones merged. On SQLite nothing: the other processes notice by
+    polling."""
     if _dialect(session) == "postgresql":
         await session.execute(NOTIFY, {"channel": CHANGES, "what": what})
 
