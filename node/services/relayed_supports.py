@@ -52,13 +52,12 @@ async def _supporters(session: AsyncSession, ap_ids: set[str]) -> dict[str, int]
     (``campaigns.stub_values``), inserted by one statement and read back by another."""
     found = dict((await session.execute(select(Actor.ap_id, Actor.id)
                                         .where(Actor.ap_id.in_(ap_ids)))).all())
-    new = sorted(ap_ids - set(found))
+    new = {ap_id: campaigns.stub_values(ap_id) for ap_id in sorted(ap_ids - set(found))}
     if new:
         connection = await session.connection()
-        await connection.execute(insert(Actor.__table__), [campaigns.stub_values(ap_id) for ap_id in new])
+        await connection.execute(insert(Actor.__table__), list(new.values()))
         added = dict((await session.execute(select(Actor.ap_id, Actor.id).where(Actor.ap_id.in_(new)))).all())
-        changes.inserted(session, "actors", [{**campaigns.stub_values(ap_id), "id": row_id}
-                                            for ap_id, row_id in added.items()])
+        changes.inserted(session, "actors", [{**new[ap_id], "id": row_id} for ap_id, row_id in added.items()])
         found.update(added)
     return found
 
