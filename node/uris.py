@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
 from node.errors import InvalidInput
@@ -99,6 +100,12 @@ class Kind:
     username = token  # the handle, for the actor kinds
 
 
+@lru_cache(maxsize=64)
+def _netloc(base: str) -> str:
+    """A base URL's host and port (asked on every inbox POST: read once per base)."""
+    return urlsplit(base).netloc
+
+
 @dataclass(frozen=True)
 class Uris:
     """The URL scheme of one node, rooted at its base URL."""
@@ -107,7 +114,7 @@ class Uris:
 
     @property
     def domain(self) -> str:
-        return urlsplit(self.base).netloc
+        return _netloc(self.base)
 
     def is_local(self, url: str | None) -> bool:
         if not url:

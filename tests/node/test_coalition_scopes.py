@@ -5,6 +5,7 @@ coalition's pages (modelled on tests/node/test_change_scopes.py)."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
 
 from node.changes import EVERYTHING, SITE, campaign, org, profile, reader
 from node.db import transaction
@@ -52,8 +53,9 @@ async def test_scopes__a_support_changes_its_campaign_and_coalition_not_another_
         await campaigns.support(s, uris, await s.get(type(scene["oceans"]), oceans), await s.get(Actor, ana),
                                 like_ap_id="https://people.example/l/1",
                                 variant=await s.merge(scene["variant"]), relayed_by=None)
-    # The tallies and days written beside it add nothing (node/changes.py IGNORED).
-    expected = {campaign(oceans), org(blue), reader(ana)}
+    # The tallies and days written beside it add nothing (node/changes.py IGNORED); ana is a
+    # fediverse account: she has no marks to drop (test_scopes__a_fediverse_accounts_acts_…).
+    expected = {campaign(oceans), org(blue)}
     assert heard.take() == expected
     assert not {campaign(forests), org(green), profile(blue), EVERYTHING} & expected
     # Taken back (a delete and an update() of the counter): the same.
@@ -74,7 +76,7 @@ async def test_scopes__a_variant_support_changes_the_variant_its_campaign_and_bo
     async with transaction(sessions) as s:
         await campaigns.support_variant(s, uris, await s.merge(scene["variant"]), await s.get(Actor, ana),
                                         "https://people.example/l/1")
-    assert heard.take() == {campaign(oceans), org(blue), org(lyon), reader(ana)}
+    assert heard.take() == {campaign(oceans), org(blue), org(lyon)}
 
 
 async def test_scopes__a_membership_change_drops_both_organisations_audiences(sessions, uris, scene):
@@ -149,3 +151,34 @@ async def test_scopes__a_member_nodes_mirror_of_a_remote_coalition(sessions, uri
         await coalitions.receive_invite(s, far, await s.merge(scene["nantes"]), "https://home.example/i/1")
     taken = heard.take()
     assert {profile(scene["nantes"].id), org(scene["nantes"].id)} <= taken and EVERYTHING not in taken
+
+
+async def test_scopes__a_fediverse_accounts_acts_drop_no_reader_marks_a_local_persons_do(sessions, uris, scene):
+    """``reader:`` scopes are a local reader's marks: a burst of fediverse supports must not add a
+    scope each (on PostgreSQL more than a NOTIFY carries: every page of every process dropped),
+    and their locality is read for the whole commit in one query."""
+    heard = Heard(sessions)
+    oceans, ana, camille = ids(scene, "oceans", "ana", "camille")
+    async with transaction(sessions) as s:
+        await campaigns.support(s, uris, await s.get(type(scene["oceans"]), oceans), await s.get(Actor, ana),
+                                like_ap_id="https://people.example/l/9", relayed_by=None)
+        await campaigns.support(s, uris, await s.get(type(scene["oceans"]), oceans), await s.get(Actor, camille))
+    assert reader(camille) in (scopes := heard.take()) and reader(ana) not in scopes
+
+    statements = []
+    sync_engine = sessions.kw["bind"].sync_engine
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(sync_engine, "before_cursor_execute", listener)
+    try:
+        async with transaction(sessions) as s:
+            people = [remote(f"p{i}", type_="Person", host="people.example") for i in range(30)]
+            s.add_all(people)
+            await s.flush()
+            campaign_row = await s.get(type(scene["oceans"]), oceans)
+            for i, person in enumerate(people):
+                await campaigns.support(s, uris, campaign_row, person, like_ap_id=f"https://people.example/l/p{i}",
+                                        relayed_by=None)
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", listener)
+    assert not {scope for scope in heard.take() if scope.startswith("reader:")}
+    assert sum("FROM actors WHERE id" in " ".join(q.split()) for q in statements) <= 1
