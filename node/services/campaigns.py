@@ -12,11 +12,12 @@ home (FEDERATION.md "Coalitions and campaigns")."""
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -243,6 +244,27 @@ async def variants_of(session: AsyncSession, org: Actor) -> list[CampaignVariant
     return list(await session.scalars(select(CampaignVariant).where(
         CampaignVariant.organization_id == org.id, CampaignVariant.deleted_at.is_(None))
         .order_by(CampaignVariant.created_at.desc(), CampaignVariant.id.desc())))
+
+
+async def listed_variants_of(session: AsyncSession, org: Actor, listed_coalitions: Collection[int],
+                             limit: int) -> list[tuple[CampaignVariant, Campaign]]:
+    """The organisation's own live variants of live campaigns, newest first, at most ``limit``,
+    each with its campaign — those a reader may see listed: a campaign of a coalition elsewhere
+    (sent to us, so ``public``: :func:`level`) or of one hosted here whose level is listed to
+    everyone (node/visibility.py ``listed_levels(NOBODY)``), or a campaign of one of
+    ``listed_coalitions`` (the coalitions hosted here the caller found listed to its reader,
+    node/visibility.py ``lists``). One query."""
+    open_to_all = visibility.level_in(visibility.listed_levels(visibility.NOBODY), Coalition.visibility)
+    rows = await session.execute(
+        select(CampaignVariant, Campaign)
+        .join(Campaign, Campaign.id == CampaignVariant.campaign_id)
+        .outerjoin(Coalition, Coalition.actor_id == Campaign.coalition_id)
+        .where(CampaignVariant.organization_id == org.id, CampaignVariant.local.is_(True),
+               CampaignVariant.deleted_at.is_(None), Campaign.deleted_at.is_(None),
+               or_(open_to_all, Campaign.coalition_id.in_(list(listed_coalitions))))
+        .order_by(CampaignVariant.created_at.desc(), CampaignVariant.id.desc())
+        .limit(limit))
+    return [(variant, campaign) for variant, campaign in rows]
 
 
 async def store_remote_variant(session: AsyncSession, campaign: Campaign, org: Actor, *, ap_id: str,

@@ -215,11 +215,20 @@ async def found(request: web.Request) -> web.StreamResponse:
 
 # -- the member list (the coalition's admins) ------------------------------------------------------
 
+async def _listed_to(session: AsyncSession, user: User, coalition: Coalition) -> bool:
+    """Whether ``coalition`` is listed to ``user`` (node/visibility.py ``lists``, SECURITY.md rule
+    24): the choice of a previous coalition is a listing, so an ``unlisted`` one shows only to its
+    own staff, though anyone with its link may name it (``change_members`` asks ``may_read``)."""
+    if visibility.lists(coalition.visibility, visibility.NOBODY):
+        return True  # public: no query
+    reader = visibility.Reader.of_user(user)
+    return visibility.lists(coalition.visibility, await visibility.standing(session, reader, coalition.actor_id))
+
+
 async def _members_context(session: AsyncSession, user: User, coalition: Coalition, actor: Actor) -> dict:
     rows = await coalition_service.members(session, actor, states=S.ALL)
     others = [c for c in await coalition_service.listed(session) if c.actor_id != actor.id
-              and await visibility.may_read(session, visibility.Reader.of_user(user), c.actor_id,
-                                            c.visibility)]
+              and await _listed_to(session, user, c)]
     return {
         "org": actor, "coalition": coalition, "host_of": host_of,
         "accepted": [r for r in rows if r.state == S.accepted],

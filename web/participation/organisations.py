@@ -9,17 +9,18 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node import visibility
+from node import changes, visibility
 from node.db import transaction
 from node.errors import CivicError
 from node.models import Actor, OrganizationProfile
 from node.services import actors as actor_service
+from node.services import campaigns as campaign_service
 from node.services import coalitions as coalition_service
 from node.services import dashboard as dashboard_service
 from node.services import discussions as discussion_service
 from node.services import follows, notes
 from node.services import proposals as proposal_service
-from web.cache import shows
+from web.cache import depends, shows
 from web.i18n import _, translate
 from web.participation import charts, visits
 from web.participation import polls as poll_pages
@@ -49,6 +50,7 @@ from web.render import add_vary, current_user, read_form
 COLOR = re.compile(r"^#[0-9a-f]{6}$")
 DEFAULT_PRIMARY, DEFAULT_ACCENT = "#0b5cad", "#f0a500"
 DASHBOARD_DAYS = 30
+VARIANTS_SHOWN = 10  # the organisation's newest campaign variants on its page
 
 
 async def profile_of(session: AsyncSession, org: Actor) -> OrganizationProfile:
@@ -162,6 +164,22 @@ async def coalitions_listed(session: AsyncSession, request: web.Request, user, o
     return listed
 
 
+async def variants_listed(session: AsyncSession, request: web.Request, org: Actor,
+                          coalitions: list[Actor]) -> list[tuple]:
+    """The organisation's newest campaign variants, as its page lists them to this visitor
+    (SECURITY.md rule 24): one of a coalition's campaign only when the coalition is listed to
+    everyone, is elsewhere, or is one of ``coalitions`` — those :func:`coalitions_listed` found
+    listed to the visitor by node/visibility.py ``lists`` (it told the page cache their levels).
+    One query. The page is rendered again when one of them or its campaign changes: a variant
+    published here changes ``org:<id>`` (node/changes.py), a campaign withdrawn its own scope,
+    a coalition's visibility its profile's."""
+    hosted = [actor.id for actor in coalitions if actor.local]
+    found = await campaign_service.listed_variants_of(session, org, hosted, VARIANTS_SHOWN)
+    depends(request, *(changes.campaign(campaign.id) for _variant, campaign in found),
+            *(changes.profile(campaign.coalition_id) for _variant, campaign in found))
+    return found
+
+
 async def organisation_page(request: web.Request, org_username: str) -> web.StreamResponse:
     """The HTML face of an Organization actor (the AS2 document is served by web.pages)."""
     user = await current_user(request)
@@ -175,6 +193,7 @@ async def organisation_page(request: web.Request, org_username: str) -> web.Stre
         # (SECURITY.md rule 24): staff everything, others no unlisted thing nor one above them.
         listed = visibility.listed_levels(await standing_in(session, user, org))
         open_discussions = await discussion_service.list_for(session, org, status="open", levels=listed)
+        coalitions = await coalitions_listed(session, request, user, org)
         stats = await discussion_stats(session, [d.id for d in open_discussions])
         context = {
             "org": org,
@@ -198,7 +217,8 @@ async def organisation_page(request: web.Request, org_username: str) -> web.Stre
             "can_answer_follows": await has_role(session, user, org, ADMINS),
             "pending_discussions": await discussion_service.pending_moderation(session, org)
             if await has_role(session, user, org, MODERATORS) else [],
-            "coalitions": await coalitions_listed(session, request, user, org),
+            "coalitions": coalitions,
+            "variants": await variants_listed(session, request, org, coalitions),
             **await poll_pages.organisation_polls(session, request, org, user, listed, is_staff),
         }
     visits.count(request, org.id)
