@@ -470,21 +470,43 @@ def stub_actor(ap_id: str) -> Actor:
 # -- what the dashboard and the report read ---------------------------------------------------------
 
 @dataclass(frozen=True)
+class Member:
+    """What the breakdown's readers show of a member organisation (the report's ``_member``, the
+    dashboard through it, the CLI and the tests): five columns of its actor row, never its
+    ``document`` or keys."""
+    id: int
+    ap_id: str
+    username: str
+    name: str
+    domain: str
+
+
+@dataclass(frozen=True)
 class Share:
-    member: Actor | None  # None: through the campaign itself, or a removed member's variant
+    member: Member | None  # None: through the campaign itself, or a removed member's variant
     language: str
     supports: int
 
 
+_MEMBER_COLUMNS = (Actor.id, Actor.ap_id, Actor.username, Actor.name, Actor.domain)
+
+
 async def breakdown(session: AsyncSession, campaign: Campaign) -> list[Share]:
-    """Supports per (member, language), most first: the tallies' rows only (never the supports)."""
-    rows = (await session.execute(select(CampaignTally.member_key, CampaignTally.language,
-                                         CampaignTally.supports)
-                                  .where(CampaignTally.campaign_id == campaign.id,
-                                         CampaignTally.supports > 0))).all()
-    keys = {key for key, _, _ in rows if key}
-    actors = {a.id: a for a in await session.scalars(select(Actor).where(Actor.id.in_(keys)))} if keys else {}
-    shares = [Share(actors.get(key), language, supports) for key, language, supports in rows]
+    """Supports per (member, language), most first: the tallies' rows with their member's
+    columns (:class:`Member`, one per member), in one statement — never the supports, never an
+    actor's ``document`` or keys, and plain rows (no ORM objects to build). A tally whose key names
+    no actor (0: through no member) has no member."""
+    connection = await session.connection()
+    rows = (await connection.execute(
+        select(CampaignTally.language, CampaignTally.supports, *_MEMBER_COLUMNS)
+        .outerjoin(Actor, Actor.id == CampaignTally.member_key)
+        .where(CampaignTally.campaign_id == campaign.id, CampaignTally.supports > 0))).all()
+    members: dict[int, Member] = {}
+    shares = []
+    for language, supports, *columns in rows:
+        key = columns[0]
+        member = None if key is None else members.get(key) or members.setdefault(key, Member(*columns))
+        shares.append(Share(member, language, supports))
     return sorted(shares, key=lambda s: (-s.supports, s.member.name if s.member else "", s.language))
 
 

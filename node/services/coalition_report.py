@@ -19,7 +19,9 @@ CSV_COLUMNS = ("section", "campaign", "demand", "member", "member_id", "language
                "state")
 
 
-def _member(actor: Actor | None) -> dict | None:
+def _member(actor: Actor | campaigns.Member | None) -> dict | None:
+    """A member as the report shows it: its id, name (else handle) and node — the columns
+    ``campaigns.Member`` carries, read here of a breakdown's share or of a membership's actor."""
     if actor is None:
         return None
     return {"id": actor.ap_id, "name": actor.name or actor.username, "node": actor.domain}
