@@ -503,9 +503,9 @@ async def breakdown(session: AsyncSession, campaign: Campaign) -> list[Share]:
         .where(CampaignTally.campaign_id == campaign.id, CampaignTally.supports > 0))).all()
     members: dict[int, Member] = {}
     shares = []
-    for language, supports, *columns in rows:
-        key = columns[0]
-        member = None if key is None else members.get(key) or members.setdefault(key, Member(*columns))
+    for language, supports, key, ap_id, username, name, domain in rows:
+        member = None if key is None else members.get(key) or members.setdefault(
+            key, Member(key, ap_id, username, name, domain))
         shares.append(Share(member, language, supports))
     return sorted(shares, key=lambda s: (-s.supports, s.member.name if s.member else "", s.language))
 
