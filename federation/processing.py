@@ -8,7 +8,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, case, null, select, update
 
 from activities.jsonld import readable
 from federation.fetch import FetchError
@@ -26,6 +26,7 @@ BURST = 0.05  # seconds since the last inbox write under which a burst is still 
 BATCH = 256  # rows per transaction
 BURST_BUDGET = 0.02  # seconds of one-by-one processing per transaction during a burst
 QUIET_BUDGET = 0.25  # and otherwise
+ONE_BY_ONE_CHUNK = 16  # rows processed one by one are loaded this many at a time
 MAX_ATTEMPTS = 5  # tries of a row whose own transaction cannot be committed, before it fails
 
 
@@ -112,10 +113,12 @@ async def _process_rows(rt: Runtime, ids: list[int], signers: dict[str, Signer |
     then the others in a savepoint each. With ``budget`` (seconds), the one-by-one part stops once
     it is spent (after one row at least): the rows not reached stay received, for the next round."""
     async with writing(rt.sessions) as session:
-        # The claim reads plain rows: most of a burst is settled by a batch handler, and only the
-        # others are loaded as objects, for their handlers.
+        # The claim reads plain rows, and the documents only of the types a batch handler may
+        # take: most of a burst of relays is settled together, and the others are loaded as
+        # objects a few at a time, for their handlers, while the budget lasts.
         table = InboxActivity.__table__
-        query = (select(table.c.id, table.c.actor, table.c.type, table.c.document)
+        document = case((table.c.type.in_(batches.batch_types()), table.c.document), else_=null())
+        query = (select(table.c.id, table.c.actor, table.c.type, document.label("document"))
                  .where(table.c.id.in_(ids), table.c.state == InboxStates.received).order_by(table.c.id))
         if not is_sqlite(rt.settings.effective_database_url):
             query = query.with_for_update(skip_locked=True)  # several workers share the inbox
@@ -124,30 +127,35 @@ async def _process_rows(rt: Runtime, ids: list[int], signers: dict[str, Signer |
         # What a feature settles many at once (federation/inbound/batches.py); the rest one by one.
         settled = await batches.settle(rt, session, [
             batches.Batched(row.id, row.document, signers[row.actor]) for row in claimed
-            if isinstance(signers[row.actor], Signer) and not refusals.get(row.actor) and knows(row.type)])
+            if row.document is not None and isinstance(signers[row.actor], Signer)
+            and not refusals.get(row.actor) and knows(row.type)])
         if settled:
             connection = await session.connection()
             await connection.execute(
                 update(table).where(table.c.id == bindparam("row_id"))
                 .values(state=InboxStates.processed, error=bindparam("outcome"), processed_at=utcnow()),
                 [{"row_id": row_id, "outcome": outcome} for row_id, outcome in settled.items()])
-        rest = [row.id for row in claimed if row.id not in settled]
-        rows = list(await session.scalars(select(InboxActivity).where(InboxActivity.id.in_(rest))
-                                          .order_by(InboxActivity.id))) if rest else []
-        whole = await _whole_actors(rt, {signer.id for row in rows
-                                          if isinstance(signer := signers[row.actor], Signer)})
         deadline = None if budget is None else time.monotonic() + budget
+        rest = [row.id for row in claimed if row.id not in settled]
+        whole: dict[int, Actor] = {}
         merged: dict[int, Actor] = {}
-        for count, row in enumerate(rows):
-            if deadline is not None and count and time.monotonic() > deadline:
-                break  # the rest stays received: the next round takes it
-            actor: Actor | str = signers[row.actor]
-            if isinstance(actor, Signer):
-                if actor.id not in merged and actor.id in whole:
-                    merged[actor.id] = await session.merge(whole[actor.id], load=False)
-                actor = merged.get(actor.id, "the actor's row is gone")
-            if not await _process_row(rt, session, row, actor, refusals.get(row.actor)):
-                merged.clear()  # a rolled-back savepoint expires what it touched: merge again
+        done = 0
+        for first in range(0, len(rest), ONE_BY_ONE_CHUNK):
+            rows = list(await session.scalars(select(InboxActivity).where(
+                InboxActivity.id.in_(rest[first:first + ONE_BY_ONE_CHUNK])).order_by(InboxActivity.id)))
+            whole.update(await _whole_actors(rt, {signer.id for row in rows if isinstance(
+                signer := signers[row.actor], Signer) and signer.id not in whole}))
+            for row in rows:
+                if deadline is not None and done and time.monotonic() > deadline:
+                    return  # the rest stays received: the next round takes it
+                done += 1
+                actor: Actor | str = signers[row.actor]
+                if isinstance(actor, Signer):
+                    if actor.id not in merged and actor.id in whole:
+                        merged[actor.id] = await session.merge(whole[actor.id], load=False)
+                    actor = merged.get(actor.id, "the actor's row is gone")
+                if not await _process_row(rt, session, row, actor, refusals.get(row.actor)):
+                    merged.clear()  # a rolled-back savepoint expires what it touched: merge again
         # What the activities changed is announced with the commit, by scope (node/changes.py).
 
 

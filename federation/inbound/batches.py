@@ -44,16 +44,24 @@ class Batched:
 # {row id: outcome} for the rows it settled.
 Handler = Callable[[Runtime, AsyncSession, list[Batched]], Awaitable[dict[int, str]]]
 BATCHES: list[tuple[Callable[[dict], bool], Handler]] = []
+_TYPES: set[str] = set()
 
 
-def batches(takes: Callable[[dict], bool]) -> Callable[[Handler], Handler]:
-    """Register the decorated batch handler for the documents ``takes`` accepts."""
+def batches(takes: Callable[[dict], bool], types: set[str]) -> Callable[[Handler], Handler]:
+    """Register the decorated batch handler for the documents ``takes`` accepts, all of them
+    activities of ``types`` (the processing reads the documents of those types only)."""
 
     def register(handler: Handler) -> Handler:
         BATCHES.append((takes, handler))
+        _TYPES.update(types)
         return handler
 
     return register
+
+
+def batch_types() -> list[str]:
+    """The activity types some batch handler may take."""
+    return sorted(_TYPES)
 
 
 async def settle(rt: Runtime, session: AsyncSession, offered: list[Batched]) -> dict[int, str]:

@@ -28,7 +28,7 @@ def _relayed_like(doc: dict) -> bool:
         and first_type(doc.get("object")) == "Like"
 
 
-@batches(_relayed_like)
+@batches(_relayed_like, types={"Announce"})
 async def count_relays(rt: Runtime, session: AsyncSession, offered: list[Batched]) -> dict[int, str]:
     parsed = []
     for item in offered:
