@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 BURST = 0.05  # seconds since the last inbox write under which a burst is still going on
 BATCH = 256  # rows per transaction
 BURST_BUDGET = 0.02  # seconds of one-by-one processing per transaction during a burst
-QUIET_BUDGET = 0.25  # and otherwise
+QUIET_BUDGET = 0.05  # and otherwise (a POST arriving then waits for one transaction)
 ONE_BY_ONE_CHUNK = 16  # rows processed one by one are loaded this many at a time
 MAX_ATTEMPTS = 5  # tries of a row whose own transaction cannot be committed, before it fails
 
@@ -235,8 +235,10 @@ def batch_plan(rt: Runtime, now: float) -> Plan:
     the write lock that the inbox writer needs for a short while only: what batch handlers settle
     together is cheap (a burst of relayed supports is a dozen statements for 256 rows), but rows
     processed one by one cost a few round trips each, so they stop after BURST_BUDGET and the
-    rest waits for the next round."""
-    return Plan(BATCH, 1, BURST_BUDGET) if now - rt.last_ingest < BURST else Plan(BATCH, 4, QUIET_BUDGET)
+    rest waits for the next round. One transaction a round: whether a burst is going on is asked
+    again before each (several rounds in a row once held the lock for 300 ms while POSTs queued,
+    and the gaps that left made the inbox look quiet again)."""
+    return Plan(BATCH, 1, BURST_BUDGET) if now - rt.last_ingest < BURST else Plan(BATCH, 1, QUIET_BUDGET)
 
 
 async def run_processor(rt: Runtime, stop: asyncio.Event, idle: float = 5.0) -> None:
