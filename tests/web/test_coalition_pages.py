@@ -44,6 +44,10 @@ def png(width: int = 2, height: int = 2) -> bytes:
 
 @pytest.fixture
 async def orgs(node):
+    return await people(node)
+
+
+async def people(node):
     """Lyon (admin ``maire``) and Greenpeace Lyon (admin ``ngo_admin``, moderator ``ngo_modo``), the
     residents camille and dominique; passwords PASSWORD."""
     async with transaction(node.rt.sessions) as s:

@@ -15,24 +15,9 @@ from node.models import Campaign, CampaignVariant
 from node.services import actors, follows
 from node.services import campaigns as campaign_service
 from node.services import coalitions as coalition_service
-from tests.web.conftest import PASSWORD
-from tests.web.test_coalition_pages import VARIANT_TEXTS, adapt, path, signed_in
+from tests.web.test_coalition_pages import VARIANT_TEXTS, adapt, path, people, signed_in
 from web.cache import PAGE_CACHE
 from web.participation.organisations import VARIANTS_SHOWN
-
-
-async def people(node) -> None:
-    """Lyon (admin ``maire``) founds coalitions; Greenpeace Lyon (``ngo``: admin ``ngo_admin``,
-    moderator ``ngo_modo``) is their member; camille and dominique are residents."""
-    async with transaction(node.rt.sessions) as s:
-        lyon = await actors.create_organization(s, node.uris, "lyon", "Ville de Lyon")
-        ngo = await actors.create_organization(s, node.uris, "ngo", "Greenpeace Lyon")
-        for handle, org, role in (("maire", lyon, "admin"), ("ngo_admin", ngo, "admin"),
-                                  ("ngo_modo", ngo, "moderator")):
-            user = await actors.create_user(s, node.uris, handle, PASSWORD, handle.title())
-            await actors.add_member(s, user, org, role)
-        for handle in ("camille", "dominique"):
-            await actors.create_user(s, node.uris, handle, PASSWORD, handle.title())
 
 
 async def coalition_campaign(node, handle: str, level: str, campaign_name: str) -> str:
