@@ -222,12 +222,11 @@ async def process_pending(rt: Runtime, limit: int = 25, rounds: int = 400,
 
 @dataclass(frozen=True)
 class Plan:
-    """One processing round: ``rounds`` transactions of up to ``rows`` rows each, whose
-    one-by-one part stops after ``budget`` seconds (None: no bound)."""
+    """One processing round: one transaction of up to ``rows`` rows, whose one-by-one part stops
+    after ``budget`` seconds."""
 
     rows: int
-    rounds: int
-    budget: float | None
+    budget: float
 
 
 def batch_plan(rt: Runtime, now: float) -> Plan:
@@ -238,7 +237,7 @@ def batch_plan(rt: Runtime, now: float) -> Plan:
     rest waits for the next round. One transaction a round: whether a burst is going on is asked
     again before each (several rounds in a row once held the lock for 300 ms while POSTs queued,
     and the gaps that left made the inbox look quiet again)."""
-    return Plan(BATCH, 1, BURST_BUDGET) if now - rt.last_ingest < BURST else Plan(BATCH, 1, QUIET_BUDGET)
+    return Plan(BATCH, BURST_BUDGET) if now - rt.last_ingest < BURST else Plan(BATCH, QUIET_BUDGET)
 
 
 async def run_processor(rt: Runtime, stop: asyncio.Event, idle: float = 5.0) -> None:
@@ -247,6 +246,6 @@ async def run_processor(rt: Runtime, stop: asyncio.Event, idle: float = 5.0) -> 
         rt.inbox_ready.clear()
         await wait_for_quiet(rt, stop)
         plan = batch_plan(rt, time.monotonic())
-        if await process_pending(rt, limit=plan.rows, rounds=plan.rounds, budget=plan.budget):
+        if await process_pending(rt, limit=plan.rows, rounds=1, budget=plan.budget):
             continue
         await wait_for_signal(rt.inbox_ready, stop, idle)

@@ -279,8 +279,8 @@ def test_inbox__processing_holds_the_write_lock_briefly_while_a_burst_is_being_r
 
     rt = Runtime(settings=None, sessions=None)
     rt.last_ingest = 100.0
-    assert batch_plan(rt, 100.0 + BURST / 2) == Plan(BATCH, 1, BURST_BUDGET)
-    assert batch_plan(rt, 100.0 + BURST * 2) == Plan(BATCH, 1, QUIET_BUDGET)
+    assert batch_plan(rt, 100.0 + BURST / 2) == Plan(BATCH, BURST_BUDGET)
+    assert batch_plan(rt, 100.0 + BURST * 2) == Plan(BATCH, QUIET_BUDGET)
     assert BURST_BUDGET < QUIET_BUDGET
 
 
