@@ -43,6 +43,10 @@ with its variant of the campaign (campaign_variants, local=False): verifying a r
    tallies, and the plan of every statement it runs is printed (EXPLAIN QUERY PLAN on SQLite,
    EXPLAIN on PostgreSQL after ANALYZE): no statement may read campaign_supports.
 
+Its parts: bench/coalition_world.py (the member nodes and organisations, the home's processes and
+seeding, the signed relays) and bench/coalition_breakdown.py (the seeded supports and the timed
+breakdown); this file runs them and reports.
+
 The home's peak RSS (VmHWM) is read from /proc. Everything runs on loopback, bounded in count and
 in time (a run whose supports are not all counted within 120 s after its last answer is reported
 as such), and stops by itself; it exits with 1 when a goal is not met or a check fails.
@@ -52,70 +56,53 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
-import gc
-import json
 import multiprocessing
 import os
-import random
-import re
 import resource
 import signal
 import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
-from sqlalchemy import event, func, insert, select, text, update
+from sqlalchemy import func, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import bench_processes  # noqa: E402
 from bench.bench_inbox import CONCURRENCY, _blast, _serve_raw  # noqa: E402
 from bench.bench_pages import _code  # noqa: E402
+from bench.coalition_breakdown import DIRECT_EVERY, seed_supports, time_breakdown  # noqa: E402
+from bench.coalition_world import (  # noqa: E402
+    LANGUAGES,
+    NODE_HOSTS,
+    Home,
+    Relays,
+    World,
+    seed_home,
+    serve_home,
+    serve_members,
+    serve_web,
+    serve_worker,
+    support_count,
+)
 from bench.load import HOST, free_port, load, memory_mb, pct, wait_up  # noqa: E402
 from bench.report import append  # noqa: E402
-from civic.app import create_app  # noqa: E402
-from federation.runtime import RUNTIME  # noqa: E402
-from federation.signatures import sign_headers  # noqa: E402
-from node.config import Settings  # noqa: E402
-from node.db import create_engine, is_sqlite, session_factory, transaction  # noqa: E402
-from node.keys import generate_rsa_keypair  # noqa: E402
-from node.migrate import upgrade  # noqa: E402
+from node.db import create_engine, is_sqlite  # noqa: E402
 from node.models import (  # noqa: E402
-    Actor,
-    Campaign,
-    CampaignDay,
     CampaignSupport,
     CampaignTally,
-    CampaignVariant,
-    CoalitionMember,
-    CoalitionStates,
-    OutboxEvent,
-    utcnow,
 )
-from node.services import actors, campaigns, coalitions  # noqa: E402
-from node.uris import Uris  # noqa: E402
 
-AS = "https://www.w3.org/ns/activitystreams"
-PUBLIC = f"{AS}#Public"
-NODE_HOSTS = tuple(f"127.0.0.{11 + k}" for k in range(5))  # the member organisations' nodes
-LANGUAGES = ("fr", "de", "en")
-COALITION = "vote-anyway"
 READ_CONCURRENCY = 8  # readers of the campaign page while supports arrive
 MIX_SHARE = 5  # the live mix's runs send N // 5 supports each (readers slow the counting down)
 QUIET_SECONDS = 3.0  # length of each read run on a quiet node
 COUNT_BOUND = 120.0  # seconds after a run's last answer within which its supports must be counted
-DIRECT_EVERY = 50  # 1 seeded support in 50 is a Like of the campaign itself (no member)
 GOAL_RATIO, GOAL_MS = 0.5, 25.0
 DB_ENV = "CIVIC_BENCH_DATABASE_URL"
-LONG_LIST = re.compile(r"'\{[0-9,]{40,}\}'")  # PostgreSQL's plans spell out ``IN (…)`` lists
 
 
 @dataclass(frozen=True)
@@ -128,263 +115,6 @@ class Scale:
 
 FULL = Scale(members=250, supports=3000, seeded=100_000, calls=200)
 QUICK = Scale(members=50, supports=300, seeded=2_000, calls=20)
-
-
-# --- the member nodes: their organisations, keys and supporters ------------------------------------
-
-@dataclass
-class Member:
-    """A member organisation on one of the member nodes, and its variant of the live campaign."""
-    ap_id: str
-    node: str  # the member node's base URL
-    language: str
-    private_pem: str
-    id: int = 0  # its actor row at the home
-    variant: str = ""
-
-    @property
-    def key_id(self) -> str:
-        return f"{self.ap_id}#main-key"
-
-
-@dataclass
-class World:
-    """The 5 member nodes (one key pair each: every organisation has its own key id, and a
-    signature costs the same to verify whoever's key it is) and their organisations."""
-    nodes: list[str]
-    keys: list[tuple[str, str]]  # (public, private) PEM per node
-    members: list[Member] = field(default_factory=list)
-
-    @classmethod
-    def make(cls, count: int) -> World:
-        nodes = [f"http://{host}:{free_port(host)}" for host in NODE_HOSTS]
-        world = cls(nodes, [generate_rsa_keypair() for _ in nodes])
-        for j in range(count):
-            k = j % len(nodes)
-            world.members.append(Member(f"{nodes[k]}/actors/org{j}", nodes[k], LANGUAGES[j % len(LANGUAGES)],
-                                        world.keys[k][1]))
-        return world
-
-    def document(self, member: Member) -> dict:
-        """The organisation's actor document, as its node serves it and the home stores it."""
-        k = self.nodes.index(member.node)
-        handle = member.ap_id.rsplit("/", 1)[1]
-        return {"@context": [AS, "https://w3id.org/security/v1"], "id": member.ap_id, "type": "Organization",
-                "preferredUsername": handle, "name": f"Company {handle[3:]}",
-                "summary": "<p>A company of the alliance.</p>", "url": member.ap_id,
-                "inbox": f"{member.ap_id}/inbox", "outbox": f"{member.ap_id}/outbox",
-                "followers": f"{member.ap_id}/followers", "endpoints": {"sharedInbox": f"{member.node}/inbox"},
-                "publicKey": {"id": member.key_id, "owner": member.ap_id, "publicKeyPem": self.keys[k][0]}}
-
-    def documents(self) -> dict[str, dict]:
-        return {member.ap_id: self.document(member) for member in self.members}
-
-
-def serve_members(sites: list[tuple[str, int]], documents: dict[str, dict], ready) -> None:
-    """The member nodes, in one process: GET of an organisation's id answers its document, any POST
-    answers 202; GET /_bench/counts tells how many of each came (the home should fetch nothing)."""
-    counts = {"GET": 0, "POST": 0}
-
-    async def document(request: web.Request) -> web.Response:
-        if request.path == "/_bench/counts":
-            return web.json_response(counts)
-        counts["GET"] += 1
-        doc = documents.get(f"http://{request.host}{request.path}")
-        if doc is None:
-            raise web.HTTPNotFound()
-        return web.json_response(doc, content_type="application/activity+json")
-
-    async def inbox(request: web.Request) -> web.Response:
-        await request.read()
-        counts["POST"] += 1
-        return web.Response(status=202)
-
-    async def run() -> None:
-        app = web.Application(client_max_size=1024 * 1024)
-        app.router.add_get("/{tail:.*}", document)
-        app.router.add_post("/{tail:.*}", inbox)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        for host, port in sites:
-            await web.TCPSite(runner, host, port).start()
-        ready.set()
-        await asyncio.Event().wait()
-
-    asyncio.run(run())
-
-
-# --- the home ----------------------------------------------------------------------------------------
-
-def home_settings(base: str, url: str, data_dir: str) -> Settings:
-    # 250 organisations on 5 hosts send thousands of relays in seconds: the per-host inbox limit
-    # (3,600 a minute by default) is raised, as bench/bench_inbox.py does, so that the bench
-    # measures counting and not the 429 path; the limiter's counting still runs.
-    return Settings(base_url=base, database_url=url, data_dir=Path(data_dir), development=True,
-                    secret_key="bench", inbox_host_limit=10**9)
-
-
-def serve_home(port: int, url: str, data_dir: str, profile: str | None, ready) -> None:
-    """The home node as `civic serve` runs it: web, inbox and its processing in one process. With
-    ``profile`` (a path), SIGUSR1 starts cProfile and a count of the SQL statements run, SIGUSR2
-    writes the statistics to that path and the statements to PATH.statements.json."""
-    app = create_app(home_settings(f"http://{HOST}:{port}", url, data_dir))
-    if profile:
-        profiler, statements = cProfile.Profile(), Counter()
-
-        def count(_conn, _cursor, statement, _parameters, _context, _executemany):
-            statements[" ".join(statement.split())[:160]] += 1
-
-        def start() -> None:
-            statements.clear()
-            profiler.enable()
-
-        def stop() -> None:
-            profiler.disable()
-            profiler.dump_stats(profile)
-            Path(f"{profile}.statements.json").write_text(json.dumps(statements.most_common(), indent=1))
-
-        async def on_signals(app: web.Application) -> None:
-            event.listen(app[RUNTIME].sessions.kw["bind"].sync_engine, "before_cursor_execute", count)
-            loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGUSR1, start)
-            loop.add_signal_handler(signal.SIGUSR2, stop)
-
-        app.on_startup.append(on_signals)
-    ready.set()
-    web.run_app(app, host=HOST, port=port, print=None, access_log=None)
-
-
-def serve_web(port: int, url: str, data_dir: str, ready) -> None:
-    """The home's web process as `civic serve --no-worker` runs it: HTTP and the inbox's door,
-    no background work (PostgreSQL: the worker beside it processes what it stores)."""
-    app = create_app(home_settings(f"http://{HOST}:{port}", url, data_dir), background=False)
-    ready.set()
-    web.run_app(app, host=HOST, port=port, print=None, access_log=None)
-
-
-def serve_worker(port: int, url: str, data_dir: str, ready) -> None:
-    """The home's `civic worker` (civic/cli.py cmd_worker): inbox processing, fan-out and delivery,
-    woken by the web process's NOTIFY."""
-    from civic.app import build_runtime, close_runtime, run_background
-    from federation.policy import keep_blocks
-    from node.db import listen
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        rt, engine = await build_runtime(home_settings(f"http://{HOST}:{port}", url, data_dir))
-        ready.set()
-        try:
-            await asyncio.gather(run_background(rt, stop), listen(engine, rt.on_change, stop, ready=rt.listening),
-                                 keep_blocks(rt, stop))
-        finally:
-            await close_runtime(rt, engine)
-
-    asyncio.run(run())
-
-
-@dataclass
-class Home:
-    """What the seeding made at the home."""
-    coalition: str  # the coalition's actor id
-    inbox: str
-    live_id: int  # the campaign the supports of the timed runs go to
-    live_url: str
-    seeded_id: int  # the campaign of the breakdown
-    variants: dict[tuple[int, str], int]  # (member row id, language) → the seeded campaign's variant
-
-
-def _texts(name: str) -> dict:
-    return {"name": {"fr": f"{name} — votez", "de": f"{name} — wählt", "en": f"{name} — vote"},
-            "summary": {lang: "Go and vote, whatever you vote." for lang in LANGUAGES},
-            "content": {lang: "<p>" + "Every vote counts. " * 20 + "</p>" for lang in LANGUAGES}}
-
-
-async def seed_home(engine, base: str, world: World) -> Home:
-    """The coalition and its two campaigns through the services (keys, profiles, events), the
-    member organisations, their memberships and variants as Core bulk inserts (what the home
-    stores from their documents, Joins and Create{Page}s)."""
-    await upgrade(engine)
-    uris = Uris(base)
-    async with transaction(session_factory(engine)) as s:
-        founder = await actors.create_organization(s, uris, "founders", "The founding companies")
-        coalition = await coalitions.create(s, uris, COALITION, "Vote Anyway", founder=founder,
-                                            languages=LANGUAGES)
-        group = coalition.actor
-        live = await campaigns.create(s, uris, group, **_texts("Vote Anyway"))
-        seeded = await campaigns.create(s, uris, group, **_texts("On Vote"))
-        home = Home(group.ap_id, f"{group.ap_id}/inbox", live.id, live.ap_id, seeded.id, {})
-        group_id = group.id
-    now = utcnow()
-    async with engine.begin() as conn:
-        rows = await conn.execute(insert(Actor).returning(Actor.id, sort_by_parameter_order=True), [
-            {"ap_id": m.ap_id, "type": "Organization", "local": False, "username": doc["preferredUsername"],
-             "domain": m.node.split("//", 1)[1], "name": doc["name"], "summary": doc["summary"],
-             "url": m.ap_id, "inbox": doc["inbox"], "shared_inbox": doc["endpoints"]["sharedInbox"],
-             "outbox": doc["outbox"], "followers_url": doc["followers"], "key_id": m.key_id,
-             "public_key_pem": doc["publicKey"]["publicKeyPem"], "manually_approves_followers": False,
-             "discoverable": True, "document": doc, "fetched_at": now, "created_at": now}
-            for m, doc in ((m, world.document(m)) for m in world.members)])
-        for member, (row_id,) in zip(world.members, rows.all(), strict=True):
-            member.id = row_id
-            member.variant = f"{member.node}/variants/org{row_id}-{member.language}"
-        await conn.execute(insert(CoalitionMember), [
-            {"coalition_id": group_id, "member_id": m.id, "role": "member", "state": CoalitionStates.accepted,
-             "activity_ap_id": f"{m.ap_id}/join", "created_at": now, "accepted_at": now} for m in world.members])
-        variant = {"local": False, "content": "<p>" + "Our people vote. " * 15 + "</p>", "support_count": 0,
-                   "created_at": now}
-        await conn.execute(insert(CampaignVariant), [
-            {**variant, "ap_id": m.variant, "campaign_id": home.live_id, "organization_id": m.id,
-             "language": m.language, "name": f"Vote Anyway at {m.ap_id.rsplit('/', 1)[1]}"}
-            for m in world.members])
-        rows = await conn.execute(insert(CampaignVariant).returning(
-            CampaignVariant.id, CampaignVariant.organization_id, CampaignVariant.language,
-            sort_by_parameter_order=True), [
-            {**variant, "ap_id": f"{m.node}/variants/onvote-org{m.id}-{lang}", "campaign_id": home.seeded_id,
-             "organization_id": m.id, "language": lang, "name": f"On Vote ({lang})"}
-            for m in world.members for lang in LANGUAGES])
-        home.variants = {(org, lang): vid for vid, org, lang in rows.all()}
-        # The campaigns were published before anyone supports them: their Create{Page} to the
-        # members is not part of this bench (marked sent, so the fan-out stays quiet).
-        await conn.execute(update(OutboxEvent).where(OutboxEvent.processed_at.is_(None)).values(processed_at=now))
-    return home
-
-
-# --- relayed supports ------------------------------------------------------------------------------
-
-class Relays:
-    """Signed `Announce{Like}`s: relay number i is from organisation i % members, for a person of
-    its node who liked its variant; every relay is a new person."""
-
-    def __init__(self, world: World, home: Home):
-        self.world, self.home, self.sent = world, home, 0
-        self.per_member: Counter[int] = Counter()  # relays sent per member row id
-
-    def body(self, i: int) -> tuple[Member, bytes]:
-        member = self.world.members[i % len(self.world.members)]
-        person = f"{member.node}/users/p{i}"
-        like = {"id": f"{person}/likes/{i}", "type": "Like", "actor": person, "object": member.variant}
-        doc = {"@context": AS, "id": f"{member.ap_id}/relays/{i}", "type": "Announce", "actor": member.ap_id,
-               "to": [self.home.coalition], "cc": [PUBLIC], "object": like,
-               "published": utcnow().isoformat().replace("+00:00", "Z")}
-        return member, json.dumps(doc).encode()
-
-    def signed(self, n: int) -> list[tuple[bytes, dict]]:
-        """The next ``n`` relays to the home's coalition inbox, signed now (not measured)."""
-        out = []
-        for i in range(self.sent, self.sent + n):
-            member, body = self.body(i)
-            self.per_member[member.id] += 1
-            out.append((body, sign_headers("POST", self.home.inbox, body, member.key_id, member.private_pem)))
-        self.sent += n
-        return out
-
-    def for_raw(self, url: str, start: int, n: int) -> list[tuple[bytes, dict]]:
-        """The same bodies for the raw receiver, signed with the key it checks against (the first
-        member's: it verifies every request against that one key)."""
-        first = self.world.members[0]
-        return [(body, sign_headers("POST", url, body, first.key_id, first.private_pem))
-                for _, body in (self.body(i) for i in range(start, start + n))]
 
 
 @dataclass
@@ -403,9 +133,6 @@ class Run:
         return self.sent / self.counted_seconds if self.counted_seconds else None
 
 
-async def support_count(engine, campaign_id: int) -> int:
-    async with engine.connect() as conn:
-        return (await conn.execute(select(Campaign.support_count).where(Campaign.id == campaign_id))).scalar_one()
 
 
 async def _counted(engine, campaign_id: int, target: int, posting: asyncio.Future) -> tuple[float | None, int]:
@@ -499,123 +226,6 @@ async def inbox_states(engine) -> str:
             "ORDER BY n DESC LIMIT 4"))).all()
     return (", ".join(f"{state} {n:,}" for state, n in states) + "; outcomes: "
             + "; ".join(f"{state} “{error}” ×{n:,}" for state, error, n in outcomes))
-
-
-# --- the breakdown over 100,000 supports ------------------------------------------------------------
-
-def _upsert(engine):
-    if is_sqlite(engine):
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    return dialect_insert
-
-
-async def seed_supports(engine, home: Home, world: World, n: int) -> tuple[Counter, list[str]]:
-    """``n`` supports of the seeded campaign by bulk INSERT (n new people on the member nodes),
-    with the tallies, days and count upserted from what was inserted (as the reaction's tally hook
-    keeps them one by one); then a recount of campaign_supports checked against them."""
-    tallies: Counter[tuple[int, str]] = Counter()
-    days: Counter = Counter()
-    start, chunk = utcnow() - timedelta(days=30), 5_000
-    rng = random.Random(10)
-    async with engine.begin() as conn:
-        for first in range(0, n, chunk):
-            people = range(first, min(n, first + chunk))
-            rows = await conn.execute(insert(Actor).returning(Actor.id, sort_by_parameter_order=True), [
-                {"ap_id": f"{world.nodes[i % 5]}/users/s{i}", "type": "Person", "local": False,
-                 "username": f"s{i}", "domain": world.nodes[i % 5].split("//", 1)[1], "name": "",
-                 "summary": "", "manually_approves_followers": False, "discoverable": True,
-                 "created_at": start} for i in people])
-            supports = []
-            for i, (actor_id,) in zip(people, rows.all(), strict=True):
-                language = LANGUAGES[(i // len(world.members)) % len(LANGUAGES)]
-                member = None if i % DIRECT_EVERY == 0 else world.members[i % len(world.members)].id
-                when = start + timedelta(seconds=rng.randrange(30 * 86_400))
-                supports.append({"ap_id": f"{world.nodes[i % 5]}/users/s{i}/likes/onvote",
-                                 "campaign_id": home.seeded_id, "actor_id": actor_id,
-                                 "variant_id": home.variants[(member, language)] if member else None,
-                                 "member_id": member, "language": language,
-                                 "relayed_by_id": member, "created_at": when})
-                tallies[(member or 0, language)] += 1
-                days[when.date()] += 1
-            await conn.execute(insert(CampaignSupport), supports)
-        upsert = _upsert(engine)
-        statement = upsert(CampaignTally)
-        await conn.execute(statement.on_conflict_do_update(
-            index_elements=["campaign_id", "member_key", "language"],
-            set_={"supports": CampaignTally.supports + statement.excluded.supports}),
-            [{"campaign_id": home.seeded_id, "member_key": key, "language": lang, "supports": count}
-             for (key, lang), count in tallies.items()])
-        statement = upsert(CampaignDay)
-        await conn.execute(statement.on_conflict_do_update(
-            index_elements=["campaign_id", "day"], set_={"supports": CampaignDay.supports + statement.excluded.supports}),
-            [{"campaign_id": home.seeded_id, "day": day, "supports": count} for day, count in days.items()])
-        await conn.execute(update(Campaign).where(Campaign.id == home.seeded_id)
-                           .values(support_count=Campaign.support_count + n))
-    async with engine.connect() as conn:
-        recount = dict(((key, lang), count) for key, lang, count in (await conn.execute(
-            select(func.coalesce(CampaignSupport.member_id, 0), CampaignSupport.language, func.count())
-            .where(CampaignSupport.campaign_id == home.seeded_id)
-            .group_by(CampaignSupport.member_id, CampaignSupport.language))).all())
-        stored = dict(((key, lang), count) for key, lang, count in (await conn.execute(
-            select(CampaignTally.member_key, CampaignTally.language, CampaignTally.supports)
-            .where(CampaignTally.campaign_id == home.seeded_id))).all())
-        count = await support_count(engine, home.seeded_id)
-        if not is_sqlite(engine):
-            await conn.exec_driver_sql("ANALYZE")  # what autovacuum does after such an insert
-            await conn.commit()  # statistics are kept only when their transaction commits
-    problems = []
-    if recount != stored:
-        problems.append(f"tallies differ from a recount of campaign_supports in "
-                        f"{sum(1 for k in recount.keys() | stored.keys() if recount.get(k) != stored.get(k))} rows")
-    if not count == n == sum(recount.values()):
-        problems.append(f"count {count}, recount {sum(recount.values())}, inserted {n}")
-    return tallies, problems
-
-
-async def time_breakdown(engine, home: Home, calls: int, expected: Counter) -> tuple[list[float], list[str], list[str]]:
-    """Milliseconds of each ``campaigns.breakdown`` call (a new session each, as a page has), the
-    plan of each statement it runs, and what its answer got wrong against ``expected``."""
-    sessions = session_factory(engine)
-    async with sessions() as s:
-        campaign = await s.get(Campaign, home.seeded_id)
-    statements: list[tuple[str, object]] = []
-
-    def capture(_conn, _cursor, statement, parameters, _context, _executemany):
-        statements.append((statement, parameters))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", capture)
-    async with sessions() as s:
-        shares = await campaigns.breakdown(s, campaign)
-    event.remove(engine.sync_engine, "before_cursor_execute", capture)
-    got = Counter({(share.member.id if share.member else 0, share.language): share.supports for share in shares})
-    problems = [] if got == expected else [f"breakdown answered {len(got)} shares, {sum(got.values())} supports; "
-                                           f"expected {len(expected)}, {sum(expected.values())}"]
-    if any("campaign_supports" in statement for statement, _ in statements):
-        problems.append("a statement of the breakdown reads campaign_supports")
-    explain = "EXPLAIN QUERY PLAN" if is_sqlite(engine) else "EXPLAIN"
-    async with engine.connect() as conn:
-        held = (await conn.execute(select(func.count()).select_from(CampaignTally))).scalar_one()
-        plans = [f"(campaign_tallies holds {held:,} rows, {len(expected):,} of them this campaign's; "
-                 "a planner may read so small a table whole)"]
-        for statement, parameters in statements:
-            plan = (await conn.exec_driver_sql(f"{explain} {statement}", parameters)).all()
-            details = LONG_LIST.sub(lambda m: f"'{{…{m.group(0).count(',') + 1} ids}}'",
-                                    " | ".join(str(row[-1]).strip() for row in plan))
-            head = " ".join(statement.split())[:90]
-            plans.append(f"`{head}…` → {details}")
-    gc.collect()  # what this process made before (signed requests, seeding) is not a web process's
-    for _ in range(5):  # warm-up (connections, statement caches)
-        async with sessions() as s:
-            await campaigns.breakdown(s, campaign)
-    times = []
-    for _ in range(calls):
-        began = time.perf_counter()
-        async with sessions() as s:
-            await campaigns.breakdown(s, campaign)
-        times.append((time.perf_counter() - began) * 1000)
-    return times, plans, problems
 
 
 # --- the command ---------------------------------------------------------------------------------------
