@@ -39,6 +39,19 @@ def ids_of(value: Any) -> list[str]:
 
 @lru_cache(maxsize=8192)
 def _netloc(url: str) -> str:
+    if url.startswith(("https://", "http://")) and url.isascii() and url.isprintable() \
+            and "[" not in url and "]" not in url:
+        # What urlsplit answers for a plain printable ASCII http(s) URL, without its parsing
+        # (a new activity id or object id comes with every POST): the text after "//" up to the
+        # first "/", "?" or "#". Anything else (controls, tabs, brackets, non-ASCII, another case
+        # of the scheme) is left to urlsplit; tests/activities/test_web_urls.py compares the two.
+        start = url.index("//") + 2
+        end = len(url)
+        for delimiter in "/?#":
+            found = url.find(delimiter, start, end)
+            if found != -1:
+                end = found
+        return url[start:end].lower()
     return urlsplit(url).netloc.lower()
 
 

@@ -9,6 +9,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from activities.html import is_web_url
+from activities.normalize import _netloc, host_of
 from node.services.campaigns import is_http_id
 
 URLS = st.one_of(
@@ -34,6 +35,45 @@ def _http_id(value) -> bool:
         return parts.scheme in ("http", "https") and bool(parts.hostname)
     except ValueError:
         return False
+
+
+def _host(value: str) -> str | Exception:
+    """host_of's definition: urlsplit's netloc, lower-cased (or the error urlsplit raises)."""
+    try:
+        return urlsplit(value).netloc.lower()
+    except ValueError as exc:
+        return exc
+
+
+HOSTS = st.builds(lambda scheme, host, rest: scheme + host + rest,
+                  st.sampled_from(["http://", "https://", "HTTP://", "http:/", "http:", ""]),
+                  st.text(alphabet="aZ09.-:@[]% \t\r\n\x00\x7f\u00e9\uff0e", max_size=20),
+                  st.text(alphabet="/?#aZ@:[] \t\n", max_size=20))
+
+
+@given(st.one_of(URLS, HOSTS))
+@example("https://A.Example:8443/x?y#z")
+@example("http://user@a.example/")
+@example("http://a.example?x/y")
+@example("http://a.example#x/y")
+@example("https://a.example")
+@example("http://[::1]:80/")
+@example("http://[::1/")
+@example("http://a.example /x")
+@example("http://a.exa\tmple/")
+@example("http://a.\uff0eexample/")
+def test_host_of__the_fast_path_answers_as_urlsplit(value):
+    """host_of reads plain http(s) ids without urlsplit; its answer (or error) is urlsplit's."""
+    _netloc.cache_clear()
+    expected = _host(value)
+    try:
+        got = host_of(value)
+    except ValueError as exc:
+        got = exc
+    if isinstance(expected, Exception):
+        assert isinstance(got, ValueError) and str(got) == str(expected)
+    else:
+        assert got == expected
 
 
 @given(URLS)
