@@ -20,7 +20,7 @@ change of content made old (a contribution, an agreement, a like), the visitors 
 get the old one rather than wait — never when the change may concern who reads what, and never
 the visitor who sent the change: a page followed by many while people write stays fast.
 
-A page says what it shows with :func:`depends` (scopes of node/changes.py: its discussion, its
+A page says what it shows with :func:`depends` (scopes of node/change_rules.py: its discussion, its
 organisation, ``site``…); a page that says nothing depends on everything. Each commit that changes
 what pages show bumps the scopes of the rows it wrote (node/changes.py, the runtime's ``changes``),
 in this process at once and, on PostgreSQL, in the node's other processes (node.db.listen): a
@@ -74,7 +74,7 @@ CACHEABLE = web.RequestKey("civic_cacheable", bool)
 # The strictest visibility level of what a rendering shows (see :func:`shows`).
 SHOWN_LEVEL = web.RequestKey("civic_shown_level", str)
 VIEWER = web.RequestKey("civic_viewer", object)
-# The scopes (node/changes.py) of what the page shows, declared with :func:`depends`.
+# The scopes (node/change_rules.py) of what the page shows, declared with :func:`depends`.
 DEPENDS = web.RequestKey("civic_depends", set)
 MARKS = web.RequestKey("civic_marks", object)
 # Handlers that count a page view store (organisation id, discussion id) here for replay on hits.
@@ -276,7 +276,7 @@ def uncacheable(request: web.Request) -> None:
 
 
 def depends(request: web.Request, *scopes: str, instead_of: tuple[str, ...] = ()) -> None:
-    """A handler says its page shows what changes in ``scopes`` (node/changes.py), and nothing
+    """A handler says its page shows what changes in ``scopes`` (node/change_rules.py), and nothing
     else: its renderings are kept while none of them changes. ``instead_of`` narrows what an
     earlier call declared (a discussion's page depends on its organisation's profile, not on all
     its lists). A page that declares nothing depends on every change."""

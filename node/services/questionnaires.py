@@ -363,7 +363,7 @@ _RESHUFFLE = text(
 async def _claimed(session: AsyncSession, table, row: dict) -> bool:
     """Insert ``row`` unless a unique key already holds it (INSERT … ON CONFLICT DO NOTHING, on
     PostgreSQL after the concurrent insert commits); whether it was inserted. Only for tables
-    no page shows (node/changes.py IGNORED): a tracked table's insert statement changes "*"."""
+    no page shows (node/change_rules.py IGNORED): a tracked table's insert statement changes "*"."""
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     result = await session.execute(insert(table).values(**row).on_conflict_do_nothing())

@@ -1,4 +1,4 @@
-"""node/changes.py: what a committed write changed, as scopes derived from the rows it wrote."""
+"""node/changes.py, node/change_rules.py: what a committed write changed, as scopes of the rows it wrote."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
-from node import changes
+from node import change_rules, changes
 from node.changes import EVERYTHING, SITE, Versions, discussion, org, profile, proposal, reader
 from node.db import transaction
 from node.models import Actor, Base, InboxActivity, OutboxEvent, RateCounter, utcnow
@@ -153,14 +153,14 @@ async def test_scopes__queues_counters_and_logs_change_no_page(sessions, scene):
     assert heard.commits == []
     for table in ("inbox_activities", "inbox_refusals", "outbox_events", "deliveries", "rate_counters",
                   "account_states", "verification_codes", "census_entries"):
-        assert table in changes.IGNORED
+        assert table in change_rules.IGNORED
 
 
 async def test_scopes__every_table_is_mapped_or_ignored_and_an_unmapped_one_changes_everything(sessions, engine):
     """A table added without a rule is safe (every page is dropped when it changes); the node's own
     tables all have a decision."""
     for table in Base.metadata.tables:
-        assert (table in changes.RULES) != (table in changes.IGNORED), table
+        assert (table in change_rules.RULES) != (table in change_rules.IGNORED), table
     scratch = Table("scratch_unmapped", MetaData(), Column("id", Integer, primary_key=True), Column("name", String(10)))
     async with engine.begin() as connection:
         await connection.run_sync(scratch.create)
@@ -169,7 +169,7 @@ async def test_scopes__every_table_is_mapped_or_ignored_and_an_unmapped_one_chan
         async with transaction(sessions) as s:
             await s.execute(insert(scratch).values(name="x"))
         assert heard.take() == {EVERYTHING}
-        assert changes.scopes_of("scratch_unmapped", {}, None, "update") == {EVERYTHING}
+        assert change_rules.scopes_of("scratch_unmapped", {}, None, "update") == {EVERYTHING}
     finally:
         async with engine.begin() as connection:
             await connection.run_sync(scratch.drop)
@@ -263,7 +263,7 @@ async def test_scopes__a_rule_that_fails_never_refuses_the_write(sessions, uris,
     def broken(values, lookup, event):
         raise KeyError("no such column")
 
-    monkeypatch.setitem(changes.RULES, "contributions", changes.Rule(("discussion_id",), broken))
+    monkeypatch.setitem(change_rules.RULES, "contributions", change_rules.Rule(("discussion_id",), broken))
     heard = Heard(sessions)
     async with transaction(sessions) as s:
         written = await contributions.contribute(s, uris, await s.merge(scene["here"]),

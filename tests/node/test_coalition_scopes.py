@@ -1,4 +1,4 @@
-"""node/changes.py for coalitions: what a commit about a coalition, its members, its campaigns,
+"""node/change_rules.py for coalitions: what a commit about a coalition, its members, its campaigns,
 variants and supports tells the page caches — enough to drop what changed, never another
 coalition's pages (modelled on tests/node/test_change_scopes.py)."""
 
@@ -53,7 +53,7 @@ async def test_scopes__a_support_changes_its_campaign_and_coalition_not_another_
         await campaigns.support(s, uris, await s.get(type(scene["oceans"]), oceans), await s.get(Actor, ana),
                                 like_ap_id="https://people.example/l/1",
                                 variant=await s.merge(scene["variant"]), relayed_by=None)
-    # The tallies and days written beside it add nothing (node/changes.py IGNORED); ana is a
+    # The tallies and days written beside it add nothing (node/change_rules.py IGNORED); ana is a
     # fediverse account: she has no marks to drop (test_scopes__a_fediverse_accounts_acts_…).
     expected = {campaign(oceans), org(blue)}
     assert heard.take() == expected

@@ -492,7 +492,7 @@ async def _report_data(request: web.Request) -> tuple[Coalition, Actor, dict]:
     async with runtime(request).sessions() as session:
         coalition, actor = await _reporting(session, request, user)
         data = await coalition_report.report(session, actor, locale_of(request))
-    # Every campaign's supports change it (node/changes.py in_campaign: the coalition's org scope).
+    # Every campaign's supports change it (node/change_rules.py in_campaign: the coalition's org scope).
     return coalition, actor, data
 
 

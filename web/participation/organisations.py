@@ -171,7 +171,7 @@ async def variants_listed(session: AsyncSession, request: web.Request, org: Acto
     everyone, is elsewhere, or is one of ``coalitions`` — those :func:`coalitions_listed` found
     listed to the visitor by node/visibility.py ``lists`` (it told the page cache their levels).
     One query. The page is rendered again when one of them or its campaign changes: a variant
-    published here changes ``org:<id>`` (node/changes.py), a campaign withdrawn its own scope,
+    published here changes ``org:<id>`` (node/change_rules.py), a campaign withdrawn its own scope,
     a coalition's visibility its profile's."""
     hosted = [actor.id for actor in coalitions if actor.local]
     found = await campaign_service.listed_variants_of(session, org, hosted, VARIANTS_SHOWN)
