@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import describe_violations, serious_axe_violations, visit
-from tests.web.test_coalition_pages import png
+from tests.web.coalition_people import png
 
 pytestmark = pytest.mark.e2e
 

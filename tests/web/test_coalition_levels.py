@@ -1,5 +1,5 @@
 """A coalition's visibility at every level of node/visibility.py (Gap B of the coalition audit: the
-``members`` level had a test of its own, tests/web/test_coalition_pages.py
+``members`` level had a test of its own, tests/web/test_coalition_dashboard.py
 ``test_visibility__a_members_coalition_shows_nothing_to_outsiders_on_any_path``): for a coalition at
 ``public``, ``unlisted``, ``followers`` and ``members``, every path that test checks answers each
 reader as the level says (SECURITY.md rules 24 and 28):
@@ -30,7 +30,7 @@ from node.models import CampaignSupport, VariantSupport
 from node.services import actors
 from node.services import coalitions as coalition_service
 from node.services import proposals as proposal_service
-from tests.web.test_coalition_pages import AS2, signed_in
+from tests.web.coalition_people import AS2, signed_in
 from tests.web.test_org_variants import coalition_campaign, people, variant_of
 
 READERS = ("anonymous", "dominique", "camille", "ngo_modo", "maire")

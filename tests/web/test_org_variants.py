@@ -15,7 +15,7 @@ from node.models import Campaign, CampaignVariant
 from node.services import actors, follows
 from node.services import campaigns as campaign_service
 from node.services import coalitions as coalition_service
-from tests.web.test_coalition_pages import VARIANT_TEXTS, adapt, path, people, signed_in
+from tests.web.coalition_people import VARIANT_TEXTS, adapt, path, people, signed_in
 from web.cache import PAGE_CACHE
 from web.participation.organisations import VARIANTS_SHOWN
 

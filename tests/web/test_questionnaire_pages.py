@@ -24,8 +24,8 @@ from node.db import transaction
 from node.models import Actor, Answer, Discussion, QuestionnaireResponse, utcnow
 from node.services import actors, membership, spaces
 from node.services import questionnaires as service
+from tests.web.coalition_people import png
 from tests.web.participation_helpers import PASSWORD, Client
-from tests.web.test_coalition_pages import png
 from web.participation import charts
 
 SVG = "{http://www.w3.org/2000/svg}"
