@@ -7,7 +7,7 @@ FEDERATION.md "Questionnaires, polls and budgets". A project Page says what it c
 its district (``civic:district``, a name) and its state (``civic:status``); its ``context`` is its
 budget. Ballots never appear in any of these documents: the results Article gives each winner's
 vote count, nothing about who voted (SECURITY.md rule 31). The parsers bound and sanitise
-everything they keep: what passes can be handed to node/services/budgets.py as it is."""
+everything they keep: what passes can be handed to node/services/budget_projects.py as it is."""
 
 from __future__ import annotations
 
@@ -299,7 +299,7 @@ def addressed_budget(doc) -> str | None:
 
 @dataclass(frozen=True)
 class RemoteProject:
-    """A fediverse account's proposal for one of our budgets, ready for budgets.propose."""
+    """A fediverse account's proposal for one of our budgets, ready for budget_projects.propose."""
 
     author: str  # attributedTo
     budget: str  # inReplyTo or context

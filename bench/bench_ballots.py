@@ -81,7 +81,7 @@ from node.config import Settings  # noqa: E402
 from node.db import create_engine, session_factory, transaction  # noqa: E402
 from node.migrate import upgrade  # noqa: E402
 from node.models import Actor, Ballot, BallotProject, BudgetProject, User, utcnow  # noqa: E402
-from node.services import actors, budgets, membership  # noqa: E402
+from node.services import actors, budget_projects, budgets, membership  # noqa: E402
 from node.uris import Uris  # noqa: E402
 from web.security import COOKIE, SessionSigner  # noqa: E402
 
@@ -143,12 +143,12 @@ async def seed(url: str, base: str, scale: Scale) -> Seeded:
             projects = []
             for k in range(scale.projects):
                 cost = rng.choice((2_000, 3_500, 5_000, 7_500, 9_000, 12_000, 15_000, 20_000))
-                projects.append(await budgets.propose(
+                projects.append(await budget_projects.propose(
                     s, uris, budget, admin.actor, f"Projekt {k}: Spielplatz, Bänke und Bäume",
                     "<p>" + "Ein Vorschlag für die Stadt. " * 12 + "</p>", cost=cost, language="de"))
             await budgets.set_phase(s, budget, "reviewing")
             for project in projects:
-                await budgets.review(s, project, feasible=True, reason="machbar",
+                await budget_projects.review(s, project, feasible=True, reason="machbar",
                                      cost_estimate=project.cost, by=admin)
             await budgets.set_phase(s, budget, "voting", voting_ends_at=utcnow() + timedelta(days=7))
             seeded = Seeded(budget.id, "/budgets/" + budget.ap_id.rsplit("/", 1)[1],

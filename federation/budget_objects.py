@@ -21,7 +21,7 @@ from federation.participation_documents import language_of
 from federation.participation_objects import Check, Served, _as2, _later, _negotiated, _tombstone
 from node import visibility
 from node.models import Actor, Budget, BudgetDistrict, BudgetProject, BudgetProjectComment
-from node.services import budgets, reports
+from node.services import budget_projects, budgets, reports
 from node.services.i18n import pick
 from node.uris import Uris
 
@@ -111,7 +111,7 @@ async def _results(session: AsyncSession, uris: Uris, check: Check, token: str) 
 
 
 async def _project(session: AsyncSession, uris: Uris, check: Check, token: str) -> Served | None:
-    project = await budgets.project_by_ap_id(session, uris.project(token))
+    project = await budget_projects.project_by_ap_id(session, uris.project(token))
     if project is None or await reports.hidden(session, project.ap_id):
         return None  # hidden by the moderators: the 404 of a missing one (SECURITY.md rule 22)
     if await _readable_budget(session, check, await session.get(Budget, project.budget_id)) is None:

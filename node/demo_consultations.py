@@ -14,7 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.models import Actor, Discussion, User, utcnow
-from node.services import budgets, membership, polls, questionnaires
+from node.services import (
+    budget_ballots,
+    budget_projects,
+    budgets,
+    membership,
+    polls,
+    questionnaires,
+)
 from node.uris import Uris
 
 
@@ -118,9 +125,9 @@ async def _budget(session: AsyncSession, uris: Uris, nice: Actor, admin: User, p
     authors = ["camille", "lena", "paul", "amine", "chloe", "henry"]
     made = []
     for (title, body, cost, feasible, estimate, reason), handle in zip(PROJECTS, authors, strict=True):
-        project = await budgets.propose(session, uris, budget, people[handle], title, body, cost=cost,
+        project = await budget_projects.propose(session, uris, budget, people[handle], title, body, cost=cost,
                                         language="fr")
-        await budgets.review(session, project, feasible=feasible, reason=reason,
+        await budget_projects.review(session, project, feasible=feasible, reason=reason,
                              cost_estimate=estimate, by=admin)
         made.append(project)
     await budgets.set_phase(session, budget, "reviewing")
@@ -128,7 +135,7 @@ async def _budget(session: AsyncSession, uris: Uris, nice: Actor, admin: User, p
     for handle, chosen in (("lena", [0, 1, 4]), ("paul", [2, 3, 4]), ("amine", [0, 2, 4])):
         voter = await _user(session, people[handle])
         await membership.admit(session, nice, voter, admin, "démo")
-        await budgets.cast(session, budget, voter, [made[i].id for i in chosen])
+        await budget_ballots.cast(session, budget, voter, [made[i].id for i in chosen])
 
 
 async def seed_consultations(session: AsyncSession, uris: Uris, orgs: dict[str, Actor], people: dict,

@@ -1,6 +1,6 @@
 """`civic budget …`: an organisation's participatory budgets from the command line (node.services.budgets,
-node.services.pabulib): list them, move one to its next phase, see its results, export it in the
-Pabulib format.
+budget_projects, budget_ballots, pabulib): list them, move one to its next phase, see its results,
+export it in the Pabulib format.
 
 A budget is named by its id (``https://node.example/budgets/<token>``), its token, or
 ``ORG/SLUG`` (an organisation of this node and the budget's slug). ``results`` shows the published
@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from civic.common import MAX_NAME, in_transaction, one_of, printable, settings_of, typed_name
 from node.errors import InvalidInput, NotFound
 from node.models.budgets import BUDGET_PHASES, RESULT_METHODS, Budget
-from node.services import actors, budgets, pabulib
+from node.services import actors, budget_ballots, budget_projects, budgets, pabulib
 from node.services.i18n import LANGUAGES, pick
 from node.uris import Uris
 
@@ -61,7 +61,7 @@ async def cmd_list(args) -> None:
 
     async def work(session, uris):
         org = await _org(session, args.org)
-        return [(b, await budgets.ballots_count(session, b), len(await budgets.projects(session, b)))
+        return [(b, await budget_ballots.ballots_count(session, b), len(await budget_projects.projects(session, b)))
                 for b in await budgets.of_organisation(session, org)]
 
     rows = await _run(args, work)
@@ -110,7 +110,7 @@ async def _results(session, budget: Budget, method: str | None) -> dict:
     if method is not None and method != budget.result_method:
         session.expunge(budget)
         budget.result_method = method
-    return await budgets.compute_results(session, budget)
+    return await budget_ballots.compute_results(session, budget)
 
 
 def _text_results(budget: Budget, results: dict, language: str) -> str:

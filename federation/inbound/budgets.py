@@ -2,11 +2,11 @@
 project) and proposed projects (a post replying to a budget or set in it) — and their author's
 Update and Delete (FEDERATION.md "Questionnaires, polls and budgets").
 
-node/services/budgets.py decides what a budget accepts (its phase, the author's own support,
-districts, bounds); here only who may take part: the signer is the author of what it sends, and
-may read the budget at its level (SECURITY.md rules 1, 24). Every refusal raises with its reason,
-which the inbox row keeps. A fediverse account never casts a ballot: no activity does that
-(SECURITY.md rule 31)."""
+node/services/budgets.py and budget_projects.py decide what a budget accepts (its phase, the
+author's own support, districts, bounds); here only who may take part: the signer is the author of
+what it sends, and may read the budget at its level (SECURITY.md rules 1, 24). Every refusal raises
+with its reason, which the inbox row keeps. A fediverse account never casts a ballot: no activity
+does that (SECURITY.md rule 31)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from federation.inbound.registry import handles
 from node import visibility
 from node.errors import Conflict, Forbidden, NotFound
 from node.models import Actor, Budget, BudgetDistrict, BudgetProject, BudgetProjectComment, utcnow
-from node.services import budgets, notes
+from node.services import budget_projects, budgets, notes
 
 NOT_OPEN = "this budget is not open to the fediverse"
 
@@ -36,7 +36,7 @@ async def _placed(session: AsyncSession, project: BudgetProject) -> tuple[int, s
     return budget.organization_id, await budgets.level(session, budget)
 
 
-reacts("Like", "project", Reacting(budgets.PROJECT_SUPPORT, BudgetProject, _placed,
+reacts("Like", "project", Reacting(budget_projects.PROJECT_SUPPORT, BudgetProject, _placed,
                                    "project", "support recorded", "already supported"))
 
 
@@ -76,7 +76,7 @@ async def _project_of(ctx: Inbound) -> BudgetProject | None:
         comment = await session.scalar(select(BudgetProjectComment).where(
             BudgetProjectComment.ap_id == (target.ap_id or "")))
         return await session.get(BudgetProject, comment.project_id) if comment else None
-    return await budgets.project_by_ap_id(session, target.ap_id or "")
+    return await budget_projects.project_by_ap_id(session, target.ap_id or "")
 
 
 @handles("Create", "project", "project_comment")
@@ -93,7 +93,7 @@ async def on_create_comment(ctx: Inbound) -> str:
     if not await _meant_for_budget(ctx, budget, data.addressed):
         return await inbound_notes.store(ctx, ctx.doc["object"])  # a private reply: a message to us
     try:
-        await budgets.comment(ctx.session, ctx.runtime.uris, project, ctx.actor, data.content_html,
+        await budget_projects.comment(ctx.session, ctx.runtime.uris, project, ctx.actor, data.content_html,
                               ap_id=data.ap_id)
     except Conflict:
         return "ignored: comment already known"
@@ -113,7 +113,7 @@ async def _district(session: AsyncSession, budget: Budget, named: str | None) ->
 
 
 async def _propose(ctx: Inbound, budget: Budget, data: RemoteProject) -> BudgetProject:
-    return await budgets.propose(ctx.session, ctx.runtime.uris, budget, ctx.actor, data.title, data.body_html,
+    return await budget_projects.propose(ctx.session, ctx.runtime.uris, budget, ctx.actor, data.title, data.body_html,
                                  cost=data.cost, district=await _district(ctx.session, budget, data.district),
                                  language=data.language, ap_id=data.ap_id)
 
@@ -121,7 +121,7 @@ async def _propose(ctx: Inbound, budget: Budget, data: RemoteProject) -> BudgetP
 @handles("Create", "budget")
 async def on_create_project(ctx: Inbound) -> str:
     """A post replying to a budget, or set in it (``context``), proposes a project; the budget
-    refuses it outside its proposing phase (node/services/budgets.propose)."""
+    refuses it outside its proposing phase (node/services/budget_projects.propose)."""
     data = parse_project(ctx.doc.get("object"))
     if not await _fresh(ctx, data.ap_id, data.author):
         return "ignored: its Delete arrived first"
@@ -131,7 +131,7 @@ async def on_create_project(ctx: Inbound) -> str:
     await _open_to(ctx, budget)
     if not await _meant_for_budget(ctx, budget, data.addressed):
         return await inbound_notes.store(ctx, ctx.doc["object"])  # a private post: a message to us
-    if await budgets.project_by_ap_id(ctx.session, data.ap_id) is not None:
+    if await budget_projects.project_by_ap_id(ctx.session, data.ap_id) is not None:
         return "ignored: project already known"
     await _propose(ctx, budget, data)
     return "project stored"
@@ -182,7 +182,7 @@ async def on_delete(ctx: Inbound) -> str:
     row = await _own(ctx, row, "project" if what == "project" else "comment")
     if row.deleted_at is not None:
         return "ignored: already deleted"
-    # A tombstone, as node/services/budgets.erase_author leaves one: off every list and ballot,
+    # A tombstone, as node/services/budget_projects.erase_author leaves one: off every list and ballot,
     # its text gone; a replayed Create finds the project by its id and is ignored.
     row.deleted_at = utcnow()
     if isinstance(row, BudgetProject):

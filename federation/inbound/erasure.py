@@ -12,7 +12,7 @@ from federation import participation_documents as documents
 from federation.inbound.context import Inbound
 from federation.inbound.registry import handles
 from node.models import Contribution, Follow, Note, utcnow
-from node.services import budgets, contributions, notes, outbox, reactions
+from node.services import budget_projects, contributions, notes, outbox, reactions
 
 
 @handles("Delete", "actor")
@@ -33,7 +33,7 @@ async def on_delete_actor(ctx: Inbound) -> str:
         discussions[contribution.discussion_id] = None
     await reactions.withdraw_all(session, actor)
     # Its budget projects not yet voted on, and its comments on projects, become tombstones.
-    await budgets.erase_author(session, actor, utcnow())
+    await budget_projects.erase_author(session, actor, utcnow())
     for discussion_id in discussions:
         # The group passes the account's Delete on, as it does a participant's Delete of one post.
         if await documents.discussion_of(session, discussion_id) is not None:

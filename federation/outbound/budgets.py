@@ -17,7 +17,7 @@ from federation.outbound.publisher import Publisher
 from federation.outbound.registry import builds
 from node import visibility
 from node.models import Actor, Budget, BudgetProject, BudgetProjectComment, BudgetProjectSupport
-from node.services import budgets
+from node.services import budget_ballots, budget_projects, budgets
 
 
 async def _placed(p: Publisher, project: BudgetProject | None) -> tuple[Budget, Actor, str] | None:
@@ -48,18 +48,18 @@ async def _project_page(p: Publisher, project_id: int, wrap) -> None:
                     organization_id=organization.id, object_ap_id=project.ap_id)
 
 
-@builds(budgets.PROJECT_CREATED)
+@builds(budget_projects.PROJECT_CREATED)
 async def project_created(p: Publisher, project_id: int) -> None:
     await _project_page(p, project_id, wrappers.create)
 
 
-@builds(budgets.PROJECT_UPDATED)
+@builds(budget_projects.PROJECT_UPDATED)
 async def project_updated(p: Publisher, project_id: int) -> None:
     """Reviewed (feasibility, cost estimate), withdrawn, or its progress reported."""
     await _project_page(p, project_id, wrappers.update)
 
 
-@builds(budgets.COMMENT_CREATED)
+@builds(budget_projects.COMMENT_CREATED)
 async def comment_created(p: Publisher, comment_id: int) -> None:
     """A local comment: the commenter's Create{Note} replying to the project, to the
     organisation's followers and to the project's author when remote."""
@@ -98,19 +98,19 @@ async def _like(p: Publisher, like_id: str, actor_id: int, project_id: int, *, u
                     object_ap_id=project.ap_id, listed=not undo)
 
 
-@builds(budgets.SUPPORT_CREATED)
+@builds(budget_projects.SUPPORT_CREATED)
 async def support_created(p: Publisher, support_id: int) -> None:
     support = await p.session.get(BudgetProjectSupport, support_id)
     if support is not None:
         await _like(p, support.ap_id, support.actor_id, support.project_id, undo=False)
 
 
-@builds(budgets.SUPPORT_UNDONE)
+@builds(budget_projects.SUPPORT_UNDONE)
 async def support_undone(p: Publisher, support_ap_id: str, actor_id: int, project_id: int) -> None:
     await _like(p, support_ap_id, actor_id, project_id, undo=True)
 
 
-@builds(budgets.RESULTS_PUBLISHED)
+@builds(budget_ballots.RESULTS_PUBLISHED)
 async def results_published(p: Publisher, budget_id: int) -> None:
     """The organisation's Create{Article} of the results, to its followers at the budget's level:
     the funded projects with their cost and vote counts — counts only, never a ballot."""

@@ -1,7 +1,7 @@
 """Which projects a participatory budget funds: greedy by votes, or the Method of Equal Shares.
 
-Pure functions over ids, costs and ballots; node/services/budgets.py feeds them one budget (or one
-district) at a time.
+Pure functions over ids, costs and ballots; node/services/budget_ballots.py feeds them one budget
+(or one district) at a time.
 
 **Greedy** (``greedy``, Pabulib's "greedy" with a threshold of one vote): projects by votes,
 most first; each is funded if it still fits in what is left, else skipped (a cheaper one further

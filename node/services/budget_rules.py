@@ -3,7 +3,7 @@
 Pure functions: ``check`` is given the rule, the costs of the projects on this ballot (the
 feasible, not withdrawn projects of the budget — or of the ballot's district) and the chosen ids,
 and raises ``InvalidInput`` with the reason of the first rule broken. The service
-(node/services/budgets.py) calls it server-side on every ballot, whatever the form showed.
+(node/services/budget_ballots.py) calls it server-side on every ballot, whatever the form showed.
 """
 
 from __future__ import annotations

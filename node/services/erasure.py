@@ -31,10 +31,11 @@ from node.models import (
     utcnow,
 )
 
-# budgets, campaigns, community, contributions and proposals define the reaction kinds (reactions.KINDS).
+# budget_projects, campaigns, community, contributions and proposals define the reaction kinds
+# (reactions.KINDS).
 from node.services import (
     accounts,
-    budgets,
+    budget_projects,
     campaigns,  # noqa: F401
     community,  # noqa: F401
     contributions,  # noqa: F401
@@ -146,7 +147,7 @@ async def erase_account(session: AsyncSession, user: User, *, by: User | None) -
     # Their budget projects not yet voted on, and their comments on projects, become tombstones;
     # their ballots stay counted, linked to nobody: the user row's key is SET NULL on them
     # (SECURITY.md rule 31).
-    erased.objects += await budgets.erase_author(session, actor, now)
+    erased.objects += await budget_projects.erase_author(session, actor, now)
     # Their named questionnaire responses stay in the results, linked to nobody and without a
     # time (SECURITY.md rule 29); the anonymous ones' participant rows go with the user row.
     await questionnaires.unlink_respondent(session, actor)

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.errors import InvalidInput
 from node.models import Actor, Budget, BudgetDistrict, BudgetProject
-from node.services import budgets
+from node.services import budget_ballots, budgets
 from node.services.i18n import pick
 
 SECTIONS = ("META", "PROJECTS", "VOTES")
@@ -202,6 +202,6 @@ async def export(session: AsyncSession, budget: Budget, *, district=None) -> str
         raise InvalidInput("a budget with districts is exported one district at a time")
     organization = await session.get(Actor, budget.organization_id)
     projects = await budgets.ballot_projects(session, budget, place)
-    cast = {ballot_id: chosen for ballot_id, (district_id, chosen) in (await budgets.ballots(session, budget)).items()
+    cast = {ballot_id: chosen for ballot_id, (district_id, chosen) in (await budget_ballots.ballots(session, budget)).items()
             if place is None or district_id == place.id}
     return write(budget, projects, cast, district=place, unit=organization.name or organization.username)

@@ -39,7 +39,17 @@ from node.models import (
     OutboxEvent,
     User,
 )
-from node.services import actors, budgets, erasure, follows, moderation, questionnaires, spaces
+from node.services import (
+    actors,
+    budget_ballots,
+    budget_projects,
+    budgets,
+    erasure,
+    follows,
+    moderation,
+    questionnaires,
+    spaces,
+)
 from tests.federation.participation_scene import (
     AS,
     PUBLIC,
@@ -99,15 +109,15 @@ async def _propose(sc: Scene, resident: int, title: str, cost: int) -> str:
     async with transaction(sc.city.rt.sessions) as s:
         budget = await budgets.by_ap_id(s, sc.budget)
         author = await s.get(User, sc.residents[resident])
-        project = await budgets.propose(s, sc.city.uris, budget, await s.get(Actor, author.actor_id), title,
+        project = await budget_projects.propose(s, sc.city.uris, budget, await s.get(Actor, author.actor_id), title,
                                         f"<p>{title}: Beschreibung.</p>", cost=cost)
         return project.ap_id
 
 
 async def _review(sc: Scene, project_id: str, cost_estimate: int | None = None) -> None:
     async with transaction(sc.city.rt.sessions) as s:
-        project = await budgets.project_by_ap_id(s, project_id)
-        await budgets.review(s, project, feasible=True, reason="machbar", cost_estimate=cost_estimate,
+        project = await budget_projects.project_by_ap_id(s, project_id)
+        await budget_projects.review(s, project, feasible=True, reason="machbar", cost_estimate=cost_estimate,
                              by=await s.get(User, sc.admin_id))
 
 
@@ -118,7 +128,7 @@ async def _phase(sc: Scene, phase: str) -> None:
 
 async def _project(sc: Scene, ap_id: str) -> BudgetProject | None:
     async with sc.city.rt.sessions() as s:
-        return await budgets.project_by_ap_id(s, ap_id)
+        return await budget_projects.project_by_ap_id(s, ap_id)
 
 
 def _sent(remote, kind: str, object_type: str | None = None) -> list[dict]:
@@ -192,10 +202,10 @@ async def test_budget_federation__a_members_budget_never_leaves_the_node(node_fa
     project = await _propose(sc, 0, "Nur für Mitglieder", 5_000)
     await _review(sc, project)
     async with transaction(sc.city.rt.sessions) as s:
-        row = await budgets.project_by_ap_id(s, project)
+        row = await budget_projects.project_by_ap_id(s, project)
         r1 = await s.get(User, sc.residents[1])
-        await budgets.comment(s, sc.city.uris, row, await s.get(Actor, r1.actor_id), "<p>Gut</p>")
-        await budgets.support(s, sc.city.uris, row, await s.get(Actor, r1.actor_id))
+        await budget_projects.comment(s, sc.city.uris, row, await s.get(Actor, r1.actor_id), "<p>Gut</p>")
+        await budget_projects.support(s, sc.city.uris, row, await s.get(Actor, r1.actor_id))
     await _step(sc.city, sc.peer)
     assert [d["type"] for d in remote.received if d["type"] != "Accept"] == []
     async with sc.city.rt.sessions() as s:
@@ -265,15 +275,15 @@ async def test_budget_federation__a_remote_reply_becomes_a_comment(node_factory,
     reply["object"]["content"] += '<script>alert(1)</script><a href="javascript:x()">x</a>'
     assert await _post(sc, remote, reply, sc.bea) == (InboxStates.processed, "comment stored")
     async with sc.city.rt.sessions() as s:
-        row = await budgets.project_by_ap_id(s, project)
-        [comment] = await budgets.comments(s, row)
+        row = await budget_projects.project_by_ap_id(s, project)
+        [comment] = await budget_projects.comments(s, row)
         assert comment.author.ap_id == sc.bea.ap_id and comment.ap_id == reply["object"]["id"]
         assert "thinkpad" in comment.content and "<script" not in comment.content
         assert "javascript" not in comment.content
     async with transaction(sc.city.rt.sessions) as s:
-        row = await budgets.project_by_ap_id(s, project)
+        row = await budget_projects.project_by_ap_id(s, project)
         r1 = await s.get(User, sc.residents[1])
-        local = await budgets.comment(s, sc.city.uris, row, await s.get(Actor, r1.actor_id), "<p>Unbedingt!</p>")
+        local = await budget_projects.comment(s, sc.city.uris, row, await s.get(Actor, r1.actor_id), "<p>Unbedingt!</p>")
         local_id = local.ap_id
     await _step(sc.city)
     [note] = [d["object"] for d in _sent(remote, "Create", "Note") if d["object"]["id"] == local_id]
@@ -338,7 +348,7 @@ async def test_budget_federation__districts_by_name_both_ways(node_factory, remo
         await budgets.set_phase(s, budget, "proposing")
         [altstadt, _] = await budgets.districts(s, budget)
         author = await s.get(User, sc.residents[0])
-        project = await budgets.propose(s, sc.city.uris, budget, await s.get(Actor, author.actor_id), "Brunnen",
+        project = await budget_projects.propose(s, sc.city.uris, budget, await s.get(Actor, author.actor_id), "Brunnen",
                                         "<p>x</p>", cost=1_000, district=altstadt)
         budget_id, project_id, altstadt_id = budget.ap_id, project.ap_id, altstadt.id
     await _step(sc.city)
@@ -413,7 +423,7 @@ async def test_budget_federation__the_author_updates_and_deletes_its_project_and
     delete = make_activity(sc.bea, "Delete", 3, reply["object"]["id"])
     assert await _post(sc, remote, delete, sc.bea) == (InboxStates.processed, "comment deleted")
     async with sc.city.rt.sessions() as s:
-        assert await budgets.comments(s, await budgets.project_by_ap_id(s, project)) == []
+        assert await budget_projects.comments(s, await budget_projects.project_by_ap_id(s, project)) == []
 
 
 async def test_budget_federation__a_deleted_fediverse_account_leaves_tombstones(node_factory, remote):
@@ -431,7 +441,7 @@ async def test_budget_federation__a_deleted_fediverse_account_leaves_tombstones(
     assert theirs.deleted_at is not None and theirs.title == "" and theirs.body == ""
     assert (await _project(sc, project)).support_count == 0
     async with sc.city.rt.sessions() as s:
-        assert await budgets.comments(s, await budgets.project_by_ap_id(s, project)) == []
+        assert await budget_projects.comments(s, await budget_projects.project_by_ap_id(s, project)) == []
     status, collection = await _get(sc.budget)
     assert collection["items"] == [project]
 
@@ -475,14 +485,14 @@ async def _vote_and_publish(sc: Scene, remote, projects: list[str], ballots: dic
     before = await _traces(sc, remote)
     async with transaction(sc.city.rt.sessions) as s:
         budget = await budgets.by_ap_id(s, sc.budget)
-        ids = [(await budgets.project_by_ap_id(s, p)).id for p in projects]
+        ids = [(await budget_projects.project_by_ap_id(s, p)).id for p in projects]
         for resident, chosen in ballots.items():
-            await budgets.cast(s, budget, await s.get(User, sc.residents[resident]), [ids[i] for i in chosen])
+            await budget_ballots.cast(s, budget, await s.get(User, sc.residents[resident]), [ids[i] for i in chosen])
     await _step(sc.city, sc.peer)
     assert await _traces(sc, remote) == before  # a ballot federates nothing (SECURITY.md rule 31)
     assert (await _get(f"{sc.budget}/results"))[0] == 404  # nothing published yet
     async with transaction(sc.city.rt.sessions) as s:
-        await budgets.publish_results(s, sc.city.uris, await budgets.by_ap_id(s, sc.budget),
+        await budget_ballots.publish_results(s, sc.city.uris, await budgets.by_ap_id(s, sc.budget),
                                       by=await s.get(User, sc.admin_id))
     await _step(sc.city, sc.peer)
 
@@ -620,7 +630,7 @@ async def test_budget_federation__hostile_documents_never_5xx_and_counts_stay_tr
             town = await make_town(s, node.uris)
             budget = await budgets.create(s, node.uris, town.org, "2027", {"de": "Haushalt"}, 50_000)
             await budgets.set_phase(s, budget, "proposing")
-            project = await budgets.propose(s, node.uris, budget, town.residents[0].actor, "Trinkbrunnen",
+            project = await budget_projects.propose(s, node.uris, budget, town.residents[0].actor, "Trinkbrunnen",
                                             "<p>x</p>", cost=1_000)
             SCENES[id(node)] = (town.org.ap_id, budget.ap_id, project.ap_id, remote.add_actor("bea"))
     org, budget, project, bea = SCENES[id(node)]

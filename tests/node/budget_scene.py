@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from node.models import Actor, Ballot, BallotProject, Budget, BudgetProject, User
-from node.services import actors, budgets, membership
+from node.services import actors, budget_projects, budgets, membership
 from node.uris import Uris
 
 PASSWORD = "password-123"
@@ -56,9 +56,9 @@ async def voting_budget(s, uris: Uris, town: Town, costs: list[int], *, amount: 
     places = await budgets.districts(s, budget)
     for n, cost in enumerate(costs):
         author = town.residents[n % len(town.residents)].actor
-        project = await budgets.propose(s, uris, budget, author, f"Projekt {n}", "<p>…</p>", cost=cost,
+        project = await budget_projects.propose(s, uris, budget, author, f"Projekt {n}", "<p>…</p>", cost=cost,
                                         district=places[n % len(places)] if places else None)
-        await budgets.review(s, project, feasible=True, reason="machbar", cost_estimate=None, by=town.admin)
+        await budget_projects.review(s, project, feasible=True, reason="machbar", cost_estimate=None, by=town.admin)
         town.projects.append(project)
     await budgets.set_phase(s, budget, "voting")
     town.budget = budget

@@ -1,4 +1,4 @@
-"""Ballots under concurrency (node/services/budgets.py ``cast``): one ballot per person and
+"""Ballots under concurrency (node/services/budget_ballots.py ``cast``): one ballot per person and
 counts equal to the rows, whatever the interleaving — on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from node.db import create_engine, session_factory, transaction
 from node.models import Ballot, BallotProject, Budget, User
-from node.services import actors, budgets, membership
+from node.services import actors, budget_ballots, membership
 from tests.node.budget_scene import PASSWORD, make_town, recount, voting_budget
 
 PARTICIPANTS = 500
@@ -57,7 +57,7 @@ async def _run(sessions, uris) -> None:
 
     async def submit(user_id: int, chosen: list[int]) -> int:
         async with transaction(sessions) as s:
-            ballot = await budgets.cast(s, await s.get(Budget, budget.id), await s.get(User, user_id), chosen)
+            ballot = await budget_ballots.cast(s, await s.get(Budget, budget.id), await s.get(User, user_id), chosen)
             return ballot.id
 
     ballot_ids = await asyncio.wait_for(asyncio.gather(*(submit(u, c) for u, c in submissions)), 600)
@@ -70,7 +70,7 @@ async def _run(sessions, uris) -> None:
             select(func.count()).select_from(BallotProject))
         per_user = await s.scalar(select(func.count(func.distinct(Ballot.user_id))).where(Ballot.budget_id == budget.id))
         assert per_user == PARTICIPANTS
-        stored = await budgets.ballots(s, await s.get(Budget, budget.id))
+        stored = await budget_ballots.ballots(s, await s.get(Budget, budget.id))
         owners = dict((await s.execute(select(Ballot.id, Ballot.user_id))).all())
         totals = dict((await s.execute(select(Ballot.id, Ballot.total))).all())
     sent = {}

@@ -1,6 +1,6 @@
 """node/services/budget_results.py: greedy (table-driven) and the Method of Equal Shares, checked
 against worked examples from the literature, a hand-computed example, pabutools (an independent
-implementation) and real Pabulib instances; budgets.compute_results per district."""
+implementation) and real Pabulib instances; budget_ballots.compute_results per district."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover
 
 from node.db import transaction
 from node.models import Budget
-from node.services import budget_results, budgets, pabulib
+from node.services import budget_ballots, budget_results, budgets, pabulib
 from tests.node.budget_scene import make_town, voting_budget
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "pabulib"
@@ -225,7 +225,7 @@ def test_mes__a_real_election_with_approval_utilities_equals_pabutools():
     assert set(outcome) == {p.name for p in theirs} and set(outcome) != ours.selected
 
 
-# -- budgets.compute_results ----------------------------------------------------------------------
+# -- budget_ballots.compute_results ---------------------------------------------------------------
 
 async def test_compute_results__mes_per_district_from_the_ballots(sessions, uris):
     """With districts, each district's ballots elect within its own amount by MES (approval
@@ -247,9 +247,9 @@ async def test_compute_results__mes_per_district_from_the_ballots(sessions, uris
     async with transaction(sessions) as s:
         budget = await s.get(Budget, budget.id)
         for user, (chosen, place) in zip(town.residents, choices, strict=True):
-            await budgets.cast(s, budget, user, chosen, district_id=place.id)
+            await budget_ballots.cast(s, budget, user, chosen, district_id=place.id)
     async with transaction(sessions) as s:
-        results = await budgets.compute_results(s, await s.get(Budget, budget.id))
+        results = await budget_ballots.compute_results(s, await s.get(Budget, budget.id))
     districts = {d["slug"]: d for d in results["districts"]}
     assert districts["nord"]["winners"] == [n2, n4] and districts["nord"]["ballots"] == 3
     assert districts["nord"]["spent"] == 54 and districts["nord"]["amount"] == 100
@@ -267,9 +267,9 @@ async def test_compute_results__greedy_counts_only_projects_still_on_the_ballot(
         budget = await voting_budget(s, uris, town, [30, 30, 30], amount=60)
         p0, p1, p2 = (p.id for p in town.projects)
         for user, chosen in zip(town.residents, [[p0, p1], [p0, p1], [p2]], strict=True):
-            await budgets.cast(s, budget, user, chosen)
+            await budget_ballots.cast(s, budget, user, chosen)
         (await s.get(type(town.projects[0]), p0)).feasibility = "unfeasible"
     async with transaction(sessions) as s:
-        results = await budgets.compute_results(s, await s.get(Budget, budget.id))
+        results = await budget_ballots.compute_results(s, await s.get(Budget, budget.id))
     assert results["winners"] == [p1, p2] and results["districts"] == []
     assert [p["id"] for p in results["projects"]] == [p1, p2]

@@ -1,5 +1,5 @@
 """node/services/budget_rules.py: every ballot rule, boundaries included (table-driven), and the
-rule applied by budgets.cast to districts and to projects no longer on the ballot."""
+rule applied by budget_ballots.cast to districts and to projects no longer on the ballot."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from node.db import transaction
 from node.errors import CivicError, InvalidInput
 from node.models import Ballot, Budget, BudgetProject
-from node.services import budget_rules, budgets
+from node.services import budget_ballots, budget_rules, budgets
 from node.services.budget_rules import BallotRule
 from tests.node.budget_scene import make_town, voting_budget
 
@@ -103,7 +103,7 @@ def test_rules__agree_with_their_definition(kind, limit, share, low, high, chose
     assert accepted == valid
 
 
-# -- the rules as budgets.cast applies them: districts, and projects no longer on the ballot ---------
+# -- the rules as budget_ballots.cast applies them: districts, and projects no longer on the ballot
 
 FUZZ = settings(max_examples=40, deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -142,11 +142,11 @@ async def test_rules__districts(sessions, districts, name, district, chosen, ref
         budget = await s.get(Budget, town.budget.id)
         project_ids = [town.projects[n].id for n in chosen]
         if refusal is None:
-            ballot = await budgets.cast(s, budget, town.residents[0], project_ids, district_id=district_id)
+            ballot = await budget_ballots.cast(s, budget, town.residents[0], project_ids, district_id=district_id)
             assert ballot.district_id == district_id
         else:
             with pytest.raises(InvalidInput, match=refusal):
-                await budgets.cast(s, budget, town.residents[0], project_ids, district_id=district_id)
+                await budget_ballots.cast(s, budget, town.residents[0], project_ids, district_id=district_id)
 
 
 @pytest.mark.parametrize("change", ["withdrawn", "unfeasible", "pending", "erased"])
@@ -166,8 +166,8 @@ async def test_rules__a_project_off_the_ballot_is_refused(sessions, uris, change
         budget = await s.get(Budget, budget.id)
         assert [p.id for p in await budgets.ballot_projects(s, budget)] == [town.projects[0].id]
         with pytest.raises(InvalidInput, match="is not on this ballot"):
-            await budgets.cast(s, budget, town.residents[0], [town.projects[0].id, town.projects[1].id])
-        await budgets.cast(s, budget, town.residents[0], [town.projects[0].id])
+            await budget_ballots.cast(s, budget, town.residents[0], [town.projects[0].id, town.projects[1].id])
+        await budget_ballots.cast(s, budget, town.residents[0], [town.projects[0].id])
 
 
 HOSTILE = st.one_of(st.none(), st.text(max_size=5), st.integers(-2, 2**40), st.booleans(),
@@ -194,7 +194,7 @@ async def test_rules__hostile_ballots_are_refused_with_a_reason(sessions, voting
     async with transaction(sessions) as s:
         budget = await s.get(Budget, voting.budget.id)
         try:
-            ballot = await budgets.cast(s, budget, voter, project_ids, district_id=district_id)
+            ballot = await budget_ballots.cast(s, budget, voter, project_ids, district_id=district_id)
         except CivicError as refusal:
             assert refusal.reason and refusal.status < 500
         else:

@@ -1,5 +1,6 @@
-"""node/services/budgets.py: phases, projects and their review, eligibility, ballots (one per
-person, changed until the phase ends), results published, and erasure."""
+"""node/services/budgets.py, budget_projects.py and budget_ballots.py: phases, projects and their
+review, eligibility, ballots (one per person, changed until the phase ends), results published, and
+erasure."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from node.models import (
     User,
     utcnow,
 )
-from node.services import budgets, erasure, membership, spaces
+from node.services import budget_ballots, budget_projects, budgets, erasure, membership, spaces
 from node.uris import Uris
 from tests.node.budget_scene import make_town, recount, voting_budget
 
@@ -54,15 +55,15 @@ async def test_ballot__a_fediverse_account_cannot_cast_one(sessions, town):
     row exists; it may still support a project."""
     async with transaction(sessions) as s:
         budget = await s.get(Budget, town.budget.id)
-        assert await budgets.may_vote(s, budget, town.fediverse) == budgets.FEDIVERSE_BALLOT
+        assert await budget_ballots.may_vote(s, budget, town.fediverse) == budget_ballots.FEDIVERSE_BALLOT
         with pytest.raises(Forbidden, match="fediverse accounts cannot cast ballots"):
-            await budgets.cast(s, budget, town.fediverse, [town.projects[0].id])
-        assert await budgets.ballot_of(s, budget, town.fediverse) == (None, set())
+            await budget_ballots.cast(s, budget, town.fediverse, [town.projects[0].id])
+        assert await budget_ballots.ballot_of(s, budget, town.fediverse) == (None, set())
     async with sessions() as s:
         assert await s.scalar(select(func.count()).select_from(Ballot)) == 0
     async with transaction(sessions) as s:
         project = await s.get(BudgetProject, town.projects[0].id)
-        assert await budgets.support(s, None, project, town.fediverse, "https://people.example/likes/1")
+        assert await budget_projects.support(s, None, project, town.fediverse, "https://people.example/likes/1")
         assert project.support_count == 1
 
 
@@ -71,11 +72,11 @@ async def test_ballot__one_per_person_and_changed_until_the_phase_ends(sessions,
     p = [project.id for project in town.projects]
     async with transaction(sessions) as s:
         budget = await s.get(Budget, town.budget.id)
-        await budgets.cast(s, budget, town.residents[0], [p[0], p[1]])
+        await budget_ballots.cast(s, budget, town.residents[0], [p[0], p[1]])
     async with transaction(sessions) as s:
         budget = await s.get(Budget, town.budget.id)
-        await budgets.cast(s, budget, town.residents[0], [p[1], p[2]])
-        ballot, chosen = await budgets.ballot_of(s, budget, town.residents[0])
+        await budget_ballots.cast(s, budget, town.residents[0], [p[1], p[2]])
+        ballot, chosen = await budget_ballots.ballot_of(s, budget, town.residents[0])
         assert chosen == {p[1], p[2]} and ballot.total == 45_000 and ballot.updated_at is not None
         kept, counted, ballots = await recount(s, budget.id)
         assert kept == counted == {p[0]: 0, p[1]: 1, p[2]: 1, p[3]: 0} and ballots == 1
@@ -83,9 +84,9 @@ async def test_ballot__one_per_person_and_changed_until_the_phase_ends(sessions,
     async with transaction(sessions) as s:
         budget = await s.get(Budget, town.budget.id)
         later = utcnow() + timedelta(minutes=6)
-        assert await budgets.may_vote(s, budget, town.residents[0], now=later) == budgets.BALLOT_CLOSED
+        assert await budget_ballots.may_vote(s, budget, town.residents[0], now=later) == budget_ballots.BALLOT_CLOSED
         with pytest.raises(Conflict):
-            await budgets.cast(s, budget, town.residents[0], [p[0]], now=later)
+            await budget_ballots.cast(s, budget, town.residents[0], [p[0]], now=later)
 
 
 async def test_ballot__withdrawn_while_voting_is_open(sessions, town):
@@ -93,9 +94,9 @@ async def test_ballot__withdrawn_while_voting_is_open(sessions, town):
     p = [project.id for project in town.projects]
     async with transaction(sessions) as s:
         budget = await s.get(Budget, town.budget.id)
-        await budgets.cast(s, budget, town.residents[0], [p[0], p[1]])
-        assert await budgets.withdraw_ballot(s, budget, town.residents[0])
-        assert not await budgets.withdraw_ballot(s, budget, town.residents[0])
+        await budget_ballots.cast(s, budget, town.residents[0], [p[0], p[1]])
+        assert await budget_ballots.withdraw_ballot(s, budget, town.residents[0])
+        assert not await budget_ballots.withdraw_ballot(s, budget, town.residents[0])
         kept, counted, ballots = await recount(s, budget.id)
         assert kept == counted == dict.fromkeys(p, 0) and ballots == 0
 
@@ -106,12 +107,12 @@ async def test_ballot__open_to_any_local_account_without_verified_only(sessions,
     async with transaction(sessions) as s:
         town = await make_town(s, uris)
         budget = await voting_budget(s, uris, town, [10], verified_only=False)
-        assert await budgets.may_vote(s, budget, town.stranger) is None
-        assert await budgets.may_vote(s, budget, town.fediverse) == budgets.FEDIVERSE_BALLOT
-        assert await budgets.may_vote(s, budget, None) == "sign in to vote"
+        assert await budget_ballots.may_vote(s, budget, town.stranger) is None
+        assert await budget_ballots.may_vote(s, budget, town.fediverse) == budget_ballots.FEDIVERSE_BALLOT
+        assert await budget_ballots.may_vote(s, budget, None) == "sign in to vote"
         budget.visibility = "members"
-        assert "only members" in await budgets.may_vote(s, budget, town.stranger)
-        assert await budgets.may_vote(s, budget, town.residents[0]) is None
+        assert "only members" in await budget_ballots.may_vote(s, budget, town.stranger)
+        assert await budget_ballots.may_vote(s, budget, town.residents[0]) is None
 
 
 async def test_ballot__only_verified_members_when_verified_only(sessions, town):
@@ -119,13 +120,13 @@ async def test_ballot__only_verified_members_when_verified_only(sessions, town):
     async with transaction(sessions) as s:
         budget = await s.get(Budget, town.budget.id)
         stranger = await s.get(User, town.stranger.id)
-        assert "verified members" in await budgets.may_vote(s, budget, stranger)
+        assert "verified members" in await budget_ballots.may_vote(s, budget, stranger)
         with pytest.raises(Forbidden):
-            await budgets.cast(s, budget, stranger, [town.projects[0].id])
+            await budget_ballots.cast(s, budget, stranger, [town.projects[0].id])
         await membership.admit(s, town.org, stranger, town.admin)
-        assert await budgets.may_vote(s, budget, stranger) is None
-        await budgets.cast(s, budget, stranger.actor, [town.projects[0].id])  # by its local actor too
-        assert (await budgets.ballot_of(s, budget, stranger))[1] == {town.projects[0].id}
+        assert await budget_ballots.may_vote(s, budget, stranger) is None
+        await budget_ballots.cast(s, budget, stranger.actor, [town.projects[0].id])  # by its local actor too
+        assert (await budget_ballots.ballot_of(s, budget, stranger))[1] == {town.projects[0].id}
 
 
 async def test_ballot__the_rule_is_checked_server_side(sessions, town):
@@ -133,9 +134,9 @@ async def test_ballot__the_rule_is_checked_server_side(sessions, town):
     async with transaction(sessions) as s:
         budget = await s.get(Budget, town.budget.id)
         with pytest.raises(InvalidInput, match="more than the 50000"):
-            await budgets.cast(s, budget, town.residents[0], [p.id for p in town.projects])
+            await budget_ballots.cast(s, budget, town.residents[0], [p.id for p in town.projects])
         with pytest.raises(InvalidInput, match="not on this ballot"):
-            await budgets.cast(s, budget, town.residents[0], [10**6])
+            await budget_ballots.cast(s, budget, town.residents[0], [10**6])
     async with sessions() as s:
         assert await s.scalar(select(func.count()).select_from(Ballot)) == 0
 
@@ -148,19 +149,19 @@ async def test_results__published_once_with_winners_selected(sessions, uris, tow
     async with transaction(sessions) as s:
         budget = await s.get(Budget, town.budget.id)
         for user, chosen in zip(town.residents, choices, strict=True):
-            await budgets.cast(s, budget, user, chosen)
+            await budget_ballots.cast(s, budget, user, chosen)
     async with transaction(sessions) as s:
         budget = await s.get(Budget, town.budget.id)
         with pytest.raises(Forbidden):
-            await budgets.publish_results(s, uris, budget, by=town.residents[0])
-        results = await budgets.publish_results(s, uris, budget, by=town.admin)
+            await budget_ballots.publish_results(s, uris, budget, by=town.residents[0])
+        results = await budget_ballots.publish_results(s, uris, budget, by=town.admin)
         assert results["winners"] == [p[0], p[3]] and results["spent"] == 40_000
         assert budget.phase == "results" and budget.results_ap_id == f"{budget.ap_id}/results"
-        assert await _events(s, budgets.RESULTS_PUBLISHED) == [{"budget_id": budget.id}]
+        assert await _events(s, budget_ballots.RESULTS_PUBLISHED) == [{"budget_id": budget.id}]
         with pytest.raises(Conflict):
-            await budgets.publish_results(s, uris, budget, by=town.admin)
-        with pytest.raises(Conflict, match=budgets.BALLOT_CLOSED):  # the vote is over
-            await budgets.cast(s, budget, town.residents[0], [p[1]])
+            await budget_ballots.publish_results(s, uris, budget, by=town.admin)
+        with pytest.raises(Conflict, match=budget_ballots.BALLOT_CLOSED):  # the vote is over
+            await budget_ballots.cast(s, budget, town.residents[0], [p[1]])
     async with sessions() as s:
         states = dict((await s.execute(select(BudgetProject.id, BudgetProject.state))).all())
         assert states == {p[0]: "selected", p[1]: "not_selected", p[2]: "not_selected", p[3]: "selected"}
@@ -171,8 +172,8 @@ async def test_erasure__an_erased_accounts_ballot_stays_counted_unlinked(session
     p = [project.id for project in town.projects]
     async with transaction(sessions) as s:
         budget = await s.get(Budget, town.budget.id)
-        await budgets.cast(s, budget, town.residents[0], [p[0], p[1]])
-        await budgets.cast(s, budget, town.residents[1], [p[1]])
+        await budget_ballots.cast(s, budget, town.residents[0], [p[0], p[1]])
+        await budget_ballots.cast(s, budget, town.residents[1], [p[1]])
     async with transaction(sessions) as s:
         await erasure.erase_account(s, await s.get(User, town.residents[0].id), by=None)
     async with sessions() as s:
@@ -193,22 +194,22 @@ async def test_erasure__projects_before_the_vote_and_comments_become_tombstones(
         proposing = await budgets.create(s, uris, town.org, "2027", {"de": "Budget 2027"}, 10_000)
         await budgets.set_phase(s, proposing, "proposing")
         author = town.residents[0].actor
-        early = await budgets.propose(s, uris, proposing, author, "Ein Brunnen", "<p>Wasser</p>", cost=5_000)
+        early = await budget_projects.propose(s, uris, proposing, author, "Ein Brunnen", "<p>Wasser</p>", cost=5_000)
         other = await s.get(BudgetProject, town.projects[1].id)
-        note = await budgets.comment(s, uris, other, author, "<p>Gute Idee</p>")
-        assert await budgets.support(s, uris, other, author)
+        note = await budget_projects.comment(s, uris, other, author, "<p>Gute Idee</p>")
+        assert await budget_projects.support(s, uris, other, author)
     async with transaction(sessions) as s:
         erased = await erasure.erase_account(s, await s.get(User, town.residents[0].id), by=None)
     assert (early.ap_id, "Page") in erased.objects and (note.ap_id, "Note") in erased.objects
     async with sessions() as s:
         gone = await s.get(BudgetProject, early.id)
         assert gone.deleted_at is not None and gone.title == "" and gone.body == ""
-        assert await budgets.projects(s, await s.get(Budget, proposing.id)) == []
+        assert await budget_projects.projects(s, await s.get(Budget, proposing.id)) == []
         kept = await s.get(BudgetProject, town.projects[0].id)
         assert kept.deleted_at is None and kept.title == "Projekt 0"
         assert [p.id for p in await budgets.ballot_projects(s, await s.get(Budget, voting.id))] == [
             town.projects[0].id, town.projects[1].id]
-        assert await budgets.comments(s, await s.get(BudgetProject, other.id)) == []
+        assert await budget_projects.comments(s, await s.get(BudgetProject, other.id)) == []
         assert (await s.get(BudgetProject, other.id)).support_count == 1
         rows = list(await s.scalars(select(BudgetProjectSupport).where(BudgetProjectSupport.project_id == other.id)))
         assert len(rows) == 1 and rows[0].actor_id != author.id
@@ -234,7 +235,7 @@ async def test_phases__move_forward_only_and_voting_needs_a_feasible_project(ses
         with pytest.raises(InvalidInput, match="the phase must be one of"):
             await budgets.set_phase(s, budget, "closed")
         with pytest.raises(Conflict, match="proposing phase only"):
-            await budgets.propose(s, uris, budget, town.residents[0].actor, "Ein Park", "<p>…</p>", cost=10)
+            await budget_projects.propose(s, uris, budget, town.residents[0].actor, "Ein Park", "<p>…</p>", cost=10)
 
 
 @pytest.mark.parametrize(("options", "reason"), [
@@ -284,23 +285,23 @@ async def test_propose__local_and_fediverse_authors(sessions, uris):
         town = await make_town(s, uris)
         budget = await budgets.create(s, uris, town.org, "b", {"fr": "Budget"}, 50_000)
         await budgets.set_phase(s, budget, "proposing")
-        local = await budgets.propose(s, uris, budget, town.residents[0].actor, "Des bancs", "<p>…</p>", cost=5_000)
-        remote = await budgets.propose(s, uris, budget, town.fediverse, "Des arbres", "<p>…</p>",
+        local = await budget_projects.propose(s, uris, budget, town.residents[0].actor, "Des bancs", "<p>…</p>", cost=5_000)
+        remote = await budget_projects.propose(s, uris, budget, town.fediverse, "Des arbres", "<p>…</p>",
                                        ap_id="https://people.example/pages/1", language="fr")
         assert remote.ap_id == "https://people.example/pages/1" and remote.cost is None
-        assert await _events(s, budgets.PROJECT_CREATED) == [{"project_id": local.id}]
+        assert await _events(s, budget_projects.PROJECT_CREATED) == [{"project_id": local.id}]
         with pytest.raises(Conflict):
-            await budgets.propose(s, uris, budget, town.fediverse, "Des arbres", "<p>…</p>",
+            await budget_projects.propose(s, uris, budget, town.fediverse, "Des arbres", "<p>…</p>",
                                   ap_id="https://people.example/pages/1")
         for title, body, cost, reason in (("ab", "<p>…</p>", None, "title"), ("Des bancs", " ", None, "description"),
                                           ("Des bancs", "<p>…</p>", 0, "the cost"),
                                           ("Des bancs", "<p>…</p>", True, "the cost")):
             with pytest.raises(InvalidInput, match=reason):
-                await budgets.propose(s, uris, budget, town.residents[0].actor, title, body, cost=cost)
+                await budget_projects.propose(s, uris, budget, town.residents[0].actor, title, body, cost=cost)
         closed = await budgets.create(s, uris, town.org, "m", {"fr": "Membres"}, 1_000, visibility="members")
         await budgets.set_phase(s, closed, "proposing")
         with pytest.raises(Forbidden):
-            await budgets.propose(s, uris, closed, town.fediverse, "Des arbres", "<p>…</p>")
+            await budget_projects.propose(s, uris, closed, town.fediverse, "Des arbres", "<p>…</p>")
 
 
 async def test_review__by_admins_with_a_reason_and_a_cost_within_the_budget(sessions, uris):
@@ -310,23 +311,23 @@ async def test_review__by_admins_with_a_reason_and_a_cost_within_the_budget(sess
         town = await make_town(s, uris)
         budget = await budgets.create(s, uris, town.org, "b", {"fr": "Budget"}, 50_000)
         await budgets.set_phase(s, budget, "proposing")
-        project = await budgets.propose(s, uris, budget, town.fediverse, "Des arbres", "<p>…</p>")
+        project = await budget_projects.propose(s, uris, budget, town.fediverse, "Des arbres", "<p>…</p>")
         with pytest.raises(Forbidden):
-            await budgets.review(s, project, feasible=True, reason="ok", cost_estimate=10, by=town.residents[0])
+            await budget_projects.review(s, project, feasible=True, reason="ok", cost_estimate=10, by=town.residents[0])
         with pytest.raises(InvalidInput, match="needs a cost estimate"):
-            await budgets.review(s, project, feasible=True, reason="ok", cost_estimate=None, by=town.admin)
+            await budget_projects.review(s, project, feasible=True, reason="ok", cost_estimate=None, by=town.admin)
         with pytest.raises(InvalidInput, match="the reason"):
-            await budgets.review(s, project, feasible=False, reason="  ", cost_estimate=None, by=town.admin)
+            await budget_projects.review(s, project, feasible=False, reason="  ", cost_estimate=None, by=town.admin)
         with pytest.raises(InvalidInput, match="cannot fit in the 50000"):
-            await budgets.review(s, project, feasible=True, reason="ok", cost_estimate=50_001, by=town.admin)
-        await budgets.review(s, project, feasible=True, reason="Faisable", cost_estimate=50_000, by=town.admin)
+            await budget_projects.review(s, project, feasible=True, reason="ok", cost_estimate=50_001, by=town.admin)
+        await budget_projects.review(s, project, feasible=True, reason="Faisable", cost_estimate=50_000, by=town.admin)
         assert (project.feasibility, project.review_reason, budgets.cost_of(project)) == ("feasible", "Faisable", 50_000)
         assert project.reviewed_by_id == town.admin.id and project.reviewed_at is not None
-        await budgets.review(s, project, feasible=False, reason="Terrain privé", cost_estimate=None, by=town.admin)
+        await budget_projects.review(s, project, feasible=False, reason="Terrain privé", cost_estimate=None, by=town.admin)
         assert project.feasibility == "unfeasible" and await budgets.ballot_projects(s, budget) == []
         await budgets.set_phase(s, budget, "results")
         with pytest.raises(Conflict):
-            await budgets.review(s, project, feasible=True, reason="ok", cost_estimate=10, by=town.admin)
+            await budget_projects.review(s, project, feasible=True, reason="ok", cost_estimate=10, by=town.admin)
 
 
 async def test_support__once_per_actor_never_by_the_author(sessions, uris, town):
@@ -334,16 +335,16 @@ async def test_support__once_per_actor_never_by_the_author(sessions, uris, town)
     support takes the count back."""
     async with transaction(sessions) as s:
         project = await s.get(BudgetProject, town.projects[0].id)  # by r0
-        with pytest.raises(Conflict, match=budgets.SELF_SUPPORT):
-            await budgets.support(s, None, project, town.residents[0].actor)
-        assert await budgets.support(s, None, project, town.residents[1].actor, "https://x.example/likes/1")
-        assert not await budgets.support(s, None, project, town.residents[1].actor, "https://x.example/likes/2")
-        assert await budgets.support(s, None, project, town.fediverse, "https://people.example/likes/9")
+        with pytest.raises(Conflict, match=budget_projects.SELF_SUPPORT):
+            await budget_projects.support(s, None, project, town.residents[0].actor)
+        assert await budget_projects.support(s, None, project, town.residents[1].actor, "https://x.example/likes/1")
+        assert not await budget_projects.support(s, None, project, town.residents[1].actor, "https://x.example/likes/2")
+        assert await budget_projects.support(s, None, project, town.fediverse, "https://people.example/likes/9")
         assert project.support_count == 2
-        assert await budgets.withdraw_support(s, town.fediverse, like_ap_id="https://people.example/likes/9")
+        assert await budget_projects.withdraw_support(s, town.fediverse, like_ap_id="https://people.example/likes/9")
         await s.refresh(project)
         assert project.support_count == 1
-        assert await budgets.supported_by(s, town.residents[1].actor, [project.id]) == {project.id}
+        assert await budget_projects.supported_by(s, town.residents[1].actor, [project.id]) == {project.id}
 
 
 async def test_progress__selected_projects_in_the_implementation_phase(sessions, uris, town):
@@ -351,20 +352,20 @@ async def test_progress__selected_projects_in_the_implementation_phase(sessions,
     p = [project.id for project in town.projects]
     async with transaction(sessions) as s:
         budget = await s.get(Budget, town.budget.id)
-        await budgets.cast(s, budget, town.residents[0], [p[0]])
+        await budget_ballots.cast(s, budget, town.residents[0], [p[0]])
         project = await s.get(BudgetProject, p[0])
         with pytest.raises(Conflict):
-            await budgets.set_progress(s, project, 10, "")
-        await budgets.publish_results(s, uris, budget, by=town.admin)
+            await budget_projects.set_progress(s, project, 10, "")
+        await budget_ballots.publish_results(s, uris, budget, by=town.admin)
         await budgets.set_phase(s, budget, "implementation")
         for bad in (101, -1, "50", True):
             with pytest.raises(InvalidInput):
-                await budgets.set_progress(s, project, bad, "")
-        await budgets.set_progress(s, project, 40, "Les travaux ont commencé")
+                await budget_projects.set_progress(s, project, bad, "")
+        await budget_projects.set_progress(s, project, 40, "Les travaux ont commencé")
         assert (project.progress, project.progress_note) == (40, "Les travaux ont commencé")
-        assert {"project_id": project.id} in await _events(s, budgets.PROJECT_UPDATED)
+        assert {"project_id": project.id} in await _events(s, budget_projects.PROJECT_UPDATED)
         with pytest.raises(Conflict):
-            await budgets.set_progress(s, await s.get(BudgetProject, p[1]), 10, "")
+            await budget_projects.set_progress(s, await s.get(BudgetProject, p[1]), 10, "")
 
 
 async def test_withdraw__a_project_leaves_the_ballot_before_the_vote_only(sessions, uris):
@@ -373,13 +374,13 @@ async def test_withdraw__a_project_leaves_the_ballot_before_the_vote_only(sessio
         town = await make_town(s, uris)
         budget = await budgets.create(s, uris, town.org, "b", {"fr": "Budget"}, 50_000)
         await budgets.set_phase(s, budget, "proposing")
-        project = await budgets.propose(s, uris, budget, town.residents[0].actor, "Des bancs", "<p>…</p>", cost=10)
+        project = await budget_projects.propose(s, uris, budget, town.residents[0].actor, "Des bancs", "<p>…</p>", cost=10)
         with pytest.raises(Forbidden):
-            await budgets.withdraw_project(s, project, by=town.residents[1].actor)
-        await budgets.withdraw_project(s, project, by=town.residents[0].actor)
-        assert project.state == "withdrawn" and await budgets.projects(s, budget) == []
+            await budget_projects.withdraw_project(s, project, by=town.residents[1].actor)
+        await budget_projects.withdraw_project(s, project, by=town.residents[0].actor)
+        assert project.state == "withdrawn" and await budget_projects.projects(s, budget) == []
         with pytest.raises(Conflict):
-            await budgets.review(s, project, feasible=True, reason="ok", cost_estimate=None, by=town.admin)
+            await budget_projects.review(s, project, feasible=True, reason="ok", cost_estimate=None, by=town.admin)
 
 
 # -- the state machine: whatever happens, the kept counts equal a recount -------------------------------------------
@@ -434,7 +435,7 @@ def test_stateful__votes_and_ballots_always_equal_a_recount(database_url):
                 async with transaction(sessions) as s:
                     budget = await s.get(Budget, self.town.budget.id)
                     subject = await s.get(User, voter.id) if isinstance(voter, User) else voter
-                    await budgets.cast(s, budget, subject, chosen)
+                    await budget_ballots.cast(s, budget, subject, chosen)
 
             valid = (isinstance(voter, User) and voter is not self.town.stranger and chosen
                      and len(set(chosen)) == len(chosen) and all(p in self.costs for p in chosen)
@@ -455,7 +456,7 @@ def test_stateful__votes_and_ballots_always_equal_a_recount(database_url):
 
             async def go():
                 async with transaction(sessions) as s:
-                    return await budgets.withdraw_ballot(s, await s.get(Budget, self.town.budget.id),
+                    return await budget_ballots.withdraw_ballot(s, await s.get(Budget, self.town.budget.id),
                                                          await s.get(User, voter.id))
 
             assert self.run(go()) == (voter.id in self.ballots)
@@ -474,7 +475,7 @@ def test_stateful__votes_and_ballots_always_equal_a_recount(database_url):
             async def go():
                 async with transaction(sessions) as s:
                     like = None if actor.local else f"https://people.example/likes/{runs['n']}/{self.likes}"
-                    return await budgets.support(s, uris, await s.get(BudgetProject, project), actor, like)
+                    return await budget_projects.support(s, uris, await s.get(BudgetProject, project), actor, like)
 
             if actor.id == author:
                 with pytest.raises(Conflict):
@@ -510,7 +511,7 @@ def test_stateful__votes_and_ballots_always_equal_a_recount(database_url):
             async def go():
                 async with sessions() as s:
                     kept, counted, n = await recount(s, self.town.budget.id)
-                    stored = await budgets.ballots(s, await s.get(Budget, self.town.budget.id))
+                    stored = await budget_ballots.ballots(s, await s.get(Budget, self.town.budget.id))
                     owners = dict((await s.execute(select(Ballot.id, Ballot.user_id)
                                                    .where(Ballot.budget_id == self.town.budget.id))).all())
                     supports = {p: (await s.get(BudgetProject, p)).support_count for p in self.ids}
@@ -582,15 +583,15 @@ async def test_fuzz__projects_reviews_and_comments_refuse_with_a_reason(sessions
         budget = await budgets.create(s, uris, town.org, f"f{len(EXAMPLES)}", {"fr": "Budget"}, 1_000)
         await budgets.set_phase(s, budget, "proposing")
         try:
-            project = await budgets.propose(s, uris, budget, town.fediverse, title, body, cost=cost, district=district,
+            project = await budget_projects.propose(s, uris, budget, town.fediverse, title, body, cost=cost, district=district,
                                             language=language, ap_id=f"https://people.example/pages/{len(EXAMPLES)}")
         except CivicError as refusal:
             assert refusal.status < 500 and refusal.reason
             return
-        for step in (lambda: budgets.review(s, project, feasible=feasible, reason=reason, cost_estimate=estimate,
+        for step in (lambda: budget_projects.review(s, project, feasible=feasible, reason=reason, cost_estimate=estimate,
                                             by=town.admin),
-                     lambda: budgets.comment(s, uris, project, town.fediverse, content),
-                     lambda: budgets.set_progress(s, project, percent, reason)):
+                     lambda: budget_projects.comment(s, uris, project, town.fediverse, content),
+                     lambda: budget_projects.set_progress(s, project, percent, reason)):
             try:
                 await step()
             except CivicError as refusal:
@@ -623,14 +624,14 @@ async def test_level__a_budget_in_a_members_space_is_members_for_every_path(sess
         assert await budgets.level(s, budget) == "members"
         await budgets.set_phase(s, budget, "proposing")
         with pytest.raises(Forbidden, match="not open to the fediverse"):
-            await budgets.propose(s, uris, budget, town.fediverse, "Ein Projekt", "<p>…</p>", cost=10,
+            await budget_projects.propose(s, uris, budget, town.fediverse, "Ein Projekt", "<p>…</p>", cost=10,
                                   ap_id="https://people.example/pages/1")
-        project = await budgets.propose(s, uris, budget, town.residents[0].actor, "Ein Projekt", "<p>…</p>",
+        project = await budget_projects.propose(s, uris, budget, town.residents[0].actor, "Ein Projekt", "<p>…</p>",
                                         cost=10)
         with pytest.raises(Forbidden, match="not open to the fediverse"):
-            await budgets.comment(s, uris, project, town.fediverse, "<p>Gut</p>",
+            await budget_projects.comment(s, uris, project, town.fediverse, "<p>Gut</p>",
                                   ap_id="https://people.example/notes/1")
-        await budgets.review(s, project, feasible=True, reason="machbar", cost_estimate=None, by=town.admin)
+        await budget_projects.review(s, project, feasible=True, reason="machbar", cost_estimate=None, by=town.admin)
         await budgets.set_phase(s, budget, "voting")
-        assert await budgets.may_vote(s, budget, town.stranger) == "only members of the organisation can vote"
-        assert await budgets.may_vote(s, budget, town.residents[0]) is None
+        assert await budget_ballots.may_vote(s, budget, town.stranger) == "only members of the organisation can vote"
+        assert await budget_ballots.may_vote(s, budget, town.residents[0]) is None

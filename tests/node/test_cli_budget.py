@@ -17,7 +17,7 @@ from sqlalchemy import select
 from civic.cli import main
 from node.models import Budget, OutboxEvent
 from node.models.budgets import BUDGET_PHASES, RESULT_METHODS
-from node.services import actors, budget_results, budgets, membership, pabulib
+from node.services import actors, budget_ballots, budget_results, budgets, membership, pabulib
 from node.uris import Uris
 from tests.node.budget_scene import make_town, voting_budget
 from tests.node.cli_run import civic, db
@@ -48,7 +48,7 @@ def town(node_dir, database_url) -> dict:
         budget = await voting_budget(s, uris, town, COSTS)
         town.projects[4].title = HOSTILE
         for resident, chosen in zip(town.residents, CHOICES, strict=True):
-            await budgets.cast(s, budget, resident, [town.projects[k].id for k in chosen])
+            await budget_ballots.cast(s, budget, resident, [town.projects[k].id for k in chosen])
         later = await budgets.create(s, uris, town.org, "2027", {"de": "Bürgerbudget 2027", "fr": "Budget 2027"},
                                      80_000, rule="approval", max_projects=3)
         return {"id": budget.ap_id, "token": budget.ap_id.rsplit("/", 1)[1], "later": later.ap_id,
@@ -64,7 +64,7 @@ def stored(database_url, ap_id: str) -> Budget:
 
 def results_of(database_url, ap_id: str) -> dict:
     async def work(s):
-        return await budgets.compute_results(s, await budgets.by_ap_id(s, ap_id))
+        return await budget_ballots.compute_results(s, await budgets.by_ap_id(s, ap_id))
     return db(database_url, work)
 
 
@@ -154,7 +154,7 @@ def test_cli_budget__published_results_are_shown_as_published(node_dir, town, da
     async def publish(s):
         budget = await budgets.by_ap_id(s, town["id"])
         admin = await actors.user_by_username(s, "mayor")
-        return await budgets.publish_results(s, Uris(BASE), budget, by=admin)
+        return await budget_ballots.publish_results(s, Uris(BASE), budget, by=admin)
     published = db(database_url, publish)
     code, out, _ = civic(capsys, node_dir, "budget", "results", town["token"], "--format", "json")
     assert code == 0 and json.loads(out) == json.loads(json.dumps(published))

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from node.db import transaction
 from node.errors import InvalidInput
 from node.models import Budget, BudgetProject
-from node.services import budgets, pabulib
+from node.services import budget_ballots, budgets, pabulib
 from tests.node.budget_scene import make_town, voting_budget
 
 
@@ -27,7 +27,7 @@ async def _vote(sessions, town, choices):
     async with transaction(sessions) as s:
         budget = await s.get(Budget, town.budget.id)
         for user, chosen in zip(town.residents, choices, strict=False):
-            await budgets.cast(s, budget, user, [town.projects[n].id for n in chosen])
+            await budget_ballots.cast(s, budget, user, [town.projects[n].id for n in chosen])
 
 
 @pytest.fixture
@@ -47,12 +47,12 @@ async def test_pabulib__our_export_passes_the_checker_and_reads_back_equal(sessi
         before = await pabulib.export(s, await s.get(Budget, town.budget.id))
     assert not checked(before).get("errors"), checked(before)
     async with transaction(sessions) as s:
-        await budgets.publish_results(s, uris, await s.get(Budget, town.budget.id), by=town.admin)
+        await budget_ballots.publish_results(s, uris, await s.get(Budget, town.budget.id), by=town.admin)
     async with sessions() as s:
         budget = await s.get(Budget, town.budget.id)
         text = await pabulib.export(s, budget)
         projects = {p.id: p for p in await s.scalars(select(BudgetProject).where(BudgetProject.budget_id == budget.id))}
-        cast = await budgets.ballots(s, budget)
+        cast = await budget_ballots.ballots(s, budget)
     report = checked(text)
     assert not report.get("errors"), report
 
@@ -100,7 +100,7 @@ async def test_pabulib__mes_with_cost_utilities_passes_the_checkers_own_count(se
     async with sessions() as s:
         budget = await s.get(Budget, budget.id)
         projects = await budgets.ballot_projects(s, budget)
-        cast = {k: chosen for k, (_, chosen) in (await budgets.ballots(s, budget)).items()}
+        cast = {k: chosen for k, (_, chosen) in (await budget_ballots.ballots(s, budget)).items()}
     from node.services import budget_results
     winners = budget_results.equal_shares(100, {p.id: budgets.cost_of(p) for p in projects}, list(cast.values()),
                                           utilities="cost")
@@ -119,9 +119,9 @@ async def test_pabulib__one_file_per_district(sessions, uris):
         budget = await voting_budget(s, uris, town, [10_000, 5_000, 12_000, 4_000], amount=40_000,
                                      districts=[("nord", {"de": "Nord"}, 25_000), ("sued", {"de": "Süd"}, 15_000)])
         nord, sued = await budgets.districts(s, budget)
-        await budgets.cast(s, budget, town.residents[0], [town.projects[0].id, town.projects[2].id],
+        await budget_ballots.cast(s, budget, town.residents[0], [town.projects[0].id, town.projects[2].id],
                            district_id=nord.id)
-        await budgets.cast(s, budget, town.residents[1], [town.projects[1].id], district_id=sued.id)
+        await budget_ballots.cast(s, budget, town.residents[1], [town.projects[1].id], district_id=sued.id)
     async with sessions() as s:
         budget = await s.get(Budget, budget.id)
         with pytest.raises(InvalidInput):

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from node.db import transaction
 from node.models import Actor, Ballot, Budget, BudgetProject, User
-from node.services import actors, membership, pabulib
+from node.services import actors, budget_ballots, budget_projects, membership, pabulib
 from node.services import budgets as budget_service
 from tests.web.conftest import PASSWORD, Browser
 
@@ -54,9 +54,9 @@ async def make_budget(node, slug: str, projects: list[tuple[str, int, bool]], *,
         maire = await user(s, "maire")
         for index, (title, cost, feasible) in enumerate(projects):
             district = (project_districts or {}).get(title)
-            project = await budget_service.propose(s, node.uris, budget, camille, title, f"<p>{title} for all</p>",
+            project = await budget_projects.propose(s, node.uris, budget, camille, title, f"<p>{title} for all</p>",
                                                    cost=cost, district=district)
-            await budget_service.review(s, project, feasible=feasible, reason="Checked by the services",
+            await budget_projects.review(s, project, feasible=feasible, reason="Checked by the services",
                                         cost_estimate=None, by=maire)
             ids[title] = project.id
             del index
@@ -248,7 +248,7 @@ async def test_ballot__a_fediverse_account_cannot_get_a_ballot_page(node, city, 
         s.add(alice)
         await s.flush()
         row = await s.scalar(select(Budget).where(Budget.slug == "parks"))
-        assert await budget_service.may_vote(s, row, alice) == budget_service.FEDIVERSE_BALLOT
+        assert await budget_ballots.may_vote(s, row, alice) == budget_ballots.FEDIVERSE_BALLOT
 
 
 # -- approval ballots and districts ----------------------------------------------------------------
@@ -354,7 +354,7 @@ async def test_admin__create_move_review_publish_and_record_progress(node, city,
     async with transaction(node.rt.sessions) as s:
         budget = await s.scalar(select(Budget).where(Budget.slug == "green"))
         camille = (await user(s, "camille")).actor
-        made = [await budget_service.propose(s, node.uris, budget, camille, title, "<p>x</p>", cost=cost)
+        made = [await budget_projects.propose(s, node.uris, budget, camille, title, "<p>x</p>", cost=cost)
                 for title, cost in (("Hedges", 3000), ("Ponds", 2500), ("Moss", 1000))]
         budget_ap_id = budget.ap_id
     review = f"{manage}/projects/{made[0].id}/review"

@@ -16,6 +16,7 @@ from node.db import transaction
 from node.errors import CivicError, NotFound
 from node.models import Actor, Budget, BudgetProject, User
 from node.models.budgets import BALLOT_RULES, BUDGET_PHASES, RESULT_METHODS
+from node.services import budget_ballots, budget_projects
 from node.services import budgets as budget_service
 from node.uris import SLUG_RE
 from node.visibility import LEVELS as VISIBILITIES
@@ -265,7 +266,7 @@ async def review(request: web.Request) -> web.StreamResponse:
         project = await _project(session, request, budget)
         if not errors:
             try:
-                await budget_service.review(session, project, feasible=values["feasibility"] == "feasible",
+                await budget_projects.review(session, project, feasible=values["feasibility"] == "feasible",
                                             reason=values["reason"], cost_estimate=estimate,
                                             by=await session.get(User, user.id))
             except CivicError as exc:
@@ -298,7 +299,7 @@ async def progress(request: web.Request) -> web.StreamResponse:
         project = await _project(session, request, budget)
         if not errors:
             try:
-                await budget_service.set_progress(session, project, percent, values["note"])
+                await budget_projects.set_progress(session, project, percent, values["note"])
             except CivicError as exc:
                 errors["progress"] = reason(request, exc)
     if errors:
@@ -316,7 +317,7 @@ async def publish(request: web.Request) -> web.StreamResponse:
         user, org = await _admin(session, request)
         budget = await _budget(session, request, org)
         try:
-            await budget_service.publish_results(session, rt.uris, budget, by=await session.get(User, user.id))
+            await budget_ballots.publish_results(session, rt.uris, budget, by=await session.get(User, user.id))
         except NotFound:
             raise not_found(request) from None
         except CivicError as exc:

@@ -1,5 +1,6 @@
 """Taking part in a budget on the web: proposing a project (proposing phase, any signed-in
-person) and the ballot (voting phase, eligible people only: node/services/budgets.py ``may_vote``).
+person) and the ballot (voting phase, eligible people only: node/services/budget_ballots.py
+``may_vote``).
 
 The knapsack ballot shows its running total against the budget (or the district's): live with
 /static/ballot.js, and without JavaScript through the "recalculate" button, which shows the page
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from node.db import transaction
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
 from node.models import Budget, BudgetDistrict, BudgetProject, User
-from node.services import budget_rules, membership
+from node.services import budget_ballots, budget_projects, budget_rules, membership
 from node.services import budgets as budget_service
 from web.cache import uncacheable
 from web.i18n import _, locale_of, translate
@@ -88,7 +89,7 @@ async def propose(request: web.Request) -> web.StreamResponse:
             status = 403
         if not errors:
             try:
-                project = await budget_service.propose(
+                project = await budget_projects.propose(
                     session, rt.uris, context["budget"], await person(session, user), values["title"],
                     paragraphs(values["body"]), cost=cost, district=district, language=locale_of(request))
             except (Conflict, Forbidden, InvalidInput) as exc:
@@ -139,8 +140,8 @@ async def _ballot_context(session: AsyncSession, request: web.Request, user: Use
     budget, org = await budget_of(session, request, user)
     uncacheable(request)  # the page is this voter's
     districts = await budget_service.districts(session, budget)
-    ballot, chosen = await budget_service.ballot_of(session, budget, user)
-    refusal = await budget_service.may_vote(session, budget, user)
+    ballot, chosen = await budget_ballots.ballot_of(session, budget, user)
+    refusal = await budget_ballots.may_vote(session, budget, user)
     verified = await membership.is_verified(session, org, user)
     district = _district(districts, chosen_district)
     if chosen_district is None and ballot is not None and ballot.district_id:
@@ -216,7 +217,7 @@ async def cast(request: web.Request) -> web.StreamResponse:
     async with transaction(rt.sessions) as session:
         budget = await session.get(Budget, context["budget"].id)
         try:
-            await budget_service.cast(session, budget, await session.get(User, user.id), chosen,
+            await budget_ballots.cast(session, budget, await session.get(User, user.id), chosen,
                                       district_id=context["district"].id if context["district"] else None)
         except (Conflict, Forbidden, InvalidInput, NotFound) as exc:
             context["problem"] = reason(request, exc)

@@ -27,8 +27,8 @@ from node.models import (
     User,
 )
 from node.models.budgets import BUDGET_PHASES
+from node.services import budget_ballots, budget_projects, pabulib, reactions
 from node.services import budgets as budget_service
-from node.services import pabulib, reactions
 from web.cache import depends, shows
 from web.i18n import _, locale_of, translate
 from web.participation import charts
@@ -78,11 +78,12 @@ def money(lang: str, amount: int | None, currency: str) -> str:
         return f"{amount} {currency}"
 
 
-# The refusals of node/services/budgets.py, in the reader's language (by their start: some name
-# figures or the organisation); a reason not listed here is shown as the service wrote it.
+# The refusals of node/services/budgets.py, budget_projects.py and budget_ballots.py, in the
+# reader's language (by their start: some name figures or the organisation); a reason not listed
+# here is shown as the service wrote it.
 REASONS = (
-    (budget_service.BALLOT_CLOSED, _("Voting is not open: ballots are accepted only in the voting phase.")),
-    (budget_service.FEDIVERSE_BALLOT, _("Fediverse accounts cannot cast ballots: sign in with an account of this node.")),
+    (budget_ballots.BALLOT_CLOSED, _("Voting is not open: ballots are accepted only in the voting phase.")),
+    (budget_ballots.FEDIVERSE_BALLOT, _("Fediverse accounts cannot cast ballots: sign in with an account of this node.")),
     ("sign in to vote", _("Sign in to vote.")),
     ("only verified members of", _("Only verified members of the organisation can vote.")),
     ("only members of the organisation can vote", _("Only members of the organisation can vote.")),
@@ -99,7 +100,7 @@ REASONS = (
     ("a feasible project needs a cost estimate", _("A feasible project needs a cost: give an estimate.")),
     ("a project costing", _("The project costs more than the budget (or its district) holds.")),
     ("this project was withdrawn", _("This project was withdrawn.")),
-    (budget_service.SELF_SUPPORT, _("You cannot support your own project.")),
+    (budget_projects.SELF_SUPPORT, _("You cannot support your own project.")),
     ("already has a budget", _("This organisation already has a budget with this short name.")),
     ("the district", _("Each district needs its own short name.")),
 )
@@ -216,8 +217,8 @@ async def budget_context(session: AsyncSession, request: web.Request, budget: Bu
     me = await person(session, user) if user else None
     supported = set()
     if me is not None and projects:
-        supported = await reactions.given(session, budget_service.PROJECT_SUPPORT, me, [p.id for p in projects])
-    reason = await budget_service.may_vote(session, budget, user) if user else None
+        supported = await reactions.given(session, budget_projects.PROJECT_SUPPORT, me, [p.id for p in projects])
+    reason = await budget_ballots.may_vote(session, budget, user) if user else None
     return {
         "org": org, "budget": budget, "districts": districts, "district_names": {d.id: d.name for d in districts},
         "projects": [p for p in projects if p.state != "withdrawn"],
@@ -253,7 +254,7 @@ async def project_context(session: AsyncSession, request: web.Request, project: 
     district = await session.get(BudgetDistrict, project.district_id) if project.district_id else None
     return {
         "org": org, "budget": budget, "project": project, "district": district, "comments": comments,
-        "supported": await reactions.has(session, budget_service.PROJECT_SUPPORT, project, me),
+        "supported": await reactions.has(session, budget_projects.PROJECT_SUPPORT, project, me),
         "is_author": me is not None and me.id == project.author_id,
         "is_admin": await has_role(session, user, org, ADMINS),
         "url": project_url(budget, project, runtime(request).uris),
@@ -285,7 +286,7 @@ async def support(request: web.Request) -> web.StreamResponse:
     async with transaction(rt.sessions) as session:
         project, budget, org = await project_of(session, request, user)
         try:
-            await reactions.toggle(session, rt.uris, budget_service.PROJECT_SUPPORT, project,
+            await reactions.toggle(session, rt.uris, budget_projects.PROJECT_SUPPORT, project,
                                    await person(session, user))
         except (Conflict, InvalidInput, NotFound):
             error = translate(request, _("You cannot support this project (your own, or withdrawn)."))
@@ -313,7 +314,7 @@ async def comment(request: web.Request) -> web.StreamResponse:
         project, budget, org = await project_of(session, request, user)
         if not errors:
             try:
-                made = await budget_service.comment(session, rt.uris, project, await person(session, user),
+                made = await budget_projects.comment(session, rt.uris, project, await person(session, user),
                                                     paragraphs(values["comment"]))
             except (Conflict, InvalidInput):
                 errors["comment"] = translate(request, _("This project cannot be commented now."))
@@ -359,7 +360,7 @@ async def results_page(request: web.Request) -> web.StreamResponse:
         if budget.results_published_at is not None:
             results, preview = budget.results, False
         elif is_admin:
-            results, preview = await budget_service.compute_results(session, budget), True
+            results, preview = await budget_ballots.compute_results(session, budget), True
         else:
             raise web.HTTPNotFound(text=translate(request, _("The results are not published yet.")))
         projects = {p.id: p for p in await projects_of(session, budget)}
