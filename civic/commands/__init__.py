@@ -1,7 +1,9 @@
 """Commands of features, one module each: a module here defines ``register(sub, groups, common)``
 and adds its sub-commands (to the top level ``sub``, or to a group such as ``groups["org"]`` or
 ``groups["user"]``); each sets ``func`` to an ``async def (args)``. Adding a feature's commands
-adds a module and edits none."""
+adds a module and edits none. Modules register in name order, so a module may add to a group that
+an earlier one put in ``groups`` (coalition_campaign.py to coalition.py's
+``groups["coalition"]``)."""
 
 from __future__ import annotations
 

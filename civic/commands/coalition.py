@@ -1,39 +1,38 @@
-"""`civic coalition …`: coalitions and their campaigns from the command line, so that a coalition
-can be scripted (node.services.coalitions, node.services.campaigns, node.services.coalition_report).
+"""`civic coalition …`: coalitions and their members from the command line, so that a coalition
+can be scripted (node.services.coalitions, node.services.coalition_report); its campaigns, `civic
+coalition campaign …`, are civic/commands/coalition_campaign.py.
 
 On the coalition's home: create, list, members, invite (one organisation, or a previous coalition's
-members), accept and refuse Joins, remove, role, campaign create and list, report. On a member's
-node: join, answer an invitation, leave, memberships, campaign adapt. An organisation or a coalition
-is named by a local handle (``lyon``), a handle on another node (``@ngo@example.org``) or an actor
-URL; one not yet known here is fetched (and stored) where the command reaches out to it (invite,
-join). What must federate is queued in the same transaction as the change: the running ``civic
-serve`` (or ``civic worker``) sends it — told at commit on PostgreSQL, within seconds on SQLite
-(its fan-out polls). Every error is a message and a non-zero exit, never a traceback."""
+members), accept and refuse Joins, remove, role, report. On a member's node: join, answer an
+invitation, leave, memberships. An organisation or a coalition is named by a local handle
+(``lyon``), a handle on another node (``@ngo@example.org``) or an actor URL; one not yet known here
+is fetched (and stored) where the command reaches out to it (invite, join). What must federate is
+queued in the same transaction as the change: the running ``civic serve`` (or ``civic worker``)
+sends it — told at commit on PostgreSQL, within seconds on SQLite (its fan-out polls). Every error
+is a message and a non-zero exit, never a traceback."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import json
 import sys
-from pathlib import Path
 
 from sqlalchemy import func, select
 
-from activities.html import text_to_html
 from civic.common import in_transaction, printable, settings_of, with_runtime
 from federation.resolve import resolve_actor
 from node import visibility
 from node.config import Settings
 from node.errors import Forbidden, InvalidInput, NotFound
 from node.models import Actor, CoalitionStates
-from node.services import actors, campaigns, coalition_report, coalitions, media, moderation
-from node.services.i18n import LANGUAGES, pick
+from node.services import actors, coalition_report, coalitions, moderation
+from node.services.i18n import LANGUAGES
 from node.uris import Uris
 
 S = CoalitionStates
 SYNTAX = "{option} takes LANGUAGE={what}, e.g. {option} fr={example} (LANGUAGE: {languages})"
 EXAMPLES = {"TEXT": "Océans propres", "PATH": "affiche.png"}
+ORG_HELP = "an organisation: a local handle, @name@host or an actor URL"
+COALITION_HELP = "a coalition: a local handle, @name@host or an actor URL"
 
 
 def address_of(actor: Actor) -> str:
@@ -73,7 +72,7 @@ async def _stored(session, uris: Uris, address: str) -> Actor | None:
         func.lower(Actor.domain) == host.lower()).order_by(Actor.id).limit(1))
 
 
-async def _actor_id(settings: Settings, address: str, what: str, *, fetch: bool = False) -> int:
+async def actor_id_of(settings: Settings, address: str, what: str, *, fetch: bool = False) -> int:
     """The id of the actor ``address`` names. One this node does not know yet is fetched (and
     stored) from its node when ``fetch``; otherwise it is unknown."""
     async def stored(session, uris):
@@ -103,17 +102,17 @@ async def _reachable(session, settings: Settings, actor: Actor) -> None:
         raise Forbidden(f"{actor.domain} is not on this node's allow list")
 
 
-async def _coalition(session, handle: str):
+async def hosted_coalition(session, handle: str):
     """A coalition hosted here, by its handle."""
     return await coalitions.require(session, handle.strip().lstrip("@"))
 
 
-async def _org(session, handle: str) -> Actor:
+async def local_org(session, handle: str) -> Actor:
     """An organisation of this node, by its handle."""
     return await actors.require_local_actor(session, handle.strip().lstrip("@"), "Organization")
 
 
-async def _any_coalition(session, actor_id: int, address: str) -> Actor:
+async def any_coalition(session, actor_id: int, address: str) -> Actor:
     """A coalition here or anywhere (a Group actor; one of this node must be a coalition)."""
     actor = await session.get(Actor, actor_id)
     if actor is None:
@@ -154,7 +153,7 @@ async def cmd_create(args) -> None:
     languages = _languages(args.languages)
 
     async def work(session, uris):
-        founder = await _org(session, args.org)
+        founder = await local_org(session, args.org)
         return await coalitions.create(session, uris, args.handle, args.name, founder=founder,
                                        summary=args.summary or "", languages=languages,
                                        visibility_level=args.visibility)
@@ -188,7 +187,7 @@ def _member_entry(row) -> dict:
 async def cmd_members(args) -> None:
     """Every organisation in the coalition, asked to join or invited, with its role and state."""
     async def work(session, uris):
-        coalition = await _coalition(session, args.handle)
+        coalition = await hosted_coalition(session, args.handle)
         return [_member_entry(row) for row in await coalitions.members(session, coalition.actor, states=S.ALL)]
 
     entries = await in_transaction(settings_of(args), work)
@@ -208,8 +207,8 @@ async def cmd_invite(args) -> None:
         raise InvalidInput("invite one organisation (ORG_ADDRESS) or a coalition's members (--from), not both")
     if args.previous:
         async def invite_from(session, uris):
-            coalition = await _coalition(session, args.handle)
-            previous = await _coalition(session, args.previous)
+            coalition = await hosted_coalition(session, args.handle)
+            previous = await hosted_coalition(session, args.previous)
             rows = await coalitions.invite_from(session, uris, coalition.actor, previous.actor)
             # New rows have no ``member`` loaded (and no lazy loading in async): read each actor.
             return [(address_of(await session.get(Actor, row.member_id)), row.state) for row in rows]
@@ -219,10 +218,10 @@ async def cmd_invite(args) -> None:
             print(f"{printable(address)}\t{state}")
         print(f"Invited {len(done)} member(s) of @{args.previous.lstrip('@')} to @{args.handle.lstrip('@')}.")
         return
-    org_id = await _actor_id(settings, args.org_address, "organisation", fetch=True)
+    org_id = await actor_id_of(settings, args.org_address, "organisation", fetch=True)
 
     async def invite(session, uris):
-        coalition = await _coalition(session, args.handle)
+        coalition = await hosted_coalition(session, args.handle)
         org = await session.get(Actor, org_id)
         await _reachable(session, settings, org)
         before = await coalitions.membership(session, coalition.actor, org)
@@ -246,10 +245,10 @@ def _home_change(change):
     remove, role): the organisation must be known here already."""
     async def command(args) -> None:
         settings = settings_of(args)
-        org_id = await _actor_id(settings, args.org_address, "organisation")
+        org_id = await actor_id_of(settings, args.org_address, "organisation")
 
         async def work(session, uris):
-            coalition = await _coalition(session, args.handle)
+            coalition = await hosted_coalition(session, args.handle)
             org = await session.get(Actor, org_id)
             return await change(args, session, coalition.actor, org)
 
@@ -293,11 +292,11 @@ async def _role(args, session, coalition: Actor, org: Actor) -> str:
 
 async def cmd_join(args) -> None:
     settings = settings_of(args)
-    coalition_id = await _actor_id(settings, args.coalition, "coalition", fetch=True)
+    coalition_id = await actor_id_of(settings, args.coalition, "coalition", fetch=True)
 
     async def work(session, uris):
-        org = await _org(session, args.org)
-        coalition = await _any_coalition(session, coalition_id, args.coalition)
+        org = await local_org(session, args.org)
+        coalition = await any_coalition(session, coalition_id, args.coalition)
         await _reachable(session, settings, coalition)
         row = await coalitions.request_join(session, uris, org, coalition)
         return address_of(coalition), coalition.local, row.state
@@ -315,11 +314,11 @@ async def cmd_join(args) -> None:
 
 async def cmd_answer(args) -> None:
     settings = settings_of(args)
-    coalition_id = await _actor_id(settings, args.coalition, "coalition")
+    coalition_id = await actor_id_of(settings, args.coalition, "coalition")
 
     async def work(session, uris):
-        org = await _org(session, args.org)
-        coalition = await _any_coalition(session, coalition_id, args.coalition)
+        org = await local_org(session, args.org)
+        coalition = await any_coalition(session, coalition_id, args.coalition)
         await coalitions.answer_invite(session, uris, org, coalition, args.answer == "accept")
         return address_of(coalition)
 
@@ -333,11 +332,11 @@ async def cmd_answer(args) -> None:
 
 async def cmd_leave(args) -> None:
     settings = settings_of(args)
-    coalition_id = await _actor_id(settings, args.coalition, "coalition")
+    coalition_id = await actor_id_of(settings, args.coalition, "coalition")
 
     async def work(session, uris):
-        org = await _org(session, args.org)
-        coalition = await _any_coalition(session, coalition_id, args.coalition)
+        org = await local_org(session, args.org)
+        coalition = await any_coalition(session, coalition_id, args.coalition)
         await coalitions.leave(session, uris, org, coalition)
         return address_of(coalition), coalition.local
 
@@ -349,7 +348,7 @@ async def cmd_leave(args) -> None:
 async def cmd_memberships(args) -> None:
     """The coalitions an organisation of this node is in, has asked to join or is invited to."""
     async def work(session, uris):
-        org = await _org(session, args.org)
+        org = await local_org(session, args.org)
         out = []
         for row in await coalitions.memberships_of(session, org):
             coalition = await session.get(Actor, row.coalition_id)
@@ -361,135 +360,6 @@ async def cmd_memberships(args) -> None:
         print(f"{printable(address)}\t{printable(name)}\t{role}\t{state}\t{ap_id}")
     if not rows:
         print(f"@{args.org.lstrip('@')} is in no coalition.")
-
-
-# -- campaigns -------------------------------------------------------------------------------------
-
-def _read(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
-async def _images(paths: list[str]) -> list[bytes]:
-    """The files' bytes, each an accepted image (PNG, JPEG, WebP) — or the reason one is not."""
-    images = []
-    for path in paths:
-        data = await asyncio.to_thread(_read, path)
-        problem = media.problem_with(data)
-        if problem:
-            raise InvalidInput(f"{path}: {media.PROBLEMS[problem]}")
-        images.append(data)
-    return images
-
-
-class _Stored:
-    """Images saved under the node's media folder for one command: the ones this command wrote
-    are taken away again when its transaction does not commit (a campaign refused leaves none)."""
-
-    def __init__(self, settings: Settings):
-        self.folder = media.media_dir(settings.data_dir)
-        self.settings = settings
-        self.written: list[Path] = []
-
-    async def save(self, data: bytes) -> tuple[str, str]:
-        def save() -> str:
-            target = self.folder / f"{hashlib.sha256(data).hexdigest()}.{media.sniff(data)}"
-            existed = target.exists()
-            url = media.save_image(self.settings.data_dir, data)
-            if not existed and url == media.URL_PREFIX + target.name:
-                self.written.append(target)
-            return url
-
-        url = await asyncio.to_thread(save)
-        return url, media.media_type_of(url)
-
-    def discard(self) -> None:
-        for path in self.written:
-            path.unlink(missing_ok=True)
-
-
-async def _with_images(settings: Settings, work):
-    stored = _Stored(settings)
-    try:
-        return await in_transaction(settings, lambda session, uris: work(session, uris, stored))
-    except BaseException:
-        stored.discard()
-        raise
-
-
-async def cmd_campaign_create(args) -> None:
-    """Publish a campaign: its name, summary and text per language, and a kit of messages and
-    visuals per language (plain text becomes HTML; visuals are stored in the node's media)."""
-    settings = settings_of(args)
-    names = text_maps(args.name, "--name")
-    summaries = text_maps(args.summary, "--summary")
-    texts = {lang: text_to_html(text) for lang, text in text_maps(args.text, "--text").items()}
-    messages = []
-    for value in args.message or ():
-        [(language, text)] = text_maps([value], "--message").items()
-        messages.append((language, text))
-    visual_languages = [next(iter(text_maps([value], "--visual", "PATH"))) for value in args.visual or ()]
-    images = await _images([value.partition("=")[2].strip() for value in args.visual or ()])
-
-    async def work(session, uris, stored):
-        coalition = await _coalition(session, args.handle)
-        kit = [{"language": language, "kind": "message", "name": "", "content": text_to_html(text)}
-               for language, text in messages]
-        for language, data in zip(visual_languages, images, strict=True):
-            url, media_type = await stored.save(data)
-            kit.append({"language": language, "kind": "visual", "name": names.get(language, ""),
-                        "url": url, "media_type": media_type})
-        campaign = await campaigns.create(session, uris, coalition.actor, name=names, summary=summaries,
-                                          content=texts, kit=kit)
-        return campaign.ap_id, visibility.federates(coalition.visibility)
-
-    ap_id, federates = await _with_images(settings, work)
-    print(ap_id)
-    if federates:
-        print("The running node sends it to the coalition's followers and members.", file=sys.stderr)
-
-
-async def cmd_campaign_list(args) -> None:
-    """The campaigns of a coalition (here, or one whose campaigns this node was sent): id,
-    supports counted, variants, name."""
-    settings = settings_of(args)
-    coalition_id = await _actor_id(settings, args.coalition, "coalition")
-
-    async def work(session, uris):
-        coalition = await _any_coalition(session, coalition_id, args.coalition)
-        found = await coalitions.of_actor(session, coalition)
-        language = found.languages[0] if found and found.languages else "fr"
-        return [(c.ap_id, c.support_count, len(await campaigns.variants(session, c)), pick(c.name, language))
-                for c in await campaigns.of_coalition(session, coalition)]
-
-    rows = await in_transaction(settings, work)
-    for ap_id, supports, variants, name in rows:
-        print(f"{ap_id}\t{supports} support(s)\t{variants} variant(s)\t{printable(name)}")
-    if not rows:
-        print("No campaign.")
-
-
-async def cmd_campaign_adapt(args) -> None:
-    """A member organisation's own version of a campaign, in one language; prints its id."""
-    settings = settings_of(args)
-    images = await _images([args.visual] if args.visual else [])
-
-    async def work(session, uris, stored):
-        org = await _org(session, args.org)
-        campaign = await campaigns.by_ap_id(session, args.campaign.strip())
-        if campaign is None:
-            raise NotFound(f"no campaign with the id {args.campaign!r} on this node")
-        url, media_type = await stored.save(images[0]) if images else (None, None)
-        variant = await campaigns.adapt(session, uris, org, campaign, language=args.language,
-                                        name=args.name, content_html=text_to_html(args.text),
-                                        visual_url=url, visual_media_type=media_type)
-        return variant.ap_id
-
-    print(await _with_images(settings, work))
-    print("The running node sends it to the organisation's followers and to the coalition.",
-          file=sys.stderr)
 
 
 # -- the report ------------------------------------------------------------------------------------
@@ -520,7 +390,7 @@ def _text_report(data: dict) -> str:
 
 async def cmd_report(args) -> None:
     async def work(session, uris):
-        coalition = await _coalition(session, args.handle)
+        coalition = await hosted_coalition(session, args.handle)
         language = args.language or (coalition.languages or ["fr"])[0]
         return await coalition_report.report(session, coalition.actor, language)
 
@@ -536,8 +406,7 @@ async def cmd_report(args) -> None:
 def register(sub, groups, common) -> None:
     parser = sub.add_parser("coalition", help="coalitions of organisations across nodes, and their campaigns")
     group = parser.add_subparsers(dest="coalition_command", required=True, metavar="ACTION")
-    org_help = "an organisation: a local handle, @name@host or an actor URL"
-    coalition_help = "a coalition: a local handle, @name@host or an actor URL"
+    groups["coalition"] = group  # civic/commands/coalition_campaign.py adds `campaign` to it
 
     p = group.add_parser("create", parents=[common], help="create a coalition hosted on this node")
     p.add_argument("handle", help="handle, e.g. blue (letters, digits, _)")
@@ -557,7 +426,7 @@ def register(sub, groups, common) -> None:
     p = group.add_parser("invite", parents=[common],
                          help="invite an organisation (here or anywhere), or --from a previous coalition's members")
     p.add_argument("handle", help="coalition handle")
-    p.add_argument("org_address", nargs="?", metavar="ORG_ADDRESS", help=org_help)
+    p.add_argument("org_address", nargs="?", metavar="ORG_ADDRESS", help=ORG_HELP)
     p.add_argument("--role", default=coalitions.MEMBER, choices=(coalitions.MEMBER, coalitions.ADMIN))
     p.add_argument("--from", dest="previous", metavar="PREVIOUS_HANDLE",
                    help="invite every member of this coalition of the node who is not in HANDLE yet")
@@ -568,22 +437,22 @@ def register(sub, groups, common) -> None:
                                ("role", _role, "make a member an admin, or a member only")):
         p = group.add_parser(name, parents=[common], help=text)
         p.add_argument("handle", help="coalition handle")
-        p.add_argument("org_address", metavar="ORG_ADDRESS", help=org_help)
+        p.add_argument("org_address", metavar="ORG_ADDRESS", help=ORG_HELP)
         if name == "role":
             p.add_argument("role", choices=(coalitions.ADMIN, coalitions.MEMBER))
         p.set_defaults(func=_home_change(change))
     p = group.add_parser("join", parents=[common], help="ask for an organisation of this node to join a coalition")
     p.add_argument("org", help="organisation handle")
-    p.add_argument("coalition", metavar="COALITION_ADDRESS", help=coalition_help)
+    p.add_argument("coalition", metavar="COALITION_ADDRESS", help=COALITION_HELP)
     p.set_defaults(func=cmd_join)
     p = group.add_parser("answer", parents=[common], help="accept or decline a coalition's invitation")
     p.add_argument("org", help="organisation handle")
-    p.add_argument("coalition", metavar="COALITION_ADDRESS", help=coalition_help)
+    p.add_argument("coalition", metavar="COALITION_ADDRESS", help=COALITION_HELP)
     p.add_argument("answer", choices=("accept", "decline"))
     p.set_defaults(func=cmd_answer)
     p = group.add_parser("leave", parents=[common], help="take an organisation of this node out of a coalition")
     p.add_argument("org", help="organisation handle")
-    p.add_argument("coalition", metavar="COALITION_ADDRESS", help=coalition_help)
+    p.add_argument("coalition", metavar="COALITION_ADDRESS", help=COALITION_HELP)
     p.set_defaults(func=cmd_leave)
     p = group.add_parser("memberships", parents=[common],
                          help="the coalitions an organisation of this node is in, asked to join or invited to")
@@ -595,27 +464,3 @@ def register(sub, groups, common) -> None:
     p.add_argument("--format", default="text", choices=("text", "csv", "json"))
     p.add_argument("--language", choices=LANGUAGES, help="language of the names (default: the coalition's first)")
     p.set_defaults(func=cmd_report)
-
-    campaign = group.add_parser("campaign", help="a coalition's campaigns and members' variants")
-    actions = campaign.add_subparsers(dest="campaign_command", required=True, metavar="ACTION")
-    p = actions.add_parser("create", parents=[common], help="publish a campaign of a coalition of this node")
-    p.add_argument("handle", help="coalition handle")
-    p.add_argument("--name", action="append", required=True, metavar="LANG=TEXT", help="name in a language (repeat)")
-    p.add_argument("--summary", action="append", metavar="LANG=TEXT", help="summary in a language (repeat)")
-    p.add_argument("--text", action="append", metavar="LANG=TEXT", help="text in a language (repeat)")
-    p.add_argument("--message", action="append", metavar="LANG=TEXT", help="a kit message (repeat)")
-    p.add_argument("--visual", action="append", metavar="LANG=PATH",
-                   help="a kit visual: a PNG, JPEG or WebP file (repeat)")
-    p.set_defaults(func=cmd_campaign_create)
-    p = actions.add_parser("list", parents=[common], help="a coalition's campaigns: ids, supports, variants")
-    p.add_argument("coalition", metavar="COALITION_ADDRESS", help=coalition_help)
-    p.set_defaults(func=cmd_campaign_list)
-    p = actions.add_parser("adapt", parents=[common],
-                           help="an organisation's own variant of a campaign in one language (prints its id)")
-    p.add_argument("org", help="organisation handle (an accepted member of the campaign's coalition)")
-    p.add_argument("campaign", metavar="CAMPAIGN_ID", help="the campaign's id (URL)")
-    p.add_argument("--language", required=True, choices=LANGUAGES)
-    p.add_argument("--name", required=True, help="the variant's title")
-    p.add_argument("--text", required=True, help="the variant's text (plain text)")
-    p.add_argument("--visual", metavar="PATH", help="its visual: a PNG, JPEG or WebP file")
-    p.set_defaults(func=cmd_campaign_adapt)
