@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 
 from sqlalchemy import bindparam, case, null, select, update
 
@@ -220,24 +219,16 @@ async def process_pending(rt: Runtime, limit: int = 25, rounds: int = 400,
     return total
 
 
-@dataclass(frozen=True)
-class Plan:
-    """One processing round: one transaction of up to ``rows`` rows, whose one-by-one part stops
-    after ``budget`` seconds."""
-
-    rows: int
-    budget: float
-
-
-def batch_plan(rt: Runtime, now: float) -> Plan:
-    """The next processing round. Still in a burst (the quiet wait gave up), a transaction holds
-    the write lock that the inbox writer needs for a short while only: what batch handlers settle
-    together is cheap (a burst of relayed supports is a dozen statements for 256 rows), but rows
-    processed one by one cost a few round trips each, so they stop after BURST_BUDGET and the
-    rest waits for the next round. One transaction a round: whether a burst is going on is asked
-    again before each (several rounds in a row once held the lock for 300 ms while POSTs queued,
-    and the gaps that left made the inbox look quiet again)."""
-    return Plan(BATCH, BURST_BUDGET) if now - rt.last_ingest < BURST else Plan(BATCH, QUIET_BUDGET)
+def one_by_one_budget(rt: Runtime, now: float) -> float:
+    """Seconds the next processing transaction (up to BATCH rows) may spend on rows processed
+    one by one. Still in a burst (the quiet wait gave up), a transaction holds the write lock that
+    the inbox writer needs for a short while only: what batch handlers settle together is cheap (a
+    burst of relayed supports is a dozen statements for 256 rows), but rows processed one by one
+    cost a few round trips each, so they stop after BURST_BUDGET and the rest waits for the next
+    round. One transaction a round: whether a burst is going on is asked again before each
+    (several rounds in a row once held the lock for 300 ms while POSTs queued, and the gaps that
+    left made the inbox look quiet again)."""
+    return BURST_BUDGET if now - rt.last_ingest < BURST else QUIET_BUDGET
 
 
 async def run_processor(rt: Runtime, stop: asyncio.Event, idle: float = 5.0) -> None:
@@ -245,7 +236,7 @@ async def run_processor(rt: Runtime, stop: asyncio.Event, idle: float = 5.0) -> 
     while not stop.is_set():
         rt.inbox_ready.clear()
         await wait_for_quiet(rt, stop)
-        plan = batch_plan(rt, time.monotonic())
-        if await process_pending(rt, limit=plan.rows, rounds=1, budget=plan.budget):
+        budget = one_by_one_budget(rt, time.monotonic())
+        if await process_pending(rt, limit=BATCH, rounds=1, budget=budget):
             continue
         await wait_for_signal(rt.inbox_ready, stop, idle)

@@ -274,13 +274,13 @@ def test_inbox__processing_holds_the_write_lock_briefly_while_a_burst_is_being_r
     transaction's one-by-one part stops after a short budget (what batch handlers settle together
     is not bounded: it is cheap); once the burst is over, a longer one; one transaction a round, so
     that whether a burst goes on is asked again before each."""
-    from federation.processing import BATCH, BURST, BURST_BUDGET, QUIET_BUDGET, Plan, batch_plan
+    from federation.processing import BURST, BURST_BUDGET, QUIET_BUDGET, one_by_one_budget
     from federation.runtime import Runtime
 
     rt = Runtime(settings=None, sessions=None)
     rt.last_ingest = 100.0
-    assert batch_plan(rt, 100.0 + BURST / 2) == Plan(BATCH, BURST_BUDGET)
-    assert batch_plan(rt, 100.0 + BURST * 2) == Plan(BATCH, QUIET_BUDGET)
+    assert one_by_one_budget(rt, 100.0 + BURST / 2) == BURST_BUDGET
+    assert one_by_one_budget(rt, 100.0 + BURST * 2) == QUIET_BUDGET
     assert BURST_BUDGET < QUIET_BUDGET
 
 
