@@ -57,6 +57,26 @@ async def make_scene(s, uris, prefix: str = "") -> Scene:
     return Scene(founder, lyon, ngo, group, campaign, lyon_de, ngo_fr)
 
 
+async def credited(s, uris, w: Scene, people: list[Actor]) -> None:
+    """Four supports of the scene's campaign: two through Lyon's German variant, one relayed by
+    the NGO through its French variant, one of the campaign itself (``people[:4]``)."""
+    await campaigns.support(s, uris, w.campaign, people[0], variant=w.lyon_de)
+    await campaigns.support(s, uris, w.campaign, people[1], variant=w.lyon_de)
+    await campaigns.support(s, uris, w.campaign, people[2], variant=w.ngo_fr, relayed_by=w.ngo)
+    await campaigns.support(s, uris, w.campaign, people[3])
+
+
+async def far_campaign(s) -> tuple[Actor, Campaign]:
+    """A coalition hosted elsewhere (home.example), and its campaign as this node stores it."""
+    far = remote("green", type_="Group", host="home.example")
+    s.add(far)
+    await s.flush()
+    campaign = await campaigns.store_remote(s, far, ap_id="https://home.example/campaigns/1",
+                                            name={"fr": "Vert"}, summary={}, content={}, kit=[],
+                                            url=None, published=None)
+    return far, campaign
+
+
 async def person(s, name: str) -> Actor:
     actor = remote(name, type_="Person", host="people.example")
     s.add(actor)

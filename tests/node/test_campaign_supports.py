@@ -21,7 +21,16 @@ from node.models import (
     utcnow,
 )
 from node.services import actors, campaigns, coalitions, erasure, proposals, reactions
-from tests.node.campaign_scene import assert_consistent, events, make_scene, person, remote, shares
+from tests.node.campaign_scene import (
+    assert_consistent,
+    credited,
+    events,
+    far_campaign,
+    make_scene,
+    person,
+    remote,
+    shares,
+)
 
 # -- supports: once per person, credited while a member, per language -----------------------------------------
 
@@ -46,10 +55,7 @@ async def test_support__credited_per_member_and_language(sessions, uris):
     async with transaction(sessions) as s:
         w = await make_scene(s, uris)
         people = [await person(s, n) for n in ("ana", "bo", "cy", "di", "ed")]
-        await campaigns.support(s, uris, w.campaign, people[0], variant=w.lyon_de)
-        await campaigns.support(s, uris, w.campaign, people[1], variant=w.lyon_de)
-        await campaigns.support(s, uris, w.campaign, people[2], variant=w.ngo_fr, relayed_by=w.ngo)
-        await campaigns.support(s, uris, w.campaign, people[3])  # the campaign itself: its first language
+        await credited(s, uris, w, people)  # people[3]: the campaign itself, its first language
         await campaigns.support(s, uris, w.campaign, people[4], language="de")  # read in German
         assert await shares(s, w.campaign) == {("lyon", "de"): 2, ("ngo", "fr"): 1, (None, "fr"): 1,
                                                (None, "de"): 1}
@@ -94,12 +100,7 @@ async def test_support__through_a_variant_of_another_campaign_is_refused(session
 
 async def test_support__a_remote_campaign_is_counted_at_its_home_not_here(sessions, uris):
     async with transaction(sessions) as s:
-        far = remote("green", type_="Group", host="home.example")
-        s.add(far)
-        await s.flush()
-        campaign = await campaigns.store_remote(s, far, ap_id="https://home.example/campaigns/1",
-                                                name={"fr": "Vert"}, summary={}, content={}, kit=[],
-                                                url=None, published=None)
+        _, campaign = await far_campaign(s)
         with pytest.raises(Conflict):
             await campaigns.support(s, uris, campaign, await person(s, "ana"))
 
@@ -283,10 +284,7 @@ async def test_report__figures_per_member_language_and_day_and_a_safe_csv(sessio
     async with transaction(sessions) as s:
         w = await make_scene(s, uris)
         people = [await person(s, n) for n in ("ana", "bo", "cy", "di", "ed")]
-        await campaigns.support(s, uris, w.campaign, people[0], variant=w.lyon_de)
-        await campaigns.support(s, uris, w.campaign, people[1], variant=w.lyon_de)
-        await campaigns.support(s, uris, w.campaign, people[2], variant=w.ngo_fr, relayed_by=w.ngo)
-        await campaigns.support(s, uris, w.campaign, people[3])
+        await credited(s, uris, w, people)
         await coalitions.remove(s, w.group, w.ngo)
         await campaigns.support(s, uris, w.campaign, people[4], variant=w.ngo_fr, relayed_by=w.ngo)
         author = (await actors.create_user(s, uris, "camille", "password-123", "Camille")).actor

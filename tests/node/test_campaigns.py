@@ -12,7 +12,7 @@ from node.db import transaction
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
 from node.models import Actor, utcnow
 from node.services import actors, campaigns, coalitions
-from tests.node.campaign_scene import events, make_scene, person, remote
+from tests.node.campaign_scene import events, far_campaign, make_scene, person, remote
 
 # -- creating a campaign -------------------------------------------------------------------------------
 
@@ -125,12 +125,7 @@ async def test_adapt__only_accepted_members_of_this_node_one_variant_per_languag
 async def test_adapt__on_a_member_node_a_remote_coalitions_campaign_once_its_join_is_accepted(sessions, uris):
     async with transaction(sessions) as s:
         lyon = await actors.create_organization(s, uris, "lyon", "Ville de Lyon")
-        far = remote("green", type_="Group", host="home.example")
-        s.add(far)
-        await s.flush()
-        campaign = await campaigns.store_remote(s, far, ap_id="https://home.example/campaigns/1",
-                                                name={"fr": "Vert"}, summary={}, content={}, kit=[],
-                                                url=None, published=None)
+        far, campaign = await far_campaign(s)
         with pytest.raises(Forbidden):
             await campaigns.adapt(s, uris, lyon, campaign, language="fr", name="Vert à Lyon", content_html="<p>x</p>")
         await coalitions.request_join(s, uris, lyon, far)
